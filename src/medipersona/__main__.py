@@ -1,0 +1,3 @@
+from medipersona.cli import main
+
+main()

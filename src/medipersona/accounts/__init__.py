@@ -1,0 +1,1 @@
+"""Accounts: users, roles, sections, sessions, CSRF, login throttling, API tokens."""

@@ -1,0 +1,159 @@
+"""The FastAPI app factory: settings, database, routers, static files, error handling, background services."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from medipersona.db import Database
+from medipersona.errors import AppError
+from medipersona.settings import Settings, get_settings
+from medipersona.web.middleware import SecurityHeadersMiddleware
+from medipersona.web.templating import STATIC_DIR, render
+from medipersona.web.validation import validation_error_body
+
+log = logging.getLogger("medipersona")
+
+HTTP_MESSAGES = {
+    400: "リクエストの形式が正しくありません。",
+    401: "ログインが必要です。",
+    403: "この操作を行う権限がありません。",
+    404: "ページまたはデータが見つかりません。",
+    405: "この操作はサポートされていません。",
+    413: "送信されたデータが大きすぎます。",
+    415: "サポートされていない形式です。",
+    422: "入力内容に誤りがあります。",
+    429: "リクエストが多すぎます。しばらく待ってからお試しください。",
+    500: "サーバーで予期しないエラーが発生しました。時間をおいてもう一度お試しください。",
+    503: "サービスが一時的に利用できません。",
+}
+
+
+def wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path in {"/metrics", "/healthz", "/readyz", "/openapi.json"} or (
+        "application/json" in request.headers.get("accept", "") and "text/html" not in request.headers.get("accept", "")
+    )
+
+
+def _error_response(request: Request, status: int, code: str, message: str, fields=None, headers=None):
+    if wants_json(request):
+        err = {"code": code, "message": message}
+        if fields:
+            err["fields"] = fields
+        return JSONResponse({"error": err}, status_code=status, headers=headers)
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    response = render(request, "error.html", {"status": status, "message": message, "fields": fields or []},
+                      status_code=status)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError):
+        return _error_response(request, exc.status_code, exc.code, exc.message, exc.fields, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        body = validation_error_body(exc.errors())
+        if wants_json(request):
+            return JSONResponse(body, status_code=422)
+        return _error_response(request, 422, "validation_error", body["error"]["message"], body["error"]["fields"])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        message = HTTP_MESSAGES.get(exc.status_code, "リクエストを処理できませんでした。")
+        if isinstance(exc.detail, str) and exc.detail and not exc.detail.isascii():
+            message = exc.detail  # a Japanese detail raised by our own code
+        code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(exc.status_code, "http_error")
+        return _error_response(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(request, 500, "internal_error", HTTP_MESSAGES[500])
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    from medipersona.ops.logging import configure_logging
+    from medipersona.providers.registry import check_configuration
+
+    configure_logging(settings)
+    # Unknown providers and missing keys fail here, at start-up, not at the first request.
+    check_configuration(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        from medipersona.jobs.runner import start_job_runner, stop_job_runner
+
+        db = Database(settings)
+        app.state.db = db
+        await start_job_runner(app)
+        try:
+            yield
+        finally:
+            await stop_job_runner(app)
+            from medipersona.exports.pool import shutdown_export_pool
+
+            shutdown_export_pool()
+            await db.dispose()
+
+    app = FastAPI(
+        title="medipersona",
+        version=__import__("medipersona").__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+
+    from medipersona.accounts import pages as account_pages
+    from medipersona.accounts import router as account_api
+    from medipersona.catalog import router as catalog_api
+    from medipersona.exports import router as exports_api
+    from medipersona.keywords import pages as keyword_pages
+    from medipersona.keywords import router as keyword_api
+    from medipersona.ops import router as ops_router
+    from medipersona.personas import pages as persona_pages
+    from medipersona.personas import router as persona_api
+    from medipersona.web import docs
+
+    for module in (
+        ops_router,
+        account_api,
+        account_pages,
+        catalog_api,
+        persona_api,
+        persona_pages,
+        keyword_api,
+        keyword_pages,
+        exports_api,
+        docs,
+    ):
+        app.include_router(module.router)
+
+    import swagger_ui_bundle
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    install_error_handlers(app)
+    from medipersona.ops.metrics import MetricsMiddleware
+
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+

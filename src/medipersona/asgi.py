@@ -1,0 +1,5 @@
+"""ASGI entry point for servers: ``gunicorn medipersona.asgi:app -k uvicorn_worker.UvicornWorker``."""
+
+from medipersona.app import create_app
+
+app = create_app()

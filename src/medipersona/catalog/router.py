@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from medipersona.catalog.labels import (
+    AGE_BANDS,
+    EXTRA_FIELDS,
+    GENDERS,
+    INCOME_BANDS,
+    PERSONA_SECTIONS,
+    PROFILE_FIELDS,
+    SETTING_TYPES,
+)
+from medipersona.catalog.service import get_catalog
+from medipersona.deps import CurrentUser
+
+router = APIRouter(prefix="/api", tags=["catalog"])
+
+
+def catalog_payload(sections: list[str] | None = None) -> dict:
+    """The catalog as the API and the wizard see it; `sections` limits the departments shown."""
+    data = get_catalog().as_api()
+    if sections is not None:
+        data["departments"] = [d for d in data["departments"] if d["section"] in sections]
+    data["labels"] = {
+        "genders": GENDERS,
+        "income_bands": INCOME_BANDS,
+        "setting_types": SETTING_TYPES,
+        "profile_fields": [{"key": f.key, "label": f.label, "placeholder": f.placeholder} for f in PROFILE_FIELDS],
+        "extra_fields": [{"key": f.key, "label": f.label} for f in EXTRA_FIELDS],
+        "persona_sections": [
+            {"key": s.key, "label": s.label, "default_length": s.default_length} for s in PERSONA_SECTIONS
+        ],
+        "age_bands": [{"code": c, "label": label} for c, label, _lo, _hi in AGE_BANDS],
+    }
+    return data
+
+
+@router.get("/catalog")
+async def read_catalog(user: CurrentUser, all_sections: bool = False) -> dict:
+    """Departments (limited to the user's sections unless an admin asks for all), complaints, types, purposes."""
+    sections = None if (all_sections and user.is_admin) else list(user.sections)
+    return catalog_payload(sections)

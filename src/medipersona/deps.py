@@ -1,0 +1,146 @@
+"""Typed dependencies shared by every router: ``SessionDep``, ``SettingsDep``, ``CurrentUser``, ``AdminUser``.
+
+Authentication: ``Authorization: Bearer <token>`` (API tokens, exempt from CSRF) or the session cookie (browser;
+every state-changing request must carry the session's CSRF token in ``X-CSRF-Token`` or a ``csrf_token`` form
+field).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medipersona.accounts.models import AuthSession, User
+from medipersona.accounts.service import _aware, token_digest
+from medipersona.db import Database, utcnow
+from medipersona.errors import CsrfFailed, Forbidden, NotAuthenticated
+from medipersona.settings import Settings
+
+SESSION_COOKIE = "mp_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_database(request: Request) -> Database:
+    return request.app.state.db
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.db.sessionmaker() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+@dataclass
+class Principal:
+    user: User
+    auth_session: AuthSession
+    via: str  # "cookie" | "bearer"
+
+    @property
+    def csrf_token(self) -> str:
+        return self.auth_session.csrf_token
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+async def _lookup(session: AsyncSession, token: str, kind: str) -> tuple[User, AuthSession] | None:
+    row = (
+        await session.execute(
+            select(User, AuthSession)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(AuthSession.token_hash == token_digest(token), AuthSession.kind == kind)
+        )
+    ).first()
+    if row is None:
+        return None
+    user, auth = row
+    if not user.is_active or _aware(auth.expires_at) < utcnow():
+        return None
+    return user, auth
+
+
+async def get_optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = None
+    if token := bearer_token(request):
+        found = await _lookup(session, token, "api")
+        if found is None:
+            raise NotAuthenticated("APIトークンが無効か、有効期限が切れています。", code="invalid_token",
+                                   headers={"WWW-Authenticate": "Bearer"})
+        principal = Principal(found[0], found[1], "bearer")
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        found = await _lookup(session, cookie, "cookie")
+        if found is not None:
+            principal = Principal(found[0], found[1], "cookie")
+    request.state.principal = principal
+    if principal is not None:
+        request.state.user_id = principal.user.id
+    return principal
+
+
+async def check_csrf(request: Request, principal: Principal) -> None:
+    if principal.via != "cookie" or request.method in SAFE_METHODS:
+        return
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FORM_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, principal.csrf_token):
+        raise CsrfFailed()
+
+
+async def get_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(get_optional_principal)]
+) -> Principal:
+    if principal is None:
+        raise NotAuthenticated()
+    await check_csrf(request, principal)
+    return principal
+
+
+async def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> User:
+    return principal.user
+
+
+async def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> User:
+    if not user.is_admin:
+        raise Forbidden("管理者のみが利用できる機能です。", code="admin_only")
+    return user
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CurrentUser = Annotated[User, Depends(get_current_user)]
+AdminUser = Annotated[User, Depends(get_admin_user)]
+
+
+def client_ip(request: Request) -> str:
+    """The client address (uvicorn applies X-Forwarded-For only from trusted proxies)."""
+    return request.client.host if request.client else "unknown"

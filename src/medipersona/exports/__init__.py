@@ -1,0 +1,1 @@
+"""Exports: persona PDF and PPTX rendered in a process pool, off the event loop."""

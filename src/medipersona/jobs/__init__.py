@@ -1,0 +1,1 @@
+"""Durable jobs in the database: leases, heartbeats, events for SSE."""

@@ -1,0 +1,3 @@
+from medipersona.db import Base  # noqa: F401
+
+# Job and JobEvent models go here (generation-pipeline work).

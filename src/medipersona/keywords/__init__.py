@@ -1,0 +1,1 @@
+"""Keyword data: import, store, lookups, timeline analysis and chart."""

@@ -1,0 +1,3 @@
+from medipersona.db import Base  # noqa: F401
+
+# Keyword dataset models go here (keyword-data work).

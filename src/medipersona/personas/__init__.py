@@ -1,0 +1,1 @@
+"""Personas: the generation pipeline's inputs, auto-fill, prompt, stored results and history."""

@@ -1,0 +1,66 @@
+"""Stored personas. A persona row is written when generation is requested and filled as the job runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from medipersona.db import Base, utcnow
+
+
+def new_persona_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Persona(Base):
+    __tablename__ = "personas"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_persona_id)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # queued | running | done | failed
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+
+    # What was asked (catalog ids), kept as sent.
+    department_id: Mapped[str] = mapped_column(String(64), index=True)
+    chief_complaint_id: Mapped[str] = mapped_column(String(128), index=True)
+    purpose_id: Mapped[str] = mapped_column(String(64))
+    setting_type: Mapped[str] = mapped_column(String(16))  # patient_type | input | auto
+    patient_type_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    # After auto-fill: profile {name, gender, age, age_months, prefecture, municipality, family, occupation,
+    # income, hobby, life_events}, extras {motto, ...}, extra_fields [{name, value}].
+    name: Mapped[str] = mapped_column(String(200), default="", index=True)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extras: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extra_fields: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+
+    # Output: the six sections {personality, reason, behavior, reviews, values, demands}.
+    sections: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    keywords_used: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Portrait: stored file under <data_dir>/images (never a provider URL). pending | running | done | failed
+    image_status: Mapped[str] = mapped_column(String(16), default="pending")
+    image_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    image_mime: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    text_provider: Mapped[str] = mapped_column(String(32), default="")
+    text_model: Mapped[str] = mapped_column(String(128), default="")
+    image_provider: Mapped[str] = mapped_column(String(32), default="")
+    image_model: Mapped[str] = mapped_column(String(128), default="")
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # {"code", "message"} when status == failed (or a part failed, e.g. the portrait).
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    # Timeline analysis (keyword-data issue): idle | queued | running | done | failed
+    timeline_status: Mapped[str] = mapped_column(String(16), default="idle")
+    timeline_analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,108 @@
+"""The one settings class. Every value comes from an environment variable (prefix ``MEDIPERSONA_``).
+
+There are no default secrets: the session secret is generated once per installation and kept in
+``<data_dir>/secret_key``; the first admin password comes from the environment or is generated and printed once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MEDIPERSONA_", env_file=None, extra="ignore")
+
+    # --- storage -------------------------------------------------------------------------------------------
+    data_dir: Path = Field(Path("var"), description="Where the SQLite file, images and the secret key live.")
+    database_url: str = Field(
+        "", description="SQLAlchemy async URL. Empty: SQLite file <data_dir>/medipersona.db. "
+        "PostgreSQL: postgresql+asyncpg://user:pass@host/db"
+    )
+
+    # --- accounts and sessions -----------------------------------------------------------------------------
+    secret_key: str = Field("", description="Signing secret. Empty: generated once into <data_dir>/secret_key.")
+    admin_username: str = Field("admin", description="Username of the first admin, created at first start.")
+    admin_password: str = Field("", description="Password of the first admin. Empty: generated and printed once.")
+    session_max_age_seconds: int = Field(60 * 60 * 12, ge=60)
+    api_token_max_age_seconds: int = Field(60 * 60 * 24 * 30, ge=60)
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: Secure cookie when the request arrived over HTTPS (X-Forwarded-Proto honoured)."
+    )
+    login_max_failures_per_account: int = Field(5, ge=1)
+    login_max_failures_per_ip: int = Field(20, ge=1)
+    login_failure_window_seconds: int = Field(15 * 60, ge=10)
+    forwarded_allow_ips: str = Field("127.0.0.1", description="Proxies whose X-Forwarded-* headers are trusted.")
+
+    # --- AI providers --------------------------------------------------------------------------------------
+    text_provider: str = Field("offline", description="offline | simulated | openai | anthropic | gemini")
+    image_provider: str = Field("offline", description="offline | simulated | openai | gemini")
+    text_model: str = Field("", description="Model for persona text. Empty: the provider's default.")
+    image_model: str = Field("", description="Model for portraits. Empty: the provider's default.")
+    analysis_model: str = Field("", description="Model for timeline analysis. Empty: text_model.")
+    fallback_text_provider: str = Field("", description="Provider tried when the text provider fails.")
+    fallback_image_provider: str = Field("", description="Provider tried when the image provider fails.")
+    provider_timeout_seconds: float = Field(120.0, gt=0)
+    provider_max_retries: int = Field(2, ge=0, le=10)
+    provider_max_concurrency: int = Field(256, ge=1, description="Concurrent calls per provider per worker.")
+    simulated_text_seconds: float = Field(3.0, ge=0)
+    simulated_image_seconds: float = Field(5.0, ge=0)
+
+    # --- jobs ----------------------------------------------------------------------------------------------
+    job_lease_seconds: float = Field(30.0, gt=1, description="A running job whose lease is older is taken over.")
+    job_max_concurrency: int = Field(500, ge=1, description="Jobs one worker runs at once.")
+    job_poll_seconds: float = Field(0.5, gt=0, description="How often idle workers look for queued jobs.")
+
+    # --- exports -------------------------------------------------------------------------------------------
+    export_workers: int = Field(1, ge=1, le=8, description="Processes in the export (PDF/PPTX) pool.")
+
+    # --- operations ----------------------------------------------------------------------------------------
+    metrics_token: str = Field("", description="Bearer token Prometheus may use to scrape /metrics.")
+    log_json: bool = Field(False, description="Log as JSON lines.")
+    log_level: str = Field("INFO")
+    memory_limit_mb: int = Field(0, ge=0, description="The box's memory limit for the monitoring page. 0: detect.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'medipersona.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    def effective_secret_key(self) -> str:
+        """The configured secret, or one generated once per installation and kept on disk."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL so that two workers starting together agree on one key.
+        try:
+            with open(path, "x") as fh:
+                fh.write(key)
+            path.chmod(0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

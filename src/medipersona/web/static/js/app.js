@@ -1,0 +1,32 @@
+// medipersona shared behaviour (progressive enhancement; pages work without it).
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  // CSRF token for fetch() calls made by page scripts.
+  window.mpCsrfToken = meta ? meta.getAttribute("content") : "";
+  window.mpFetch = function (url, options) {
+    options = options || {};
+    options.headers = options.headers || {};
+    options.credentials = "same-origin";
+    var method = (options.method || "GET").toUpperCase();
+    if (method !== "GET" && method !== "HEAD") { options.headers["X-CSRF-Token"] = window.mpCsrfToken; }
+    return fetch(url, options);
+  };
+
+  // Mobile navigation toggle.
+  var toggle = document.querySelector("[data-nav-toggle]");
+  var nav = document.getElementById("site-nav");
+  if (toggle && nav) {
+    toggle.addEventListener("click", function () {
+      var open = nav.classList.toggle("is-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  // Forms that need a confirmation (delete buttons).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var message = form.getAttribute && form.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  });
+})();

@@ -1,0 +1,46 @@
+"""One Jinja2 environment for every domain's pages. ``render`` adds the user, the CSRF token and the nav."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from medipersona import __version__
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.globals["app_version"] = __version__
+# Autoescape is on for .html (Jinja2Templates default); never mark model or user text |safe.
+
+
+def nav_items(user) -> list[dict[str, str]]:
+    items = [
+        {"href": "/", "label": "ダッシュボード"},
+        {"href": "/personas/new", "label": "ペルソナ作成"},
+        {"href": "/personas", "label": "履歴"},
+    ]
+    if user is not None and user.is_admin:
+        items += [
+            {"href": "/admin/users", "label": "ユーザー管理"},
+            {"href": "/admin/keywords", "label": "キーワードデータ"},
+            {"href": "/admin/monitoring", "label": "モニタリング"},
+        ]
+    return items
+
+
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200):
+    principal = getattr(request.state, "principal", None)
+    user = principal.user if principal else None
+    ctx = {
+        "user": user,
+        "csrf_token": principal.csrf_token if principal else "",
+        "nav": nav_items(user),
+        "current_path": request.url.path,
+    }
+    ctx.update(context or {})
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code)

@@ -1,0 +1,206 @@
+"""Shared fixtures: real databases (a SQLite file, a PostgreSQL database), the app over ASGI, users and logins.
+
+Each test gets a fresh database cloned from a migrated template (a file copy for SQLite, CREATE DATABASE ...
+TEMPLATE for PostgreSQL), so tests are isolated and fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from medipersona.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+KEYWORDS_DIR = SHARED_DIR / "data" / "keywords"
+PG_ADMIN_URL = os.environ.get("MEDIPERSONA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_PASSWORD = "admin-password-123"
+MEMBER_PASSWORD = "member-password-123"
+
+# Environment variables that must not leak into tests from the developer's shell.
+for _name in list(os.environ):
+    if _name.startswith("MEDIPERSONA_") and _name != "MEDIPERSONA_TEST_PG":
+        del os.environ[_name]
+
+
+def _pg_available() -> bool:
+    try:
+        out = subprocess.run(["psql", PG_ADMIN_URL, "-tAc", "select 1"], capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(["psql", PG_ADMIN_URL, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
+
+
+def _asyncpg_url(dbname: str) -> str:
+    base = re.sub(r"^postgresql(\+\w+)?://", "postgresql+asyncpg://", PG_ADMIN_URL)
+    return base.rsplit("/", 1)[0] + "/" + dbname
+
+
+def make_settings(tmp_path: Path, database_url: str = "", **overrides) -> Settings:
+    values = dict(
+        data_dir=tmp_path / "var",
+        database_url=database_url,
+        secret_key="test-secret-key",
+        admin_username="admin",
+        admin_password=ADMIN_PASSWORD,
+        cookie_secure="never",
+        text_provider="offline",
+        image_provider="offline",
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+def _migrate(settings: Settings) -> None:
+    from medipersona.migrate import upgrade
+
+    upgrade(settings)
+
+
+@dataclass
+class Templates:
+    sqlite_file: Path
+    pg_template: str | None
+
+
+@pytest.fixture(scope="session")
+def db_templates(tmp_path_factory) -> Templates:
+    """Migrated template databases, made once per test session."""
+    base = tmp_path_factory.mktemp("template")
+    sqlite_settings = make_settings(base)
+    _migrate(sqlite_settings)
+    pg_template = None
+    if _pg_available():
+        pg_template = f"mp_tpl_{uuid.uuid4().hex[:10]}"
+        _psql(f'CREATE DATABASE "{pg_template}"')
+        _migrate(make_settings(base, _asyncpg_url(pg_template)))
+    yield Templates(sqlite_file=base / "var" / "medipersona.db", pg_template=pg_template)
+    if pg_template:
+        subprocess.run(["psql", PG_ADMIN_URL, "-qc", f'DROP DATABASE IF EXISTS "{pg_template}" WITH (FORCE)'],
+                       capture_output=True)
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request) -> str:
+    """Override with ``@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)``."""
+    return request.param
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    """Override in a test module to change settings for its tests."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path, backend, db_templates, settings_overrides) -> Settings:
+    if backend == "sqlite":
+        target = tmp_path / "var" / "medipersona.db"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(db_templates.sqlite_file, target)
+        s = make_settings(tmp_path, **settings_overrides)
+        yield s
+        return
+    if db_templates.pg_template is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 (.ci/run should have started it)")
+        pytest.skip("PostgreSQL not available")
+    name = f"mp_t_{uuid.uuid4().hex[:12]}"
+    _psql(f'CREATE DATABASE "{name}" TEMPLATE "{db_templates.pg_template}"')
+    s = make_settings(tmp_path, _asyncpg_url(name), **settings_overrides)
+    yield s
+    subprocess.run(["psql", PG_ADMIN_URL, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+                   capture_output=True)
+
+
+@pytest.fixture
+async def app(settings):
+    """The app with its lifespan running (database, job runner) and the first admin created."""
+    from medipersona.app import create_app
+    from medipersona.bootstrap import first_run
+
+    await first_run(settings)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def db(app):
+    return app.state.db
+
+
+class Client(httpx.AsyncClient):
+    """An httpx client on the app with helpers for logging in."""
+
+    csrf_token: str = ""
+
+    async def login(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> httpx.Response:
+        page = await self.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        response = await self.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token, "next": "/"}
+        )
+        if response.status_code == 303:
+            dashboard = await self.get("/")
+            match = re.search(r'<meta name="csrf-token" content="([^"]*)"', dashboard.text)
+            self.csrf_token = match.group(1) if match else ""
+        return response
+
+    async def token(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
+        response = await self.post("/api/auth/token", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    async def use_token(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
+        self.headers["Authorization"] = f"Bearer {await self.token(username, password)}"
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[Client]:
+    transport = httpx.ASGITransport(app=app)
+    async with Client(transport=transport, base_url="http://testserver", follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+async def admin_client(client) -> Client:
+    """A client authenticated as the admin with a bearer token."""
+    await client.use_token()
+    return client
+
+
+@pytest.fixture
+async def member(app):
+    from medipersona.accounts.service import create_user
+
+    async with app.state.db.sessionmaker() as session:
+        return await create_user(session, username="member1", password=MEMBER_PASSWORD, role="member")
+
+
+@pytest.fixture
+async def member_client(app, member) -> AsyncIterator[Client]:
+    transport = httpx.ASGITransport(app=app)
+    async with Client(transport=transport, base_url="http://testserver", follow_redirects=False) as c:
+        await c.use_token("member1", MEMBER_PASSWORD)
+        yield c
+
+
+def run_sync(fn, *args):
+    """Run blocking test helpers off the event loop."""
+    return asyncio.to_thread(fn, *args)
