@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from medipersona.accounts import service
 from medipersona.catalog.service import get_catalog
 from medipersona.deps import (
+    IntId,
     SESSION_COOKIE,
     AdminUser,
     CurrentPrincipal,
@@ -206,7 +207,7 @@ async def users_create(request: Request, _admin: AdminUser, session: SessionDep)
 
 
 @router.post("/admin/users/{user_id}")
-async def users_update(request: Request, user_id: int, admin: AdminUser, session: SessionDep):
+async def users_update(request: Request, user_id: IntId, admin: AdminUser, session: SessionDep):
     form = await request.form()
     action = str(form.get("action", "update"))
     try:

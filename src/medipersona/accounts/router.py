@@ -16,7 +16,7 @@ from medipersona.accounts.schemas import (
     UserUpdate,
 )
 from medipersona.db import utcnow
-from medipersona.deps import AdminUser, CurrentPrincipal, CurrentUser, SessionDep, SettingsDep, client_ip
+from medipersona.deps import AdminUser, CurrentPrincipal, CurrentUser, IntId, SessionDep, SettingsDep, client_ip
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
@@ -67,13 +67,13 @@ async def create_user(body: UserCreate, _admin: AdminUser, session: SessionDep):
 
 
 @router.patch("/admin/users/{user_id}", response_model=UserOut)
-async def update_user(user_id: int, body: UserUpdate, _admin: AdminUser, session: SessionDep):
+async def update_user(user_id: IntId, body: UserUpdate, _admin: AdminUser, session: SessionDep):
     user = await service.get_user(session, user_id)
     return await service.update_user(session, user, **body.model_dump(exclude_unset=True))
 
 
 @router.delete("/admin/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_user(user_id: int, admin: AdminUser, session: SessionDep) -> Response:
+async def delete_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> Response:
     user = await service.get_user(session, user_id)
     await service.delete_user(session, user, acting_user=admin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,53 @@
+# medipersona — two commands: `make run` (set up and serve) and `make test` (set up and run every test).
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BIN := $(VENV)/bin
+
+.PHONY: run dev test test-fast install install-test system-deps bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+## Set up (venv, install, migrate, first admin, sample data) and serve http://$(HOST):$(PORT) with gunicorn.
+run: install
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/medipersona serve --host $(HOST) --port $(PORT)
+
+## Development server with auto-reload.
+dev: install
+	$(BIN)/medipersona serve --dev --host $(HOST) --port $(PORT)
+
+## Debian packages the tests need (chromium for browser tests, poppler-utils for PDF checks).
+system-deps:
+	bash scripts/install-system-deps.sh
+
+## Install everything the tests need and run the whole suite (SQLite and PostgreSQL, browser tests included).
+test: install-test system-deps
+	$(BIN)/pytest
+
+## The suite without the browser tests.
+test-fast: install-test
+	$(BIN)/pytest -m "not e2e"
+
+## Benchmarks (numbers are recorded in docs/benchmarks.md).
+bench: install-test
+	$(BIN)/python benchmarks/generation_burst.py
+	$(BIN)/python benchmarks/keywords_bench.py
+	$(BIN)/python benchmarks/export_bench.py
+
+clean:
+	rm -rf $(VENV) var test-artifacts
