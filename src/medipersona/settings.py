@@ -29,14 +29,20 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="Signing secret. Empty: generated once into <data_dir>/secret_key.")
     admin_username: str = Field("admin", description="Username of the first admin, created at first start.")
     admin_password: str = Field("", description="Password of the first admin. Empty: generated and printed once.")
-    session_max_age_seconds: int = Field(60 * 60 * 12, ge=60)
-    api_token_max_age_seconds: int = Field(60 * 60 * 24 * 30, ge=60)
+    session_max_age_seconds: int = Field(60 * 60 * 12, ge=60, description="Browser session lifetime.")
+    api_token_max_age_seconds: int = Field(60 * 60 * 24 * 30, ge=60, description="Bearer token lifetime.")
     cookie_secure: Literal["auto", "always", "never"] = Field(
         "auto", description="auto: Secure cookie when the request arrived over HTTPS (X-Forwarded-Proto honoured)."
     )
-    login_max_failures_per_account: int = Field(5, ge=1)
-    login_max_failures_per_ip: int = Field(20, ge=1)
-    login_failure_window_seconds: int = Field(15 * 60, ge=10)
+    login_max_failures_per_account: int = Field(
+        5, ge=1, description="Failed logins per account within the window before the account is locked."
+    )
+    login_max_failures_per_ip: int = Field(
+        20, ge=1, description="Failed logins per client IP within the window before the IP is refused."
+    )
+    login_failure_window_seconds: int = Field(
+        15 * 60, ge=10, description="Window (and lockout length) for failed-login counting."
+    )
     forwarded_allow_ips: str = Field("127.0.0.1", description="Proxies whose X-Forwarded-* headers are trusted.")
 
     # --- AI providers --------------------------------------------------------------------------------------
@@ -47,11 +53,18 @@ class Settings(BaseSettings):
     analysis_model: str = Field("", description="Model for timeline analysis. Empty: text_model.")
     fallback_text_provider: str = Field("", description="Provider tried when the text provider fails.")
     fallback_image_provider: str = Field("", description="Provider tried when the image provider fails.")
-    provider_timeout_seconds: float = Field(120.0, gt=0)
-    provider_max_retries: int = Field(2, ge=0, le=10)
+    provider_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one AI call.")
+    provider_stream_idle_seconds: float = Field(
+        60.0, gt=0, description="A text stream that sends nothing for this long fails as a timeout."
+    )
+    provider_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries of a failed AI call (429/5xx/timeouts; Retry-After honoured)."
+    )
     provider_max_concurrency: int = Field(256, ge=1, description="Concurrent calls per provider per worker.")
-    simulated_text_seconds: float = Field(3.0, ge=0)
-    simulated_image_seconds: float = Field(5.0, ge=0)
+    simulated_text_seconds: float = Field(3.0, ge=0, description="Latency of the simulated text provider.")
+    simulated_image_seconds: float = Field(
+        5.0, ge=0, description="Latency of the simulated image provider."
+    )
 
     # --- jobs ----------------------------------------------------------------------------------------------
     job_lease_seconds: float = Field(30.0, gt=1, description="A running job whose lease is older is taken over.")
@@ -64,7 +77,7 @@ class Settings(BaseSettings):
     # --- operations ----------------------------------------------------------------------------------------
     metrics_token: str = Field("", description="Bearer token Prometheus may use to scrape /metrics.")
     log_json: bool = Field(False, description="Log as JSON lines.")
-    log_level: str = Field("INFO")
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     memory_limit_mb: int = Field(0, ge=0, description="The box's memory limit for the monitoring page. 0: detect.")
 
     @field_validator("data_dir")
