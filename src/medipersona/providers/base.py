@@ -2,32 +2,107 @@
 
 A text call streams chunks of a JSON document that must validate against a JSON schema; an image call returns
 bytes. Providers know nothing about personas: the personas domain builds the prompt and the schema.
+
+Nobody calls a provider directly: use ``providers.calls`` (timeouts, retries, concurrency limit, fallback,
+logging, metrics) or ``providers.structured.generate_structured`` (plus repair, validation and re-asking).
 """
 
 from __future__ import annotations
 
+import email.utils
+import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+if TYPE_CHECKING:
+    from medipersona.settings import Settings
+
+# Tasks whose model comes from settings.analysis_model (falls back to text_model).
+ANALYSIS_TASKS = frozenset({"timeline_analysis", "swot", "competitor_analysis"})
+
 
 class ProviderError(Exception):
-    """A provider call failed. ``retryable`` errors (429, 5xx, timeouts, connection) may be retried."""
+    """A provider call failed. ``retryable`` errors (429, 5xx, timeouts, connection) may be retried.
+
+    ``code``: provider_error | provider_timeout | rate_limited | connection_error | invalid_output | refused |
+    unsupported. ``message`` is Japanese (it may reach users); it never holds keys or prompt contents.
+    """
 
     def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None,
                  status: int | None = None, code: str = "provider_error") -> None:
         super().__init__(message)
+        self.message = message
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
         self.code = code
+        self.provider: str | None = None  # filled in by providers.calls
+        self.mid_stream = False  # True when part of the stream had already been delivered
 
 
 class ProviderTimeout(ProviderError):
-    def __init__(self, message: str = "provider timed out") -> None:
+    def __init__(self, message: str = "AIプロバイダーの応答がタイムアウトしました。") -> None:
         super().__init__(message, retryable=True, code="provider_timeout")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date. None when absent/unparseable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+def retry_after_from_headers(headers: Any) -> float | None:
+    """Retry-After (or retry-after-ms) from a headers mapping, if any."""
+    if headers is None:
+        return None
+    try:
+        ms = headers.get("retry-after-ms")
+        if ms:
+            return max(0.0, float(ms) / 1000.0)
+    except (TypeError, ValueError):
+        pass
+    try:
+        return parse_retry_after(headers.get("retry-after"))
+    except Exception:  # noqa: BLE001 - odd header objects must not break error mapping
+        return None
+
+
+def status_error(provider: str, status: int, detail: str = "", *, retry_after: float | None = None) -> ProviderError:
+    """A ProviderError for an HTTP status: 408/409/429/5xx are retryable, other 4xx are not."""
+    retryable = status in (408, 409, 429) or status >= 500
+    code = "rate_limited" if status == 429 else "provider_error"
+    detail = " ".join((detail or "").split())[:200]
+    if status == 429:
+        message = f"AIプロバイダー（{provider}）の利用上限に達しました（HTTP 429）。"
+    elif status in (401, 403):
+        message = f"AIプロバイダー（{provider}）の認証に失敗しました（HTTP {status}）。APIキーを確認してください。"
+    elif status >= 500:
+        message = f"AIプロバイダー（{provider}）でサーバーエラーが発生しました（HTTP {status}）。"
+    else:
+        message = f"AIプロバイダー（{provider}）がリクエストを受け付けませんでした（HTTP {status}）。"
+    if detail:
+        message += f" 詳細: {detail}"
+    return ProviderError(message, retryable=retryable, retry_after=retry_after, status=status, code=code)
 
 
 @dataclass
@@ -37,7 +112,7 @@ class TextRequest:
     prompt: str
     schema: dict[str, Any]  # JSON schema of the expected object
     schema_name: str = "result"
-    model: str = ""  # empty: the provider's default
+    model: str = ""  # empty: settings (text_model / analysis_model), then the provider's default
     max_output_tokens: int = 4000
     temperature: float = 0.8
     seed: int | None = None
@@ -52,7 +127,7 @@ class ImageRequest:
     model: str = ""
     size: str = "1024x1024"
     seed: int | None = None
-    context: dict[str, Any] = field(default_factory=dict)  # e.g. {"age": 45, "gender": "female", "name": ...}
+    context: dict[str, Any] = field(default_factory=dict)  # e.g. {"age": 45, "gender": "female", "seed": 1}
 
 
 @dataclass
@@ -63,8 +138,22 @@ class ImageResult:
     revised_prompt: str | None = None
 
 
+def sniff_image_mime(data: bytes, default: str = "image/png") -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return default
+
+
 class Provider:
-    """Base class. Subclasses set the capability flags and implement the calls they support."""
+    """Base class. Subclasses set the capability flags and implement the calls they support.
+
+    One instance per provider configuration per process (see ``registry``); an instance owns one pooled SDK
+    client, created lazily on first use.
+    """
 
     name: ClassVar[str]
     label: ClassVar[str] = ""
@@ -74,6 +163,8 @@ class Provider:
     supports_schema: ClassVar[bool] = True
     needs_key: ClassVar[bool] = False
     key_env_var: ClassVar[str | None] = None
+    # All variables the key may come from, in order of preference (default: (key_env_var,)).
+    key_env_vars: ClassVar[tuple[str, ...]] = ()
     default_text_model: ClassVar[str] = ""
     default_image_model: ClassVar[str] = ""
     is_offline: ClassVar[bool] = False  # output is composed locally, labelled as offline output
@@ -81,9 +172,40 @@ class Provider:
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-    def __init__(self, options: Options | None = None) -> None:
+    def __init__(self, options: Options | None = None, *, settings: Settings | None = None) -> None:
         self.options = options or self.Options()
+        self.settings = settings
 
+    # --- configuration -----------------------------------------------------------------------------------
+    @classmethod
+    def key_variables(cls) -> tuple[str, ...]:
+        return cls.key_env_vars or ((cls.key_env_var,) if cls.key_env_var else ())
+
+    @classmethod
+    def api_key(cls) -> str | None:
+        for var in cls.key_variables():
+            value = os.environ.get(var, "").strip()
+            if value:
+                return value
+        return None
+
+    @classmethod
+    def config_key(cls, settings: Settings) -> tuple[Any, ...]:
+        """What makes two instances of this provider different (the per-process singleton cache key)."""
+        return (cls.api_key(), settings.provider_timeout_seconds, settings.provider_stream_idle_seconds,
+                settings.simulated_text_seconds, settings.simulated_image_seconds)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Provider:
+        return cls(settings=settings)
+
+    def resolve_model(self, kind: str, requested: str = "") -> str:
+        """The model for a call: the requested one, else this provider's default for the kind (text | image)."""
+        if requested:
+            return requested
+        return self.default_image_model if kind == "image" else self.default_text_model
+
+    # --- calls -------------------------------------------------------------------------------------------
     async def stream_text(self, request: TextRequest) -> AsyncIterator[str]:
         """Yield chunks of the JSON document as the model writes them."""
         raise NotImplementedError

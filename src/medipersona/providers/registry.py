@@ -1,9 +1,162 @@
-"""Provider registry (generation-pipeline work fills this in)."""
+"""Provider registry: provider classes by name, start-up configuration check, per-process singletons.
+
+Built-in providers are registered by dotted path and imported on first use, so a worker that runs the offline
+provider never imports an SDK. Tests register fakes with ``register_provider(cls)``.
+"""
 
 from __future__ import annotations
 
+import importlib
+import threading
+from typing import Any
+
+from medipersona.errors import ConfigurationError
+from medipersona.providers.base import Provider
 from medipersona.settings import Settings
+
+_BUILTIN: dict[str, str] = {
+    "offline": "medipersona.providers.offline:OfflineProvider",
+    "simulated": "medipersona.providers.offline:SimulatedProvider",
+    "openai": "medipersona.providers.openai_provider:OpenAIProvider",
+    "anthropic": "medipersona.providers.anthropic_provider:AnthropicProvider",
+    "gemini": "medipersona.providers.gemini_provider:GeminiProvider",
+}
+_classes: dict[str, type[Provider]] = {}
+_instances: dict[tuple[Any, ...], Provider] = {}
+_lock = threading.Lock()
+
+
+def register_provider(cls: type[Provider]) -> type[Provider]:
+    """Register (or replace) a provider class under ``cls.name``. Usable as a class decorator."""
+    if not getattr(cls, "name", ""):
+        raise ValueError("a provider class needs a name")
+    _classes[cls.name] = cls
+    return cls
+
+
+def unregister_provider(name: str) -> None:
+    _classes.pop(name, None)
+    for key in [k for k in _instances if k[0] == name]:
+        _instances.pop(key, None)
+
+
+def provider_names() -> list[str]:
+    return sorted(set(_BUILTIN) | set(_classes))
+
+
+def get_provider_class(name: str) -> type[Provider]:
+    name = (name or "").strip().lower()
+    cls = _classes.get(name)
+    if cls is not None:
+        return cls
+    target = _BUILTIN.get(name)
+    if target is None:
+        raise ConfigurationError(
+            f"Unknown AI provider {name!r}. Available providers: {', '.join(provider_names())}."
+        )
+    module_name, _, attr = target.partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    _classes[name] = cls
+    return cls
+
+
+def _check_one(setting: str, name: str, kind: str) -> None:
+    try:
+        cls = get_provider_class(name)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"MEDIPERSONA_{setting.upper()}: {exc}") from None
+    if kind == "text" and not cls.supports_text:
+        raise ConfigurationError(
+            f"MEDIPERSONA_{setting.upper()}={name}: provider {name!r} cannot generate text."
+        )
+    if kind == "image" and not cls.supports_image:
+        capable = [n for n in provider_names() if _supports(n, "image")]
+        raise ConfigurationError(
+            f"MEDIPERSONA_{setting.upper()}={name}: provider {name!r} cannot generate images "
+            f"(image-capable providers: {', '.join(capable)})."
+        )
+    if cls.needs_key and not cls.api_key():
+        variables = " or ".join(cls.key_variables()) or "an API key"
+        raise ConfigurationError(
+            f"MEDIPERSONA_{setting.upper()}={name}: no API key found; set {variables} in the environment"
+            + (" (any non-empty value for a local OpenAI-compatible server via OPENAI_BASE_URL)."
+               if name == "openai" else ".")
+        )
+
+
+def _supports(name: str, kind: str) -> bool:
+    try:
+        cls = get_provider_class(name)
+    except (ConfigurationError, ImportError):
+        return False
+    return cls.supports_image if kind == "image" else cls.supports_text
 
 
 def check_configuration(settings: Settings) -> None:
-    """Raise ConfigurationError for an unknown provider or a missing key (called at start-up)."""
+    """Raise ConfigurationError for an unknown provider, a provider that cannot do its task, or a missing key.
+
+    Called at start-up (``create_app``), so a bad configuration fails before the first request.
+    """
+    _check_one("text_provider", settings.text_provider, "text")
+    _check_one("image_provider", settings.image_provider, "image")
+    if settings.fallback_text_provider.strip():
+        _check_one("fallback_text_provider", settings.fallback_text_provider, "text")
+    if settings.fallback_image_provider.strip():
+        _check_one("fallback_image_provider", settings.fallback_image_provider, "image")
+
+
+def get_provider(name: str, settings: Settings) -> Provider:
+    """The per-process instance of a provider for this configuration (one pooled client per worker)."""
+    cls = get_provider_class(name)
+    key = (cls.name, cls, cls.config_key(settings))
+    instance = _instances.get(key)
+    if instance is None:
+        with _lock:
+            instance = _instances.get(key)
+            if instance is None:
+                instance = cls.from_settings(settings)
+                _instances[key] = instance
+    return instance
+
+
+def text_provider(settings: Settings) -> Provider:
+    return get_provider(settings.text_provider, settings)
+
+
+def image_provider(settings: Settings) -> Provider:
+    return get_provider(settings.image_provider, settings)
+
+
+def fallback_text_provider(settings: Settings) -> Provider | None:
+    name = settings.fallback_text_provider.strip()
+    return get_provider(name, settings) if name else None
+
+
+def fallback_image_provider(settings: Settings) -> Provider | None:
+    name = settings.fallback_image_provider.strip()
+    return get_provider(name, settings) if name else None
+
+
+def provider_label(name: str) -> str:
+    """Human label of a provider (offline output is labelled as such)."""
+    try:
+        cls = get_provider_class(name)
+    except ConfigurationError:
+        return name
+    return cls.label or cls.name
+
+
+async def aclose_providers() -> None:
+    """Close every pooled client (worker shutdown) and forget the instances."""
+    instances = list(_instances.values())
+    _instances.clear()
+    for instance in instances:
+        try:
+            await instance.aclose()
+        except Exception:  # noqa: BLE001 - shutdown must go on
+            pass
+
+
+def reset_providers() -> None:
+    """Forget the cached instances without closing them (tests)."""
+    _instances.clear()

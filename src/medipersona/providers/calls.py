@@ -1,0 +1,316 @@
+"""The one way to call a provider: timeouts, bounded retries, a per-provider concurrency limit, fallback,
+``[AI] Response time`` logging and metrics.
+
+    async for chunk in stream_text_call(settings, request):
+        ...
+    result = await image_call(settings, request)
+
+- Timeouts: an image call must finish within ``provider_timeout_seconds``; a text stream must finish within
+  ``provider_timeout_seconds`` (total deadline) and may not stay silent longer than
+  ``provider_stream_idle_seconds`` (idle timeout). Both raise ``ProviderTimeout``.
+- Retries: up to ``provider_max_retries`` more attempts for retryable errors (429, 5xx, timeouts, connection
+  errors), waiting an exponential backoff with jitter, or the server's Retry-After when it sent one. A stream is
+  retried only while nothing has been yielded yet.
+- Concurrency: one ``asyncio.Semaphore(provider_max_concurrency)`` per provider per process, shared by every
+  task; waiting for it is not counted as response time.
+- Fallback: ``fallback_text_provider`` / ``fallback_image_provider`` is tried (with its own retries) after the
+  primary failed.
+- Every attempt logs ``[AI] Response time: X.XX seconds`` on logger ``medipersona.ai`` with provider, model, task
+  and outcome as ``extra`` fields and calls ``ops.metrics.observe_provider_call``. Keys and prompts are never
+  logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+
+from medipersona.ops import metrics
+from medipersona.providers.base import (
+    ANALYSIS_TASKS,
+    ImageRequest,
+    ImageResult,
+    Provider,
+    ProviderError,
+    ProviderTimeout,
+    TextRequest,
+)
+from medipersona.providers.registry import (
+    fallback_image_provider,
+    fallback_text_provider,
+    get_provider,
+    image_provider,
+    text_provider,
+)
+from medipersona.settings import Settings
+
+log = logging.getLogger("medipersona.ai")
+
+BACKOFF_BASE_SECONDS = 0.5  # first retry waits 0.25-0.5 s, then 0.5-1 s, 1-2 s, ...
+BACKOFF_MAX_SECONDS = 20.0
+MAX_RETRY_AFTER_SECONDS = 60.0  # a server asking for a longer pause is not retried (the fallback is tried)
+
+
+@dataclass
+class CallInfo:
+    """Filled in by a call: who actually answered (the fallback, perhaps), with which model, how often tried."""
+
+    provider: str = ""
+    model: str = ""
+    label: str = ""
+    is_offline: bool = False
+    attempts: int = 0
+    fallback_used: bool = False
+    seconds: float = 0.0
+
+
+# --- concurrency limit ---------------------------------------------------------------------------------------
+
+_semaphores: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, int]] = {}
+
+
+def provider_semaphore(name: str, settings: Settings) -> asyncio.Semaphore:
+    """The process-wide semaphore of a provider (per event loop; a worker has one loop)."""
+    loop = asyncio.get_running_loop()
+    size = settings.provider_max_concurrency
+    entry = _semaphores.get(name)
+    if entry is None or entry[0] is not loop or entry[2] != size:
+        entry = (loop, asyncio.Semaphore(size), size)
+        _semaphores[name] = entry
+    return entry[1]
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+def backoff_delay(attempt: int, retry_after: float | None) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based)."""
+    if retry_after is not None:
+        return retry_after + random.uniform(0.0, min(1.0, 0.1 * retry_after + 0.05))
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * (2 ** (attempt - 1)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _should_retry(err: ProviderError, attempt: int, settings: Settings) -> bool:
+    if not err.retryable or attempt > settings.provider_max_retries:
+        return False
+    return err.retry_after is None or err.retry_after <= MAX_RETRY_AFTER_SECONDS
+
+
+def _outcome(err: ProviderError) -> str:
+    if isinstance(err, ProviderTimeout) or err.code == "provider_timeout":
+        return "timeout"
+    return "error"
+
+
+def _record(provider: Provider, model: str, task: str, outcome: str, seconds: float, attempt: int,
+            err: ProviderError | None = None) -> None:
+    extra = {"provider": provider.name, "model": model, "task": task, "outcome": outcome, "attempt": attempt}
+    if err is not None:
+        extra["error_code"] = err.code
+        if err.status is not None:
+            extra["status"] = err.status
+    level = logging.INFO if outcome in ("ok", "cancelled") else logging.WARNING
+    log.log(level, "[AI] Response time: %.2f seconds", seconds, extra=extra)
+    if outcome != "cancelled":
+        metrics.observe_provider_call(provider.name, model, task, outcome, seconds)
+
+
+def _as_provider_error(exc: Exception, provider: Provider) -> ProviderError:
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return ProviderTimeout()
+    return ProviderError(
+        f"AIプロバイダー（{provider.name}）の呼び出しで予期しないエラーが発生しました（{type(exc).__name__}）。",
+        retryable=False,
+    )
+
+
+def _model_for(settings: Settings, provider: Provider, requested: str, kind: str, task: str, primary: bool) -> str:
+    if requested and primary:
+        return requested
+    configured = ""
+    if kind == "image" and provider.name == settings.image_provider:
+        configured = settings.image_model
+    elif kind == "text" and provider.name == settings.text_provider:
+        configured = settings.text_model
+        if task in ANALYSIS_TASKS and settings.analysis_model:
+            configured = settings.analysis_model
+    return provider.resolve_model(kind, configured)
+
+
+def _resolve(provider: Provider | str | None, settings: Settings, kind: str) -> Provider:
+    if isinstance(provider, Provider):
+        return provider
+    if isinstance(provider, str) and provider:
+        return get_provider(provider, settings)
+    return image_provider(settings) if kind == "image" else text_provider(settings)
+
+
+def _candidates(primary: Provider, fallback: Provider | None) -> list[Provider]:
+    if fallback is None or fallback.name == primary.name:
+        return [primary]
+    return [primary, fallback]
+
+
+def _start(info: CallInfo | None, provider: Provider, model: str, attempts: int, fallback: bool) -> None:
+    if info is None:
+        return
+    info.provider = provider.name
+    info.model = model
+    info.label = provider.label or provider.name
+    info.is_offline = provider.is_offline
+    info.attempts = attempts
+    info.fallback_used = fallback
+
+
+# --- text ----------------------------------------------------------------------------------------------------
+
+async def stream_text_call(
+    settings: Settings,
+    request: TextRequest,
+    *,
+    provider: Provider | str | None = None,
+    info: CallInfo | None = None,
+) -> AsyncIterator[str]:
+    """Stream the chunks of one structured text answer (see the module docstring for the guarantees).
+
+    ``provider``: a provider (instance or name) instead of ``settings.text_provider``. ``info`` is filled in
+    with the provider and model that answered. Raises ProviderError (``mid_stream`` set when chunks had already
+    been yielded, in which case nothing was retried).
+    """
+    primary = _resolve(provider, settings, "text")
+    candidates = _candidates(primary, fallback_text_provider(settings))
+    last_error: ProviderError | None = None
+    total = settings.provider_timeout_seconds
+    idle = min(settings.provider_stream_idle_seconds, total)
+    total_attempts = 0
+    for index, prov in enumerate(candidates):
+        model = _model_for(settings, prov, request.model, "text", request.task, index == 0)
+        req = replace(request, model=model)
+        attempt = 0
+        while True:
+            attempt += 1
+            total_attempts += 1
+            _start(info, prov, model, total_attempts, index > 0)
+            delivered = False
+            err: ProviderError | None = None
+            async with provider_semaphore(prov.name, settings):
+                loop = asyncio.get_running_loop()
+                started = time.perf_counter()
+                deadline = loop.time() + total
+                agen = prov.stream_text(req)
+                try:
+                    while True:
+                        remaining = deadline - loop.time()
+                        if remaining <= 0:
+                            raise ProviderTimeout()
+                        try:
+                            async with asyncio.timeout(min(idle, remaining)):
+                                chunk = await anext(agen)
+                        except StopAsyncIteration:
+                            break
+                        except TimeoutError:
+                            raise ProviderTimeout() from None
+                        if chunk:
+                            delivered = True
+                            yield chunk
+                except (asyncio.CancelledError, GeneratorExit):
+                    _record(prov, model, req.task, "cancelled", time.perf_counter() - started, attempt)
+                    raise
+                except Exception as exc:  # noqa: BLE001 - mapped to ProviderError below
+                    err = _as_provider_error(exc, prov)
+                finally:
+                    try:
+                        await agen.aclose()
+                    except Exception:  # noqa: BLE001 - closing a broken stream must not hide the error
+                        pass
+                seconds = time.perf_counter() - started
+            if info is not None:
+                info.seconds = seconds
+            if err is None:
+                _record(prov, model, req.task, "ok", seconds, attempt)
+                return
+            err.provider = prov.name
+            if delivered:
+                err.mid_stream = True
+                _record(prov, model, req.task, _outcome(err), seconds, attempt, err)
+                raise err
+            if _should_retry(err, attempt, settings):
+                _record(prov, model, req.task, "retry", seconds, attempt, err)
+                await asyncio.sleep(backoff_delay(attempt, err.retry_after))
+                continue
+            _record(prov, model, req.task, _outcome(err), seconds, attempt, err)
+            last_error = err
+            break
+        if index + 1 < len(candidates):
+            log.warning("AI provider %s failed (%s); trying fallback %s", prov.name, last_error.code,
+                        candidates[index + 1].name, extra={"provider": prov.name, "task": request.task})
+    assert last_error is not None
+    raise last_error
+
+
+# --- images --------------------------------------------------------------------------------------------------
+
+async def image_call(
+    settings: Settings,
+    request: ImageRequest,
+    *,
+    provider: Provider | str | None = None,
+    info: CallInfo | None = None,
+) -> ImageResult:
+    """Generate one image with timeout, retries, concurrency limit and fallback. Raises ProviderError."""
+    primary = _resolve(provider, settings, "image")
+    candidates = _candidates(primary, fallback_image_provider(settings))
+    last_error: ProviderError | None = None
+    total_attempts = 0
+    for index, prov in enumerate(candidates):
+        model = _model_for(settings, prov, request.model, "image", request.task, index == 0)
+        req = replace(request, model=model)
+        attempt = 0
+        while True:
+            attempt += 1
+            total_attempts += 1
+            _start(info, prov, model, total_attempts, index > 0)
+            err: ProviderError | None = None
+            result: ImageResult | None = None
+            async with provider_semaphore(prov.name, settings):
+                started = time.perf_counter()
+                try:
+                    async with asyncio.timeout(settings.provider_timeout_seconds):
+                        result = await prov.generate_image(req)
+                except TimeoutError:
+                    err = ProviderTimeout()
+                except asyncio.CancelledError:
+                    _record(prov, model, req.task, "cancelled", time.perf_counter() - started, attempt)
+                    raise
+                except Exception as exc:  # noqa: BLE001 - mapped to ProviderError
+                    err = _as_provider_error(exc, prov)
+                seconds = time.perf_counter() - started
+            if info is not None:
+                info.seconds = seconds
+            if err is None and result is not None and not result.data:
+                err = ProviderError(f"AIプロバイダー（{prov.name}）が空の画像を返しました。", code="invalid_output")
+            if err is None:
+                assert result is not None
+                _record(prov, model, req.task, "ok", seconds, attempt)
+                if not result.model:
+                    result.model = model
+                return result
+            err.provider = prov.name
+            if _should_retry(err, attempt, settings):
+                _record(prov, model, req.task, "retry", seconds, attempt, err)
+                await asyncio.sleep(backoff_delay(attempt, err.retry_after))
+                continue
+            _record(prov, model, req.task, _outcome(err), seconds, attempt, err)
+            last_error = err
+            break
+        if index + 1 < len(candidates):
+            log.warning("AI provider %s failed (%s); trying fallback %s", prov.name, last_error.code,
+                        candidates[index + 1].name, extra={"provider": prov.name, "task": request.task})
+    assert last_error is not None
+    raise last_error

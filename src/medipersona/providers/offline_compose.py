@@ -1,0 +1,354 @@
+"""The offline composer: deterministic, data-driven Japanese persona text built from the generation context.
+
+No model is involved. Sentences are chosen from template pools that only apply when the facts they mention are
+known (complaint, patient type traits, age, occupation, family, keywords ...), in a seeded order, until each
+section reaches its target length (within about ±15 %). The wording follows 医療広告ガイドライン: no cure
+promises, no superlatives, no comparisons with other clinics.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+import zlib
+from typing import Any
+
+from medipersona.providers.base import ProviderError
+
+DEFAULT_LENGTHS = {"personality": 200, "reason": 200, "behavior": 200, "reviews": 150, "values": 150, "demands": 150}
+SECTIONS = tuple(DEFAULT_LENGTHS)
+
+# Per patient type: (価値観 sentence, 求めるもの sentence, 口コミ sentence).
+TYPE_TRAITS: dict[str, tuple[str, str, str]] = {
+    "利便性重視型": ("医療機関選びでは、通いやすさや待ち時間の短さを何より重視している。",
+                 "Web予約や夜間・土曜の診療など、生活の中で無理なく通える仕組みを望んでいる。",
+                 "口コミでは待ち時間や予約の取りやすさ、アクセスに関する書き込みをよく読む。"),
+    "専門医療追求型": ("症状に合った専門的な診療を受けられるかどうかを重要だと考えている。",
+                  "医師の専門分野や経験、検査体制について具体的に知りたいと思っている。",
+                  "口コミでは医師の専門性や説明の具体性に触れた書き込みを重視する。"),
+    "予防健康管理型": ("病気になる前の予防や早期発見に関心が高く、定期的なチェックを欠かさない。",
+                  "検査結果の見方や生活習慣の改善方法を、継続的に相談できる体制を求めている。",
+                  "口コミでは定期的な通院のしやすさや、健診後のフォローについての声を参考にする。"),
+    "代替医療志向型": ("体にやさしい方法にも関心があり、漢方や生活習慣の見直しも選択肢に入れたいと考えている。",
+                  "薬だけに頼らない選択肢についても、メリットと注意点を含めて説明してほしい。",
+                  "口コミでは、治療方針について柔軟に相談に乗ってもらえたかという点に注目する。"),
+    "経済合理型": ("費用と得られる安心のバランスを冷静に比べ、納得できる出費かどうかを大切にしている。",
+               "検査や治療にかかる費用の目安を、事前にわかりやすく示してほしいと考えている。",
+               "口コミでは費用の説明が丁寧だったか、不要な検査がなかったかを確認する。"),
+    "情報探求型": ("受診の前後にインターネットや書籍で症状や治療法を詳しく調べてから判断する。",
+               "調べてきた情報について質問したとき、根拠を示して丁寧に答えてもらえることを望む。",
+               "口コミは複数のサイトを見比べ、具体的な体験が書かれたものを中心に読む。"),
+    "革新技術指向型": ("新しい医療機器やデジタルサービスに関心があり、便利な仕組みを積極的に使いたい。",
+                  "オンライン予約や検査結果のデジタル共有など、新しい仕組みの導入を期待している。",
+                  "口コミでは設備の新しさや、オンラインサービスの使いやすさに関する声を参考にする。"),
+    "対話重視型": ("医師やスタッフとの会話を大切にし、じっくり話を聞いてもらえるかを重視している。",
+               "急かされずに不安や疑問を話せる時間と、気持ちに寄り添った対応を求めている。",
+               "口コミでは医師が話をよく聞いてくれるか、スタッフの対応が温かいかを重視する。"),
+    "信頼基盤型": ("長く付き合えるかかりつけ医や、家族や知人の紹介による信頼を大切にしている。",
+               "継続して同じ医師に診てもらえる安心感と、家族ぐるみで相談できる関係を望む。",
+               "口コミよりも家族や知人の評判を重視するが、長く通っている人の声は参考にする。"),
+    "緊急解決型": ("今ある不調をできるだけ早く何とかしたいという気持ちが強い。",
+               "当日の受診や待ち時間の短さなど、すぐに診てもらえる体制を何より求めている。",
+               "口コミでは当日でも受診できたか、対応が早かったかという書き込みに注目する。"),
+    "受動依存型": ("治療方針は医師に任せたいと考えており、自分から質問することは少ない。",
+               "次に何をすればよいかを、医師の側からはっきり示してもらえることを望んでいる。",
+               "口コミでは医師の人柄や、安心して任せられる雰囲気かどうかを参考にする。"),
+    "自律決定型": ("医師の説明を参考にしつつ、最終的な判断は自分の生活や価値観に合わせて決めたい。",
+               "複数の選択肢とそれぞれの利点や負担を示したうえで、判断を尊重してほしいと考えている。",
+               "口コミでは治療の選択肢をきちんと説明してもらえたかという点を重視する。"),
+}
+
+_SERVICE_WORDS = ("健診", "検診", "健康診断", "予防接種", "ワクチン", "ドック", "矯正", "ホワイトニング", "審美",
+                  "美容", "脱毛", "検査", "相談", "インプラント", "クリーニング", "定期", "シミ", "しわ", "二重")
+
+# (template, tags). Tags: lead (tried first), adult (not for children/students), child (children only),
+# symptom / service (kind of chief complaint), short (filler used to reach the target).
+_POOLS: dict[str, list[tuple[str, str]]] = {
+    "personality": [
+        ("{age}の{gender}で、{occupation}として日々を過ごしている。", "lead adult"),
+        ("{age}の{child}で、{family}。", "lead child"),
+        ("{family}で、家族との時間を大切にしている。", "adult"),
+        ("{pt_name}の傾向があり、{pt_trait}。", "lead"),
+        ("趣味は{hobby}で、休日には気分転換を意識している。", ""),
+        ("物事は納得してから決めたいタイプで、周囲の意見にも耳を傾ける。", "adult"),
+        ("無理をしすぎず、自分のペースで生活を整えることを大切にしている。", "adult"),
+        ("「{life_events}」という出来事をきっかけに、健康や暮らしを見直す気持ちが強まっている。", "adult"),
+        ("{place}で暮らし、地域とのつながりも大切にしている。", ""),
+        ("収入面は{income}で、お金の使い方には計画性がある。", "adult"),
+        ("保護者は子どもの様子の小さな変化にもよく気がつく。", "child"),
+        ("人見知りをすることもあるが、慣れた相手には明るく話す。", "child"),
+        ("慎重さと前向きさを併せ持っている。", "short"),
+        ("人との約束を大切にする。", "short"),
+        ("何事にも丁寧に取り組む。", "short"),
+    ],
+    "reason": [
+        ("{complaint}の症状が気になり、{department}の受診を考えている。", "lead symptom adult"),
+        ("{complaint}のために、{department}の受診を考えている。", "lead service adult"),
+        ("保護者が{complaint}の様子に気づき、{department}の受診を考えている。", "lead child symptom"),
+        ("保護者が{complaint}のために、{department}の受診を考えている。", "lead child service"),
+        ("最初は様子を見ていたが、{complaint}の症状が日常生活に影響し始めた。", "symptom"),
+        ("インターネットで「{kw1}」などを調べるうちに、一度専門家に相談したいと感じた。", ""),
+        ("自己判断で様子を見るよりも、状態をきちんと確認して安心したいという気持ちが強い。", ""),
+        ("{family}のため、自分の体調を崩すわけにはいかないと考えている。", "adult"),
+        ("{occupation}の仕事を続けながら、無理のない形で通院したいと考えている。", "adult"),
+        ("周囲に同じ悩みで通院した人がいて、早めに相談することが大切だと感じた。", ""),
+        ("{pt_reason}", ""),
+        ("気になることを早めに相談したい。", "short"),
+        ("不安を解消したい思いがある。", "short"),
+    ],
+    "behavior": [
+        ("気になることがあると、まずスマートフォンで「{kw1}」や「{kw2}」を検索する。", "lead"),
+        ("{complaint}の症状には波があり、忙しい時期に強く感じることが多い。", "symptom adult"),
+        ("受診先は通勤や買い物の動線上にあるかどうかも考えて選ぶ。", "adult"),
+        ("予約はWebで空き状況を確認してから取ることが多い。", ""),
+        ("医師の説明に納得できれば、指示された頻度で通院を続けるつもりでいる。", ""),
+        ("受診後も「{kw3}」など関連する情報を調べ、理解を深めようとする。", ""),
+        ("仕事の都合上、平日の夕方や土曜日に通院できると助かる。", "adult"),
+        ("保護者の仕事の都合に合わせて、夕方や週末に受診することが多い。", "child"),
+        ("{hobby}の時間を確保できるよう、通院の予定は早めに立てる。", "adult"),
+        ("症状や気づいたことをメモに残している。", "short"),
+        ("家族にも相談してから動く。", "short"),
+    ],
+    "reviews": [
+        ("{pt_review}", "lead"),
+        ("口コミでは医師やスタッフの説明のわかりやすさを重視する。", ""),
+        ("待ち時間や予約の取りやすさに関する書き込みはいつも確認する。", ""),
+        ("{complaint}で受診した人の体験談があれば、特に参考にする。", ""),
+        ("極端に高い評価や低い評価は、そのまま受け取らないよう意識している。", ""),
+        ("院内の清潔感や雰囲気についての書き込みも気にかけている。", ""),
+        ("評価の件数も確認する。", "short"),
+        ("新しい口コミを優先して読む。", "short"),
+    ],
+    "values": [
+        ("{pt_value}", "lead"),
+        ("医療機関には、安心して相談できる関係を求めている。", ""),
+        ("治療の選択肢を説明してもらい、納得して決めたいと考えている。", ""),
+        ("費用の目安が事前にわかると安心できる。", ""),
+        ("信頼できると感じた医療機関には、継続して通う傾向がある。", ""),
+        ("健康のためにできることは、日常生活の中でも取り入れたいと考えている。", "adult"),
+        ("説明の丁寧さを重視する。", "short"),
+        ("無理のない通院を望む。", "short"),
+    ],
+    "demands": [
+        ("{complaint}について、現在の状態と今後の見通しをわかりやすく説明してほしい。", "lead"),
+        ("{pt_demand}", ""),
+        ("待ち時間が短く、予約や受付がスムーズであることを望んでいる。", ""),
+        ("質問しやすい雰囲気と、気持ちに寄り添った対応を求めている。", ""),
+        ("検査や治療にかかる費用を事前に知らせてほしい。", ""),
+        ("自宅でのセルフケアや生活面の注意点も具体的に教えてほしい。", ""),
+        ("丁寧な説明を求める。", "short"),
+        ("通いやすさも大切にしたい。", "short"),
+    ],
+}
+
+SURNAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田", "佐々木",
+            "山口", "松本", "井上", "木村", "林", "斎藤", "清水", "山崎", "森", "池田", "橋本", "阿部", "石川", "前田",
+            "藤田", "小川", "岡田", "後藤", "長谷川", "村上", "近藤", "石井", "坂本", "遠藤", "青木", "藤井", "西村")
+GIVEN_FEMALE = ("花子", "美咲", "陽子", "由美", "恵子", "さくら", "真由美", "彩", "結衣", "陽菜", "千尋", "麻衣", "直美",
+                "智子", "久美子", "葵", "芽依", "優子", "裕子", "明美", "京子", "里奈", "杏", "紗希", "和子", "幸子")
+GIVEN_MALE = ("太郎", "翔太", "大輔", "健一", "誠", "拓也", "直樹", "浩", "隆", "悠真", "蓮", "陽翔", "亮", "和也",
+              "達也", "修", "健太", "大樹", "悠人", "茂", "進", "博", "湊", "颯太", "一郎", "圭介")
+
+_FORMATTER = string.Formatter()
+_FIELDS_CACHE: dict[str, tuple[str, ...]] = {}
+
+
+def _fields(template: str) -> tuple[str, ...]:
+    fields = _FIELDS_CACHE.get(template)
+    if fields is None:
+        fields = tuple(f for _, f, _, _ in _FORMATTER.parse(template) if f)
+        _FIELDS_CACHE[template] = fields
+    return fields
+
+
+def seed_for(context: dict[str, Any], seed: int | None, salt: str = "") -> int:
+    """A stable seed: the given one, else a hash of the context (the same inputs give the same persona)."""
+    if seed is None:
+        seed = zlib.crc32(json.dumps(context, ensure_ascii=False, sort_keys=True, default=str).encode())
+    return zlib.crc32(f"{seed}:{salt}".encode())
+
+
+def parse_age(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return int(value)
+    if isinstance(value, str):
+        m = re.search(r"\d+", value)
+        if m:
+            return int(m.group(0))
+    return None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "、".join(str(v) for v in value if v)
+    return str(value).strip()
+
+
+def _first_sentence(text: str) -> str:
+    return text.split("。")[0].strip()
+
+
+def pick_keywords(keywords: list[dict[str, Any]], rng: random.Random) -> list[str]:
+    """2-4 keywords (from the 6 largest by volume), seeded, in volume order."""
+    names = []
+    seen = set()
+    for row in sorted(keywords or [], key=lambda r: -(r.get("volume") or 0)):
+        kw = _text(row.get("keyword"))
+        if kw and kw not in seen:
+            seen.add(kw)
+            names.append(kw)
+        if len(names) >= 6:
+            break
+    if len(names) <= 2:
+        return names
+    count = rng.randint(2, min(4, len(names)))
+    chosen = set(rng.sample(range(len(names)), count))
+    return [n for i, n in enumerate(names) if i in chosen]
+
+
+def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str], set[str]]:
+    profile = context.get("profile") or {}
+    pt = context.get("patient_type") or {}
+    complaint = _text(context.get("chief_complaint"))
+    age_years = parse_age(profile.get("age"))
+    occupation = _text(profile.get("occupation"))
+    is_child = age_years is not None and age_years < 13
+    is_student = any(w in occupation for w in ("学生", "生徒", "園児", "児童", "未就学")) or (
+        age_years is not None and age_years < 18)
+    facts = {
+        "complaint": complaint,
+        "department": _text(context.get("department")),
+        "age": _text(profile.get("age")),
+        "gender": _text(profile.get("gender")) or "人物",
+        "child": {"男性": "男の子", "male": "男の子", "女性": "女の子", "female": "女の子"}.get(
+            _text(profile.get("gender")), "子ども"),
+        "occupation": occupation,
+        "family": _text(profile.get("family")),
+        "hobby": _text(profile.get("hobby")),
+        "life_events": _text(profile.get("life_events")),
+        "income": _text(profile.get("income")),
+        "place": _text(profile.get("prefecture")) + _text(profile.get("municipality")),
+        "pt_name": _text(pt.get("name")),
+        "pt_trait": _first_sentence(_text(pt.get("description"))),
+    }
+    traits = TYPE_TRAITS.get(facts["pt_name"])
+    if traits:
+        facts["pt_value"], facts["pt_demand"], facts["pt_review"] = traits
+        facts["pt_reason"] = f"{facts['pt_name']}らしく、{traits[0]}"
+    elif facts["pt_trait"]:
+        facts["pt_value"] = facts["pt_trait"] + "。"
+    for i, kw in enumerate(pick_keywords(context.get("keywords") or [], rng), start=1):
+        facts[f"kw{i}"] = kw
+    service = any(w in complaint for w in _SERVICE_WORDS)
+    excluded = {"service" if not service else "symptom"}
+    if is_child:
+        excluded |= {"adult"}
+    else:
+        excluded |= {"child"}
+        if is_student:
+            excluded |= {"adult"}
+    return {k: v for k, v in facts.items() if v}, excluded
+
+
+def _applicable(section: str, facts: dict[str, str], excluded: set[str]) -> list[tuple[str, set[str]]]:
+    out = []
+    for template, tags in _POOLS[section]:
+        tagset = set(tags.split())
+        if tagset & excluded:
+            continue
+        if all(f in facts for f in _fields(template)):
+            out.append((template.format_map(facts), tagset))
+    return out
+
+
+def compose_section(section: str, target: int, facts: dict[str, str], excluded: set[str],
+                    rng: random.Random) -> str:
+    """Sentences in seeded order until the text is within about ±15 % of ``target`` characters."""
+    low, high = target * 0.88, target * 1.15
+    sentences = _applicable(section, facts, excluded)
+    leads = [s for s, tags in sentences if "lead" in tags]
+    body = [s for s, tags in sentences if "lead" not in tags and "short" not in tags]
+    shorts = [s for s, tags in sentences if "short" in tags]
+    rng.shuffle(body)
+    rng.shuffle(shorts)
+    chosen: list[str] = []
+    length = 0
+    for group in (leads, body, shorts):
+        for sentence in group:
+            if length >= low:
+                break
+            if length + len(sentence) <= high and sentence not in chosen:
+                chosen.append(sentence)
+                length += len(sentence)
+    if not chosen:  # a very small target: the shortest sentence, whatever its length
+        chosen = [min((s for s, _ in sentences), key=len)]
+    # Keep the lead sentences first, the others in the (seeded) order chosen.
+    return "".join(chosen)
+
+
+def pick_name(profile: dict[str, Any], avoid: list[str], rng: random.Random) -> str:
+    gender = _text(profile.get("gender"))
+    if gender in ("男性", "male"):
+        given = GIVEN_MALE
+    elif gender in ("女性", "female"):
+        given = GIVEN_FEMALE
+    else:
+        given = GIVEN_MALE + GIVEN_FEMALE
+    avoid_set = {a.replace(" ", "").replace("\u3000", "") for a in avoid or []}
+    for _ in range(50):
+        name = f"{rng.choice(SURNAMES)} {rng.choice(given)}"
+        if name.replace(" ", "") not in avoid_set:
+            return name
+    return f"{rng.choice(SURNAMES)} {rng.choice(given)}"
+
+
+def _lengths(context: dict[str, Any]) -> dict[str, int]:
+    lengths = dict(DEFAULT_LENGTHS)
+    for key, value in (context.get("section_lengths") or {}).items():
+        try:
+            lengths[key] = max(20, int(value))
+        except (TypeError, ValueError):
+            continue
+    return lengths
+
+
+def compose_persona(context: dict[str, Any], seed: int | None) -> dict[str, str]:
+    rng = random.Random(seed_for(context, seed, "persona"))
+    facts, excluded = _facts(context, rng)
+    lengths = _lengths(context)
+    out: dict[str, str] = {}
+    if context.get("generate_name"):
+        out["name"] = pick_name(context.get("profile") or {}, context.get("avoid_names") or [], rng)
+    for section in SECTIONS:
+        out[section] = compose_section(section, lengths[section], facts, excluded, rng)
+    return out
+
+
+def compose_section_text(context: dict[str, Any], seed: int | None) -> dict[str, str]:
+    section = context.get("section")
+    if section not in _POOLS:
+        raise ProviderError(f"オフライン生成では項目 {section!r} を作成できません。", code="unsupported")
+    rng = random.Random(seed_for(context, seed, f"section:{section}"))
+    facts, excluded = _facts(context, rng)
+    return {"text": compose_section(section, _lengths(context)[section], facts, excluded, rng)}
+
+
+def compose(task: str, context: dict[str, Any], seed: int | None) -> dict[str, Any]:
+    """The offline answer for a text task, as a dict (raises ProviderError for tasks it cannot do)."""
+    if task == "persona_text":
+        return compose_persona(context, seed)
+    if task == "section_text":
+        return compose_section_text(context, seed)
+    if task == "timeline_analysis":
+        try:
+            from medipersona.providers.offline_timeline import compose_timeline_analysis
+        except ImportError:
+            raise ProviderError("オフラインのタイムライン分析はまだ利用できません。", code="unsupported") from None
+        return compose_timeline_analysis(context, seed_for(context, seed, "timeline"))
+    raise ProviderError(f"オフライン生成はタスク {task!r} に対応していません。", code="unsupported")
