@@ -1,13 +1,304 @@
-"""The job runner living in each web worker's event loop (generation-pipeline work fills this in)."""
+"""The job runner living in each web worker's event loop.
+
+- Claims queued jobs (PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` inside one UPDATE; SQLite: one atomic
+  ``UPDATE … WHERE id IN (SELECT … LIMIT n) AND status='queued' RETURNING …``), at most
+  ``settings.job_max_concurrency`` at once.
+- Woken in-process when a job is enqueued by this worker (``wake_runner(app)``), otherwise polls every
+  ``settings.job_poll_seconds``.
+- Keeps leases alive with batched heartbeats (``jobs/writer.py``) every ``job_lease_seconds / 3``; takes over
+  running jobs whose lease expired (worker SIGKILLed / OOM-killed / recycled). A worker that cannot renew its
+  leases in time cancels its own jobs, and every write is fenced, so a job never runs twice at once.
+- Graceful stop: stops claiming, lets running jobs finish for ``SHUTDOWN_GRACE_SECONDS``, then cancels the
+  rest and releases their leases (back to ``queued``) so another worker resumes them at once.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
 from fastapi import FastAPI
+from sqlalchemy import func, select, update
+
+from medipersona.db import Database, utcnow
+from medipersona.jobs.models import Job, JobEvent
+from medipersona.jobs.registry import (
+    GAVE_UP_FAILURE,
+    GENERIC_FAILURE,
+    JobContext,
+    JobFailed,
+    LeaseLost,
+    get_handler,
+)
+from medipersona.jobs.writer import EventHub, WriteBatcher
+from medipersona.ops import metrics
+from medipersona.settings import Settings
+
+log = logging.getLogger("medipersona.jobs")
+
+CLAIM_BATCH = 50
+QUEUE_DEPTH_EVERY = 10.0  # seconds between queue-depth counts
+SHUTDOWN_GRACE_SECONDS = 5.0  # at worker stop, running jobs may finish this long before their leases are released
+
+
+@dataclass
+class RunningJob:
+    ctx: JobContext
+    task: asyncio.Task
+    attempt: int
+    lost: bool = False
+
+
+class JobRuntime:
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.writer = WriteBatcher(self)
+        self.hub = EventHub()
+        self.running: dict[str, RunningJob] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task] = []
+        self._last_depth = 0.0
+        self.claimed_total = 0
+        self.recovered_total = 0
+
+    # ------------------------------------------------------------------------------------------ public
+    def wake(self) -> None:
+        self._wake.set()
+
+    def is_local(self, job_id: str) -> bool:
+        running = self.running.get(job_id)
+        return running is not None and not running.lost
+
+    def is_lost(self, job_id: str, attempt: int) -> bool:
+        running = self.running.get(job_id)
+        return running is None or running.attempt != attempt or running.lost
+
+    def on_lease_lost(self, job_id: str, attempt: int) -> None:
+        running = self.running.get(job_id)
+        if running is None or running.attempt != attempt or running.lost:
+            return
+        log.warning("job %s: lease lost (taken over or removed); stopping it here", job_id)
+        running.lost = True
+        running.task.cancel()
+
+    async def start(self) -> None:
+        self.writer.start()
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="job-claim"),
+            asyncio.create_task(self._heartbeat_loop(), name="job-heartbeat"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        grace = SHUTDOWN_GRACE_SECONDS
+        pending = [r.task for r in self.running.values()]
+        if pending:
+            _done, still = await asyncio.wait(pending, timeout=grace)
+            left = {job_id: r.attempt for job_id, r in self.running.items()}
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.gather(*still, return_exceptions=True)
+            if left:
+                await self._release(left)
+        await self.writer.stop()
+
+    # ------------------------------------------------------------------------------------------ loops
+    async def _claim_loop(self) -> None:
+        poll = self.settings.job_poll_seconds
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                claimed = await self._claim_once()
+            except Exception:
+                log.exception("claiming jobs failed")
+                claimed = 0
+            if claimed >= CLAIM_BATCH:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=poll)
+            except TimeoutError:
+                pass
+
+    async def _heartbeat_loop(self) -> None:
+        lease = self.settings.job_lease_seconds
+        interval = max(0.2, lease / 3)
+        while not self._stopping:
+            await asyncio.sleep(interval)
+            if not self.running:
+                self.writer.last_heartbeat_ok = time.monotonic()
+                continue
+            self.writer.request_heartbeat()
+            # If leases could not be renewed for most of the lease, stop our jobs: another worker may take
+            # them over soon, and a job must never run twice at once.
+            if time.monotonic() - self.writer.last_heartbeat_ok > lease * 0.8:
+                log.error("job leases not renewed for %.1fs: stopping %d jobs", lease * 0.8, len(self.running))
+                for job_id, running in list(self.running.items()):
+                    self.on_lease_lost(job_id, running.attempt)
+
+    # ------------------------------------------------------------------------------------------ claiming
+    async def _claim_once(self) -> int:
+        free = self.settings.job_max_concurrency - len(self.running)
+        now_mono = time.monotonic()
+        if now_mono - self._last_depth > QUEUE_DEPTH_EVERY:
+            self._last_depth = now_mono
+            async with self.db.sessionmaker() as session:
+                depth = await session.scalar(select(func.count()).select_from(Job).where(Job.status == "queued"))
+            metrics.set_queue_depth(int(depth or 0))
+        if free <= 0:
+            return 0
+        limit = min(free, CLAIM_BATCH)
+        rows = await self._claim(limit, expired=False)
+        if len(rows) < limit:
+            rows += await self._claim(limit - len(rows), expired=True)
+        for row, recovered in rows:
+            self._start_job(row, recovered)
+        return len(rows)
+
+    async def _claim(self, limit: int, *, expired: bool) -> list[tuple[Any, bool]]:
+        now = utcnow()
+        lease_until = now + timedelta(seconds=self.settings.job_lease_seconds)
+        if expired:
+            cond = (Job.status == "running", Job.lease_expires_at < now)
+        else:
+            cond = (Job.status == "queued",)
+        sub = select(Job.id).where(*cond).order_by(Job.created_at).limit(limit)
+        if not self.settings.is_sqlite:
+            sub = sub.with_for_update(skip_locked=True)
+        stmt = (
+            update(Job)
+            .where(Job.id.in_(sub.scalar_subquery()), *cond)
+            .values(status="running", lease_owner=self.worker_id, lease_expires_at=lease_until, heartbeat_at=now,
+                    attempts=Job.attempts + 1, started_at=func.coalesce(Job.started_at, now), updated_at=now)
+            .returning(Job.id, Job.kind, Job.persona_id, Job.owner_id, Job.payload, Job.attempts, Job.max_attempts)
+            .execution_options(synchronize_session=False)
+        )
+        async with self.db.sessionmaker() as session:
+            rows = (await session.execute(stmt)).all()
+            await session.commit()
+        if rows:
+            self.claimed_total += len(rows)
+            if expired:
+                self.recovered_total += len(rows)
+                for row in rows:
+                    log.warning("job %s (%s): lease expired, taken over (attempt %d)", row.id, row.kind,
+                                row.attempts)
+                    metrics.job_recovered(row.kind)
+        return [(row, expired) for row in rows]
+
+    def _start_job(self, row: Any, recovered: bool) -> None:
+        spec = get_handler(row.kind)
+        ctx = JobContext(
+            job_id=row.id, kind=row.kind, persona_id=row.persona_id, owner_id=row.owner_id,
+            payload=dict(row.payload or {}), attempt=row.attempts, settings=self.settings, db=self.db,
+            runtime=self, spec=spec,  # type: ignore[arg-type]
+        )
+        task = asyncio.create_task(self._run_job(ctx, row.max_attempts), name=f"job-{row.kind}-{row.id}")
+        self.running[row.id] = RunningJob(ctx, task, row.attempts)
+
+    async def _run_job(self, ctx: JobContext, max_attempts: int) -> None:
+        try:
+            if ctx.spec is None:
+                log.error("job %s: no handler for kind %r", ctx.job_id, ctx.kind)
+                await self._safe_fail(ctx, {"code": "unknown_job", "message": "不明な処理が指定されました。"})
+                return
+            if ctx.attempt > max_attempts:
+                await self._safe_fail(ctx, GAVE_UP_FAILURE)
+                return
+            ctx.emit("status", {"status": "running", "attempt": ctx.attempt})
+            await ctx.spec.run(ctx)
+            if not ctx.finished:
+                await ctx.finish()
+        except LeaseLost:
+            log.warning("job %s: lease lost, result dropped", ctx.job_id)
+        except asyncio.CancelledError:
+            # Lease lost (another worker owns it now) or worker stopping (stop() releases the lease).
+            pass
+        except JobFailed as exc:
+            await self._safe_fail(ctx, exc.as_error())
+        except Exception:
+            log.exception("job %s (%s) failed", ctx.job_id, ctx.kind)
+            await self._safe_fail(ctx, GENERIC_FAILURE)
+        finally:
+            current = self.running.get(ctx.job_id)
+            if current is not None and current.attempt == ctx.attempt:
+                del self.running[ctx.job_id]
+            self.writer.forget(ctx.job_id, ctx.attempt)
+            self._wake.set()
+
+    async def _safe_fail(self, ctx: JobContext, error: dict[str, str]) -> None:
+        if ctx.finished:
+            return
+        try:
+            await ctx.fail(error)
+        except LeaseLost:
+            log.warning("job %s: lease lost before failure was recorded", ctx.job_id)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            log.exception("job %s: could not record failure", ctx.job_id)
+
+    async def _release(self, jobs: dict[str, int]) -> None:
+        """Give leases of jobs we stopped back, so another worker resumes them without waiting."""
+        try:
+            await self.writer.flush_now()
+        except Exception:
+            log.exception("flushing before release failed")
+        try:
+            async with self.db.sessionmaker() as session:
+                now = utcnow()
+                released = (
+                    await session.execute(
+                        update(Job)
+                        .where(Job.id.in_(sorted(jobs)), Job.lease_owner == self.worker_id, Job.status == "running")
+                        .values(status="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
+                        .returning(Job.id, Job.persona_id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).all()
+                for row in released:
+                    await session.execute(
+                        JobEvent.__table__.insert(),
+                        {"job_id": row.id, "persona_id": row.persona_id, "type": "status",
+                         "data": {"status": "queued", "reason": "worker_stopping"}, "created_at": now},
+                    )
+                await session.commit()
+            log.info("released %d jobs at shutdown", len(released))
+        except Exception:
+            log.exception("releasing jobs at shutdown failed (their leases will expire)")
+
+
+def get_runtime(app: FastAPI) -> JobRuntime | None:
+    return getattr(app.state, "jobs", None)
+
+
+def wake_runner(app: FastAPI) -> None:
+    """Call after committing an enqueued job: this worker claims it at once (no polling delay)."""
+    runtime = get_runtime(app)
+    if runtime is not None:
+        runtime.wake()
 
 
 async def start_job_runner(app: FastAPI) -> None:
-    pass
+    runtime = JobRuntime(app.state.settings, app.state.db)
+    app.state.jobs = runtime
+    await runtime.start()
 
 
 async def stop_job_runner(app: FastAPI) -> None:
-    pass
+    runtime = get_runtime(app)
+    if runtime is not None:
+        await runtime.stop()

@@ -64,3 +64,5 @@ class Persona(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The job whose events GET /api/personas/{id}/events streams (generation or a section regeneration).
+    current_job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)

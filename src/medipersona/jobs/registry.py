@@ -1,0 +1,181 @@
+"""Job kinds and the context a handler runs with.
+
+Register a handler::
+
+    from medipersona.jobs.registry import JobContext, JobFailed, job_handler
+
+    @job_handler("timeline_analysis", on_failure=mark_timeline_failed)
+    async def run_timeline(ctx: JobContext) -> None:
+        ctx.emit("status", {"status": "running"})
+        async for chunk in ...:
+            ctx.emit_delta("analysis", chunk)          # coalesced, ~150 ms per write batch
+        await ctx.finish(apply=store_result, data={"ok": True})   # one fenced transaction + `done` event
+
+A handler that returns without calling ``finish``/``fail`` is finished with no extra writes. Raising
+``JobFailed(code, message)`` fails the job with that (Japanese) message; any other exception fails it with a
+generic message. ``on_failure(tx, ctx, error)`` runs in the same transaction as the failure (e.g. to mark the
+persona failed).
+
+All writes of a job go through the worker's write batcher (``jobs/writer.py``): events, ``ctx.write(fn)``,
+``finish`` and ``fail`` are applied in batched transactions that are fenced by the job's lease, so a worker that
+lost its lease (the job was taken over) can never write for it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:  # pragma: no cover
+    from medipersona.db import Database
+    from medipersona.jobs.runner import JobRuntime
+    from medipersona.jobs.writer import WriteTx
+    from medipersona.settings import Settings
+
+log = logging.getLogger("medipersona.jobs")
+
+ApplyFn = Callable[["WriteTx"], Awaitable[Any]]
+FailureFn = Callable[["WriteTx", "JobContext", dict[str, str]], Awaitable[None]]
+HandlerFn = Callable[["JobContext"], Awaitable[None]]
+
+
+class JobFailed(Exception):
+    """Raised by a handler to fail its job with a clear Japanese message."""
+
+    def __init__(self, message: str, *, code: str = "job_failed") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def as_error(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class LeaseLost(Exception):
+    """This worker no longer owns the job (taken over after lease expiry, deleted, or released)."""
+
+
+GENERIC_FAILURE = {"code": "internal_error", "message": "処理中に予期しないエラーが発生しました。もう一度お試しください。"}
+GAVE_UP_FAILURE = {
+    "code": "interrupted",
+    "message": "処理が繰り返し中断されたため完了できませんでした。もう一度お試しください。",
+}
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    kind: str
+    run: HandlerFn
+    on_failure: FailureFn | None = None
+    max_attempts: int = 3
+
+
+_HANDLERS: dict[str, HandlerSpec] = {}
+
+
+def job_handler(kind: str, *, on_failure: FailureFn | None = None, max_attempts: int = 3):
+    """Register ``fn(ctx)`` as the handler of ``kind`` (module import time; re-registering replaces)."""
+
+    def register(fn: HandlerFn) -> HandlerFn:
+        _HANDLERS[kind] = HandlerSpec(kind, fn, on_failure, max_attempts)
+        return fn
+
+    return register
+
+
+def get_handler(kind: str) -> HandlerSpec | None:
+    _ensure_builtin_handlers()
+    return _HANDLERS.get(kind)
+
+
+def registered_kinds() -> list[str]:
+    _ensure_builtin_handlers()
+    return sorted(_HANDLERS)
+
+
+# Modules whose import registers handlers. Other domains add theirs here (or import them at app start-up).
+BUILTIN_HANDLER_MODULES: list[str] = [
+    "medipersona.personas.generation",
+    "medipersona.keywords.jobs",
+]
+_loaded = False
+
+
+def _ensure_builtin_handlers() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import importlib
+
+    for name in BUILTIN_HANDLER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            log.debug("job handler module %s not present", name)
+
+
+@dataclass
+class JobContext:
+    """What a handler gets: the job snapshot, settings, the database, and buffered, fenced writes."""
+
+    job_id: str
+    kind: str
+    persona_id: str | None
+    owner_id: int | None
+    payload: dict[str, Any]
+    attempt: int
+    settings: Settings
+    db: Database
+    runtime: JobRuntime
+    spec: HandlerSpec
+    finished: bool = field(default=False)
+
+    # ------------------------------------------------------------------------------------------ reads
+    def session(self) -> AsyncSession:
+        """A short-lived session for reads: ``async with ctx.session() as s: ...`` (keep it short)."""
+        return self.db.sessionmaker()
+
+    # ----------------------------------------------------------------------------------------- events
+    def emit(self, type: str, data: dict[str, Any] | None = None) -> None:
+        """Append an event (written with the next batch, in order, ~150 ms at most)."""
+        self.runtime.writer.emit(self, type, data or {})
+
+    def emit_delta(self, key: str, text: str, **extra: Any) -> None:
+        """Streamed text for ``key`` (a section). Consecutive deltas of one key are merged into one event
+        ``delta`` {"section": key, "text": <appended text>, "offset": <chars before it>, **extra}."""
+        self.runtime.writer.emit_delta(self, key, text, extra)
+
+    async def flush(self) -> None:
+        """Wait until everything emitted so far is committed."""
+        await self.runtime.writer.submit(self, None, urgent=True)
+
+    async def write(self, apply: ApplyFn, *, urgent: bool = False) -> Any:
+        """Run ``apply(tx)`` inside the next fenced write batch; returns its result. Raises LeaseLost."""
+        return await self.runtime.writer.submit(self, apply, urgent=urgent)
+
+    # ------------------------------------------------------------------------------------- completion
+    async def finish(self, *, apply: ApplyFn | None = None, data: dict[str, Any] | None = None,
+                     result: dict[str, Any] | None = None) -> None:
+        """Mark the job done: ``apply(tx)``, the job row and the ``done`` event in one fenced transaction."""
+        from medipersona.jobs.writer import finish_op
+
+        await self.runtime.writer.submit(self, finish_op(self, apply, data or {}, result), urgent=True)
+        self.finished = True
+
+    async def fail(self, error: dict[str, str], *, apply: ApplyFn | None = None) -> None:
+        """Mark the job failed with ``error`` {"code","message"}; runs the handler's on_failure too."""
+        from medipersona.jobs.writer import fail_op
+
+        await self.runtime.writer.submit(self, fail_op(self, error, apply), urgent=True)
+        self.finished = True
+
+    @property
+    def lease_lost(self) -> bool:
+        return self.runtime.is_lost(self.job_id, self.attempt)

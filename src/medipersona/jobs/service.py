@@ -1,0 +1,58 @@
+"""Enqueueing and reading jobs (used by routers and other domains).
+
+    job = await enqueue(session, "persona_generate", persona_id, {"...": ...}, owner_id=user.id)
+    await session.commit()
+    wake_runner(request.app)        # this worker claims it at once; other workers poll
+
+Events for SSE: ``medipersona.jobs.sse.job_event_stream(app, job_id, after_id=...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medipersona.db import utcnow
+from medipersona.jobs.models import Job, JobEvent
+from medipersona.jobs.runner import wake_runner  # noqa: F401  (re-exported for callers)
+
+
+async def enqueue(
+    session: AsyncSession,
+    kind: str,
+    persona_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    *,
+    owner_id: int | None = None,
+    max_attempts: int = 3,
+) -> Job:
+    """Add a queued job and its first ``status`` event to the session (the caller commits)."""
+    now = utcnow()
+    job = Job(kind=kind, persona_id=persona_id, owner_id=owner_id, status="queued", payload=payload or {},
+              attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now)
+    session.add(job)
+    await session.flush()
+    session.add(JobEvent(job_id=job.id, persona_id=persona_id, type="status", data={"status": "queued"},
+                         created_at=now))
+    return job
+
+
+async def get_job(session: AsyncSession, job_id: str) -> Job | None:
+    return await session.get(Job, job_id)
+
+
+async def job_events(session: AsyncSession, job_id: str, after_id: int = 0, limit: int = 1000) -> list[JobEvent]:
+    rows = await session.scalars(
+        select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after_id).order_by(JobEvent.id).limit(limit)
+    )
+    return list(rows)
+
+
+async def active_job_for_persona(session: AsyncSession, persona_id: str, kinds: tuple[str, ...] | None = None):
+    """The newest queued/running job of a persona (optionally of some kinds), or None."""
+    stmt = select(Job).where(Job.persona_id == persona_id, Job.status.in_(("queued", "running")))
+    if kinds:
+        stmt = stmt.where(Job.kind.in_(kinds))
+    return (await session.scalars(stmt.order_by(Job.created_at.desc()).limit(1))).first()

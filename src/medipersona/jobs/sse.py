@@ -1,0 +1,151 @@
+"""A reusable Server-Sent Events stream over ``JobEvent`` rows.
+
+    return StreamingResponse(job_event_stream(request.app, job_id, after_id=last_id), **SSE_RESPONSE_KWARGS)
+
+Wire format per event: ``id: <row id>`` / ``event: <type>`` / ``data: <JSON>``. A client that connects late (or
+reconnects with ``Last-Event-ID``) first gets every event after ``after_id`` (so: the state so far), then follows
+live. The stream ends after a ``done`` or ``error`` event. While the job runs in this worker, new rows arrive
+through the in-process hub (no polling); otherwise the table is polled every ``settings.job_poll_seconds``.
+A ``: ping`` comment is sent after ``PING_SECONDS`` of silence (proxies with idle timeouts).
+
+Event semantics for clients: on ``status`` with ``"status": "running"`` (a new attempt, e.g. after a takeover),
+drop partially streamed text; ``delta`` {"section", "text", "offset"} appends ``text`` at ``offset``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from medipersona.jobs.models import TERMINAL_EVENTS, Job, JobEvent
+
+SSE_RESPONSE_KWARGS: dict[str, Any] = {
+    "media_type": "text/event-stream",
+    "headers": {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
+}
+PING_SECONDS = 15.0  # keep-alive comment after this much silence (proxies with idle timeouts)
+LOCAL_SAFETY_POLL = 3.0  # seconds: even a local job's stream looks at the table now and then
+MISSING_JOB_MESSAGE = {"code": "job_missing", "message": "処理が見つかりません。削除された可能性があります。"}
+
+
+def format_event(type: str, data: Any, event_id: int | str | None = None) -> bytes:
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    lines.append(f"event: {type}")
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    lines.extend(f"data: {line}" for line in payload.splitlines() or [""])
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def static_event_stream(events: Iterable[tuple[str, Any]]) -> AsyncIterator[bytes]:
+    """A stream of fixed events (e.g. the stored state of a persona that has no job)."""
+
+    async def gen() -> AsyncIterator[bytes]:
+        for type, data in events:
+            yield format_event(type, data)
+
+    return gen()
+
+
+def parse_last_event_id(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
+
+
+async def _read_rows(app: FastAPI, job_id: str, after_id: int) -> list[dict[str, Any]]:
+    async with app.state.db.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(JobEvent.id, JobEvent.type, JobEvent.data)
+                .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+                .order_by(JobEvent.id)
+                .limit(2000)
+            )
+        ).all()
+    return [{"id": int(r.id), "type": r.type, "data": r.data} for r in rows]
+
+
+async def _job_status(app: FastAPI, job_id: str) -> str | None:
+    async with app.state.db.sessionmaker() as session:
+        return await session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+async def job_event_stream(
+    app: FastAPI,
+    job_id: str,
+    *,
+    after_id: int = 0,
+    ping_seconds: float | None = None,
+    poll_seconds: float | None = None,
+) -> AsyncIterator[bytes]:
+    settings = app.state.settings
+    runtime = app.state.jobs
+    ping = ping_seconds or PING_SECONDS
+    poll = poll_seconds or settings.job_poll_seconds
+    last = after_id
+    queue = runtime.hub.subscribe(job_id)
+    idle_reads = 0
+    try:
+        need_read = True
+        local_at_read = False
+        last_sent = time.monotonic()
+        while True:
+            if need_read:
+                # Locality is checked *before* reading: if the job ran here then, every later row reaches us
+                # through the hub (we subscribed first), so the hub alone is gap-free from now on.
+                local_at_read = runtime.is_local(job_id)
+                rows = await _read_rows(app, job_id, last)
+                for row in rows:
+                    last = row["id"]
+                    yield format_event(row["type"], row["data"], row["id"])
+                    last_sent = time.monotonic()
+                    if row["type"] in TERMINAL_EVENTS:
+                        return
+                if rows:
+                    idle_reads = 0
+                else:
+                    idle_reads += 1
+                    if idle_reads % 20 == 0:
+                        status = await _job_status(app, job_id)
+                        if status is None:
+                            yield format_event("error", MISSING_JOB_MESSAGE)
+                            return
+                need_read = False
+            timeout = LOCAL_SAFETY_POLL if local_at_read else poll
+            timeout = min(timeout, max(0.05, ping - (time.monotonic() - last_sent)))
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout=timeout)
+            except TimeoutError:
+                if time.monotonic() - last_sent >= ping - 0.01:
+                    yield b": ping\n\n"
+                    last_sent = time.monotonic()
+                need_read = True
+                continue
+            if not local_at_read:
+                # The job may have moved here after rows we have not read yet: read the table.
+                need_read = True
+                continue
+            batch = [event]
+            while not queue.empty():
+                batch.append(queue.get_nowait())
+            for item in batch:
+                if item["id"] <= last:
+                    continue
+                last = item["id"]
+                yield format_event(item["type"], item["data"], item["id"])
+                last_sent = time.monotonic()
+                if item["type"] in TERMINAL_EVENTS:
+                    return
+            if not runtime.is_local(job_id):
+                need_read = True
+    finally:
+        runtime.hub.unsubscribe(job_id, queue)

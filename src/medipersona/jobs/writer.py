@@ -1,0 +1,348 @@
+"""The per-worker write batcher: every job write of one worker goes through one short transaction at a time.
+
+Why: SQLite has one writer, and 200 concurrently streaming jobs must not become thousands of writes per second.
+Events are queued in memory (text deltas of one job and section merged while queued) and written every
+``FLUSH_INTERVAL`` seconds in one transaction for all jobs; completion writes (``finish``/``fail``/``write``)
+trigger a flush after a few milliseconds. Each batch starts with one fencing UPDATE of the jobs it touches::
+
+    UPDATE jobs SET heartbeat_at=now, lease_expires_at=now+lease
+     WHERE id IN (...) AND status='running' AND lease_owner=:me RETURNING id, attempts
+
+so writes of a job this worker no longer owns (lease taken over by another worker) are dropped, and the job's task
+is cancelled. That UPDATE doubles as the heartbeat. Committed events are then published to the in-process hub
+(``EventHub``) so SSE streams of the same worker see them without polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, update
+
+from medipersona.db import utcnow
+from medipersona.jobs.models import Job, JobEvent
+from medipersona.jobs.registry import ApplyFn, JobContext, LeaseLost
+
+if TYPE_CHECKING:  # pragma: no cover
+    from medipersona.jobs.runner import JobRuntime
+
+log = logging.getLogger("medipersona.jobs")
+
+FLUSH_INTERVAL = 0.15  # seconds between batched writes of streamed text
+URGENT_DELAY = 0.005  # gathering window for completion writes
+
+
+class EventHub:
+    """In-process fan-out of committed events, keyed by job id (used by SSE streams of this worker)."""
+
+    def __init__(self) -> None:
+        self._subs: dict[str, set[asyncio.Queue]] = defaultdict(set)
+
+    def subscribe(self, job_id: str) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue()
+        self._subs[job_id].add(queue)
+        return queue
+
+    def unsubscribe(self, job_id: str, queue: asyncio.Queue) -> None:
+        subs = self._subs.get(job_id)
+        if subs is not None:
+            subs.discard(queue)
+            if not subs:
+                self._subs.pop(job_id, None)
+
+    def publish(self, job_id: str, event: dict[str, Any]) -> None:
+        for queue in self._subs.get(job_id, ()):
+            queue.put_nowait(event)
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+
+@dataclass
+class PendingEvent:
+    job_id: str
+    attempt: int
+    persona_id: str | None
+    type: str
+    data: dict[str, Any]
+    created_at: Any = field(default_factory=utcnow)
+
+
+@dataclass
+class PendingOp:
+    job_id: str
+    attempt: int
+    fn: ApplyFn | None
+    future: asyncio.Future
+
+
+class WriteTx:
+    """Handed to ``apply`` functions: the batch's session and a way to append events inside it."""
+
+    def __init__(self, session, publish: list[tuple[str, dict[str, Any]]]) -> None:
+        self.session = session
+        self._publish = publish
+
+    async def event(self, job_id: str, persona_id: str | None, type: str, data: dict[str, Any]) -> int:
+        table = JobEvent.__table__
+        row = (
+            await self.session.execute(
+                insert(table).returning(table.c.id),
+                {"job_id": job_id, "persona_id": persona_id, "type": type, "data": data, "created_at": utcnow()},
+            )
+        ).first()
+        event_id = int(row[0])
+        self._publish.append((job_id, {"id": event_id, "type": type, "data": data}))
+        return event_id
+
+
+def finish_op(ctx: JobContext, apply: ApplyFn | None, data: dict[str, Any], result: dict[str, Any] | None):
+    async def op(tx: WriteTx) -> None:
+        now = utcnow()
+        res = await tx.session.execute(
+            update(Job)
+            .where(Job.id == ctx.job_id, Job.lease_owner == ctx.runtime.worker_id, Job.attempts == ctx.attempt,
+                   Job.status == "running")
+            .values(status="done", finished_at=now, updated_at=now, lease_owner=None, lease_expires_at=None,
+                    result=result, error=None)
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount != 1:
+            raise LeaseLost(ctx.job_id)
+        if apply is not None:
+            await apply(tx)
+        await tx.event(ctx.job_id, ctx.persona_id, "done", data)
+
+    return op
+
+
+def fail_op(ctx: JobContext, error: dict[str, str], apply: ApplyFn | None):
+    async def op(tx: WriteTx) -> None:
+        now = utcnow()
+        res = await tx.session.execute(
+            update(Job)
+            .where(Job.id == ctx.job_id, Job.lease_owner == ctx.runtime.worker_id, Job.attempts == ctx.attempt,
+                   Job.status == "running")
+            .values(status="failed", finished_at=now, updated_at=now, lease_owner=None, lease_expires_at=None,
+                    error=error)
+            .execution_options(synchronize_session=False)
+        )
+        if res.rowcount != 1:
+            raise LeaseLost(ctx.job_id)
+        if ctx.spec is not None and ctx.spec.on_failure is not None:
+            await ctx.spec.on_failure(tx, ctx, error)
+        if apply is not None:
+            await apply(tx)
+        await tx.event(ctx.job_id, ctx.persona_id, "error", dict(error))
+
+    return op
+
+
+class WriteBatcher:
+    def __init__(self, runtime: JobRuntime, interval: float = FLUSH_INTERVAL) -> None:
+        self.runtime = runtime
+        self.interval = interval
+        self._events: list[PendingEvent] = []
+        self._ops: list[PendingOp] = []
+        self._last_delta: dict[tuple[str, int], tuple[str, PendingEvent]] = {}
+        self._offsets: dict[tuple[str, int, str], int] = {}
+        self._kick = asyncio.Event()
+        self._urgent = asyncio.Event()
+        self._heartbeat_due = False
+        self._last_flush = 0.0
+        self._task: asyncio.Task | None = None
+        self._closing = False
+        self.last_heartbeat_ok = time.monotonic()
+        # counters for tests and the benchmark
+        self.flushes = 0
+        self.events_written = 0
+
+    # ------------------------------------------------------------------------------------------ queueing
+    def emit(self, ctx: JobContext, type: str, data: dict[str, Any]) -> None:
+        self._last_delta.pop((ctx.job_id, ctx.attempt), None)
+        self._events.append(PendingEvent(ctx.job_id, ctx.attempt, ctx.persona_id, type, data))
+        self._kick.set()
+
+    def emit_delta(self, ctx: JobContext, key: str, text: str, extra: dict[str, Any]) -> None:
+        if not text:
+            return
+        job_key = (ctx.job_id, ctx.attempt)
+        offset_key = (ctx.job_id, ctx.attempt, key)
+        offset = self._offsets.get(offset_key, 0)
+        self._offsets[offset_key] = offset + len(text)
+        last = self._last_delta.get(job_key)
+        if last is not None and last[0] == key:
+            data = last[1].data
+            data["text"] += text
+            data.update(extra)
+            return
+        event = PendingEvent(ctx.job_id, ctx.attempt, ctx.persona_id, "delta",
+                             {"section": key, "text": text, "offset": offset, **extra})
+        self._events.append(event)
+        self._last_delta[job_key] = (key, event)
+        self._kick.set()
+
+    def submit(self, ctx: JobContext, fn: ApplyFn | None, *, urgent: bool = True) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self._ops.append(PendingOp(ctx.job_id, ctx.attempt, fn, future))
+        self._kick.set()
+        if urgent:
+            self._urgent.set()
+        return future
+
+    def request_heartbeat(self) -> None:
+        self._heartbeat_due = True
+        self._kick.set()
+        self._urgent.set()
+
+    def forget(self, job_id: str, attempt: int) -> None:
+        self._last_delta.pop((job_id, attempt), None)
+        for key in [k for k in self._offsets if k[0] == job_id and k[1] == attempt]:
+            del self._offsets[key]
+
+    # ------------------------------------------------------------------------------------------ running
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="job-writer")
+
+    async def stop(self) -> None:
+        self._closing = True
+        self._kick.set()
+        self._urgent.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+        if self._events or self._ops:
+            await self.flush_now()
+
+    async def _loop(self) -> None:
+        while True:
+            if not (self._events or self._ops or self._heartbeat_due):
+                if self._closing:
+                    return
+                self._kick.clear()
+                await self._kick.wait()
+                continue
+            if self._urgent.is_set() or self._closing:
+                await asyncio.sleep(URGENT_DELAY)
+            else:
+                delay = self._last_flush + self.interval - time.monotonic()
+                if delay > 0:
+                    try:
+                        await asyncio.wait_for(self._urgent.wait(), timeout=delay)
+                        await asyncio.sleep(URGENT_DELAY)
+                    except TimeoutError:
+                        pass
+            try:
+                await self.flush_now()
+            except Exception:  # pragma: no cover - logged, the loop must survive
+                log.exception("job write batch failed")
+                await asyncio.sleep(0.5)
+
+    async def flush_now(self) -> None:
+        self._urgent.clear()
+        events, self._events = self._events, []
+        ops, self._ops = self._ops, []
+        self._last_delta.clear()
+        heartbeat = self._heartbeat_due
+        self._heartbeat_due = False
+        self._last_flush = time.monotonic()
+        job_ids = {e.job_id for e in events} | {o.job_id for o in ops}
+        if heartbeat:
+            job_ids |= set(self.runtime.running)
+        if not job_ids:
+            for op in ops:
+                if not op.future.done():
+                    op.future.set_result(None)
+            return
+        try:
+            owned, publish, results = await self._apply(job_ids, events, ops)
+        except Exception as exc:
+            if not ops:
+                # Keep the events for the next batch (the database may be briefly unavailable).
+                self._events[:0] = events
+                log.warning("job event batch failed, will retry: %s", exc)
+                raise
+            log.warning("job write batch failed (%s); retrying its writes one by one", exc)
+            owned, publish, results = await self._apply_separately(job_ids, events, ops)
+        self.flushes += 1
+        if heartbeat and owned is not None:
+            self.last_heartbeat_ok = time.monotonic()
+        for job_id, event in publish:
+            self.runtime.hub.publish(job_id, event)
+        for op, result in zip(ops, results, strict=True):
+            if op.future.done():
+                continue
+            if isinstance(result, BaseException):
+                op.future.set_exception(result)
+            else:
+                op.future.set_result(result)
+        if owned is not None:
+            for job_id in job_ids:
+                running = self.runtime.running.get(job_id)
+                if running is not None and owned.get(job_id) != running.attempt:
+                    self.runtime.on_lease_lost(job_id, running.attempt)
+
+    async def _fence(self, session, job_ids: set[str]) -> dict[str, int]:
+        now = utcnow()
+        lease = timedelta(seconds=self.runtime.settings.job_lease_seconds)
+        rows = await session.execute(
+            update(Job)
+            .where(Job.id.in_(sorted(job_ids)), Job.status == "running", Job.lease_owner == self.runtime.worker_id)
+            .values(heartbeat_at=now, lease_expires_at=now + lease)
+            .returning(Job.id, Job.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def _insert_events(self, session, events: list[PendingEvent], publish: list) -> None:
+        if not events:
+            return
+        table = JobEvent.__table__
+        params = [
+            {"job_id": e.job_id, "persona_id": e.persona_id, "type": e.type, "data": e.data,
+             "created_at": e.created_at}
+            for e in events
+        ]
+        rows = (
+            await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), params)
+        ).all()
+        for event, row in zip(events, rows, strict=True):
+            publish.append((event.job_id, {"id": int(row[0]), "type": event.type, "data": event.data}))
+        self.events_written += len(events)
+
+    async def _apply(self, job_ids, events, ops):
+        publish: list[tuple[str, dict[str, Any]]] = []
+        results: list[Any] = []
+        async with self.runtime.db.sessionmaker() as session:
+            owned = await self._fence(session, job_ids)
+            await self._insert_events(session, [e for e in events if owned.get(e.job_id) == e.attempt], publish)
+            tx = WriteTx(session, publish)
+            for op in ops:
+                if owned.get(op.job_id) != op.attempt:
+                    results.append(LeaseLost(op.job_id))
+                elif op.fn is None:
+                    results.append(None)
+                else:
+                    results.append(await op.fn(tx))
+            await session.commit()
+        return owned, publish, results
+
+    async def _apply_separately(self, job_ids, events, ops):
+        owned, publish, _ = await self._apply(job_ids, events, [])
+        results: list[Any] = []
+        for op in ops:
+            try:
+                _, more, res = await self._apply({op.job_id}, [], [op])
+                publish.extend(more)
+                results.append(res[0])
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting job
+                results.append(exc)
+        return owned, publish, results

@@ -1,0 +1,103 @@
+"""The job runner, write batcher and SSE stream with a test handler."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import select
+
+from medipersona.jobs.models import Job, JobEvent
+from medipersona.jobs.registry import JobFailed, job_handler
+from medipersona.jobs.service import enqueue, wake_runner
+from medipersona.jobs.sse import job_event_stream
+
+
+@job_handler("test_echo")
+async def _echo(ctx):
+    for word in ctx.payload.get("words", []):
+        ctx.emit_delta("text", word)
+        await asyncio.sleep(ctx.payload.get("sleep", 0.01))
+    if ctx.payload.get("fail"):
+        raise JobFailed("テスト用の失敗です。", code="test_failure")
+    await ctx.finish(data={"words": len(ctx.payload.get("words", []))}, result={"ok": True})
+
+
+def parse_sse(raw: bytes) -> list[tuple[str, dict]]:
+    events = []
+    for block in raw.decode().split("\n\n"):
+        typ, data = None, None
+        for line in block.splitlines():
+            if line.startswith("event: "):
+                typ = line[7:]
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+        if typ:
+            events.append((typ, data))
+    return events
+
+
+async def collect(app, job_id, after_id=0) -> list[tuple[str, dict]]:
+    chunks = [c async for c in job_event_stream(app, job_id, after_id=after_id)]
+    return parse_sse(b"".join(chunks))
+
+
+async def _enqueue(app, payload, kind="test_echo"):
+    async with app.state.db.sessionmaker() as session:
+        job = await enqueue(session, kind, None, payload)
+        await session.commit()
+    wake_runner(app)
+    return job.id
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_job_runs_and_streams_in_order(app):
+    words = [f"語{i}" for i in range(30)]
+    job_id = await _enqueue(app, {"words": words})
+    events = await asyncio.wait_for(collect(app, job_id), 20)
+    types = [t for t, _ in events]
+    assert types[0] == "status" and events[0][1]["status"] == "queued"
+    assert types[1] == "status" and events[1][1]["status"] == "running"
+    assert types[-1] == "done"
+    text = "".join(d["text"] for t, d in events if t == "delta")
+    assert text == "".join(words)
+    # coalesced: far fewer delta rows than chunks
+    assert types.count("delta") < len(words)
+    # offsets are consistent
+    offset = 0
+    for t, d in events:
+        if t == "delta":
+            assert d["offset"] == offset
+            offset += len(d["text"])
+    async with app.state.db.sessionmaker() as s:
+        job = await s.get(Job, job_id)
+        assert job.status == "done" and job.attempts == 1 and job.result == {"ok": True}
+        assert job.lease_owner is None
+    # a late client replays the same events
+    late = await asyncio.wait_for(collect(app, job_id), 5)
+    assert late == events
+
+
+async def test_failing_job_records_error(app):
+    job_id = await _enqueue(app, {"words": ["a"], "fail": True})
+    events = await asyncio.wait_for(collect(app, job_id), 10)
+    assert events[-1] == ("error", {"code": "test_failure", "message": "テスト用の失敗です。"})
+    async with app.state.db.sessionmaker() as s:
+        job = await s.get(Job, job_id)
+        assert job.status == "failed" and job.error["code"] == "test_failure"
+
+
+async def test_unknown_kind_fails(app):
+    job_id = await _enqueue(app, {}, kind="no_such_kind")
+    events = await asyncio.wait_for(collect(app, job_id), 10)
+    assert events[-1][0] == "error"
+
+
+async def test_many_jobs_batch_writes(app):
+    ids = [await _enqueue(app, {"words": list("abcdefghij"), "sleep": 0.02}) for _ in range(40)]
+    results = await asyncio.wait_for(asyncio.gather(*(collect(app, j) for j in ids)), 30)
+    assert all(r[-1][0] == "done" for r in results)
+    writer = app.state.jobs.writer
+    # 40 jobs x (status + deltas + done) written in far fewer transactions than rows
+    assert writer.flushes < writer.events_written / 3
