@@ -1,7 +1,113 @@
-"""The export process pool (exports work fills this in)."""
+"""The export process pool: PDF/PPTX rendering off the event loop and out of the web worker.
+
+A ``ProcessPoolExecutor`` with the ``spawn`` start method (never fork a process that runs an event loop and
+threads), ``settings.export_workers`` processes, created on first use. Each process imports fpdf2, python-pptx
+and Pillow and parses the Japanese font once (the initializer), so an export pays only for its own layout and
+output. The web worker never imports those libraries: it pickles plain data and a module-level function.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from medipersona.errors import ServiceUnavailable
+
+log = logging.getLogger("medipersona.exports")
+
+T = TypeVar("T")
+MAX_WAITING_PER_WORKER = 32  # exports queued beyond this are refused (503) instead of piling up
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_workers = 1
+_in_flight = 0
+
+
+def _initializer() -> None:
+    """Runs once in each export process: heavy imports and font parsing happen here, not per export."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server, which shuts the pool down
+    from medipersona.exports import pdf, pptx
+
+    pdf.warm_up()
+    pptx.warm_up()
+
+
+def _ping() -> bool:
+    return True
+
+
+def configure(workers: int) -> None:
+    """Pool size for the next pool created (the app calls this with ``settings.export_workers``)."""
+    global _workers
+    _workers = max(1, int(workers))
+
+
+def get_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(max_workers=_workers, mp_context=context, initializer=_initializer)
+            log.info("export pool started with %d process(es)", _workers)
+        return _pool
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def run_export(fn: Callable[..., T], *args: Any, workers: int | None = None) -> T:
+    """Run ``fn(*args)`` in the export pool and await its result without blocking the event loop.
+
+    ``fn`` must be a module-level function whose module is light to import (heavy imports inside it). A pool
+    that broke (a process was killed, e.g. out of memory) is replaced and the export retried once.
+    """
+    global _in_flight
+    if workers is not None:
+        configure(workers)
+    if _in_flight >= _workers * MAX_WAITING_PER_WORKER:
+        raise ServiceUnavailable("エクスポートが混み合っています。しばらくしてからもう一度お試しください。",
+                                 code="export_busy")
+    loop = asyncio.get_running_loop()
+    _in_flight += 1
+    try:
+        for attempt in (1, 2):
+            pool = get_pool()
+            try:
+                return await loop.run_in_executor(pool, fn, *args)
+            except BrokenProcessPool:
+                log.warning("export pool broke (attempt %d); starting a new one", attempt)
+                _discard(pool)
+                if attempt == 2:
+                    raise ServiceUnavailable("エクスポート処理を実行できませんでした。もう一度お試しください。",
+                                             code="export_failed") from None
+        raise AssertionError("unreachable")
+    finally:
+        _in_flight -= 1
+
+
+async def warm_up(workers: int | None = None) -> None:
+    """Start the pool's processes now (optional; otherwise the first export starts them)."""
+    await run_export(_ping, workers=workers)
+
 
 def shutdown_export_pool() -> None:
-    pass
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+        log.info("export pool stopped")

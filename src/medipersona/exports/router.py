@@ -1,5 +1,72 @@
+"""Persona exports: ``GET /api/personas/{id}/export.pdf`` and ``/export.pptx``.
+
+The handler reads the stored persona and the keyword store (async), then renders in the export process pool.
+Only stored data is used: the stored portrait file and the keyword data; no URL is ever fetched.
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+import time
 
-router = APIRouter()
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+
+from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.errors import Conflict, NotFound
+from medipersona.exports import pdf as pdf_export
+from medipersona.exports import pptx as pptx_export
+from medipersona.exports.pool import run_export
+from medipersona.exports.service import build_document, content_disposition
+from medipersona.ops.metrics import observe_export
+from medipersona.personas.models import Persona
+
+log = logging.getLogger("medipersona.exports")
+
+router = APIRouter(prefix="/api/personas", tags=["exports"])
+
+MEDIA_TYPES = {
+    "pdf": "application/pdf",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+RENDERERS = {"pdf": pdf_export.render_pdf, "pptx": pptx_export.render_pptx}
+EXPORT_RESPONSES = {
+    200: {"description": "The file (attachment)."},
+    404: {"description": "No such persona, or not yours."},
+    409: {"description": "The persona is not finished yet."},
+    503: {"description": "Too many exports waiting."},
+}
+
+
+async def _export(kind: str, persona_id: str, user, session, settings) -> Response:
+    persona = (await session.execute(select(Persona).where(Persona.id == persona_id))).scalar_one_or_none()
+    if persona is None or (persona.owner_id != user.id and not user.is_admin):
+        raise NotFound("ペルソナが見つかりません。", code="persona_not_found")
+    if persona.status != "done":
+        raise Conflict("ペルソナの生成が完了していないため、まだエクスポートできません。生成の完了後にもう一度お試しください。",
+                       code="persona_not_ready")
+    doc = await build_document(session, settings, persona)
+    started = time.perf_counter()
+    body = await run_export(RENDERERS[kind], doc, workers=settings.export_workers)
+    observe_export(kind, time.perf_counter() - started)
+    return Response(
+        content=body,
+        media_type=MEDIA_TYPES[kind],
+        headers={
+            "Content-Disposition": content_disposition(doc["name"], kind),
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/{persona_id}/export.pdf", responses=EXPORT_RESPONSES, response_class=Response)
+async def export_pdf(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
+    """The persona as an A4 landscape PDF (page 2: timeline chart and analysis when present)."""
+    return await _export("pdf", persona_id, user, session, settings)
+
+
+@router.get("/{persona_id}/export.pptx", responses=EXPORT_RESPONSES, response_class=Response)
+async def export_pptx(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
+    """The persona as a two-slide PowerPoint file with the same content as the PDF."""
+    return await _export("pptx", persona_id, user, session, settings)

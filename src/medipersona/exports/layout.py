@@ -1,0 +1,397 @@
+"""Page layout shared by the PDF and the PPTX: A4 landscape pages as lists of drawing operations in millimetres.
+
+Every text is wrapped with the font's own advance widths (Japanese line-breaking rules: no line starts with 、。）
+etc.) and shrunk until it fits its box, so neither renderer can overflow. Boxes that share a role (the six
+sections, the info rows, the three analysis blocks) share one font size so the page looks even.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from medipersona.exports.fonts import PT_MM, FontMetrics
+
+PAGE_W = 297.0
+PAGE_H = 210.0
+MARGIN = 10.0
+LINE_FACTOR = 1.4  # line height / font size
+WRAP_SAFETY = 0.985  # wrap a little inside the box: renderers (PowerPoint) may measure slightly wider
+
+ACCENT = (31, 78, 121)
+ACCENT_LIGHT = (234, 241, 248)
+TEXT = (33, 33, 33)
+MUTED = (96, 96, 96)
+BORDER = (200, 208, 218)
+PLACEHOLDER = (242, 242, 242)
+
+NO_LINE_START = set("、。，．,.・：；:;？！?!ー－）)]｝}〕〉》」』】〙〗ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々ゝゞヽヾ…‥％%")
+NO_LINE_END = set("（([｛{〔〈《「『【〘〖")
+ELLIPSIS = "…"
+MIN_INFO_PT = 5.5
+
+
+@dataclass
+class TextOp:
+    x: float
+    y: float
+    w: float
+    h: float
+    text: str  # the text as given (paragraphs separated by \n)
+    lines: list[str]  # the wrapped lines drawn in the PDF
+    size: float  # pt
+    color: tuple[int, int, int] = TEXT
+    align: str = "left"  # left | center | right
+    kind: str = "text"
+
+    @property
+    def line_h(self) -> float:
+        return self.size * LINE_FACTOR * PT_MM
+
+
+@dataclass
+class RectOp:
+    x: float
+    y: float
+    w: float
+    h: float
+    fill: tuple[int, int, int] | None = None
+    border: tuple[int, int, int] | None = None
+    kind: str = "rect"
+
+
+@dataclass
+class ImageOp:
+    x: float
+    y: float
+    w: float
+    h: float
+    data: bytes  # PNG or JPEG
+    kind: str = "image"
+
+
+@dataclass
+class Page:
+    ops: list = field(default_factory=list)
+
+
+# --- wrapping and fitting ------------------------------------------------------------------------------------
+
+
+def _tokens(paragraph: str) -> list[str]:
+    """Latin words (letters, digits) stay together; every other character is its own token."""
+    tokens: list[str] = []
+    word = ""
+    for ch in paragraph:
+        if ch.isascii() and (ch.isalnum() or ch in "-_'/@#&+"):
+            word += ch
+            continue
+        if word:
+            tokens.append(word)
+            word = ""
+        tokens.append(ch)
+    if word:
+        tokens.append(word)
+    return tokens
+
+
+def wrap(fm: FontMetrics, text: str, width_mm: float, size_pt: float) -> list[str]:
+    """Greedy line breaking with kinsoku (no 、。） at a line start, no （「 at a line end)."""
+    limit = width_mm * WRAP_SAFETY / (size_pt * PT_MM)  # in em
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line: list[str] = []
+        line_w = 0.0
+        for token in _tokens(paragraph):
+            tw = fm.width_em(token)
+            if tw > limit:  # a word longer than the line: split it by character
+                for ch in token:
+                    cw = fm.em(ch)
+                    if line and line_w + cw > limit:
+                        lines.append("".join(line))
+                        line, line_w = [], 0.0
+                    line.append(ch)
+                    line_w += cw
+                continue
+            if line and line_w + tw > limit:
+                carry: list[str] = []
+                if token in NO_LINE_START and len(line) > 1:
+                    carry.append(line.pop())  # push the previous character down with it
+                while len(line) > 1 and line[-1] in NO_LINE_END:
+                    carry.insert(0, line.pop())
+                while line and line[-1] == " ":
+                    line.pop()
+                lines.append("".join(line))
+                line = carry
+                line_w = fm.width_em("".join(line))
+                if token == " ":
+                    continue
+            line.append(token)
+            line_w += tw
+        lines.append("".join(line).rstrip())
+    return lines
+
+
+def text_height(n_lines: int, size_pt: float) -> float:
+    return n_lines * size_pt * LINE_FACTOR * PT_MM
+
+
+def fit(fm: FontMetrics, text: str, w: float, h: float, max_pt: float, min_pt: float) -> tuple[float, list[str]]:
+    """The largest size (0.25 pt steps) at which ``text`` wrapped to ``w`` fits ``h``; at ``min_pt`` the text is
+    cut with … as a last resort (never reached with the app's limits, but a box must never overflow)."""
+    size = max_pt
+    while size >= min_pt:
+        lines = wrap(fm, text, w, size)
+        if text_height(len(lines), size) <= h:
+            return size, lines
+        size -= 0.25
+    size = min_pt
+    lines = wrap(fm, text, w, size)
+    keep = max(1, int(h // (size * LINE_FACTOR * PT_MM)))
+    return size, truncate(fm, lines, keep, w, size)
+
+
+def truncate(fm: FontMetrics, lines: list[str], keep: int, w: float, size: float) -> list[str]:
+    if len(lines) <= keep:
+        return lines
+    lines = lines[:keep]
+    last = lines[-1]
+    while last and fm.width_mm(last + ELLIPSIS, size) > w * WRAP_SAFETY:
+        last = last[:-1]
+    lines[-1] = last + ELLIPSIS
+    return lines
+
+
+def common_size(fm: FontMetrics, boxes: list[tuple[str, float, float]], max_pt: float, min_pt: float) -> float:
+    """One size at which every (text, w, h) box fits (min_pt when none does)."""
+    size = max_pt
+    while size > min_pt:
+        if all(text_height(len(wrap(fm, t, w, size)), size) <= h for t, w, h in boxes):
+            return size
+        size -= 0.25
+    return min_pt
+
+
+def text_op(fm: FontMetrics, text: str, x: float, y: float, w: float, h: float, max_pt: float, min_pt: float,
+            **style) -> TextOp:
+    text = fm.clean(text)
+    size, lines = fit(fm, text, w, h, max_pt, min_pt)
+    return TextOp(x, y, w, h, text if len(lines) == len(wrap(fm, text, w, size)) else "\n".join(lines),
+                  lines, size, **style)
+
+
+def shrink_to_content(op: TextOp) -> TextOp:
+    """Box height = its lines (the PPTX text boxes are sized to their content)."""
+    op.h = min(op.h, text_height(len(op.lines), op.size) + 0.01)
+    return op
+
+
+# --- info tables (基本情報 / その他の特徴) ------------------------------------------------------------------------
+
+
+def _rows_height(fm: FontMetrics, rows: list[tuple[str, str]], label_w: float, value_w: float, size: float,
+                 gap: float) -> float:
+    total = 0.0
+    for label, value in rows:
+        n = max(len(wrap(fm, label, label_w, size)), len(wrap(fm, value or "—", value_w, size)))
+        total += text_height(n, size) + gap
+    return total
+
+
+def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]], x: float, y: float, w: float,
+                h: float) -> list:
+    """Stacked titled panels of label/value rows sharing one font size that makes all of them fit ``h``."""
+    title_h = 6.5
+    panel_gap = 3.0
+    pad = 1.5
+    label_w = 23.0
+    value_w = w - label_w - 2 * pad - 1.5
+    panels = [(title, [(fm.clean(lbl), fm.clean(val) or "—") for lbl, val in rows]) for title, rows in panels]
+    avail = h - len(panels) * (title_h + 2 * pad) - (len(panels) - 1) * panel_gap
+
+    def gap(size: float) -> float:
+        return size * 0.18
+
+    def fits(size: float) -> bool:
+        return sum(_rows_height(fm, rows, label_w, value_w, size, gap(size)) for _, rows in panels) <= avail
+
+    size = 8.5
+    while size > MIN_INFO_PT and not fits(size):
+        size -= 0.25
+    size = max(size, MIN_INFO_PT)
+    # Beyond capacity (dozens of long free fields): drop rows from the end and say so, never overflow.
+    dropped = 0
+    while not fits(size) and len(panels[-1][1]) > 1:
+        rows = [r for r in panels[-1][1] if r[0] != "…"]
+        rows.pop()
+        dropped += 1
+        panels[-1] = (panels[-1][0], rows + [("…", f"ほか{dropped}項目は画面でご確認ください")])
+    ops: list = []
+    cy = y
+    for title, rows in panels:
+        body_h = _rows_height(fm, rows, label_w, value_w, size, gap(size))
+        remaining = y + h - cy - title_h - 2 * pad
+        if body_h > remaining:  # only at the minimum size: cut rows that cannot fit
+            body_h = max(remaining, 0)
+        ops.append(RectOp(x, cy, w, title_h, fill=ACCENT))
+        ops.append(text_op(fm, title, x + 2, cy + 1.2, w - 4, title_h - 1.4, 9.5, 6, color=(255, 255, 255)))
+        ops.append(RectOp(x, cy + title_h, w, body_h + 2 * pad, fill=(255, 255, 255), border=BORDER))
+        ry = cy + title_h + pad
+        bottom = cy + title_h + pad + body_h
+        for label, value in rows:
+            lab = wrap(fm, label, label_w, size)
+            val = wrap(fm, value, value_w, size)
+            n = max(len(lab), len(val))
+            rh = text_height(n, size)
+            if ry + rh > bottom + 0.01:
+                room = int((bottom - ry) // (size * LINE_FACTOR * PT_MM))
+                if room <= 0:
+                    break
+                lab, val = truncate(fm, lab, room, label_w, size), truncate(fm, val, room, value_w, size)
+                rh = text_height(room, size)
+            ops.append(TextOp(x + pad, ry, label_w, text_height(len(lab), size), label, lab, size, color=MUTED))
+            ops.append(TextOp(x + pad + label_w + 1.5, ry, value_w, text_height(len(val), size),
+                              value if len(val) == len(wrap(fm, value, value_w, size)) else "\n".join(val),
+                              val, size))
+            ry += rh + gap(size)
+        cy += title_h + body_h + 2 * pad + panel_gap
+    return ops
+
+
+# --- titled text blocks (sections, analysis) ---------------------------------------------------------------------
+
+
+def titled_blocks(fm: FontMetrics, blocks: list[tuple[str, str, float, float, float, float]], max_pt: float,
+                  min_pt: float) -> list:
+    """Blocks (title, text, x, y, w, h): a coloured title bar and a bordered body, one body size for all."""
+    title_h = 7.0
+    pad = 2.0
+    boxes = [(fm.clean(text) or "—", w - 2 * pad, h - title_h - 2 * pad) for _, text, _, _, w, h in blocks]
+    size = common_size(fm, boxes, max_pt, min_pt)
+    ops: list = []
+    for (title, _text, x, y, w, h), (text, tw, th) in zip(blocks, boxes, strict=True):
+        ops.append(RectOp(x, y, w, h, fill=(255, 255, 255), border=BORDER))
+        ops.append(RectOp(x, y, w, title_h, fill=ACCENT_LIGHT))
+        ops.append(RectOp(x, y, 1.2, title_h, fill=ACCENT))
+        ops.append(text_op(fm, title, x + pad + 0.8, y + 1.3, w - 2 * pad - 0.8, title_h - 1.6, 10, 6,
+                           color=ACCENT))
+        body = text_op(fm, text, x + pad, y + title_h + pad, tw, th, size, min(size, min_pt))
+        ops.append(shrink_to_content(body))
+    return ops
+
+
+# --- pages ---------------------------------------------------------------------------------------------------
+
+
+def _contain(img_w: int, img_h: int, x: float, y: float, w: float, h: float) -> tuple[float, float, float, float]:
+    scale = min(w / img_w, h / img_h)
+    dw, dh = img_w * scale, img_h * scale
+    return x + (w - dw) / 2, y + (h - dh) / 2, dw, dh
+
+
+def persona_page(fm: FontMetrics, doc: dict, portrait: tuple[bytes, int, int] | None) -> Page:
+    page = Page()
+    ops = page.ops
+    left_w = 92.0
+    # Portrait and name block.
+    pw = 46.0
+    if portrait is not None:
+        data, iw, ih = portrait
+        ix, iy, dw, dh = _contain(iw, ih, MARGIN, MARGIN, pw, pw)
+        ops.append(RectOp(MARGIN, MARGIN, pw, pw, fill=PLACEHOLDER))
+        ops.append(ImageOp(ix, iy, dw, dh, data))
+    else:
+        ops.append(RectOp(MARGIN, MARGIN, pw, pw, fill=PLACEHOLDER, border=BORDER))
+        ops.append(shrink_to_content(text_op(fm, "画像なし", MARGIN, MARGIN + pw / 2 - 3, pw, 6, 9, 7,
+                                             color=MUTED, align="center")))
+    nx = MARGIN + pw + 4
+    nw = left_w - pw - 4
+    ops.append(shrink_to_content(text_op(fm, doc.get("title") or "患者ペルソナ", nx, MARGIN, nw, 5, 8, 6,
+                                         color=ACCENT)))
+    name = text_op(fm, doc.get("name") or "（名前なし）", nx, MARGIN + 5.5, nw, 16, 18, 8)
+    ops.append(shrink_to_content(name))
+    meta_y = name.y + name.h + 2
+    meta_text = "\n".join(f"{k}：{v}" for k, v in doc.get("meta", []) if v)
+    if meta_text:
+        ops.append(shrink_to_content(text_op(fm, meta_text, nx, meta_y, nw, MARGIN + pw - meta_y, 8, 5.5,
+                                             color=MUTED)))
+    # 基本情報 and その他の特徴.
+    iy = MARGIN + pw + 4
+    ops.extend(info_panels(fm, [("基本情報", doc.get("basic", [])), ("その他の特徴", doc.get("extras", []))],
+                           MARGIN, iy, left_w, PAGE_H - MARGIN - iy))
+    # The six sections, 3 columns x 2 rows.
+    sx = MARGIN + left_w + 5
+    sw = PAGE_W - MARGIN - sx
+    gap = 4.0
+    cw = (sw - 2 * gap) / 3
+    rh = (PAGE_H - 2 * MARGIN - gap) / 2
+    blocks = []
+    for i, (label, text) in enumerate(doc.get("sections", [])[:6]):
+        col, row = i % 3, i // 3
+        blocks.append((label, text, sx + col * (cw + gap), MARGIN + row * (rh + gap), cw, rh))
+    ops.extend(titled_blocks(fm, blocks, 9, 5))
+    return page
+
+
+def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
+    """``chart_fn(w_mm, h_mm)`` -> (png, px_w, px_h) | None draws the chart for the box the layout leaves."""
+    page = Page()
+    ops = page.ops
+    timeline = doc["timeline"]
+    title = text_op(fm, "タイムライン分析", MARGIN, MARGIN, 120, 9, 16, 10, color=ACCENT)
+    ops.append(shrink_to_content(title))
+    subtitle = timeline.get("subtitle") or ""
+    if subtitle:
+        ops.append(shrink_to_content(text_op(fm, subtitle, MARGIN + 125, MARGIN + 2, PAGE_W - 2 * MARGIN - 125, 6,
+                                             9, 6, color=MUTED, align="right")))
+    ops.append(RectOp(MARGIN, MARGIN + 10, PAGE_W - 2 * MARGIN, 0.6, fill=ACCENT))
+    top = MARGIN + 14
+    chart_w = 172.0
+    summary = [(fm.clean(k), fm.clean(v)) for k, v in timeline.get("summary", [])]
+    summary_h = 0.0
+    if summary:
+        summary_h = min(14 + 4.2 * ((len(summary) + 1) // 2), 60)
+    chart_h = PAGE_H - MARGIN - top - (summary_h + 4 if summary else 0)
+    chart = chart_fn(chart_w, chart_h) if chart_fn is not None else None
+    if chart is not None:
+        data, iw, ih = chart
+        ix, iy, dw, dh = _contain(iw, ih, MARGIN, top, chart_w, chart_h)
+        ops.append(RectOp(MARGIN, top, chart_w, chart_h, fill=(255, 255, 255), border=BORDER))
+        ops.append(ImageOp(ix, iy, dw, dh, data))
+    else:
+        ops.append(RectOp(MARGIN, top, chart_w, chart_h, fill=PLACEHOLDER, border=BORDER))
+        ops.append(shrink_to_content(text_op(fm, "この条件に該当するキーワードデータがありません", MARGIN,
+                                             top + chart_h / 2 - 3, chart_w, 6, 9, 7, color=MUTED,
+                                             align="center")))
+    if summary:
+        sy = top + chart_h + 4
+        half = (len(summary) + 1) // 2
+        col_w = (chart_w - 3) / 2
+        ops.extend(info_panels(fm, [("データの概要", summary[:half])], MARGIN, sy, col_w, summary_h))
+        if summary[half:]:
+            ops.extend(info_panels(fm, [("　", summary[half:])], MARGIN + col_w + 3, sy, col_w, summary_h))
+    # Analysis: three blocks stacked, heights in proportion to their text.
+    ax = MARGIN + chart_w + 5
+    aw = PAGE_W - MARGIN - ax
+    analysis = timeline.get("analysis") or []
+    if not analysis:
+        analysis = [("分析", "タイムライン分析はまだ実行されていません。結果画面の「タイムライン分析」から実行できます。")]
+    gap = 3.0
+    total_h = PAGE_H - MARGIN - top - gap * (len(analysis) - 1)
+    min_h = 24.0
+    weights = [max(len(fm.clean(t)), 40) for _, t in analysis]
+    flex = total_h - min_h * len(analysis)
+    heights = [min_h + flex * w / sum(weights) for w in weights]
+    blocks = []
+    y = top
+    for (heading, text), h in zip(analysis, heights, strict=True):
+        blocks.append((heading, text, ax, y, aw, h))
+        y += h + gap
+    ops.extend(titled_blocks(fm, blocks, 9, 5))
+    return page
+
+
+def build_pages(fm: FontMetrics, doc: dict, portrait, chart_fn=None) -> list[Page]:
+    pages = [persona_page(fm, doc, portrait)]
+    if doc.get("timeline"):
+        pages.append(timeline_page(fm, doc, chart_fn))
+    return pages

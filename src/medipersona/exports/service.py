@@ -1,0 +1,203 @@
+"""Export documents: a stored persona turned into plain data for the export process (runs in the web worker).
+
+Everything here is light (no fpdf/pptx/PIL): it reads the database, resolves the stored portrait path (never a
+URL), asks the keyword store for the timeline series, and returns dicts/lists/strings the pool can pickle.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medipersona.catalog.labels import EXTRA_FIELDS, PERSONA_SECTIONS, PROFILE_FIELDS, age_label, gender_label
+from medipersona.catalog.labels import income_label
+from medipersona.catalog.service import get_catalog
+from medipersona.personas.models import Persona
+from medipersona.settings import Settings
+
+log = logging.getLogger("medipersona.exports")
+
+ANALYSIS_HEADINGS: tuple[tuple[str, str], ...] = (
+    ("psychology", "心理変化の分析"),
+    ("hidden_needs", "隠れたニーズ"),
+    ("marketing", "マーケティング提案"),
+)
+MAX_EXTRA_FIELDS = 40
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "、".join(_text(v) for v in value if v not in (None, ""))
+    return str(value).strip()
+
+
+def profile_rows(persona: Persona) -> list[tuple[str, str]]:
+    profile = persona.profile or {}
+    rows = []
+    for field in PROFILE_FIELDS:
+        if field.key == "name":
+            continue
+        value = profile.get(field.key)
+        if field.key == "gender":
+            text = gender_label(value) or ""
+        elif field.key == "age":
+            text = age_label(int(value), int(profile.get("age_months") or 0)) if isinstance(value, int) else _text(value)
+        elif field.key == "income":
+            text = income_label(value) or ""
+        else:
+            text = _text(value)
+        rows.append((field.label, text))
+    return rows
+
+
+def extra_rows(persona: Persona) -> list[tuple[str, str]]:
+    extras = persona.extras or {}
+    rows = [(f.label, _text(extras.get(f.key))) for f in EXTRA_FIELDS if _text(extras.get(f.key))]
+    for item in (persona.extra_fields or [])[:MAX_EXTRA_FIELDS]:
+        if isinstance(item, dict) and _text(item.get("name")):
+            rows.append((_text(item.get("name")), _text(item.get("value"))))
+    return rows
+
+
+def section_rows(persona: Persona) -> list[tuple[str, str]]:
+    sections = persona.sections or {}
+    return [(s.label, _text(sections.get(s.key))) for s in PERSONA_SECTIONS]
+
+
+def analysis_rows(analysis: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The three headings of the stored timeline analysis (keys by id or by the Japanese heading)."""
+    if not analysis:
+        return []
+    rows = []
+    for key, heading in ANALYSIS_HEADINGS:
+        value = analysis.get(key, analysis.get(heading))
+        if isinstance(value, dict):
+            value = value.get("text") or value.get("body")
+        if _text(value):
+            rows.append((heading, _text(value)))
+    return rows
+
+
+def meta_rows(persona: Persona) -> list[tuple[str, str]]:
+    catalog = get_catalog()
+    department = catalog.department(persona.department_id)
+    complaint = catalog.chief_complaint(persona.chief_complaint_id)
+    created = persona.created_at.strftime("%Y-%m-%d") if persona.created_at else ""
+    return [
+        ("診療科", department.name if department else persona.department_id),
+        ("主訴", complaint.name if complaint else persona.chief_complaint_id),
+        ("作成日", created),
+    ]
+
+
+async def portrait_file(settings: Settings, persona: Persona) -> str | None:
+    """The stored portrait's absolute path if it is a file under images_dir; anything else is ignored."""
+    if not persona.image_path:
+        return None
+    root = Path(settings.images_dir).resolve()
+    candidate = (root / persona.image_path).resolve()
+    if not candidate.is_relative_to(root):
+        log.warning("portrait path outside images_dir ignored (persona %s)", persona.id)
+        return None
+    if not await anyio.Path(candidate).is_file():
+        return None
+    return str(candidate)
+
+
+async def timeline_series(session: AsyncSession, persona: Persona) -> tuple[Any, list[tuple[str, str]]]:
+    """(series, summary rows) from the keyword store for the persona's department, 主訴, gender and age."""
+    try:
+        from medipersona.keywords import store
+    except ImportError:
+        return None, []
+    fetch = getattr(store, "timeline_series", None)
+    if fetch is None:
+        return None, []
+    profile = persona.profile or {}
+    age = profile.get("age") if isinstance(profile.get("age"), int) else None
+    result = await fetch(session, persona.department_id, persona.chief_complaint_id,
+                         gender=profile.get("gender"), age=age)
+    return _series_and_summary(result)
+
+
+def _series_and_summary(result: Any) -> tuple[Any, list[tuple[str, str]]]:
+    if result is None:
+        return None, []
+    if hasattr(result, "model_dump"):
+        result = result.model_dump()
+    elif hasattr(result, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        result = asdict(result)
+    summary_rows: list[tuple[str, str]] = []
+    if isinstance(result, dict):
+        summary = result.get("summary") or {}
+        if isinstance(summary, dict):
+            labels = {"before_count": "主訴検索より前", "after_count": "主訴検索より後", "peak_day": "ピーク",
+                      "total_keywords": "キーワード数", "urgency": "緊急度"}
+            for key, label in labels.items():
+                if summary.get(key) not in (None, ""):
+                    value = summary[key]
+                    if key.endswith("_count") or key == "total_keywords":
+                        value = f"{value}語"
+                    elif key == "peak_day":
+                        value = f"{value}日"
+                    summary_rows.append((label, _text(value)))
+    return result, summary_rows
+
+
+async def build_document(session: AsyncSession, settings: Settings, persona: Persona) -> dict[str, Any]:
+    """Plain data for ``render_pdf`` / ``render_pptx``."""
+    doc: dict[str, Any] = {
+        "title": "患者ペルソナ",
+        "name": persona.name or _text((persona.profile or {}).get("name")),
+        "meta": meta_rows(persona),
+        "portrait_path": await portrait_file(settings, persona),
+        "basic": profile_rows(persona),
+        "extras": extra_rows(persona),
+        "sections": section_rows(persona),
+        "timeline": None,
+    }
+    analysis = analysis_rows(persona.timeline_analysis if persona.timeline_status == "done" else None)
+    series, summary = None, []
+    try:
+        series, summary = await timeline_series(session, persona)
+    except Exception:  # noqa: BLE001 - the persona page still exports without the chart
+        log.exception("timeline series failed for an export")
+    if analysis or series:
+        meta = dict(doc["meta"])
+        doc["timeline"] = {
+            "subtitle": f"{doc['name']}　{meta.get('診療科', '')}／{meta.get('主訴', '')}",
+            "series": series,
+            "summary": summary,
+            "analysis": analysis,
+        }
+    return doc
+
+
+# --- file names ------------------------------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
+
+
+def export_filename(name: str, ext: str) -> str:
+    clean = _UNSAFE.sub("", unicodedata.normalize("NFC", name or "")).strip().replace(" ", "_")[:80]
+    return f"{clean or 'persona'}_persona.{ext}"
+
+
+def content_disposition(name: str, ext: str) -> str:
+    """``attachment`` with an ASCII fallback and the UTF-8 name per RFC 5987/6266."""
+    full = export_filename(name, ext)
+    stem = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:60]
+    fallback = f"{stem}_persona.{ext}" if stem else f"persona.{ext}"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(full, safe='')}"
