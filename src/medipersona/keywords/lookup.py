@@ -1,13 +1,18 @@
-"""Keyword lookups used by other domains (keyword-data work replaces this stub with the real store).
+"""Keyword lookups used by other domains.
 
 Contract (keep the signature):
     await top_keywords_for_prompt(session, department_id, chief_complaint_id, age, gender, limit=15)
         -> list[dict] with keys keyword, volume, overlap, days, category, estimated_volume
+
+Filters rows by the persona's gender (share >= 40 %) and age band (share >= 15 %); falls back to the
+department-level dataset when the complaint has none; [] when there is no keyword data at all.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from medipersona.keywords import store
 
 
 async def top_keywords_for_prompt(
@@ -18,4 +23,4 @@ async def top_keywords_for_prompt(
     gender: str | None,
     limit: int = 15,
 ) -> list[dict]:
-    return []
+    return await store.top_keywords(session, department_id, chief_complaint_id, age, gender, limit=limit)

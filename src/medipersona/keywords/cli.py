@@ -1,0 +1,52 @@
+"""``medipersona import-keywords PATH``: import a CSV, a zip or a folder tree of keyword exports.
+
+Exit codes: 0 every file imported; 1 some files rejected (the others imported; each rejection printed with file,
+line and reason); 2 usage error or unreadable path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "import-keywords",
+        help="import keyword exports (CSV, zip, or folder tree {診療科}/主訴/{主訴}_全体.csv)",
+        description="キーワードデータ（CSV・ZIP・フォルダ）を取り込みます。同じ診療科・主訴のデータは置き換えられます。",
+    )
+    p.add_argument("path", help="a .csv file, a .zip file or a folder")
+    p.add_argument("--quiet", "-q", action="store_true", help="print only rejections and the summary")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from medipersona.db import Database
+    from medipersona.keywords.importer import FileResult, ImportPathError, import_path
+    from medipersona.settings import get_settings
+
+    def show(result: FileResult) -> None:
+        if result.status == "rejected":
+            print(result.describe(), file=sys.stderr, flush=True)
+        elif not args.quiet:
+            print(result.describe(), flush=True)
+
+    async def main() -> int:
+        db = Database(get_settings())
+        started = time.perf_counter()
+        try:
+            report = await import_path(db, args.path, on_result=show)
+        except ImportPathError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            await db.dispose()
+        elapsed = time.perf_counter() - started
+        print(f"{len(report.imported)} files imported ({report.row_count} rows, {elapsed:.1f} s), "
+              f"{len(report.rejected)} rejected", flush=True)
+        return 0 if report.ok else 1
+
+    return asyncio.run(main())

@@ -1,0 +1,714 @@
+"""Import of keyword exports: a single CSV, a folder tree, or a zip of such a tree.
+
+Layout of a tree (the real export): ``{診療科}/{診療科}_全体.csv`` (department level) and
+``{診療科}/主訴/{主訴}_全体.csv`` (one per chief complaint). Each file becomes one dataset, matched to the catalog by
+name (``normalize_name``); names that match nothing are reported, never guessed.
+
+Parsing is pure CPU work (``parse_source``) and runs in a worker thread; every file is written in its own
+transaction that also deletes the dataset it replaces (``write_dataset``), so readers see the old or the new
+dataset, never half. A broken file is rejected whole, with its file name, line and reason; the rest imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import unicodedata
+import uuid
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+from operator import itemgetter
+from typing import Any
+
+import anyio
+from sqlalchemy import delete, insert, select, update
+
+from medipersona.catalog.service import Catalog, ChiefComplaint, Department, get_catalog, normalize_name
+from medipersona.db import Database, utcnow
+from medipersona.keywords.categories import categorize
+from medipersona.keywords.models import AGE_COLUMNS, KeywordDataset, KeywordRow, KeywordState, scope_key
+
+log = logging.getLogger("medipersona.keywords")
+
+MAX_FILES_PER_IMPORT = 5000
+MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_ROWS_PER_FILE = 200_000
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+COMPLAINT_DIR_NAMES = {"主訴", "chief_complaints", "chief_complaint", "complaints"}
+
+# Column order of a parsed row (and of the cache in store.py).
+ROW_FIELDS: tuple[str, ...] = (
+    "rank", "keyword", "volume", "overlap", "lift", "days", "male", "female", *AGE_COLUMNS, "category",
+)
+INSERT_FIELDS: tuple[str, ...] = ("dataset_id", *ROW_FIELDS)
+
+# How a column is named in the real export (for messages).
+FIELD_LABELS: dict[str, str] = {
+    "rank": "順位",
+    "keyword": "出力キーワード",
+    "volume": "検索ボリューム(人)",
+    "overlap": "重複ボリューム(人)",
+    "lift": "特徴度",
+    "days": "検索時間差(日)",
+    "male": "男性割合(%)",
+    "female": "女性割合(%)",
+    "age_10s": "10代（13歳〜）割合(%)",
+    "age_20s": "20代割合(%)",
+    "age_30s": "30代割合(%)",
+    "age_40s": "40代割合(%)",
+    "age_50s": "50代割合(%)",
+    "age_60s": "60代割合(%)",
+    "age_70plus": "70代以上割合(%)",
+}
+REQUIRED_FIELDS: tuple[str, ...] = ("keyword", "volume", "overlap", "days", "male", "female", *AGE_COLUMNS)
+_DECADE_TO_FIELD = {10: "age_10s", 20: "age_20s", 30: "age_30s", 40: "age_40s", 50: "age_50s", 60: "age_60s",
+                    70: "age_70plus"}
+
+
+class RejectFile(Exception):
+    """A file that cannot be imported: nothing of it is written."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+class ImportPathError(Exception):
+    """The path given to the importer does not exist or cannot be read (CLI exit code 2)."""
+
+
+@dataclass
+class Source:
+    """One file to import. ``parts``: folder names around it (the tree, the zip name), for catalog matching."""
+
+    name: str
+    parts: tuple[str, ...]
+    stem: str
+    read: Callable[[], bytes]
+    size: int = 0
+
+
+@dataclass
+class ParsedFile:
+    name: str
+    department: Department
+    chief_complaint: ChiefComplaint | None
+    rows: list[tuple]
+
+
+@dataclass
+class FileResult:
+    file: str
+    status: str  # imported | rejected
+    department: str | None = None
+    chief_complaint: str | None = None
+    department_id: str | None = None
+    chief_complaint_id: str | None = None
+    dataset_id: int | None = None
+    row_count: int = 0
+    replaced: bool = False
+    line: int | None = None
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """One line for the CLI and logs: file, line and reason for a rejection."""
+        if self.status == "imported":
+            target = self.department or ""
+            if self.chief_complaint:
+                target += f" / {self.chief_complaint}"
+            return f"imported  {self.file}: {target} ({self.row_count}行)"
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"rejected  {where}: {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    results: list[FileResult] = field(default_factory=list)
+
+    @property
+    def imported(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "imported"]
+
+    @property
+    def rejected(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "rejected"]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.results) and not self.rejected
+
+    @property
+    def row_count(self) -> int:
+        return sum(r.row_count for r in self.imported)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "imported": len(self.imported),
+            "rejected": len(self.rejected),
+            "row_count": self.row_count,
+            "files": [r.as_dict() for r in self.results],
+        }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Sources: a file, a folder tree, a zip
+
+
+def _is_hidden(part: str) -> bool:
+    return part.startswith(".") or part.startswith("__MACOSX") or part.startswith("~$")
+
+
+def _zip_member_name(info: zipfile.ZipInfo) -> str:
+    """Zips made by Japanese Windows store cp932 names without the UTF-8 flag; Python reads them as cp437."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for encoding in ("utf-8", "cp932"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def sources_from_zip(data: bytes | io.IOBase | Path, zip_name: str) -> list[Source]:
+    """The CSV members of a zip. Raises RejectFile for a broken zip or one too large once unpacked."""
+    try:
+        archive = zipfile.ZipFile(data if not isinstance(data, bytes) else io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise RejectFile(f"ZIPファイルを開けません（{exc.__class__.__name__}）。") from None
+    members = [i for i in archive.infolist() if not i.is_dir()]
+    total = sum(i.file_size for i in members)
+    if len(members) > MAX_FILES_PER_IMPORT:
+        raise RejectFile(f"ZIP内のファイルが多すぎます（{len(members)}件、上限{MAX_FILES_PER_IMPORT}件）。")
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise RejectFile(f"ZIPの展開後のサイズが大きすぎます（上限{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)}MB）。")
+    zip_stem = Path(zip_name).stem
+    sources: list[Source] = []
+    for info in members:
+        name = _zip_member_name(info)
+        path = PurePosixPath(name.replace("\\", "/"))
+        if any(_is_hidden(p) for p in path.parts) or path.suffix.lower() not in CSV_SUFFIXES:
+            continue
+
+        def read(info=info) -> bytes:
+            if info.file_size > MAX_FILE_BYTES:
+                raise RejectFile(f"ファイルが大きすぎます（上限{MAX_FILE_BYTES // (1024 * 1024)}MB）。")
+            try:
+                return archive.read(info)
+            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+                raise RejectFile(f"ZIPから読み出せません（{exc.__class__.__name__}）。") from None
+
+        sources.append(Source(name=f"{zip_name}/{path}", parts=(zip_stem, *path.parent.parts), stem=path.stem,
+                              read=read, size=info.file_size))
+    sources.sort(key=lambda s: s.name)
+    return sources
+
+
+def _file_source(path: Path, display: str, parts: tuple[str, ...]) -> Source:
+    def read() -> bytes:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise RejectFile(f"ファイルが大きすぎます（上限{MAX_FILE_BYTES // (1024 * 1024)}MB）。")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise RejectFile(f"ファイルを読み込めません（{exc.strerror or exc.__class__.__name__}）。") from None
+
+    return Source(name=display, parts=parts, stem=path.stem, read=read)
+
+
+def sources_from_path(path: Path) -> list[Source]:
+    """A CSV file, a zip, or a folder tree. Raises ImportPathError when the path cannot be read."""
+    path = Path(path)
+    if not path.exists():
+        raise ImportPathError(f"パスが見つかりません: {path}")
+    if path.is_file():
+        if path.suffix.lower() == ".zip" or (path.suffix.lower() not in CSV_SUFFIXES and zipfile.is_zipfile(path)):
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                raise ImportPathError(f"ファイルを読み込めません: {path} ({exc.strerror})") from None
+            return sources_from_zip(data, path.name)
+        if not _readable(path):
+            raise ImportPathError(f"ファイルを読み込めません: {path}")
+        parents = path.resolve().parent
+        return [_file_source(path, path.name, (parents.parent.name, parents.name))]
+    if path.is_dir():
+        root = path.resolve()
+        files = sorted(
+            p for p in root.rglob("*")
+            if p.is_file() and p.suffix.lower() in CSV_SUFFIXES
+            and not any(_is_hidden(part) for part in p.relative_to(root).parts)
+        )
+        if len(files) > MAX_FILES_PER_IMPORT:
+            raise ImportPathError(f"ファイルが多すぎます（{len(files)}件、上限{MAX_FILES_PER_IMPORT}件）。")
+        return [
+            _file_source(p, str(p.relative_to(root)), (root.name, *p.relative_to(root).parent.parts)) for p in files
+        ]
+    raise ImportPathError(f"通常のファイルまたはフォルダではありません: {path}")
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+        return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Matching a file to the catalog
+
+_STEM_SUFFIXES = re.compile(r"(?:[_\-\s]*(?:全体|all|全て|すべて))?(?:\s*\(\d+\)|\s*-\s*コピー|_\d{8})*$",
+                            re.IGNORECASE)
+
+
+def clean_stem(stem: str) -> str:
+    """``内科_全体`` → ``内科``; also drops ``(1)`` / ``- コピー`` that copying files adds."""
+    text = unicodedata.normalize("NFKC", stem).strip()
+    previous = None
+    while previous != text:
+        previous = text
+        text = _STEM_SUFFIXES.sub("", text).strip(" _-")
+    return text
+
+
+def resolve_target(source: Source, catalog: Catalog) -> tuple[Department, ChiefComplaint | None]:
+    """The department (and complaint) a file describes, from its folder names and file name."""
+    stem = clean_stem(source.stem)
+    if not stem:
+        raise RejectFile("ファイル名から診療科・主訴を判別できません。")
+    dirs = [p for p in source.parts if p]
+    in_complaint_dir = any(normalize_name(p) in COMPLAINT_DIR_NAMES for p in dirs)
+    folder_department: Department | None = None
+    for part in reversed(dirs):
+        found = catalog.department_by_name(clean_stem(part))
+        if found is not None:
+            folder_department = found
+            break
+
+    named_department = catalog.department_by_name(stem)
+    if named_department is not None and not in_complaint_dir and folder_department in (None, named_department):
+        return named_department, None
+    # 内科_風邪 / 内科-風邪 / 内科 風邪
+    for sep in ("_", "-", " ", "／", "・"):
+        if sep in stem:
+            head, tail = stem.split(sep, 1)
+            dep = catalog.department_by_name(head)
+            if dep is not None and (folder_department in (None, dep)):
+                cc = catalog.chief_complaint_by_name(dep.id, clean_stem(tail))
+                if cc is not None:
+                    return dep, cc
+    if folder_department is not None:
+        cc = catalog.chief_complaint_by_name(folder_department.id, stem)
+        if cc is not None:
+            return folder_department, cc
+        raise RejectFile(f"主訴「{stem}」は診療科「{folder_department.name}」のカタログにありません。")
+    key = normalize_name(stem)
+    matches = [c for d in catalog.departments for c in d.chief_complaints if normalize_name(c.name) == key]
+    if len(matches) == 1:
+        return catalog.department(matches[0].department_id), matches[0]
+    if len(matches) > 1:
+        names = "、".join(catalog.department(c.department_id).name for c in matches)
+        raise RejectFile(
+            f"主訴「{stem}」は複数の診療科（{names}）にあります。フォルダ名（例: 内科/主訴/{stem}.csv）か"
+            f"ファイル名（例: 内科_{stem}.csv）で診療科を指定してください。"
+        )
+    raise RejectFile(f"「{stem}」に該当する診療科・主訴がカタログにありません。")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Parsing
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, or cp932 (Excel in Japan)."""
+    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        return data.decode("cp932")
+    except UnicodeDecodeError:
+        line = data.count(b"\n", 0, utf8_error.start) + 1
+        raise RejectFile("文字コードを判別できません（UTF-8 または Shift_JIS(cp932) で保存してください）。",
+                         line) from None
+
+
+def _header_key(cell: str) -> str:
+    text = unicodedata.normalize("NFKC", cell).strip().lower()
+    return re.sub(r"[\s\u3000]", "", text)
+
+
+def header_field(cell: str) -> str | None:
+    """The meaning of one header cell (None: a column we do not use)."""
+    h = _header_key(cell)
+    if not h:
+        return None
+    m = re.match(r"^(\d+)(?:代|歳代|歳|s|'s)", h)
+    if m:
+        return _DECADE_TO_FIELD.get(int(m.group(1)))
+    if "重複" in h or "overlap" in h or "共起" in h:
+        return "overlap"
+    if "時間差" in h or "日差" in h or h.startswith("日数") or h.startswith("days") or "経過日" in h:
+        return "days"
+    if "特徴" in h or "lift" in h or "リフト" in h:
+        return "lift"
+    if "female" in h or "女" in h:
+        return "female"
+    if "male" in h or "男" in h:
+        return "male"
+    if "ボリューム" in h or "検索数" in h or "検索人数" in h or "volume" in h or "ボリューム" in h:
+        return "volume"
+    if "キーワード" in h or "keyword" in h or h in {"ワード", "検索語", "検索ワード", "クエリ", "query", "語句"}:
+        return "keyword"
+    if h in {"順位", "rank", "ランク", "no", "no.", "#", "番号", "順番"}:
+        return "rank"
+    return None
+
+
+def map_header(header: list[str]) -> dict[str, int]:
+    mapping: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        name = header_field(cell)
+        if name is None:
+            continue
+        if name in mapping:
+            raise RejectFile(f"列「{FIELD_LABELS[name]}」に当たる列が2つあります（{header[mapping[name]]} と {cell}）。", 1)
+        mapping[name] = index
+    missing = [FIELD_LABELS[f] for f in REQUIRED_FIELDS if f not in mapping]
+    if missing:
+        raise RejectFile("必須の列がありません: " + "、".join(missing) + "。1行目がヘッダー行か確認してください。", 1)
+    return mapping
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        text = unicodedata.normalize("NFKC", value).strip().replace(",", "").replace("%", "").replace("人", "")
+        if text in {"", "-", "—"}:
+            raise ValueError("empty") from None
+        return float(text)
+
+
+def _diagnose(row: list[str], mapping: dict[str, int], width: int, line: int) -> RejectFile:
+    """A precise reason for a row the fast path could not read."""
+    for name, index in mapping.items():
+        if index >= len(row):
+            return RejectFile(f"列が足りません（{len(row)}列。ヘッダーは{width}列）。", line)
+    keyword = row[mapping["keyword"]].strip()
+    if not keyword:
+        return RejectFile("キーワードが空です。", line)
+    if len(keyword) > 300:
+        return RejectFile("キーワードが長すぎます（300文字まで）。", line)
+    for name, index in mapping.items():
+        if name == "keyword":
+            continue
+        raw = row[index]
+        try:
+            value = _number(raw)
+        except ValueError:
+            shown = raw if len(raw) <= 30 else raw[:30] + "…"
+            return RejectFile(f"「{FIELD_LABELS[name]}」が数値ではありません: 「{shown}」", line)
+        if value != value or value in (float("inf"), float("-inf")):
+            return RejectFile(f"「{FIELD_LABELS[name]}」が数値ではありません: 「{raw}」", line)
+        if name in ("volume", "overlap") and value < 0:
+            return RejectFile(f"「{FIELD_LABELS[name]}」が負の値です: {raw}", line)
+        if (name in ("male", "female") or name.startswith("age_")) and not 0 <= value <= 100:
+            return RejectFile(f"「{FIELD_LABELS[name]}」が0〜100の範囲外です: {raw}", line)
+        if name == "days" and not -3660 <= value <= 3660:
+            return RejectFile(f"「{FIELD_LABELS[name]}」が範囲外です: {raw}", line)
+    return RejectFile("行を読み取れません。", line)
+
+
+def parse_text(text: str) -> list[tuple]:
+    """Rows of one export as tuples in ROW_FIELDS order. Raises RejectFile (with the line) on any problem."""
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        while header is not None and not any(c.strip() for c in header):
+            header = next(reader, None)
+    except csv.Error as exc:
+        raise RejectFile(f"CSVの形式が正しくありません（{exc}）。", reader.line_num) from None
+    if header is None:
+        raise RejectFile("ファイルが空です。", 1)
+    mapping = map_header(header)
+    width = len(header)
+    ik = mapping["keyword"]
+    # volume, overlap, days, male, female, 7 age bands: read together at C speed.
+    getter = itemgetter(mapping["volume"], mapping["overlap"], mapping["days"], mapping["male"], mapping["female"],
+                        *[mapping[c] for c in AGE_COLUMNS])
+    irank = mapping.get("rank")
+    ilift = mapping.get("lift")
+    rows: list[tuple] = []
+    append = rows.append
+    number = _number
+    cat = categorize
+    inf = float("inf")
+    order = 0
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            order += 1
+            try:
+                keyword = row[ik].strip()
+                raw = getter(row)
+                try:
+                    nums = list(map(float, raw))
+                except ValueError:
+                    nums = [number(v) for v in raw]
+                rank = order
+                if irank is not None:
+                    value = row[irank]
+                    if value.strip():
+                        rank = int(number(value))
+                lift = 0.0
+                if ilift is not None:
+                    value = row[ilift]
+                    if value.strip():
+                        lift = number(value)
+            except (IndexError, ValueError):
+                raise _diagnose(row, mapping, width, reader.line_num) from None
+            total = sum(nums) + lift
+            shares = nums[3:]
+            if (
+                not keyword or len(keyword) > 300 or total != total or total in (inf, -inf)
+                or nums[0] < 0 or nums[1] < 0 or not -3660 <= nums[2] <= 3660
+                or min(shares) < 0 or max(shares) > 100
+            ):
+                raise _diagnose(row, mapping, width, reader.line_num)
+            append((rank, keyword, int(nums[0]), int(nums[1]), lift, *nums[2:], cat(keyword)))
+            if order > MAX_ROWS_PER_FILE:
+                raise RejectFile(f"行数が多すぎます（上限{MAX_ROWS_PER_FILE}行）。", reader.line_num)
+    except csv.Error as exc:
+        raise RejectFile(f"CSVの形式が正しくありません（{exc}）。", reader.line_num) from None
+    if not rows:
+        raise RejectFile("データ行がありません（ヘッダーのみ）。", 2)
+    return rows
+
+
+def parse_source(source: Source, catalog: Catalog | None = None) -> ParsedFile:
+    """Match, read, decode and parse one file (CPU work: call it in a worker thread)."""
+    catalog = catalog or get_catalog()
+    department, complaint = resolve_target(source, catalog)
+    rows = parse_text(decode(source.read()))
+    return ParsedFile(source.name, department, complaint, rows)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Writing
+
+
+_SQLITE_INSERT = (
+    f"INSERT INTO keyword_rows ({', '.join(INSERT_FIELDS)}) VALUES ({', '.join('?' for _ in INSERT_FIELDS)})"
+)
+
+
+async def _bump_version(conn) -> None:
+    state = KeywordState.__table__
+    await conn.execute(
+        update(state).where(state.c.id == 1).values(version=state.c.version + 1, token=uuid.uuid4().hex)
+    )
+
+
+async def _write_in(conn, parsed: ParsedFile, *, is_sample: bool, source_label: str | None) -> tuple[int, bool]:
+    """Replace one dataset inside the caller's transaction."""
+    ds = KeywordDataset.__table__
+    rows_table = KeywordRow.__table__
+    key = scope_key(parsed.department.id, parsed.chief_complaint.id if parsed.chief_complaint else None)
+    old = (await conn.execute(select(ds.c.id, ds.c.generation).where(ds.c.scope == key))).first()
+    generation = 1
+    if old is not None:
+        generation = old.generation + 1
+        await conn.execute(delete(rows_table).where(rows_table.c.dataset_id == old.id))
+        await conn.execute(delete(ds).where(ds.c.id == old.id))
+    result = await conn.execute(
+        insert(ds).values(
+            scope=key,
+            department_id=parsed.department.id,
+            chief_complaint_id=parsed.chief_complaint.id if parsed.chief_complaint else None,
+            row_count=len(parsed.rows),
+            source_file=(source_label or parsed.name)[:500],
+            imported_at=utcnow(),
+            is_sample=is_sample,
+            generation=generation,
+        )
+    )
+    dataset_id = result.inserted_primary_key[0]
+    if conn.dialect.name == "sqlite":
+        # The driver's executemany on plain tuples: several times faster than dict parameters.
+        await conn.exec_driver_sql(_SQLITE_INSERT, [(dataset_id, *r) for r in parsed.rows])
+    else:
+        fields = INSERT_FIELDS
+        await conn.execute(insert(rows_table), [dict(zip(fields, (dataset_id, *r))) for r in parsed.rows])
+    return dataset_id, old is not None
+
+
+async def _bulk_insert_new(conn, parsed_files: list[ParsedFile], *, is_sample: bool,
+                           label_prefix: str) -> list[tuple[int, bool]]:
+    """Insert datasets that do not exist yet with three statements in all (fast first-run sample load)."""
+    ds = KeywordDataset.__table__
+    now = utcnow()
+    params = [
+        {
+            "scope": scope_key(p.department.id, p.chief_complaint.id if p.chief_complaint else None),
+            "department_id": p.department.id,
+            "chief_complaint_id": p.chief_complaint.id if p.chief_complaint else None,
+            "row_count": len(p.rows),
+            "source_file": (label_prefix + p.name)[:500],
+            "imported_at": now,
+            "is_sample": is_sample,
+            "generation": 1,
+        }
+        for p in parsed_files
+    ]
+    if not params:
+        return []
+    result = await conn.execute(insert(ds).returning(ds.c.id, sort_by_parameter_order=True), params)
+    ids = [row[0] for row in result]
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql(_SQLITE_INSERT, [(i, *r) for i, p in zip(ids, parsed_files) for r in p.rows])
+    else:
+        await conn.execute(insert(KeywordRow.__table__), [
+            dict(zip(INSERT_FIELDS, (i, *r))) for i, p in zip(ids, parsed_files) for r in p.rows
+        ])
+    return [(i, False) for i in ids]
+
+
+async def write_dataset(db: Database, parsed: ParsedFile, *, is_sample: bool = False,
+                        source_label: str | None = None) -> tuple[int, bool]:
+    """Replace the dataset of the file's department/complaint in ONE transaction. Returns (id, replaced)."""
+    async with db.engine.begin() as conn:
+        # A write first: SQLite takes the write lock now (no snapshot-upgrade failure later).
+        await _bump_version(conn)
+        written = await _write_in(conn, parsed, is_sample=is_sample, source_label=source_label)
+    from medipersona.keywords.store import invalidate_local
+
+    invalidate_local(db)
+    return written
+
+
+async def write_datasets(db: Database, parsed_files: list[ParsedFile], *, is_sample: bool = False,
+                         label_prefix: str = "", only_if_empty: bool = False) -> list[tuple[int, bool]] | None:
+    """Many datasets in one transaction (the sample data). ``only_if_empty``: do nothing (None) when any
+    dataset exists, checked inside the transaction so that two workers cannot both load."""
+    async with db.engine.begin() as conn:
+        await _bump_version(conn)
+        if only_if_empty:
+            if (await conn.execute(select(KeywordDataset.__table__.c.id).limit(1))).first() is not None:
+                return None
+            written = await _bulk_insert_new(conn, parsed_files, is_sample=is_sample, label_prefix=label_prefix)
+        else:
+            written = [await _write_in(conn, p, is_sample=is_sample, source_label=label_prefix + p.name)
+                       for p in parsed_files]
+    from medipersona.keywords.store import invalidate_local
+
+    invalidate_local(db)
+    return written
+
+
+async def import_sources(
+    db: Database,
+    sources: Iterable[Source],
+    *,
+    is_sample: bool = False,
+    label_prefix: str = "",
+    on_result: Callable[[FileResult], None] | None = None,
+) -> ImportReport:
+    """Import every source; a broken file is rejected (with line and reason) and the rest still imports."""
+    catalog = get_catalog()
+    report = ImportReport()
+    seen: dict[str, str] = {}
+    for source in sources:
+        try:
+            parsed = await anyio.to_thread.run_sync(parse_source, source, catalog)
+            key = scope_key(parsed.department.id, parsed.chief_complaint.id if parsed.chief_complaint else None)
+            if key in seen:
+                raise RejectFile(f"同じ診療科・主訴のファイルがこの取り込みに既にあります（{seen[key]}）。")
+            seen[key] = source.name
+            dataset_id, replaced = await write_dataset(db, parsed, is_sample=is_sample,
+                                                       source_label=label_prefix + source.name)
+            result = FileResult(
+                file=source.name, status="imported", department=parsed.department.name,
+                chief_complaint=parsed.chief_complaint.name if parsed.chief_complaint else None,
+                department_id=parsed.department.id,
+                chief_complaint_id=parsed.chief_complaint.id if parsed.chief_complaint else None,
+                dataset_id=dataset_id, row_count=len(parsed.rows), replaced=replaced,
+            )
+        except RejectFile as exc:
+            result = FileResult(file=source.name, status="rejected", line=exc.line, reason=exc.reason)
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
+    if report.imported:
+        log.info("keyword import: %d files imported (%d rows), %d rejected",
+                 len(report.imported), report.row_count, len(report.rejected))
+    for r in report.rejected:
+        log.warning("keyword import %s", r.describe())
+    return report
+
+
+async def import_path(db: Database, path: Path | str, *, is_sample: bool = False,
+                      on_result: Callable[[FileResult], None] | None = None) -> ImportReport:
+    """CLI entry: a CSV, a zip or a folder tree. Raises ImportPathError for a missing/unreadable path."""
+    target = Path(path)
+    try:
+        sources = await anyio.to_thread.run_sync(sources_from_path, target)
+    except RejectFile as exc:  # a broken zip
+        report = ImportReport([FileResult(file=target.name, status="rejected", line=exc.line, reason=exc.reason)])
+        if on_result:
+            on_result(report.results[0])
+        return report
+    if not sources:
+        raise ImportPathError(f"取り込めるCSVファイルがありません: {target}")
+    return await import_sources(db, sources, is_sample=is_sample, on_result=on_result)
+
+
+def sources_from_upload(filename: str, fileobj: io.IOBase) -> list[Source]:
+    """An uploaded CSV or zip (blocking: call in a worker thread)."""
+    name = Path(filename or "upload.csv").name
+    head = fileobj.read(4)
+    fileobj.seek(0)
+    if name.lower().endswith(".zip") or head.startswith(b"PK\x03\x04"):
+        return sources_from_zip(io.BytesIO(fileobj.read()), name)
+    if Path(name).suffix.lower() not in CSV_SUFFIXES:
+        raise RejectFile("CSVファイル（.csv）かZIPファイル（.zip）を選んでください。")
+    data = fileobj.read()
+    return [Source(name=name, parts=(), stem=Path(name).stem, read=lambda: data, size=len(data))]
+
+
+async def import_upload(db: Database, filename: str, fileobj: io.IOBase) -> ImportReport:
+    try:
+        sources = await anyio.to_thread.run_sync(sources_from_upload, filename, fileobj)
+    except RejectFile as exc:
+        return ImportReport([FileResult(file=Path(filename or "upload").name, status="rejected", line=exc.line,
+                                        reason=exc.reason)])
+    if not sources:
+        return ImportReport([FileResult(file=Path(filename).name, status="rejected",
+                                        reason="ZIPの中に取り込めるCSVファイルがありません。")])
+    return await import_sources(db, sources)
