@@ -1,0 +1,520 @@
+// Persona result page: live generation over Server-Sent Events, tabs, profile editing, section regeneration.
+// The page is complete without this script (server-rendered); this adds the live parts.
+// Model and user text only ever goes through textContent (never innerHTML).
+(function () {
+  "use strict";
+  var root = document.getElementById("persona");
+  if (!root) { return; }
+
+  var id = root.getAttribute("data-persona-id");
+  var api = "/api/personas/" + encodeURIComponent(id);
+  var STATUS_LABELS = { queued: "待機中", running: "生成中", done: "完了", failed: "失敗" };
+  var progressPanel = document.getElementById("progress-panel");
+  var progressBar = document.getElementById("progress-bar");
+  var progressText = document.getElementById("progress-text");
+  var failureBox = document.getElementById("persona-failure");
+  var failureMessage = document.getElementById("persona-failure-message");
+  var retryBtn = document.getElementById("persona-retry");
+  var retryStatus = document.getElementById("persona-retry-status");
+  var image = document.getElementById("persona-image");
+  var placeholder = document.getElementById("portrait-placeholder");
+  var portraitStatus = document.getElementById("portrait-status");
+  var source = null;
+  var status = root.getAttribute("data-status");
+  var imageStatus = root.getAttribute("data-image-status");
+  var regenerating = null; // section key being regenerated
+  var lastAnnounced = "";
+
+  function $all(sel, el) { return Array.prototype.slice.call((el || document).querySelectorAll(sel)); }
+
+  // Sections: key -> {el, text, done, target}
+  var sections = {};
+  var order = [];
+  $all("[data-section]").forEach(function (el) {
+    var key = el.getAttribute("data-section");
+    var textEl = el.querySelector("[data-section-text]");
+    var stepEl = document.querySelector('[data-progress-section="' + key + '"]');
+    order.push(key);
+    sections[key] = {
+      el: el,
+      textEl: textEl,
+      placeholder: el.querySelector("[data-section-placeholder]"),
+      statusEl: el.querySelector("[data-section-status]"),
+      stepEl: stepEl,
+      label: el.querySelector("h3").textContent,
+      target: stepEl ? parseInt(stepEl.getAttribute("data-target"), 10) || 200 : 200,
+      text: textEl.textContent,
+      done: textEl.textContent.length > 0
+    };
+  });
+  var imageStep = document.querySelector('[data-progress-section="image"]');
+
+  // ------------------------------------------------------------------------------------------ tabs
+  var tablist = document.getElementById("persona-tabs");
+  var tabs = $all('[role="tab"]', tablist);
+  var panels = tabs.map(function (t) { return document.getElementById(t.getAttribute("aria-controls")); });
+  $all("[data-no-js-note]").forEach(function (el) { el.hidden = true; });
+  document.getElementById("timeline-root").hidden = false;
+  tablist.hidden = false;
+
+  function selectTab(index, focus) {
+    tabs.forEach(function (tab, i) {
+      var selected = i === index;
+      tab.setAttribute("aria-selected", selected ? "true" : "false");
+      tab.tabIndex = selected ? 0 : -1;
+      panels[i].hidden = !selected;
+    });
+    if (focus) { tabs[index].focus(); }
+    if (tabs[index].id === "tab-timeline") {
+      document.dispatchEvent(new CustomEvent("mp:timeline-open", { detail: { personaId: id } }));
+      if (window.history.replaceState) { window.history.replaceState(null, "", "#timeline"); }
+    } else if (window.location.hash === "#timeline" && window.history.replaceState) {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+  }
+  tabs.forEach(function (tab, i) {
+    tab.addEventListener("click", function () { selectTab(i, false); });
+    tab.addEventListener("keydown", function (event) {
+      var next = null;
+      if (event.key === "ArrowRight") { next = (i + 1) % tabs.length; }
+      if (event.key === "ArrowLeft") { next = (i - 1 + tabs.length) % tabs.length; }
+      if (event.key === "Home") { next = 0; }
+      if (event.key === "End") { next = tabs.length - 1; }
+      if (next !== null) { event.preventDefault(); selectTab(next, true); }
+    });
+  });
+  selectTab(window.location.hash === "#timeline" ? 1 : 0, false);
+
+  // ------------------------------------------------------------------------------------------ progress
+  function setStep(el, state, text) {
+    if (!el) { return; }
+    el.classList.remove("is-pending", "is-running", "is-done", "is-failed");
+    el.classList.add("is-" + state);
+    el.querySelector("[data-progress-state]").textContent = text;
+  }
+
+  function announce(text) {
+    if (text !== lastAnnounced) { progressText.textContent = text; lastAnnounced = text; }
+  }
+
+  function updateProgress(activeKey) {
+    var units = 0;
+    var doneCount = 0;
+    order.forEach(function (key) {
+      var s = sections[key];
+      if (s.done) { units += 1; doneCount += 1; } else if (s.text.length) {
+        units += Math.min(0.95, s.text.length / s.target);
+      }
+    });
+    if (imageStatus === "done") { units += 1; }
+    progressBar.value = Math.round(units / (order.length + 1) * 100);
+    progressBar.textContent = doneCount + "/" + order.length;
+    if (activeKey && sections[activeKey] && !sections[activeKey].done) {
+      announce(sections[activeKey].label + "を生成中…（" + doneCount + "/" + order.length + "項目完了）");
+    } else if (doneCount === order.length && imageStatus !== "done" && status !== "done") {
+      announce("文章の生成が完了しました。似顔絵を仕上げています…");
+    } else if (status === "queued") {
+      announce("生成の順番を待っています…");
+    }
+  }
+
+  function setStatus(value) {
+    status = value;
+    root.setAttribute("data-status", value);
+    var holder = document.getElementById("persona-status");
+    var badge = holder.querySelector(".badge") || document.createElement("span");
+    badge.className = "badge badge--" + value;
+    badge.textContent = STATUS_LABELS[value] || value;
+    if (!badge.parentNode) { holder.appendChild(badge); }
+  }
+
+  // ------------------------------------------------------------------------------------------ sections
+  function showSectionText(key, text, streaming) {
+    var s = sections[key];
+    if (!s) { return; }
+    s.text = text;
+    s.textEl.textContent = text;
+    s.placeholder.hidden = text.length > 0;
+    s.el.classList.toggle("is-pending", !text.length);
+    s.el.classList.toggle("is-streaming", !!streaming);
+    s.el.setAttribute("aria-busy", streaming ? "true" : "false");
+  }
+
+  function onDelta(data) {
+    var key = data.section;
+    var s = sections[key];
+    if (!s || typeof data.text !== "string") { return; }
+    if (s.done && regenerating !== key) { return; }
+    if (s.done && regenerating === key) { s.done = false; s.text = ""; }
+    var offset = typeof data.offset === "number" ? data.offset : s.text.length;
+    var text = s.text.slice(0, Math.min(offset, s.text.length)) + data.text;
+    showSectionText(key, text, true);
+    setStep(s.stepEl, "running", "生成中 " + text.length + "/" + s.target + "文字");
+    updateProgress(key);
+  }
+
+  function onSection(data) {
+    var key = data.section || data.key;
+    var s = sections[key];
+    if (!s) { return; }
+    var text = typeof data.text === "string" ? data.text : s.text;
+    s.done = true;
+    showSectionText(key, text, false);
+    setStep(s.stepEl, "done", "完了");
+    if (regenerating === key) {
+      s.statusEl.classList.remove("is-error");
+      s.statusEl.textContent = "再生成しました。";
+      setRegenerating(null);
+    }
+    updateProgress(null);
+    var next = order.filter(function (k) { return !sections[k].done; })[0];
+    if (next && status === "running") { announce(sections[next].label + "を生成中…"); }
+  }
+
+  function resetPartials() {
+    order.forEach(function (key) {
+      var s = sections[key];
+      if (!s.done || regenerating === key) {
+        s.done = false;
+        showSectionText(key, "", false);
+        setStep(s.stepEl, "pending", "待機中");
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------ image
+  function showImage(url) {
+    imageStatus = "done";
+    root.setAttribute("data-image-status", "done");
+    var target = (url || api + "/image");
+    target += (target.indexOf("?") === -1 ? "?" : "&") + "v=" + Date.now();
+    image.onload = function () { image.hidden = false; placeholder.hidden = true; };
+    image.onerror = function () { portraitStatus.textContent = "似顔絵を読み込めませんでした。"; };
+    image.src = target;
+    setStep(imageStep, "done", "完了");
+    updateProgress(null);
+  }
+
+  function imageFailed(message) {
+    imageStatus = "failed";
+    portraitStatus.textContent = message || "似顔絵を生成できませんでした。";
+    setStep(imageStep, "failed", "失敗");
+  }
+
+  // ------------------------------------------------------------------------------------------ finish
+  function enableExports() {
+    ["export-pdf", "export-pptx"].forEach(function (eid) {
+      var link = document.getElementById(eid);
+      if (link) { link.setAttribute("href", link.getAttribute("data-href")); link.removeAttribute("aria-disabled"); }
+    });
+    var note = document.getElementById("export-note");
+    if (note) { note.hidden = true; }
+  }
+
+  // Re-read server-rendered parts (profile, name, extras) after the job wrote them: one rendering path,
+  // all escaping done by the server's templates.
+  function refreshFromServer(ids) {
+    return fetch(window.location.pathname, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        ids.forEach(function (eid) {
+          var fresh = doc.getElementById(eid);
+          var old = document.getElementById(eid);
+          if (fresh && old) { old.parentNode.replaceChild(document.importNode(fresh, true), old); }
+        });
+        var img = doc.getElementById("persona-image");
+        if (img && img.getAttribute("alt")) { image.setAttribute("alt", img.getAttribute("alt")); }
+        document.title = (doc.title || document.title);
+        bindProfileForm();
+      })
+      .catch(function () { /* the page still shows the streamed text */ });
+  }
+
+  function onDone(data) {
+    closeStream();
+    if (regenerating) {
+      var key = regenerating;
+      if (!sections[key].done) { sections[key].done = true; setStep(sections[key].stepEl, "done", "完了"); }
+      showSectionText(key, sections[key].text, false);
+      setRegenerating(null);
+      setStatus("done");
+      return;
+    }
+    setStatus("done");
+    order.forEach(function (key) {
+      var s = sections[key];
+      s.done = true;
+      showSectionText(key, s.text, false);
+      setStep(s.stepEl, "done", "完了");
+    });
+    if (data && data.image_status === "failed") { imageFailed(); }
+    updateProgress(null);
+    progressBar.value = 100;
+    announce("ペルソナが完成しました。");
+    enableExports();
+    refreshFromServer(["persona-name", "profile-list", "extras-list", "profile-form"]).then(function () {
+      if (imageStatus !== "done") {
+        // The image may have been written together with the final state.
+        fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (p) {
+            if (p && (p.image_url || p.image_status === "done")) { showImage(p.image_url); }
+            else if (p && p.image_status === "failed") { imageFailed(); }
+            else if (p) { portraitStatus.textContent = "似顔絵はありません。"; }
+          });
+      }
+      window.setTimeout(function () { progressPanel.hidden = true; }, 1500);
+    });
+    showRegenerateButtons(true);
+  }
+
+  function onError(data) {
+    closeStream();
+    var message = (data && data.message) || "ペルソナを生成できませんでした。時間をおいてもう一度お試しください。";
+    if (regenerating) {
+      var s = sections[regenerating];
+      s.statusEl.classList.add("is-error");
+      s.statusEl.textContent = "再生成できませんでした：" + message;
+      setRegenerating(null);
+      // The previous text stays stored on the server: show it again.
+      refreshSection(s);
+      return;
+    }
+    setStatus("failed");
+    failureMessage.textContent = message;
+    failureBox.hidden = false;
+    retryBtn.hidden = false;
+    order.forEach(function (key) {
+      var s = sections[key];
+      if (!s.done) {
+        setStep(s.stepEl, "failed", "未完了");
+        s.el.classList.remove("is-streaming");
+        s.placeholder.textContent = "生成されませんでした。";
+        s.placeholder.hidden = s.text.length > 0;
+      }
+    });
+    if (imageStatus !== "done") { setStep(imageStep, "failed", "未完了"); }
+    announce("生成に失敗しました。");
+    failureBox.focus();
+  }
+
+  function refreshSection(s) {
+    fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (p) {
+        var key = s.el.getAttribute("data-section");
+        if (p && p.sections && typeof p.sections[key] === "string") {
+          s.done = true;
+          showSectionText(key, p.sections[key], false);
+        }
+      });
+  }
+
+  // ------------------------------------------------------------------------------------------ SSE
+  function parse(event) {
+    try { return JSON.parse(event.data); } catch (e) { return null; }
+  }
+
+  function closeStream() {
+    if (source) { source.close(); source = null; }
+  }
+
+  function connect() {
+    closeStream();
+    if (!window.EventSource) { announce("このブラウザはライブ表示に対応していません。ページを再読み込みすると結果を表示できます。"); return; }
+    source = new EventSource(api + "/events");
+    source.addEventListener("status", function (event) {
+      var data = parse(event) || {};
+      var value = data.status || data.state;
+      if (value === "running" || value === "queued") {
+        if (value === "running" && data.attempt && data.attempt > 1) { resetPartials(); }
+        if (!regenerating) { setStatus(value); }
+        if (value === "queued") { announce("生成の順番を待っています…"); }
+        if (value === "running" && !regenerating) {
+          var first = order.filter(function (k) { return !sections[k].done; })[0];
+          if (first) { announce(sections[first].label + "を生成中…（0/" + order.length + "項目完了）"); }
+          if (imageStatus !== "done") { setStep(imageStep, "running", "生成中"); }
+        }
+      }
+    });
+    source.addEventListener("delta", function (event) { var d = parse(event); if (d) { onDelta(d); } });
+    source.addEventListener("section", function (event) { var d = parse(event); if (d) { onSection(d); } });
+    source.addEventListener("image", function (event) {
+      var d = parse(event) || {};
+      if (d.status === "failed" || d.error) { imageFailed(d.error && d.error.message); } else { showImage(d.url || d.image_url); }
+    });
+    source.addEventListener("done", function (event) { onDone(parse(event) || {}); });
+    source.addEventListener("error", function (event) {
+      if (event.data) { onError(parse(event) || {}); return; }
+      // A dropped connection: EventSource reconnects by itself and the server resends what we missed.
+      if (source && source.readyState === EventSource.CONNECTING) { announce("接続が途切れました。再接続しています…"); }
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------ retry
+  retryBtn.addEventListener("click", function () {
+    retryBtn.disabled = true;
+    retryStatus.textContent = "もう一度生成を開始しています…";
+    window.mpFetch(api + "/retry", { method: "POST", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (d) { return { ok: r.ok, status: r.status, data: d }; }); })
+      .then(function (res) {
+        if (!res.ok) {
+          retryBtn.disabled = false;
+          retryStatus.textContent = ((res.data && res.data.error && res.data.error.message) || "再試行を開始できませんでした。");
+          return;
+        }
+        var newId = res.data && res.data.id;
+        if (newId && newId !== id) { window.location.assign("/personas/" + encodeURIComponent(newId)); return; }
+        failureBox.hidden = true;
+        retryBtn.disabled = false;
+        retryStatus.textContent = "";
+        progressPanel.hidden = false;
+        resetPartials();
+        order.forEach(function (k) { if (!sections[k].done) { sections[k].placeholder.textContent = "生成を待っています…"; } });
+        setStatus("queued");
+        connect();
+      })
+      .catch(function () { retryBtn.disabled = false; retryStatus.textContent = "通信に失敗しました。もう一度お試しください。"; });
+  });
+
+  // ------------------------------------------------------------------------------------------ regenerate
+  function showRegenerateButtons(show) {
+    $all("[data-regenerate]").forEach(function (btn) { btn.hidden = !show; });
+  }
+
+  function setRegenerating(key) {
+    regenerating = key;
+    $all("[data-regenerate]").forEach(function (btn) {
+      btn.disabled = !!key;
+      btn.textContent = btn.getAttribute("data-regenerate") === key ? "再生成中…" : "再生成";
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var btn = event.target.closest && event.target.closest("[data-regenerate]");
+    if (!btn || regenerating) { return; }
+    var key = btn.getAttribute("data-regenerate");
+    var s = sections[key];
+    setRegenerating(key);
+    s.statusEl.classList.remove("is-error");
+    s.statusEl.textContent = s.label + "を再生成しています…";
+    window.mpFetch(api + "/sections/" + encodeURIComponent(key) + "/regenerate",
+                   { method: "POST", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (d) { return { ok: r.ok, data: d }; }); })
+      .then(function (res) {
+        if (!res.ok) {
+          s.statusEl.classList.add("is-error");
+          s.statusEl.textContent = (res.data && res.data.error && res.data.error.message) || "再生成を開始できませんでした。";
+          setRegenerating(null);
+          return;
+        }
+        connect();
+      })
+      .catch(function () {
+        s.statusEl.classList.add("is-error");
+        s.statusEl.textContent = "通信に失敗しました。もう一度お試しください。";
+        setRegenerating(null);
+      });
+  });
+
+  // ------------------------------------------------------------------------------------------ profile edit
+  function bindProfileForm() {
+    var form = document.getElementById("profile-form");
+    var list = document.getElementById("profile-list");
+    var editBtn = document.getElementById("profile-edit");
+    var statusEl = document.getElementById("profile-status");
+    if (!form || form.getAttribute("data-bound")) { return; }
+    form.setAttribute("data-bound", "true");
+    editBtn.hidden = status !== "done";
+    function close(focusBtn) {
+      form.hidden = true;
+      list.hidden = false;
+      editBtn.setAttribute("aria-expanded", "false");
+      if (focusBtn) { editBtn.focus(); }
+    }
+    editBtn.onclick = function () {
+      var open = form.hidden;
+      if (!open) { close(true); return; }
+      form.hidden = false;
+      list.hidden = true;
+      editBtn.setAttribute("aria-expanded", "true");
+      statusEl.textContent = "";
+      document.getElementById("profile-form-title").focus();
+    };
+    document.getElementById("profile-cancel").onclick = function () { close(true); };
+    var age = form.elements.namedItem("age");
+    var months = form.elements.namedItem("age_months");
+    function syncMonths() { if (age.value === "100") { months.value = "0"; months.disabled = true; } else { months.disabled = false; } }
+    age.onchange = syncMonths;
+    syncMonths();
+    form.onsubmit = function (event) {
+      event.preventDefault();
+      $all(".field-error", form).forEach(function (el) { el.textContent = ""; el.hidden = true; });
+      $all('[aria-invalid="true"]', form).forEach(function (el) { el.removeAttribute("aria-invalid"); });
+      var profile = {};
+      ["name", "gender", "prefecture", "municipality", "family", "occupation", "income", "hobby", "life_events"]
+        .forEach(function (k) { profile[k] = form.elements.namedItem(k).value.trim(); });
+      profile.age = parseInt(age.value, 10);
+      profile.age_months = parseInt(months.value || "0", 10);
+      var localErrors = [];
+      if (!profile.name) { localErrors.push({ field: "name", message: "名前を入力してください。" }); }
+      if (profile.name.length > 50) { localErrors.push({ field: "name", message: "50文字以内で入力してください。" }); }
+      if (localErrors.length) { showFieldErrors(form, localErrors, statusEl); return; }
+      statusEl.classList.remove("is-error");
+      statusEl.textContent = "保存しています…";
+      window.mpFetch(api, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify({ profile: profile })
+      }).then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (d) { return { ok: r.ok, data: d }; });
+      }).then(function (res) {
+        if (!res.ok) {
+          var err = (res.data && res.data.error) || {};
+          showFieldErrors(form, (err.fields || []).map(function (f) {
+            return { field: String(f.field || "").replace(/^profile\./, ""), message: f.message };
+          }), statusEl, err.message);
+          return;
+        }
+        refreshFromServer(["persona-name", "profile-list", "profile-form"]).then(function () {
+          var s = document.getElementById("profile-status");
+          s.classList.remove("is-error");
+          s.textContent = "プロフィールを保存しました。";
+          var btn = document.getElementById("profile-edit");
+          btn.hidden = false;
+          btn.focus();
+        });
+      }).catch(function () {
+        statusEl.classList.add("is-error");
+        statusEl.textContent = "通信に失敗しました。もう一度お試しください。";
+      });
+    };
+  }
+
+  function showFieldErrors(form, errors, statusEl, message) {
+    var first = null;
+    errors.forEach(function (err) {
+      var box = form.querySelector('[data-error-for="' + err.field + '"]');
+      var input = form.elements.namedItem(err.field);
+      if (box) { box.textContent = err.message; box.hidden = false; }
+      if (input && input.setAttribute) { input.setAttribute("aria-invalid", "true"); if (!first) { first = input; } }
+    });
+    statusEl.classList.add("is-error");
+    statusEl.textContent = message || "入力内容を確認してください。";
+    if (first) { first.focus(); }
+  }
+
+  // ------------------------------------------------------------------------------------------ start
+  bindProfileForm();
+  if (status === "queued" || status === "running") {
+    progressPanel.hidden = false;
+    updateProgress(null);
+    connect();
+  } else if (status === "done") {
+    showRegenerateButtons(true);
+  } else if (status === "failed") {
+    retryBtn.hidden = false;
+  }
+})();
