@@ -1,9 +1,19 @@
-"""Logging set-up: plain or JSON lines, with the request id. Never log secrets or full personal inputs."""
+"""Logging set-up: plain or JSON lines, with the request id. Never log secrets or full personal inputs.
+
+* ``[AI] Response time: X seconds`` (logger ``medipersona.ai``, one line per provider call) carries provider, model,
+  task, outcome (and attempt, error_code, status) as ``extra`` fields: in JSON mode they become keys, and
+  ``seconds`` is lifted from the message.
+* ``medipersona.access``: one line per request (method, route template, status, duration, request id), written by
+  ``ops.metrics.MetricsMiddleware``; no query strings, no raw paths of matched routes.
+* Last line of defence: anything that looks like an API key or a bearer token is masked before it is written.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sys
 
 from medipersona.settings import Settings
@@ -17,21 +27,87 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+SECRET_PATTERNS = [
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{8,}"),
+    re.compile(r"\bAIza[0-9A-Za-z_-]{20,}"),
+    re.compile(r"(?i)((?:api[_-]?key|password|secret|token)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]{4,}"),
+]
+
+
+def redact(text: str) -> str:
+    """Mask API keys, bearer tokens and key=value secrets (a safety net: callers must not log them at all)."""
+    for pattern in SECRET_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + "***", text)
+        else:
+            text = pattern.sub("***", text)
+    return text
+
+
+# ``extra`` fields copied into JSON lines (the providers, jobs and access log set them).
+EXTRA_KEYS = ("provider", "model", "task", "outcome", "seconds", "attempt", "error_code", "status",
+              "method", "route", "duration_ms", "job_id", "kind")
+AI_RESPONSE_PREFIX = "[AI] Response time"
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,
             "request_id": getattr(record, "request_id", "-"),
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
-        for key in ("provider", "model", "task", "outcome", "seconds"):
+        for key in EXTRA_KEYS:
             if hasattr(record, key):
                 data[key] = getattr(record, key)
+        if ("seconds" not in data and isinstance(record.msg, str) and record.msg.startswith(AI_RESPONSE_PREFIX)
+                and isinstance(record.args, tuple) and record.args):
+            try:
+                data["seconds"] = round(float(record.args[0]), 3)
+            except (TypeError, ValueError):
+                pass
         if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
+            data["exc"] = redact(self.formatException(record.exc_info))
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+class PlainFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "request_id"):
+            record.request_id = "-"
+        text = super().format(record)
+        if record.name == "medipersona.ai" and hasattr(record, "provider"):
+            text += " provider={} model={} task={} outcome={}".format(
+                getattr(record, "provider", "-"), getattr(record, "model", "-"), getattr(record, "task", "-"),
+                getattr(record, "outcome", "-"))
+        return redact(text)
+
+
+def json_logs_requested() -> bool:
+    """MEDIPERSONA_LOG_JSON without building Settings (the gunicorn config reads it in the arbiter)."""
+    return os.environ.get("MEDIPERSONA_LOG_JSON", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def gunicorn_logconfig_dict() -> dict:
+    """gunicorn's own loggers (arbiter, uvicorn under the worker) as JSON lines, for ``logconfig_dict``."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "medipersona.ops.logging.JsonFormatter"}},
+        "handlers": {"error_console": handler, "console": handler},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+    }
 
 
 _configured = False
@@ -47,7 +123,7 @@ def configure_logging(settings: Settings) -> None:
     if settings.log_json:
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+        handler.setFormatter(PlainFormatter())
     root = logging.getLogger("medipersona")
     root.handlers = [handler]
     root.setLevel(settings.log_level.upper())

@@ -1,40 +1,326 @@
-"""Metrics hooks called by the rest of the app (operations work turns these into Prometheus metrics).
+"""Prometheus metrics: the hooks the rest of the app calls, the request middleware, collection for /metrics.
 
-Keep these function signatures stable: providers, jobs and exports call them.
+Keep the hook signatures stable: providers, jobs and exports call them.
+
+Two modes:
+
+* **multiprocess** (under gunicorn): ``PROMETHEUS_MULTIPROC_DIR`` is set by ``ops/gunicorn_conf.py`` before
+  ``prometheus_client`` is first imported; every worker writes its values to memory-mapped files there and a scrape
+  aggregates them with a fresh ``CollectorRegistry`` + ``MultiProcessCollector``. Gauges declare how workers
+  combine (``livesum`` for in-flight counts, ``liveall`` for per-worker RSS with a ``pid`` label).
+* **plain** (tests, ``uvicorn`` in development): the default registry of this process.
+
+``prometheus_client`` is imported on first use, not at module import, so that importing this module is free.
 """
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import asyncio
+import logging
+import os
+import re
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("medipersona.ops")
+access_log = logging.getLogger("medipersona.access")
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+PROVIDER_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0)
+EXPORT_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# Requests whose access-log line goes to DEBUG (load balancer probes, Prometheus scrapes).
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+SAMPLE_INTERVAL_SECONDS = 15.0
+_LABEL_RE = re.compile(r"[^A-Za-z0-9_.:/\-]")
+
+
+def multiprocess_dir() -> str | None:
+    path = os.environ.get(MULTIPROC_ENV)
+    return path if path and os.path.isdir(path) else None
+
+
+def _label(value: Any, limit: int = 64) -> str:
+    """Bound label values: short, printable, no user text."""
+    text = _LABEL_RE.sub("_", str(value or "unknown"))
+    return text[:limit] or "unknown"
+
+
+class _AppMetrics:
+    """Every metric a web worker writes. Built once, on first use."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        self.requests = Counter("medipersona_http_requests_total", "HTTP requests by route template and status.",
+                                ["method", "route", "status"])
+        self.request_seconds = Histogram(
+            "medipersona_http_request_duration_seconds",
+            "HTTP request duration by route template (event streams are not observed: they last as long as a job).",
+            ["method", "route"], buckets=HTTP_BUCKETS)
+        self.requests_in_progress = Gauge("medipersona_http_requests_in_progress", "HTTP requests being handled.",
+                                          multiprocess_mode="livesum")
+        self.generations_in_flight = Gauge("medipersona_generations_in_flight", "Generation jobs running now.",
+                                           multiprocess_mode="livesum")
+        self.generations = Counter("medipersona_generations_total", "Finished generation jobs.", ["outcome"])
+        self.provider_calls = Counter("medipersona_provider_calls_total", "Upstream AI calls.",
+                                      ["provider", "model", "task", "outcome"])
+        self.provider_seconds = Histogram("medipersona_provider_call_duration_seconds", "Upstream AI call latency.",
+                                          ["provider", "model", "task"], buckets=PROVIDER_BUCKETS)
+        self.queue_depth = Gauge("medipersona_job_queue_depth", "Queued jobs at the runner's last poll.",
+                                 multiprocess_mode="livemostrecent")
+        self.job_recoveries = Counter("medipersona_job_recoveries_total",
+                                      "Jobs taken over after their worker died (lease expired).", ["kind"])
+        self.exports = Counter("medipersona_exports_total", "Rendered exports.", ["kind"])
+        self.export_seconds = Histogram("medipersona_export_duration_seconds", "Export rendering time.", ["kind"],
+                                        buckets=EXPORT_BUCKETS)
+        self.worker_rss = Gauge("medipersona_worker_rss_bytes", "Resident memory of each worker (/proc VmRSS).",
+                                multiprocess_mode="liveall")
+        self.worker_cpu = Gauge("medipersona_worker_cpu_percent", "CPU use of each worker over the last interval.",
+                                multiprocess_mode="liveall")
+        self.box_cpu = Gauge("medipersona_box_cpu_percent", "CPU use of the box / container (cgroup or psutil).",
+                             multiprocess_mode="livemostrecent")
+        self.box_memory_used = Gauge("medipersona_box_memory_used_bytes", "Memory in use on the box / container.",
+                                     multiprocess_mode="livemostrecent")
+        self.box_memory_limit = Gauge("medipersona_box_memory_limit_bytes", "Memory limit of the box / container.",
+                                      multiprocess_mode="livemostrecent")
+
+
+class _ArbiterMetrics:
+    """Metrics the gunicorn arbiter writes (worker exits). Counters survive the workers they count."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge
+
+        self.restarts = Counter("medipersona_worker_restarts_total",
+                                "Workers that exited and were replaced, by reason "
+                                "(recycled: max_requests or reload; sigkill: killed, perhaps out of memory; "
+                                "timeout: blocked event loop; signal; error: non-zero exit).", ["reason"])
+        self.last_sigkill = Gauge("medipersona_worker_last_sigkill_timestamp_seconds",
+                                  "Unix time of the last worker killed with SIGKILL.", multiprocess_mode="max")
+
+
+_app_metrics: _AppMetrics | None = None
+_arbiter_metrics: _ArbiterMetrics | None = None
+
+
+def app_metrics() -> _AppMetrics:
+    global _app_metrics
+    if _app_metrics is None:
+        _app_metrics = _AppMetrics()
+    return _app_metrics
+
+
+def arbiter_metrics() -> _ArbiterMetrics:
+    global _arbiter_metrics
+    if _arbiter_metrics is None:
+        _arbiter_metrics = _ArbiterMetrics()
+    return _arbiter_metrics
+
+
+# --- hooks (stable signatures) -------------------------------------------------------------------------------
 
 
 def observe_provider_call(provider: str, model: str, task: str, outcome: str, seconds: float) -> None:
     """One upstream AI call finished. outcome: ok | error | timeout | retry | invalid_output."""
+    m = app_metrics()
+    provider, model, task = _label(provider), _label(model), _label(task)
+    m.provider_calls.labels(provider, model, task, _label(outcome, 24)).inc()
+    m.provider_seconds.labels(provider, model, task).observe(max(0.0, seconds))
 
 
 def generation_started() -> None:
     """A generation job began running in this worker (in-flight gauge +1)."""
+    app_metrics().generations_in_flight.inc()
 
 
 def generation_finished(outcome: str) -> None:
     """A generation job ended (in-flight gauge -1). outcome: done | failed."""
+    m = app_metrics()
+    m.generations_in_flight.dec()
+    m.generations.labels(_label(outcome, 24)).inc()
 
 
 def job_recovered(kind: str) -> None:
     """A job whose lease expired (dead worker) was taken over by this worker."""
+    app_metrics().job_recoveries.labels(_label(kind, 32)).inc()
 
 
 def set_queue_depth(depth: int) -> None:
     """Queued jobs seen by the runner at its last poll."""
+    app_metrics().queue_depth.set(depth)
 
 
 def observe_export(kind: str, seconds: float) -> None:
     """One export (pdf | pptx) rendered."""
+    m = app_metrics()
+    kind = _label(kind, 24)
+    m.exports.labels(kind).inc()
+    m.export_seconds.labels(kind).observe(max(0.0, seconds))
+
+
+# --- worker lifecycle (called from the gunicorn arbiter's hooks) -------------------------------------------
+
+
+def worker_exited(reason: str, when: float | None = None) -> None:
+    m = arbiter_metrics()
+    m.restarts.labels(_label(reason, 16)).inc()
+    if reason == "sigkill":
+        m.last_sigkill.set(when or time.time())
+
+
+# --- process samples -------------------------------------------------------------------------------------------
+
+_cpu_sampler = None
+
+
+def sample_process(memory_limit_mb: int = 0) -> None:
+    """Publish this worker's RSS and CPU and the box's CPU and memory (cheap: a few /proc reads)."""
+    global _cpu_sampler
+    from medipersona.ops import system
+
+    m = app_metrics()
+    if (rss := system.process_rss_bytes()) is not None:
+        m.worker_rss.set(rss)
+    if _cpu_sampler is None:
+        _cpu_sampler = system.CpuSampler()
+    process_pct, box_pct = _cpu_sampler.sample()
+    if process_pct is not None:
+        m.worker_cpu.set(process_pct)
+    if box_pct is not None:
+        m.box_cpu.set(box_pct)
+    mem = system.memory_info(memory_limit_mb)
+    m.box_memory_used.set(mem.used_bytes)
+    m.box_memory_limit.set(mem.limit_bytes)
+
+
+async def _sampler_loop(memory_limit_mb: int) -> None:
+    from medipersona.ops.monitoring import HISTORY
+
+    while True:
+        try:
+            sample_process(memory_limit_mb)
+            samples = await asyncio.to_thread(collect_samples)
+            HISTORY.add(time.time(), samples)
+        except Exception:  # noqa: BLE001 - sampling must never take a worker down
+            log.exception("metrics sampling failed")
+        await asyncio.sleep(SAMPLE_INTERVAL_SECONDS)
+
+
+# --- collection ------------------------------------------------------------------------------------------------
+
+
+def _registry():
+    if multiprocess_dir():
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return registry
+    from prometheus_client import REGISTRY
+
+    return REGISTRY
+
+
+def render_latest() -> tuple[bytes, str]:
+    """The exposition text of every worker (multiprocess) or of this process (plain). Blocking file reads."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    app_metrics()  # make sure the series exist even before the first request
+    return generate_latest(_registry()), CONTENT_TYPE_LATEST
+
+
+def collect_samples() -> list[tuple[str, dict[str, str], float]]:
+    """Every sample as (name, labels, value), aggregated over workers in multiprocess mode. Blocking."""
+    app_metrics()
+    out: list[tuple[str, dict[str, str], float]] = []
+    for family in _registry().collect():
+        if not family.name.startswith("medipersona_"):
+            continue
+        for sample in family.samples:
+            out.append((sample.name, dict(sample.labels), float(sample.value)))
+    return out
+
+
+# --- middleware ------------------------------------------------------------------------------------------------
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/api/personas/{persona_id}``), never the raw path."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return "<unmatched>"
+    if route.__class__.__name__ == "Mount":
+        return (path.rstrip("/") or "") + "/{path}"
+    return path
 
 
 class MetricsMiddleware:
+    """Pure ASGI: counts requests by route template and status, observes latency, writes one access-log line.
+
+    On the ASGI lifespan it also starts the per-worker sampler (RSS, CPU, memory, monitoring history).
+    """
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._sampler: asyncio.Task | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        m = app_metrics()
+        start = time.perf_counter()
+        state = {"status": 500, "stream": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                for key, value in message.get("headers", ()):
+                    if key.lower() == b"content-type" and value.startswith(b"text/event-stream"):
+                        state["stream"] = True
+            await send(message)
+
+        m.requests_in_progress.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            m.requests_in_progress.dec()
+            duration = time.perf_counter() - start
+            method = scope.get("method", "GET")
+            method = method if method in METHODS else "OTHER"
+            route = route_template(scope)
+            status = state["status"]
+            m.requests.labels(method, route, str(status)).inc()
+            if not state["stream"]:
+                m.request_seconds.labels(method, route).observe(duration)
+            level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
+            if access_log.isEnabledFor(level):
+                shown = route if route != "<unmatched>" else _label(scope.get("path", ""), 100)
+                access_log.log(level, "%s %s %s %.1fms", method, shown, status, duration * 1000,
+                               extra={"method": method, "route": shown, "status": status,
+                                      "duration_ms": round(duration * 1000, 1)})
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup" and self._sampler is None:
+                limit = 0
+                settings = getattr(scope.get("app"), "state", None)
+                if settings is not None and getattr(settings, "settings", None) is not None:
+                    limit = settings.settings.memory_limit_mb
+                self._sampler = asyncio.create_task(_sampler_loop(limit), name="medipersona-metrics-sampler")
+            elif message["type"] == "lifespan.shutdown" and self._sampler is not None:
+                self._sampler.cancel()
+                self._sampler = None
+            return message
+
+        await self.app(scope, receive_wrapper, send)

@@ -30,3 +30,10 @@ async def readyz(db: DatabaseDep):
             status_code=503,
         )
     return {"status": "ok", "database": db.engine.dialect.name}
+
+
+# Prometheus scrape endpoint and the monitoring page (app.py includes only this module's router).
+from medipersona.ops import pages as _pages  # noqa: E402
+
+router.include_router(_pages.router)
+router.include_router(_pages.api_router)

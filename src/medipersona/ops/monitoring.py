@@ -1,0 +1,401 @@
+"""The seed's monitoring indicators and thresholds as pure functions over metric samples.
+
+The seed (モニタリング指標) sets targets — CPU 10–30 %, memory <= 70–80 %, P95 <= 30 s, errors < 1 % — and warning
+signs with remedies — memory > 90 %: fewer workers; CPU > 80 %: investigate; frequent 503s: fewer workers or a
+longer timeout; "SIGKILL" in the logs: OOM, cut workers at once. Here they are computed from real metrics.
+
+States: ``ok`` (目標どおり), ``caution`` (目標外だが警告未満), ``warning`` (警告サイン), ``unknown`` (データなし).
+Rates and P95 use the counters' change over the last ``WINDOW_SECONDS`` when the worker's sampler has history,
+else the totals since start.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+Sample = tuple[str, dict[str, str], float]
+
+WINDOW_SECONDS = 15 * 60
+# Routes left out of the seed's "response time": probes and scrapes are not user requests.
+EXCLUDED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+PROVIDER_FAILURES = frozenset({"error", "timeout", "invalid_output", "retry"})
+
+# Thresholds (the seed's numbers; ours where the seed gives none, marked).
+CPU_TARGET_MAX = 30.0        # seed: 10–30 % is normal (low because the app waits on AI APIs)
+CPU_WARNING = 80.0           # seed: > 80 % → investigate
+MEMORY_TARGET_MAX = 80.0     # seed: <= 70–80 %
+MEMORY_WARNING = 90.0        # seed: > 90 % → fewer workers
+P95_TARGET_SECONDS = 30.0    # seed: P95 <= 30 s
+ERROR_RATE_TARGET = 1.0      # seed: < 1 %
+RATE_503_WARNING = 1.0       # ours: "503 frequent" = >= 1 % of requests or >= 10 in the window
+COUNT_503_WARNING = 10
+PROVIDER_ERROR_CAUTION = 1.0   # ours
+PROVIDER_ERROR_WARNING = 5.0   # ours
+PROVIDER_P95_CAUTION = 30.0    # ours, from the seed's image range (10–30 s)
+QUEUE_DEPTH_CAUTION = 100      # ours: jobs wait only when every worker runs job_max_concurrency jobs
+
+
+@dataclass
+class ProviderStats:
+    calls: float = 0.0
+    failures: float = 0.0
+    buckets: dict[float, float] = field(default_factory=dict)
+
+
+@dataclass
+class Snapshot:
+    requests: float = 0.0
+    errors_5xx: float = 0.0
+    status_503: float = 0.0
+    latency_buckets: dict[float, float] = field(default_factory=dict)
+    providers: dict[tuple[str, str], ProviderStats] = field(default_factory=dict)
+    restarts: dict[str, float] = field(default_factory=dict)
+    generations: dict[str, float] = field(default_factory=dict)
+    last_sigkill: float | None = None
+    in_flight: float = 0.0
+    queue_depth: float | None = None
+    worker_rss: dict[str, float] = field(default_factory=dict)
+    worker_cpu: dict[str, float] = field(default_factory=dict)
+    box_cpu: float | None = None
+    memory_used: float | None = None
+    memory_limit: float | None = None
+    job_recoveries: float = 0.0
+
+
+def snapshot_from_samples(samples: list[Sample]) -> Snapshot:
+    snap = Snapshot()
+    for name, labels, value in samples:
+        if name == "medipersona_http_requests_total":
+            if labels.get("route") in EXCLUDED_ROUTES:
+                continue
+            snap.requests += value
+            status = labels.get("status", "")
+            if status.startswith("5"):
+                snap.errors_5xx += value
+            if status == "503":
+                snap.status_503 += value
+        elif name == "medipersona_http_request_duration_seconds_bucket":
+            if labels.get("route") in EXCLUDED_ROUTES:
+                continue
+            le = float(labels["le"])
+            snap.latency_buckets[le] = snap.latency_buckets.get(le, 0.0) + value
+        elif name == "medipersona_provider_calls_total":
+            stats = snap.providers.setdefault((labels.get("provider", "?"), labels.get("model", "?")), ProviderStats())
+            stats.calls += value
+            if labels.get("outcome") in PROVIDER_FAILURES:
+                stats.failures += value
+        elif name == "medipersona_provider_call_duration_seconds_bucket":
+            stats = snap.providers.setdefault((labels.get("provider", "?"), labels.get("model", "?")), ProviderStats())
+            le = float(labels["le"])
+            stats.buckets[le] = stats.buckets.get(le, 0.0) + value
+        elif name == "medipersona_worker_restarts_total":
+            reason = labels.get("reason", "?")
+            snap.restarts[reason] = snap.restarts.get(reason, 0.0) + value
+        elif name == "medipersona_generations_total":
+            outcome = labels.get("outcome", "?")
+            snap.generations[outcome] = snap.generations.get(outcome, 0.0) + value
+        elif name == "medipersona_worker_last_sigkill_timestamp_seconds":
+            if value > 0:
+                snap.last_sigkill = max(snap.last_sigkill or 0.0, value)
+        elif name == "medipersona_generations_in_flight":
+            snap.in_flight += value
+        elif name == "medipersona_job_queue_depth":
+            snap.queue_depth = value
+        elif name == "medipersona_job_recoveries_total":
+            snap.job_recoveries += value
+        elif name == "medipersona_worker_rss_bytes":
+            snap.worker_rss[labels.get("pid", "self")] = value
+        elif name == "medipersona_worker_cpu_percent":
+            snap.worker_cpu[labels.get("pid", "self")] = value
+        elif name == "medipersona_box_cpu_percent":
+            snap.box_cpu = value
+        elif name == "medipersona_box_memory_used_bytes":
+            snap.memory_used = value
+        elif name == "medipersona_box_memory_limit_bytes":
+            snap.memory_limit = value
+    return snap
+
+
+def _sub(a: dict, b: dict) -> dict:
+    return {k: max(0.0, v - b.get(k, 0.0)) for k, v in a.items()}
+
+
+def window_delta(now: Snapshot, then: Snapshot | None) -> Snapshot:
+    """Counters as the change since ``then`` (gauges from ``now``). A counter that went down (reset) counts whole."""
+    if then is None:
+        return now
+    if now.requests < then.requests:  # counters reset (a new server): the totals are the window
+        return now
+    providers = {}
+    for key, stats in now.providers.items():
+        old = then.providers.get(key, ProviderStats())
+        providers[key] = ProviderStats(max(0.0, stats.calls - old.calls), max(0.0, stats.failures - old.failures),
+                                       _sub(stats.buckets, old.buckets))
+    return Snapshot(
+        requests=now.requests - then.requests,
+        errors_5xx=max(0.0, now.errors_5xx - then.errors_5xx),
+        status_503=max(0.0, now.status_503 - then.status_503),
+        latency_buckets=_sub(now.latency_buckets, then.latency_buckets),
+        providers=providers,
+        restarts=_sub(now.restarts, then.restarts),
+        generations=_sub(now.generations, then.generations),
+        last_sigkill=now.last_sigkill,
+        in_flight=now.in_flight,
+        queue_depth=now.queue_depth,
+        worker_rss=now.worker_rss,
+        worker_cpu=now.worker_cpu,
+        box_cpu=now.box_cpu,
+        memory_used=now.memory_used,
+        memory_limit=now.memory_limit,
+        job_recoveries=max(0.0, now.job_recoveries - then.job_recoveries),
+    )
+
+
+def histogram_quantile(q: float, buckets: dict[float, float]) -> float | None:
+    """Prometheus' histogram_quantile over cumulative buckets {le: count}; None without observations."""
+    if not buckets:
+        return None
+    items = sorted(buckets.items())
+    total = items[-1][1]
+    if total <= 0:
+        return None
+    rank = q * total
+    prev_le, prev_count = 0.0, 0.0
+    for le, count in items:
+        if count >= rank:
+            if math.isinf(le):
+                return prev_le  # beyond the last finite bucket: its upper bound is the best we know
+            if count == prev_count:
+                return le
+            return prev_le + (le - prev_le) * (rank - prev_count) / (count - prev_count)
+        prev_le, prev_count = le, count
+    return prev_le
+
+
+# --- indicators --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Indicator:
+    key: str
+    label: str
+    value: float | None
+    display: str
+    target: str
+    state: str  # ok | caution | warning | unknown
+    remedy: str = ""
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "value": self.value, "display": self.display,
+                "target": self.target, "state": self.state, "remedy": self.remedy, "detail": self.detail}
+
+
+def cpu_state(percent: float | None) -> str:
+    if percent is None:
+        return "unknown"
+    if percent > CPU_WARNING:
+        return "warning"
+    if percent > CPU_TARGET_MAX:
+        return "caution"
+    return "ok"
+
+
+def memory_state(percent: float | None) -> str:
+    if percent is None:
+        return "unknown"
+    if percent > MEMORY_WARNING:
+        return "warning"
+    if percent > MEMORY_TARGET_MAX:
+        return "caution"
+    return "ok"
+
+
+def p95_state(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    return "warning" if seconds > P95_TARGET_SECONDS else "ok"
+
+
+def error_rate_state(errors: float, total: float) -> str:
+    if total <= 0:
+        return "unknown"
+    return "warning" if 100.0 * errors / total >= ERROR_RATE_TARGET else "ok"
+
+
+def status_503_state(count: float, total: float) -> str:
+    if count <= 0:
+        return "ok"
+    if count >= COUNT_503_WARNING or (total > 0 and 100.0 * count / total >= RATE_503_WARNING):
+        return "warning"
+    return "caution"
+
+
+def sigkill_state(in_window: float, since_start: float) -> str:
+    if in_window > 0:
+        return "warning"
+    if since_start > 0:
+        return "caution"
+    return "ok"
+
+
+def restart_state(restarts: dict[str, float]) -> str:
+    """Recycling (max_requests) is expected; timeouts and crashes are not. SIGKILL has its own indicator."""
+    if restarts.get("timeout", 0) > 0 or restarts.get("error", 0) > 0 or restarts.get("signal", 0) > 0:
+        return "caution"
+    return "ok"
+
+
+def provider_error_state(failures: float, calls: float) -> str:
+    if calls <= 0:
+        return "unknown"
+    rate = 100.0 * failures / calls
+    if rate >= PROVIDER_ERROR_WARNING:
+        return "warning"
+    if rate >= PROVIDER_ERROR_CAUTION:
+        return "caution"
+    return "ok"
+
+
+def provider_latency_state(p95: float | None) -> str:
+    if p95 is None:
+        return "unknown"
+    return "caution" if p95 > PROVIDER_P95_CAUTION else "ok"
+
+
+def queue_state(depth: float | None) -> str:
+    if depth is None:
+        return "unknown"
+    return "caution" if depth > QUEUE_DEPTH_CAUTION else "ok"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}%"
+
+
+def _mb(value: float | None) -> str:
+    return "—" if value is None else f"{value / 1024 / 1024:.0f} MB"
+
+
+def evaluate(now: Snapshot, window: Snapshot, memory_percent: float | None, memory_detail: str = "",
+             window_label: str = "起動以降") -> list[Indicator]:
+    """The seed's indicators with their states and remedies (Japanese, shown as is)."""
+    out: list[Indicator] = []
+    out.append(Indicator(
+        "cpu", "CPU使用率", now.box_cpu, _pct(now.box_cpu), "10–30%（AI待ちが長いため低くて正常）", cpu_state(now.box_cpu),
+        "ボトルネックを調査（通常発生しないはず）。重い処理（PDF・画像・取り込み）がイベントループ上で動いていないか確認。"
+        if cpu_state(now.box_cpu) != "ok" else "",
+        "Worker合計: " + _pct(sum(now.worker_cpu.values())) if now.worker_cpu else ""))
+    out.append(Indicator(
+        "memory", "メモリ使用率", memory_percent, _pct(memory_percent), "70–80%以下", memory_state(memory_percent),
+        {"warning": "Worker数を減らす（medipersona advise-workers で実測値から再計算）",
+         "caution": "目標超過: Worker数の見直しを検討"}.get(memory_state(memory_percent), ""),
+        memory_detail))
+    p95 = histogram_quantile(0.95, window.latency_buckets)
+    out.append(Indicator(
+        "p95", "レスポンスタイム（P95）", p95, "—" if p95 is None else f"{p95:.2f}秒", "30秒以内", p95_state(p95),
+        "遅いルートとプロバイダーのレイテンシ（[AI] Response time ログ）を確認" if p95_state(p95) == "warning" else "",
+        f"{window_label}・{window.requests:.0f}件（SSEストリーム・ヘルスチェックを除く）"))
+    rate = 100.0 * window.errors_5xx / window.requests if window.requests else None
+    out.append(Indicator(
+        "error_rate", "エラー率（5xx）", rate, _pct(rate), "1%未満", error_rate_state(window.errors_5xx, window.requests),
+        "リクエストIDでログのエラー内容を確認" if error_rate_state(window.errors_5xx, window.requests) == "warning" else "",
+        f"{window_label}・{window.errors_5xx:.0f}件 / {window.requests:.0f}件"))
+    s503 = status_503_state(window.status_503, window.requests)
+    out.append(Indicator(
+        "status_503", "503エラー", window.status_503, f"{window.status_503:.0f}件", "0件（頻発しないこと）", s503,
+        "Worker数を減らすか、タイムアウトを延長（/readyz のDB接続失敗も503になります）" if s503 != "ok" else "",
+        window_label))
+    sigkills_window = window.restarts.get("sigkill", 0.0)
+    sigkills_total = now.restarts.get("sigkill", 0.0)
+    sk = sigkill_state(sigkills_window, sigkills_total)
+    last = (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now.last_sigkill)) if now.last_sigkill else "なし")
+    out.append(Indicator(
+        "sigkill", "SIGKILL / OOM", sigkills_total, f"{sigkills_total:.0f}回", "0回", sk,
+        "OOM発生、Worker数を即座に削減" if sk != "ok" else "",
+        f"{window_label}: {sigkills_window:.0f}回・最後: {last}"))
+    restarts_total = sum(v for k, v in now.restarts.items() if k != "sigkill")
+    reasons = "、".join(f"{REASON_LABELS.get(k, k)} {v:.0f}" for k, v in sorted(now.restarts.items()) if v) or "なし"
+    rs = restart_state(now.restarts)
+    out.append(Indicator(
+        "restarts", "Worker再起動", restarts_total, f"{restarts_total:.0f}回", "max-requestsによる入れ替えのみ", rs,
+        "WORKER TIMEOUT: イベントループをブロックする同期処理がないか確認。異常終了: ログを確認" if rs != "ok" else "",
+        f"起動以降の内訳: {reasons}"))
+    out.append(Indicator(
+        "in_flight", "実行中の生成", now.in_flight, f"{now.in_flight:.0f}件", "1 Workerで数百件まで", "ok", "",
+        "生成完了: " + "、".join(f"{k} {v:.0f}" for k, v in sorted(window.generations.items())) if window.generations
+        else ""))
+    qs = queue_state(now.queue_depth)
+    out.append(Indicator(
+        "queue", "ジョブ待ち行列", now.queue_depth, "—" if now.queue_depth is None else f"{now.queue_depth:.0f}件",
+        f"{QUEUE_DEPTH_CAUTION}件以下", qs,
+        "全Workerが同時実行上限に達しています。job_max_concurrency かインスタンス数を見直す" if qs == "caution" else "",
+        f"引き継ぎ（リース切れ）: {window.job_recoveries:.0f}件"))
+    return out
+
+
+REASON_LABELS = {"recycled": "入れ替え", "sigkill": "SIGKILL", "timeout": "タイムアウト", "signal": "シグナル",
+                 "error": "異常終了"}
+
+
+def provider_rows(window: Snapshot) -> list[dict[str, Any]]:
+    rows = []
+    for (provider, model), stats in sorted(window.providers.items()):
+        p50 = histogram_quantile(0.5, stats.buckets)
+        p95 = histogram_quantile(0.95, stats.buckets)
+        err = 100.0 * stats.failures / stats.calls if stats.calls else None
+        state_e = provider_error_state(stats.failures, stats.calls)
+        state_l = provider_latency_state(p95)
+        worst = max((state_e, state_l), key=lambda s: STATE_ORDER.get(s, 0))
+        rows.append({
+            "provider": provider, "model": model, "calls": stats.calls, "error_rate": err,
+            "error_rate_display": _pct(err), "p50": p50, "p95": p95,
+            "p50_display": "—" if p50 is None else f"{p50:.1f}秒", "p95_display": "—" if p95 is None else f"{p95:.1f}秒",
+            "state": worst,
+            "remedy": ("より高速なAIモデルを選択（例: gpt-4o-mini）" if state_l == "caution" else "")
+            + (" エラー率が高い: APIキー・クォータ・フォールバック設定を確認" if state_e in ("caution", "warning") else ""),
+        })
+    return rows
+
+
+STATE_ORDER = {"unknown": 0, "ok": 1, "caution": 2, "warning": 3}
+STATE_LABELS = {"ok": "正常", "caution": "注意", "warning": "警告", "unknown": "データなし"}
+
+
+def overall_state(indicators: list[Indicator]) -> str:
+    return max((i.state for i in indicators), key=lambda s: STATE_ORDER.get(s, 0), default="unknown")
+
+
+def worker_rows(now: Snapshot) -> list[dict[str, Any]]:
+    return [{"pid": pid, "rss": rss, "rss_display": _mb(rss), "cpu_display": _pct(now.worker_cpu.get(pid))}
+            for pid, rss in sorted(now.worker_rss.items())]
+
+
+class History:
+    """Aggregated snapshots taken by this worker's sampler, for rates over a window."""
+
+    def __init__(self, keep_seconds: float = WINDOW_SECONDS + 120) -> None:
+        self.keep_seconds = keep_seconds
+        self._items: deque[tuple[float, Snapshot]] = deque()
+
+    def add(self, when: float, samples: list[Sample]) -> None:
+        self._items.append((when, snapshot_from_samples(samples)))
+        while self._items and self._items[0][0] < when - self.keep_seconds:
+            self._items.popleft()
+
+    def baseline(self, now: float, window: float = WINDOW_SECONDS) -> tuple[float, Snapshot] | None:
+        """The oldest snapshot inside the window (None: no history yet)."""
+        for when, snap in self._items:
+            if when >= now - window:
+                return when, snap
+        return None
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+HISTORY = History()
