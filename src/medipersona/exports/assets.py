@@ -45,11 +45,11 @@ def chart_png(series, w_mm: float, h_mm: float) -> tuple[bytes, int, int] | None
         return None
     width = 860
     height = max(200, int(width * h_mm / w_mm))
-    scale = max(1.0, (w_mm / 25.4 * CHART_DPI) / width)
+    scale = max(1, round((w_mm / 25.4 * CHART_DPI) / width))  # integer pixel scale of keywords.chart
     try:
         from medipersona.keywords.chart import build_chart_layout, render_png
     except ImportError:  # keyword chart not available in this build: a minimal scatter of the same data
-        data = _fallback_chart(series, int(width * scale), int(height * scale))
+        data = _fallback_chart(series, width * scale, height * scale)
     else:
         data = render_png(build_chart_layout(series, width, height), scale)
     from PIL import Image
@@ -59,7 +59,7 @@ def chart_png(series, w_mm: float, h_mm: float) -> tuple[bytes, int, int] | None
 
 
 def _points(series) -> list[tuple[str, float, float]]:
-    rows = series.get("points", series) if isinstance(series, dict) else series
+    rows = series.get("series", series.get("points")) if isinstance(series, dict) else series
     points = []
     for row in rows or []:
         if not isinstance(row, dict):

@@ -114,45 +114,53 @@ async def portrait_file(settings: Settings, persona: Persona) -> str | None:
 
 
 async def timeline_series(session: AsyncSession, persona: Persona) -> tuple[Any, list[tuple[str, str]]]:
-    """(series, summary rows) from the keyword store for the persona's department, 主訴, gender and age."""
+    """(series points, summary rows) from the keyword store for the persona's 主訴, gender and age."""
     try:
         from medipersona.keywords import store
     except ImportError:
         return None, []
-    fetch = getattr(store, "timeline_series", None)
+    fetch = getattr(store, "timeline", None)
     if fetch is None:
         return None, []
     profile = persona.profile or {}
     age = profile.get("age") if isinstance(profile.get("age"), int) else None
     result = await fetch(session, persona.department_id, persona.chief_complaint_id,
                          gender=profile.get("gender"), age=age)
-    return _series_and_summary(result)
-
-
-def _series_and_summary(result: Any) -> tuple[Any, list[tuple[str, str]]]:
-    if result is None:
+    if not result or not result.get("series"):
         return None, []
-    if hasattr(result, "model_dump"):
-        result = result.model_dump()
-    elif hasattr(result, "__dataclass_fields__"):
-        from dataclasses import asdict
+    return result["series"], summary_rows(result)
 
-        result = asdict(result)
-    summary_rows: list[tuple[str, str]] = []
-    if isinstance(result, dict):
-        summary = result.get("summary") or {}
-        if isinstance(summary, dict):
-            labels = {"before_count": "主訴検索より前", "after_count": "主訴検索より後", "peak_day": "ピーク",
-                      "total_keywords": "キーワード数", "urgency": "緊急度"}
-            for key, label in labels.items():
-                if summary.get(key) not in (None, ""):
-                    value = summary[key]
-                    if key.endswith("_count") or key == "total_keywords":
-                        value = f"{value}語"
-                    elif key == "peak_day":
-                        value = f"{value}日"
-                    summary_rows.append((label, _text(value)))
-    return result, summary_rows
+
+def _top_categories(counts: Any) -> str:
+    if not isinstance(counts, dict):
+        return ""
+    top = [c for c, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n][:3]
+    return "、".join(top)
+
+
+def summary_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """The numbers shown under the chart, in Japanese, from the keyword store's timeline summary."""
+    summary = result.get("summary") or {}
+    rows: list[tuple[str, str]] = []
+    if summary.get("total") is not None:
+        rows.append(("キーワード数", f"{summary['total']}語"))
+    if summary.get("before_count") is not None:
+        rows.append(("主訴検索の前", f"{summary['before_count']}語"))
+    if summary.get("after_count") is not None:
+        rows.append(("主訴検索の後", f"{summary['after_count']}語"))
+    if summary.get("peak_day") is not None:
+        rows.append(("ピーク", f"{summary['peak_day']:+d}日" if isinstance(summary["peak_day"], int)
+                     else f"{summary['peak_day']}日"))
+    urgency = summary.get("urgency")
+    if isinstance(urgency, dict) and urgency.get("label"):
+        rows.append(("緊急度", f"{urgency['label']}（{urgency.get('score', '')}）"))
+    if before := _top_categories(summary.get("categories_before")):
+        rows.append(("前の主なカテゴリ", before))
+    if after := _top_categories(summary.get("categories_after")):
+        rows.append(("後の主なカテゴリ", after))
+    if (result.get("dataset") or {}).get("is_sample"):
+        rows.append(("データ", "架空のサンプルデータ"))
+    return rows
 
 
 async def build_document(session: AsyncSession, settings: Settings, persona: Persona) -> dict[str, Any]:

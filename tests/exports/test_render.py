@@ -1,0 +1,159 @@
+"""Rendering without HTTP: page count, Japanese text, embedded font, fitting of long inputs, PPTX fonts and boxes."""
+
+from __future__ import annotations
+
+import pytest
+
+from medipersona.catalog.labels import PERSONA_SECTIONS
+from export_checks import HEADINGS_PAGE1, HEADINGS_PAGE2, pdf_fonts, pdf_pages_text, pdf_to_pngs, pptx_report
+from export_checks import SECTION_TEXT, sample_series
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def make_doc(*, timeline: bool = True, long: bool = False, portrait: str | None = None) -> dict:
+    section = (SECTION_TEXT * 8)[:400] if long else SECTION_TEXT
+    extras = [("座右の銘", "継続は力なり"), ("最近の悩み/関心", "肌荒れと睡眠不足、子育てで自分の時間が取れないこと")]
+    if long:
+        extras += [(f"自由項目{i}", "自由記述の追加項目の値で、少し長めの説明が入ります。") for i in range(12)]
+    doc = {
+        "title": "患者ペルソナ",
+        "name": ("長い名前のペルソナ" * 6) if long else "山田 花子",
+        "meta": [("診療科", "内科"), ("主訴", "めまい"), ("作成日", "2026-11-28")],
+        "portrait_path": portrait,
+        "basic": [("性別", "女性"), ("年齢", "34歳"), ("都道府県", "東京都"),
+                  ("家族構成", "夫、長女（8歳）、義母と4人暮らしで、週末は実家の手伝いもしている" if long else "夫と2人")],
+        "extras": extras,
+        "sections": [(s.label, section) for s in PERSONA_SECTIONS],
+        "timeline": None,
+    }
+    if timeline:
+        doc["timeline"] = {
+            "subtitle": "山田 花子　内科／めまい",
+            "series": sample_series(),
+            "summary": [("キーワード数", "80語"), ("ピーク", "-2日")],
+            "analysis": [("心理変化の分析", (SECTION_TEXT * 6)[: 600 if long else 200]),
+                         ("隠れたニーズ", (SECTION_TEXT * 6)[: 600 if long else 150]),
+                         ("マーケティング提案", (SECTION_TEXT * 6)[: 600 if long else 250])],
+        }
+    return doc
+
+
+def all_text_ops(doc, portrait=None):
+    from medipersona.exports.assets import chart_png
+    from medipersona.exports.fonts import metrics
+    from medipersona.exports.layout import build_pages
+
+    series = (doc.get("timeline") or {}).get("series")
+    return build_pages(metrics(), doc, portrait, lambda w, h: chart_png(series, w, h))
+
+
+def test_pdf_two_pages_headings_and_embedded_font(tmp_path):
+    from medipersona.exports.pdf import render_pdf
+
+    data = render_pdf(make_doc())
+    assert data.startswith(b"%PDF")
+    pages = pdf_pages_text(data)
+    assert len(pages) == 2
+    compact = [p.replace(" ", "") for p in pages]
+    for heading in HEADINGS_PAGE1 + ["山田花子"]:
+        assert heading in compact[0], heading
+    for heading in HEADINGS_PAGE2:
+        assert heading in compact[1], heading
+    fonts = pdf_fonts(data)
+    assert fonts and all(f["emb"] == "yes" for f in fonts), fonts
+    assert any("IPAexGothic" in f["name"] for f in fonts)
+    pngs = pdf_to_pngs(data, tmp_path)
+    assert len(pngs) == 2
+
+
+def test_pdf_without_timeline_is_one_page():
+    from medipersona.exports.pdf import render_pdf
+
+    pages = pdf_pages_text(render_pdf(make_doc(timeline=False)))
+    assert len(pages) == 1
+    assert "タイムライン分析" not in pages[0]
+
+
+def test_long_inputs_fit_without_cutting():
+    """400-character sections, a long name, many free fields: everything is drawn, nothing cut or overflowing."""
+    from medipersona.exports.layout import ELLIPSIS, LINE_FACTOR, PAGE_H, PAGE_W
+    from medipersona.exports.fonts import PT_MM, metrics
+    from medipersona.exports.pdf import render_pdf
+
+    doc = make_doc(long=True)
+    pages = all_text_ops(doc)
+    fm = metrics()
+    drawn = []
+    for page in pages:
+        for op in page.ops:
+            assert 0 <= op.x and op.x + op.w <= PAGE_W + 0.01 and 0 <= op.y and op.y + op.h <= PAGE_H + 0.01
+            if op.kind != "text":
+                continue
+            assert len(op.lines) * op.size * LINE_FACTOR * PT_MM <= op.h + 0.02, op.text[:20]
+            for line in op.lines:
+                assert fm.width_mm(line, op.size) <= op.w + 0.01, line
+                assert not line.endswith(ELLIPSIS), "text was cut"
+            assert op.size >= 5
+            drawn.append("".join(op.lines))
+    everything = "".join(drawn)
+    for _, text in doc["sections"]:
+        assert text in everything
+    for label, value in doc["extras"]:
+        assert value in everything and label in everything
+    assert doc["name"] in everything
+    assert len(pdf_pages_text(render_pdf(doc))) == 2
+
+
+def test_kinsoku_no_line_starts_with_closing_punctuation():
+    from medipersona.exports.fonts import metrics
+    from medipersona.exports.layout import NO_LINE_START, wrap
+
+    text = "あいうえおかきくけこ、さしすせそ。たちつてと」なにぬねの）" * 10
+    for width in (20, 27.3, 31, 45.5):
+        for line in wrap(metrics(), text, width, 9)[1:]:
+            assert line and line[0] not in NO_LINE_START, (width, line)
+
+
+def test_pptx_two_slides_ea_fonts_and_boxes_fit(tmp_path):
+    from medipersona.exports.pptx import render_pptx
+
+    for doc in (make_doc(), make_doc(long=True)):
+        report = pptx_report(render_pptx(doc))
+        assert report["slides"] == 2
+        assert "山田 花子" in report["texts"][0] or "長い名前" in report["texts"][0]
+        for heading in HEADINGS_PAGE1:
+            assert heading in report["texts"][0]
+        for heading in HEADINGS_PAGE2:
+            assert heading in report["texts"][1]
+        assert report["runs_without_ea"] == []
+        assert report["overflowing"] == []
+        assert report["overlapping"] == []
+        assert report["outside"] == []
+
+
+def test_pptx_without_timeline_has_one_slide():
+    from medipersona.exports.pptx import render_pptx
+
+    assert pptx_report(render_pptx(make_doc(timeline=False)))["slides"] == 1
+
+
+def test_unsupported_characters_are_dropped_not_tofu():
+    from medipersona.exports.fonts import metrics
+
+    assert metrics().clean("花子😀\x07\tさん") == "花子 さん"
+
+
+def test_portrait_from_file_and_broken_file(tmp_path):
+    from PIL import Image
+
+    from medipersona.exports.assets import load_portrait
+
+    good = tmp_path / "p.png"
+    Image.new("RGBA", (1024, 1024), (200, 100, 50, 255)).save(good)
+    data, w, h = load_portrait(str(good))
+    assert data[:2] == b"\xff\xd8" and max(w, h) <= 640
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    assert load_portrait(str(bad)) is None
+    assert load_portrait(str(tmp_path / "missing.png")) is None
