@@ -10,6 +10,7 @@ logging, metrics) or ``providers.structured.generate_structured`` (plus repair, 
 from __future__ import annotations
 
 import email.utils
+import math
 import os
 import time
 from collections.abc import AsyncIterator
@@ -66,7 +67,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         if when is None:
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         return None
     return max(0.0, seconds)
 

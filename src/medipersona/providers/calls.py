@@ -227,7 +227,7 @@ async def stream_text_call(
                 finally:
                     try:
                         await agen.aclose()
-                    except Exception:  # noqa: BLE001 - closing a broken stream must not hide the error
+                    except Exception:  # noqa: BLE001, S110 - closing a broken stream must not hide the error
                         pass
                 seconds = time.perf_counter() - started
             if info is not None:

@@ -20,13 +20,13 @@ from typing import Any
 _MISSING: Any = object()
 _WS = " \t\r\n"
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)?(?:\.\d*)?(?:[eE][-+]?\d*)?")
-_FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S)
+_FENCE = re.compile(r"```[a-zA-Z0-9_-]*[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
 _LITERALS = {"true": True, "false": False, "null": None}
 _DECODER = json.JSONDecoder(strict=False)
 
 
 class _Parser:
-    __slots__ = ("s", "n", "final")
+    __slots__ = ("final", "n", "s")
 
     def __init__(self, s: str, final: bool) -> None:
         self.s = s
@@ -193,7 +193,7 @@ def repair_json(text: str) -> tuple[dict[str, Any] | None, bool]:
 class PartialJSON:
     """Feed chunks; ``snapshot()`` parses the accumulated text (cached until more text arrives)."""
 
-    __slots__ = ("_parts", "_text", "_dirty", "_last")
+    __slots__ = ("_dirty", "_last", "_parts", "_text")
 
     def __init__(self) -> None:
         self._parts: list[str] = []

@@ -153,7 +153,7 @@ async def aclose_providers() -> None:
     for instance in instances:
         try:
             await instance.aclose()
-        except Exception:  # noqa: BLE001 - shutdown must go on
+        except Exception:  # noqa: BLE001, S110 - shutdown must go on
             pass
 
 

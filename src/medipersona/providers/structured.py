@@ -134,7 +134,6 @@ async def generate_structured(
             if exc.mid_stream and exc.retryable and attempt < max_attempts:
                 log.warning("AI stream broke mid-answer; asking again", extra={
                     "provider": info.provider, "model": info.model, "task": request.task, "attempt": attempt})
-                problem = problem  # same prompt again
                 continue
             raise
         calls += info.attempts

@@ -1,0 +1,131 @@
+"""OpenAI (and any OpenAI-compatible server: Ollama, vLLM, ...) through the official async SDK.
+
+Text: Chat Completions streaming with Structured Outputs (``response_format`` json_schema, strict). Images: the
+Images API, stored from base64. The key comes from ``OPENAI_API_KEY``, the endpoint from ``OPENAI_BASE_URL``.
+The SDK's own retries are off (``max_retries=0``): ``providers.calls`` retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar, Literal
+
+from medipersona.providers.base import (
+    ImageRequest,
+    ImageResult,
+    Provider,
+    ProviderError,
+    TextRequest,
+    sniff_image_mime,
+)
+from medipersona.providers.sdk_common import (
+    PooledClientProvider,
+    map_stainless_error,
+    safe_name,
+    strict_json_schema,
+)
+
+
+class OpenAIProvider(PooledClientProvider):
+    name: ClassVar[str] = "openai"
+    label: ClassVar[str] = "OpenAI"
+    supports_text: ClassVar[bool] = True
+    supports_image: ClassVar[bool] = True
+    supports_schema: ClassVar[bool] = True
+    needs_key: ClassVar[bool] = True
+    key_env_var: ClassVar[str | None] = "OPENAI_API_KEY"
+    default_text_model: ClassVar[str] = "gpt-5.4-mini"
+    default_image_model: ClassVar[str] = "gpt-image-2"
+
+    class Options(Provider.Options):
+        # "json_schema": Structured Outputs (strict). "json_object": plain JSON mode for servers without it.
+        response_format: Literal["json_schema", "json_object"] = "json_schema"
+        # Reasoning models accept only the default temperature; send it only when asked to.
+        send_temperature: bool = False
+
+    @classmethod
+    def config_key(cls, settings) -> tuple[Any, ...]:
+        return (*super().config_key(settings), os.environ.get("OPENAI_BASE_URL", "").strip())
+
+    def make_client(self) -> Any:
+        from openai import AsyncOpenAI
+
+        timeout = (self.settings.provider_timeout_seconds + 5.0) if self.settings else 125.0
+        return AsyncOpenAI(
+            api_key=self.api_key(),
+            base_url=os.environ.get("OPENAI_BASE_URL", "").strip() or None,
+            max_retries=0,
+            timeout=timeout,
+        )
+
+    def _error(self, exc: Exception) -> Exception:
+        import openai
+
+        mapped = map_stainless_error(exc, self.name, openai)
+        return mapped if mapped is not None else exc
+
+    def _response_format(self, request: TextRequest) -> dict[str, Any]:
+        if self.options.response_format == "json_object":
+            return {"type": "json_object"}
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": safe_name(request.schema_name),
+                "schema": strict_json_schema(request.schema),
+                "strict": True,
+            },
+        }
+
+    async def stream_text(self, request: TextRequest) -> AsyncIterator[str]:
+        client = self.client()
+        kwargs: dict[str, Any] = {
+            "model": request.model or self.default_text_model,
+            "messages": [
+                {"role": "system", "content": request.system},
+                {"role": "user", "content": request.prompt},
+            ],
+            "stream": True,
+            "response_format": self._response_format(request),
+            "max_completion_tokens": request.max_output_tokens,
+        }
+        if self.options.send_temperature:
+            kwargs["temperature"] = request.temperature
+        try:
+            stream = await client.chat.completions.create(**kwargs)
+            async with stream:
+                async for chunk in stream:
+                    if not chunk.choices:
+                        continue
+                    delta = chunk.choices[0].delta
+                    if delta is None:
+                        continue
+                    if getattr(delta, "refusal", None):
+                        raise ProviderError("AIが生成を拒否しました。入力内容を見直してください。", code="refused")
+                    if delta.content:
+                        yield delta.content
+        except Exception as exc:  # noqa: BLE001 - mapped to ProviderError
+            raise self._error(exc) from None
+
+    async def generate_image(self, request: ImageRequest) -> ImageResult:
+        client = self.client()
+        model = request.model or self.default_image_model
+        kwargs: dict[str, Any] = {"model": model, "prompt": request.prompt, "n": 1, "size": request.size}
+        if model.startswith("dall-e"):
+            kwargs["response_format"] = "b64_json"  # gpt-image models always return base64
+        try:
+            response = await client.images.generate(**kwargs)
+        except Exception as exc:  # noqa: BLE001 - mapped to ProviderError
+            raise self._error(exc) from None
+        item = response.data[0] if response.data else None
+        b64 = getattr(item, "b64_json", None) if item is not None else None
+        if not b64:
+            raise ProviderError("画像生成APIが画像データ（base64）を返しませんでした。", code="invalid_output")
+        try:
+            data = base64.b64decode(b64)
+        except (binascii.Error, ValueError):
+            raise ProviderError("画像生成APIが不正な画像データを返しました。", code="invalid_output") from None
+        return ImageResult(data=data, mime=sniff_image_mime(data), model=model,
+                           revised_prompt=getattr(item, "revised_prompt", None))

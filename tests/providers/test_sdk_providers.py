@@ -1,0 +1,272 @@
+"""The real SDKs (openai, anthropic, google-genai) against a local HTTP server speaking their APIs."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+
+import pytest
+from pydantic import BaseModel
+
+from medipersona.providers import registry
+from medipersona.providers.base import ImageRequest, ProviderError, ProviderTimeout, TextRequest
+from medipersona.providers.calls import CallInfo, image_call, stream_text_call
+from medipersona.providers.structured import generate_structured
+from tests.providers.fakes import TINY_PNG, Error, Hang, Image, Stall, Text
+
+ROUTES = {"openai": "openai_chat", "anthropic": "anthropic", "gemini": "gemini_stream"}
+TEXT_PROVIDERS = list(ROUTES)
+VALID = {"personality": "落ち着いた性格で、物事を計画的に進める。", "reason": "頭痛が続くため受診を考えている。"}
+PROMPT_SECRET = "PROMPT-CONTENT-MUST-NOT-BE-LOGGED"
+
+
+class Sections(BaseModel):
+    personality: str
+    reason: str
+
+
+def text_request(**kw) -> TextRequest:
+    values = {"task": "persona_text", "system": "あなたは医療マーケティングの専門家です。",
+                  "prompt": f"ペルソナを作成してください。{PROMPT_SECRET}", "schema": Sections.model_json_schema(),
+                  "schema_name": "persona"}
+    values.update(kw)
+    return TextRequest(**values)
+
+
+def gap(fake_api, route: str) -> float:
+    calls = fake_api.calls(route)
+    return calls[1].at - calls[0].at
+
+
+@pytest.mark.parametrize("name", TEXT_PROVIDERS)
+async def test_structured_happy_path(fake_api, make_settings, caplog, name):
+    fake_api.script(ROUTES[name], Text(json.dumps(VALID, ensure_ascii=False), chunks=7))
+    settings = make_settings(text_provider=name)
+    progress: list[dict] = []
+    caplog.set_level(logging.INFO, logger="medipersona.ai")
+
+    obj, meta = await generate_structured(settings, text_request(), Sections, on_progress=progress.append)
+
+    assert obj.model_dump() == VALID
+    assert meta["provider"] == name and meta["attempts"] == 1 and meta["repaired"] is False
+    assert progress and progress[-1] == VALID
+    records = [r for r in caplog.records if "[AI] Response time:" in r.getMessage()]
+    assert len(records) == 1
+    rec = records[0]
+    assert (rec.provider, rec.task, rec.outcome) == (name, "persona_text", "ok")
+    assert rec.model == registry.get_provider_class(name).default_text_model
+    assert "sk-" not in caplog.text and "gemini-test-key" not in caplog.text and PROMPT_SECRET not in caplog.text
+
+
+async def test_openai_request_uses_strict_structured_outputs(fake_api, make_settings):
+    fake_api.script("openai_chat", Text(json.dumps(VALID)))
+    settings = make_settings(text_provider="openai", text_model="my-local-model")
+    await generate_structured(settings, text_request(), Sections)
+    body = fake_api.calls("openai_chat")[0].body
+    assert body["model"] == "my-local-model"
+    assert body["stream"] is True
+    fmt = body["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    schema = fmt["json_schema"]["schema"]
+    assert schema["additionalProperties"] is False
+    assert sorted(schema["required"]) == ["personality", "reason"]
+    assert fake_api.calls("openai_chat")[0].headers["authorization"] == "Bearer sk-test-not-a-real-key"
+
+
+async def test_anthropic_request_forces_the_tool(fake_api, make_settings):
+    fake_api.script("anthropic", Text(json.dumps(VALID)))
+    await generate_structured(make_settings(text_provider="anthropic"), text_request(), Sections)
+    body = fake_api.calls("anthropic")[0].body
+    assert body["tool_choice"] == {"type": "tool", "name": "persona"}
+    assert body["tools"][0]["input_schema"]["properties"].keys() == {"personality", "reason"}
+    assert body["stream"] is True
+
+
+async def test_gemini_request_asks_for_json(fake_api, make_settings):
+    fake_api.script("gemini_stream", Text(json.dumps(VALID)))
+    await generate_structured(make_settings(text_provider="gemini"), text_request(), Sections)
+    call = fake_api.calls("gemini_stream")[0]
+    assert call.path.endswith("/models/gemini-2.5-flash:streamGenerateContent")
+    config = call.body["generationConfig"]
+    assert config["responseMimeType"] == "application/json"
+    assert "personality" in json.dumps(config)
+
+
+@pytest.mark.parametrize("name", TEXT_PROVIDERS)
+async def test_retry_on_429_honours_retry_after_seconds(fake_api, make_settings, caplog, name):
+    route = ROUTES[name]
+    fake_api.script(route, Error(429, {"Retry-After": "1"}), Text(json.dumps(VALID)))
+    caplog.set_level(logging.INFO, logger="medipersona.ai")
+    obj, meta = await generate_structured(make_settings(text_provider=name), text_request(), Sections)
+    assert obj.reason == VALID["reason"]
+    assert len(fake_api.calls(route)) == 2
+    assert gap(fake_api, route) >= 0.9  # waited for Retry-After, not the 10 ms test backoff
+    outcomes = [r.outcome for r in caplog.records if "[AI] Response time:" in r.getMessage()]
+    assert outcomes == ["retry", "ok"]
+    assert meta["calls"] == 2
+
+
+@pytest.mark.parametrize("name", TEXT_PROVIDERS)
+async def test_retry_on_503_honours_retry_after_http_date(fake_api, make_settings, name):
+    route = ROUTES[name]
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    fake_api.script(route, Error(503, {"Retry-After": when}), Text(json.dumps(VALID)))
+    obj, _ = await generate_structured(make_settings(text_provider=name), text_request(), Sections)
+    assert obj.personality == VALID["personality"]
+    assert len(fake_api.calls(route)) == 2
+    assert gap(fake_api, route) >= 0.9
+
+
+@pytest.mark.parametrize("name", TEXT_PROVIDERS)
+async def test_5xx_without_retry_after_backs_off_and_gives_up(fake_api, make_settings, name):
+    route = ROUTES[name]
+    fake_api.script(route, default=Error(500))
+    with pytest.raises(ProviderError) as info:
+        await generate_structured(make_settings(text_provider=name, provider_max_retries=2), text_request(),
+                                  Sections)
+    assert info.value.status == 500 and info.value.retryable
+    assert len(fake_api.calls(route)) == 3  # 1 + 2 retries
+
+
+@pytest.mark.parametrize("name", TEXT_PROVIDERS)
+async def test_no_retry_on_400(fake_api, make_settings, name):
+    route = ROUTES[name]
+    fake_api.script(route, default=Error(400))
+    with pytest.raises(ProviderError) as info:
+        await generate_structured(make_settings(text_provider=name), text_request(), Sections)
+    assert info.value.status == 400 and not info.value.retryable
+    assert "HTTP 400" in info.value.message
+    assert len(fake_api.calls(route)) == 1
+
+
+@pytest.mark.parametrize("name", TEXT_PROVIDERS)
+async def test_timeout_raises_provider_timeout(fake_api, make_settings, caplog, name):
+    route = ROUTES[name]
+    fake_api.script(route, default=Hang(3))
+    settings = make_settings(text_provider=name, provider_timeout_seconds=0.5, provider_max_retries=1)
+    caplog.set_level(logging.INFO, logger="medipersona.ai")
+    with pytest.raises(ProviderTimeout):
+        async for _ in stream_text_call(settings, text_request()):
+            pass
+    assert len(fake_api.calls(route)) == 2  # timeouts are retryable
+    outcomes = [r.outcome for r in caplog.records if "[AI] Response time:" in r.getMessage()]
+    assert outcomes == ["retry", "timeout"]
+
+
+@pytest.mark.parametrize("name", TEXT_PROVIDERS)
+async def test_stream_idle_timeout_after_first_chunk_is_not_retried(fake_api, make_settings, name):
+    route = ROUTES[name]
+    fake_api.script(route, default=Stall(json.dumps(VALID), after_chunks=2, seconds=3))
+    settings = make_settings(text_provider=name, provider_stream_idle_seconds=0.4, provider_max_retries=2)
+    received = []
+    with pytest.raises(ProviderTimeout) as info:
+        async for chunk in stream_text_call(settings, text_request()):
+            received.append(chunk)
+    assert received and info.value.mid_stream
+    assert len(fake_api.calls(route)) == 1
+
+
+@pytest.mark.parametrize("name", TEXT_PROVIDERS)
+@pytest.mark.parametrize("answer", [
+    "```json\n" + json.dumps(VALID, ensure_ascii=False) + "\n```",
+    json.dumps(VALID, ensure_ascii=False)[:-8],  # truncated inside the last string
+    "以下が結果です。\n" + json.dumps(VALID, ensure_ascii=False) + "\nご確認ください。",
+])
+async def test_malformed_output_is_repaired(fake_api, make_settings, name, answer):
+    fake_api.script(ROUTES[name], Text(answer))
+    obj, meta = await generate_structured(make_settings(text_provider=name), text_request(), Sections)
+    assert meta["repaired"] is True and meta["attempts"] == 1
+    assert obj.personality == VALID["personality"]
+    assert VALID["reason"].startswith(obj.reason) and obj.reason
+
+
+async def test_invalid_output_is_reasked_with_the_problem(fake_api, make_settings):
+    fake_api.script("openai_chat", Text(json.dumps({"personality": "明るい"})), Text(json.dumps(VALID)))
+    obj, meta = await generate_structured(make_settings(text_provider="openai"), text_request(), Sections)
+    assert meta["attempts"] == 2 and obj.reason == VALID["reason"]
+    second_prompt = fake_api.calls("openai_chat")[1].body["messages"][-1]["content"]
+    assert "再依頼" in second_prompt and "reason" in second_prompt
+    assert "再依頼" not in fake_api.calls("openai_chat")[0].body["messages"][-1]["content"]
+
+
+async def test_blank_sections_are_invalid_and_fail_clearly(fake_api, make_settings):
+    fake_api.script("openai_chat", default=Text(json.dumps({"personality": "   ", "reason": "理由"})))
+    with pytest.raises(ProviderError) as info:
+        await generate_structured(make_settings(text_provider="openai"), text_request(), Sections, max_attempts=3)
+    assert info.value.code == "invalid_output"
+    assert "3回" in info.value.message and "personality" in info.value.message
+    assert len(fake_api.calls("openai_chat")) == 3
+
+
+async def test_fallback_text_provider_after_primary_exhausts_retries(fake_api, make_settings, caplog):
+    fake_api.script("openai_chat", default=Error(503))
+    fake_api.script("anthropic", Text(json.dumps(VALID)))
+    settings = make_settings(text_provider="openai", fallback_text_provider="anthropic", provider_max_retries=1)
+    caplog.set_level(logging.INFO, logger="medipersona.ai")
+    obj, meta = await generate_structured(settings, text_request(), Sections)
+    assert obj.reason == VALID["reason"]
+    assert meta["provider"] == "anthropic" and meta["fallback_used"] is True
+    assert meta["model"] == "claude-sonnet-4-6"
+    assert len(fake_api.calls("openai_chat")) == 2 and len(fake_api.calls("anthropic")) == 1
+    outcomes = [(r.provider, r.outcome) for r in caplog.records if "[AI] Response time:" in r.getMessage()]
+    assert outcomes == [("openai", "retry"), ("openai", "error"), ("anthropic", "ok")]
+
+
+async def test_openai_image_from_b64(fake_api, make_settings, caplog):
+    fake_api.script("openai_images", Image())
+    caplog.set_level(logging.INFO, logger="medipersona.ai")
+    result = await image_call(make_settings(image_provider="openai"), ImageRequest(task="portrait", prompt="笑顔"))
+    assert result.data == TINY_PNG and result.mime == "image/png" and result.model == "gpt-image-2"
+    body = fake_api.calls("openai_images")[0].body
+    assert body["model"] == "gpt-image-2" and "response_format" not in body
+    rec = next(r for r in caplog.records if "[AI] Response time:" in r.getMessage())
+    assert (rec.provider, rec.task, rec.outcome) == ("openai", "portrait", "ok")
+
+
+async def test_openai_dalle_asks_for_b64(fake_api, make_settings):
+    fake_api.script("openai_images", Image())
+    settings = make_settings(image_provider="openai", image_model="dall-e-3")
+    await image_call(settings, ImageRequest(task="portrait", prompt="笑顔"))
+    assert fake_api.calls("openai_images")[0].body["response_format"] == "b64_json"
+
+
+async def test_gemini_image_inline_data(fake_api, make_settings):
+    fake_api.script("gemini_generate", Image())
+    result = await image_call(make_settings(image_provider="gemini"), ImageRequest(task="portrait", prompt="笑顔"))
+    assert result.data == TINY_PNG and result.model == "gemini-2.5-flash-image"
+    assert fake_api.calls("gemini_generate")[0].path.endswith("gemini-2.5-flash-image:generateContent")
+
+
+async def test_image_retry_on_429_then_fallback_to_offline(fake_api, make_settings):
+    fake_api.script("openai_images", default=Error(429, {"Retry-After": "0"}))
+    settings = make_settings(image_provider="openai", fallback_image_provider="offline", provider_max_retries=1)
+    info = CallInfo()
+    result = await image_call(settings, ImageRequest(task="portrait", prompt="x", context={"age": 70, "seed": 1}),
+                              info=info)
+    assert len(fake_api.calls("openai_images")) == 2
+    assert info.provider == "offline" and info.fallback_used and info.is_offline
+    assert result.data.startswith(b"\x89PNG")
+
+
+async def test_image_timeout(fake_api, make_settings):
+    fake_api.script("openai_images", default=Hang(3))
+    settings = make_settings(image_provider="openai", provider_timeout_seconds=0.4, provider_max_retries=0)
+    with pytest.raises(ProviderTimeout):
+        await image_call(settings, ImageRequest(task="portrait", prompt="x"))
+
+
+async def test_one_shared_openai_client_per_process(fake_api, make_settings):
+    import asyncio
+
+    from medipersona.providers.openai_provider import OpenAIProvider
+
+    fake_api.script("openai_chat", default=Text(json.dumps(VALID)))
+    settings = make_settings(text_provider="openai")
+    before = OpenAIProvider.clients_created
+    results = await asyncio.gather(*(generate_structured(settings, text_request(), Sections) for _ in range(20)))
+    assert len(results) == 20
+    assert OpenAIProvider.clients_created - before == 1
+    assert registry.text_provider(settings) is registry.text_provider(settings)
+    assert registry.text_provider(settings) is registry.image_provider(make_settings(image_provider="openai"))
