@@ -249,15 +249,21 @@ def collect_samples() -> list[tuple[str, dict[str, str], float]]:
 # --- middleware ------------------------------------------------------------------------------------------------
 
 
-def route_template(scope: Scope) -> str:
-    """The matched route's path template (``/api/personas/{persona_id}``), never the raw path."""
+def route_template(scope: Scope, root_path_before: str = "") -> str:
+    """The matched route's path template (``/api/personas/{persona_id}``), never the raw path.
+
+    Routes leave ``scope["route"]``; mounts (static files) only extend ``root_path``, so a grown root path means
+    "served by the mount at that prefix"."""
     route = scope.get("route")
     path = getattr(route, "path", None)
-    if path is None:
-        return "<unmatched>"
-    if route.__class__.__name__ == "Mount":
-        return (path.rstrip("/") or "") + "/{path}"
-    return path
+    if path is not None:
+        if route.__class__.__name__ == "Mount":
+            return (path.rstrip("/") or "") + "/{path}"
+        return path
+    root_path = scope.get("root_path", "") or ""
+    if root_path != root_path_before and root_path.startswith(root_path_before):
+        return root_path[len(root_path_before):].rstrip("/") + "/{path}"
+    return "<unmatched>"
 
 
 class MetricsMiddleware:
@@ -280,6 +286,7 @@ class MetricsMiddleware:
         m = app_metrics()
         start = time.perf_counter()
         state = {"status": 500, "stream": False}
+        root_path_before = scope.get("root_path", "") or ""
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -297,7 +304,7 @@ class MetricsMiddleware:
             duration = time.perf_counter() - start
             method = scope.get("method", "GET")
             method = method if method in METHODS else "OTHER"
-            route = route_template(scope)
+            route = route_template(scope, root_path_before)
             status = state["status"]
             m.requests.labels(method, route, str(status)).inc()
             if not state["stream"]:

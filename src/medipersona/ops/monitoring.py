@@ -308,7 +308,7 @@ def evaluate(now: Snapshot, window: Snapshot, memory_percent: float | None, memo
     s503 = status_503_state(window.status_503, window.requests)
     out.append(Indicator(
         "status_503", "503エラー", window.status_503, f"{window.status_503:.0f}件", "0件（頻発しないこと）", s503,
-        "Worker数を減らすか、タイムアウトを延長（/readyz のDB接続失敗も503になります）" if s503 != "ok" else "",
+        "Worker数を減らすか、タイムアウトを延長" if s503 != "ok" else "",
         window_label))
     sigkills_window = window.restarts.get("sigkill", 0.0)
     sigkills_total = now.restarts.get("sigkill", 0.0)
