@@ -281,6 +281,17 @@ class JobRuntime:
             log.exception("releasing jobs at shutdown failed (their leases will expire)")
 
 
+_LOCAL_RUNTIMES: list[JobRuntime] = []
+
+
+def wake_local_runners(settings: Settings) -> None:
+    """Wake every runner of this process that uses the same database (when no app object is at hand)."""
+    url = settings.effective_database_url
+    for runtime in _LOCAL_RUNTIMES:
+        if runtime.settings.effective_database_url == url:
+            runtime.wake()
+
+
 def get_runtime(app: FastAPI) -> JobRuntime | None:
     return getattr(app.state, "jobs", None)
 
@@ -295,10 +306,15 @@ def wake_runner(app: FastAPI) -> None:
 async def start_job_runner(app: FastAPI) -> None:
     runtime = JobRuntime(app.state.settings, app.state.db)
     app.state.jobs = runtime
+    _LOCAL_RUNTIMES.append(runtime)
     await runtime.start()
 
 
 async def stop_job_runner(app: FastAPI) -> None:
     runtime = get_runtime(app)
     if runtime is not None:
-        await runtime.stop()
+        try:
+            await runtime.stop()
+        finally:
+            if runtime in _LOCAL_RUNTIMES:
+                _LOCAL_RUNTIMES.remove(runtime)

@@ -3,6 +3,7 @@
     job = await enqueue(session, "persona_generate", persona_id, {"...": ...}, owner_id=user.id)
     await session.commit()
     wake_runner(request.app)        # this worker claims it at once; other workers poll
+    # or, without the app at hand: wake_local_runners(settings)
 
 Events for SSE: ``medipersona.jobs.sse.job_event_stream(app, job_id, after_id=...)``.
 """
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.db import utcnow
 from medipersona.jobs.models import Job, JobEvent
-from medipersona.jobs.runner import wake_runner  # noqa: F401  (re-exported for callers)
+from medipersona.jobs.runner import wake_local_runners, wake_runner  # noqa: F401  (re-exported for callers)
 
 
 async def enqueue(

@@ -1,5 +1,146 @@
+"""Persona JSON API (thin: logic lives in ``service``; generation runs as a durable job).
+
+POST   /api/personas                              → 202 {"id", "status"}
+GET    /api/personas                              → {"items", "total", "page", "per_page", "pages"}
+GET    /api/personas/{id}                         → the persona (inputs after auto-fill, sections, image_url ...)
+PATCH  /api/personas/{id}                         → edit profile / extras / extra_fields / name / sections / note
+POST   /api/personas/{id}/sections/{key}/regenerate → 202 {"id", "job_id", "section"} (stream on /events)
+POST   /api/personas/{id}/duplicate               → 201 the copy
+POST   /api/personas/{id}/retry                   → 202 {"id", "status"} (failed ones)
+DELETE /api/personas/{id}                         → 204 (the stored image too)
+GET    /api/personas/{id}/events                  → text/event-stream (status, delta, section, image, done|error)
+GET    /api/personas/{id}/image                   → the stored portrait
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
 
-router = APIRouter()
+import anyio
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+
+from medipersona.catalog.labels import SECTION_KEYS, SECTION_LABELS
+from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.errors import NotFound
+from medipersona.jobs.sse import SSE_RESPONSE_KWARGS, job_event_stream, parse_last_event_id, static_event_stream
+from medipersona.personas import service
+from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
+
+router = APIRouter(prefix="/api/personas", tags=["personas"])
+
+
+@router.post("", status_code=202)
+async def create_persona(data: PersonaCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    persona = await service.create_persona(session, settings, user, data)
+    return JSONResponse({"id": persona.id, "status": persona.status,
+                         "events_url": f"/api/personas/{persona.id}/events"}, status_code=202)
+
+
+@router.get("")
+async def list_personas(
+    user: CurrentUser,
+    session: SessionDep,
+    q: str = Query("", max_length=100),
+    department: str = Query("", max_length=64),
+    chief_complaint: str = Query("", max_length=128),
+    status: str = Query("", pattern="^(|queued|running|done|failed)$"),
+    date_from: date | None = None,
+    date_to: date | None = None,
+    page: int = Query(1, ge=1, le=10_000),
+    per_page: int = Query(20, ge=1, le=100),
+):
+    return await service.list_personas(session, user, q=q, department=department, chief_complaint=chief_complaint,
+                                       date_from=date_from, date_to=date_to, status=status, page=page,
+                                       per_page=per_page)
+
+
+@router.get("/{persona_id}")
+async def get_persona(persona_id: str, user: CurrentUser, session: SessionDep):
+    persona = await service.get_persona(session, user, persona_id)
+    return service.persona_to_api(persona, await service.current_job(session, persona))
+
+
+@router.patch("/{persona_id}")
+async def update_persona(persona_id: str, data: PersonaUpdate, user: CurrentUser, session: SessionDep):
+    persona = await service.update_persona(session, user, persona_id, data)
+    return service.persona_to_api(persona, await service.current_job(session, persona))
+
+
+@router.post("/{persona_id}/sections/{key}/regenerate", status_code=202)
+async def regenerate_section(persona_id: str, key: str, user: CurrentUser, session: SessionDep,
+                             settings: SettingsDep):
+    job = await service.regenerate_section(session, settings, user, persona_id, key)
+    return JSONResponse({"id": persona_id, "job_id": job.id, "section": key, "status": job.status,
+                         "events_url": f"/api/personas/{persona_id}/events"}, status_code=202)
+
+
+@router.post("/{persona_id}/duplicate", status_code=201)
+async def duplicate_persona(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    copy = await service.duplicate_persona(session, settings, user, persona_id)
+    return JSONResponse(service.persona_to_api(copy), status_code=201)
+
+
+@router.post("/{persona_id}/retry", status_code=202)
+async def retry_persona(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    persona = await service.retry_persona(session, settings, user, persona_id)
+    return JSONResponse({"id": persona.id, "status": persona.status,
+                         "events_url": f"/api/personas/{persona.id}/events"}, status_code=202)
+
+
+@router.delete("/{persona_id}", status_code=204)
+async def delete_persona(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    await service.delete_persona(session, settings, user, persona_id)
+    return Response(status_code=204)
+
+
+def _stored_state_events(persona) -> list[tuple[str, dict]]:
+    """Events describing a persona that has no job (e.g. a duplicate)."""
+    events: list[tuple[str, dict]] = [("status", {"status": persona.status})]
+    sections = persona.sections or {}
+    for key in SECTION_KEYS:
+        if sections.get(key):
+            events.append(("section", {"key": key, "label": SECTION_LABELS[key], "text": sections[key]}))
+    url = service.image_url(persona)
+    if url:
+        events.append(("image", {"status": "done", "url": url}))
+    if persona.status == "failed":
+        events.append(("error", persona.error or {"code": "failed", "message": "生成に失敗しました。"}))
+    else:
+        events.append(("done", {"status": persona.status, "sections": sections, "name": persona.name,
+                                "image_status": persona.image_status}))
+    return events
+
+
+@router.get("/{persona_id}/events")
+async def persona_events(
+    request: Request,
+    persona_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    after: int = Query(0, ge=0, description="Resume after this event id (or send Last-Event-ID)."),
+):
+    persona = await service.get_persona(session, user, persona_id)
+    job_id = persona.current_job_id
+    state = None if job_id else _stored_state_events(persona)
+    # Give the pooled connection back now: the stream may stay open for minutes.
+    await session.close()
+    if state is not None:
+        return StreamingResponse(static_event_stream(state), **SSE_RESPONSE_KWARGS)
+    after_id = max(after, parse_last_event_id(request.headers.get("last-event-id")))
+    return StreamingResponse(job_event_stream(request.app, job_id, after_id=after_id), **SSE_RESPONSE_KWARGS)
+
+
+@router.get("/{persona_id}/image")
+async def persona_image(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    persona = await service.get_persona(session, user, persona_id)
+    path = service._image_file(settings, persona)
+    if path is None or persona.image_status != "done":
+        raise NotFound("画像はまだありません。")
+    mime = persona.image_mime or "image/png"
+    await session.close()
+    if not await anyio.Path(path).is_file():
+        raise NotFound("画像ファイルが見つかりません。")
+    # FileResponse streams the file through anyio's worker threads: the event loop is never blocked.
+    return FileResponse(path, media_type=mime, headers={"Cache-Control": "private, max-age=86400"})

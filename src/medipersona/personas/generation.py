@@ -1,0 +1,386 @@
+"""The persona generation job: text and portrait started at the same moment, text streamed as it is written.
+
+Events (see jobs/sse.py for the wire format):
+- ``status``  {"status": "running", "attempt": n} at each (re)start — clients drop partial text then;
+  {"status": "running", "restart": true} when the model is asked again (invalid output).
+- ``delta``   {"section", "text", "offset", "section_index", "sections_total", "chars", "target"}
+- ``section`` {"key", "label", "text"} when a section is complete (and stored)
+- ``image``   {"status": "done", "url"} or {"status": "failed", "message"}
+- ``done``    {"status": "done", "sections": {...}, "image_status", "error"?}  /  ``error`` {"code", "message"}
+
+A portrait failure does not fail the persona (status done, ``error`` notes the image). A text failure fails the
+persona with a Japanese message; blank sections are never reported as done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from sqlalchemy import select, update
+
+from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS
+from medipersona.catalog.service import get_catalog
+from medipersona.db import utcnow
+from medipersona.jobs.registry import JobContext, JobFailed, job_handler
+from medipersona.jobs.writer import WriteTx
+from medipersona.ops import metrics
+from medipersona.personas.models import Persona
+from medipersona.personas.prompt import (
+    PersonaText,
+    PromptInputs,
+    SectionText,
+    build_image_request,
+    build_section_request,
+    build_text_request,
+    default_section_lengths,
+)
+from medipersona.providers.base import ProviderError
+
+log = logging.getLogger("medipersona.personas")
+
+EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+KEYWORD_LIMIT = 15
+
+
+async def section_lengths(session) -> dict[str, int]:
+    """Per-section target lengths: admin settings when the admin domain provides them, else the defaults."""
+    lengths = default_section_lengths()
+    try:
+        from medipersona.admin.service import get_section_lengths  # type: ignore[import-not-found]
+    except ImportError:
+        return lengths
+    try:
+        configured = await get_section_lengths(session)
+    except Exception:  # noqa: BLE001 - the defaults are always usable
+        log.exception("reading section lengths failed; using defaults")
+        return lengths
+    return {**lengths, **{k: int(v) for k, v in (configured or {}).items() if k in lengths}}
+
+
+def prompt_inputs(persona: Persona, avoid_names: list[str] | None = None) -> PromptInputs:
+    catalog = get_catalog()
+    department = catalog.department(persona.department_id)
+    complaint = catalog.chief_complaint(persona.chief_complaint_id)
+    purpose = catalog.purpose(persona.purpose_id)
+    if department is None or complaint is None or purpose is None:
+        raise JobFailed("ペルソナの条件（診療科・主訴・作成目的）がカタログに見つかりません。", code="catalog_missing")
+    pt = catalog.patient_type(persona.patient_type_id) if persona.patient_type_id else None
+    return PromptInputs(
+        department=department,
+        chief_complaint=complaint,
+        purpose=purpose,
+        patient_type=pt,
+        profile=dict(persona.profile or {}),
+        extras=dict(persona.extras or {}),
+        extra_fields=list(persona.extra_fields or []),
+        avoid_names=list(avoid_names or []),
+        generate_name=not bool((persona.profile or {}).get("name")),
+    )
+
+
+async def _load(ctx: JobContext) -> tuple[Persona, dict[str, int]]:
+    async with ctx.session() as session:
+        persona = await session.get(Persona, ctx.persona_id)
+        if persona is None:
+            raise JobFailed("ペルソナが見つかりません。削除された可能性があります。", code="persona_missing")
+        lengths = await section_lengths(session)
+        session.expunge(persona)
+    return persona, lengths
+
+
+async def _keywords(ctx: JobContext, persona: Persona) -> list[dict[str, Any]]:
+    from medipersona.keywords.lookup import top_keywords_for_prompt
+
+    profile = persona.profile or {}
+    try:
+        async with ctx.session() as session:
+            rows = await top_keywords_for_prompt(session, persona.department_id, persona.chief_complaint_id,
+                                                 profile.get("age"), profile.get("gender"), limit=KEYWORD_LIMIT)
+    except Exception:  # noqa: BLE001 - a persona without keyword grounding beats no persona
+        log.exception("keyword lookup failed for persona %s", persona.id)
+        return []
+    return [dict(r) for r in rows or []]
+
+
+class SectionStreamer:
+    """Turns progress snapshots ({key: partial text}) into coalesced ``delta`` and ``section`` events."""
+
+    def __init__(self, ctx: JobContext, lengths: dict[str, int], keys: tuple[str, ...] = SECTION_KEYS,
+                 on_complete=None) -> None:
+        self.ctx = ctx
+        self.lengths = lengths
+        self.keys = keys
+        self.sent: dict[str, str] = {}
+        self.completed: dict[str, str] = {}
+        self.on_complete = on_complete
+        self.first_progress: float | None = None
+
+    def __call__(self, snapshot: dict[str, Any]) -> None:
+        if self.first_progress is None:
+            self.first_progress = time.monotonic()
+        present = [k for k in snapshot if k in self.keys and isinstance(snapshot[k], str)]
+        # A re-ask restarts the answer: the text no longer extends what was sent.
+        if any(not snapshot[k].startswith(self.sent.get(k, "")) for k in present) or (
+            self.sent and not present
+        ):
+            self.restart()
+        for index, key in enumerate(present):
+            text = snapshot[key]
+            prev = self.sent.get(key, "")
+            if len(text) > len(prev):
+                self.ctx.emit_delta(key, text[len(prev):], section_index=SECTION_KEYS.index(key) + 1
+                                    if key in SECTION_KEYS else 1, sections_total=len(self.keys), chars=len(text),
+                                    target=self.lengths.get(key, 0))
+                self.sent[key] = text
+            if index < len(present) - 1 and key not in self.completed and text.strip():
+                self.complete(key, text)
+
+    def restart(self) -> None:
+        self.ctx.runtime.writer.forget(self.ctx.job_id, self.ctx.attempt)
+        self.ctx.emit("status", {"status": "running", "attempt": self.ctx.attempt, "restart": True})
+        self.sent.clear()
+        self.completed.clear()
+
+    def complete(self, key: str, text: str) -> None:
+        text = text.strip()
+        self.completed[key] = text
+        self.ctx.emit("section", {"key": key, "label": SECTION_LABELS.get(key, key), "text": text})
+        if self.on_complete is not None:
+            self.on_complete(key, text)
+
+
+def _store_sections(ctx: JobContext, sections: dict[str, str]):
+    async def apply(tx: WriteTx) -> None:
+        await tx.session.execute(
+            update(Persona).where(Persona.id == ctx.persona_id)
+            .values(sections=dict(sections), updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    return apply
+
+
+async def _mark_failed(tx: WriteTx, ctx: JobContext, error: dict[str, str]) -> None:
+    await tx.session.execute(
+        update(Persona).where(Persona.id == ctx.persona_id)
+        .values(status="failed", error=dict(error), finished_at=utcnow(), updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+async def _portrait(ctx: JobContext, persona: Persona, timings: dict[str, Any]) -> dict[str, Any] | None:
+    """Generate and store the portrait. Returns None on success, else the error to note on the persona."""
+    from medipersona.providers.calls import CallInfo, image_call
+
+    settings = ctx.settings
+    if persona.image_status == "done" and persona.image_path and (settings.images_dir / persona.image_path).exists():
+        return None  # a retry after a takeover: the portrait is already there
+    started = time.monotonic()
+    info = CallInfo()
+    try:
+        request = build_image_request(persona.profile or {}, seed=persona.seed, model=settings.image_model)
+        result = await image_call(settings, request, info=info)
+        ext = EXTENSIONS.get(result.mime, ".png")
+        name = f"{persona.id}-{ctx.attempt}{ext}"
+        await anyio.to_thread.run_sync(_write_file, settings.images_dir / name, result.data)
+    except ProviderError as exc:
+        timings["image_seconds"] = round(time.monotonic() - started, 3)
+        log.warning("portrait failed for persona %s: %s", persona.id, exc.code)
+        error = {"code": "image_failed", "part": "image",
+                 "message": f"ポートレート画像を生成できませんでした。{exc.message}"}
+        await ctx.write(_image_state(ctx, "failed", None, None, info))
+        ctx.emit("image", {"status": "failed", "message": error["message"]})
+        return error
+    except OSError:
+        log.exception("storing the portrait failed for persona %s", persona.id)
+        error = {"code": "image_failed", "part": "image", "message": "ポートレート画像を保存できませんでした。"}
+        await ctx.write(_image_state(ctx, "failed", None, None, info))
+        ctx.emit("image", {"status": "failed", "message": error["message"]})
+        return error
+    timings["image_seconds"] = round(time.monotonic() - started, 3)
+    await ctx.write(_image_state(ctx, "done", name, result.mime, info, result.model))
+    ctx.emit("image", {"status": "done", "url": f"/api/personas/{persona.id}/image?v={ctx.attempt}"})
+    return None
+
+
+def _image_state(ctx: JobContext, status: str, path: str | None, mime: str | None, info, model: str = ""):
+    async def apply(tx: WriteTx) -> None:
+        await tx.session.execute(
+            update(Persona).where(Persona.id == ctx.persona_id)
+            .values(image_status=status, image_path=path, image_mime=mime, image_provider=info.provider or "",
+                    image_model=model or info.model or "", updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    return apply
+
+
+@job_handler("persona_generate", on_failure=_mark_failed, max_attempts=3)
+async def generate_persona(ctx: JobContext) -> None:
+    metrics.generation_started()
+    outcome = "failed"
+    try:
+        await _generate(ctx)
+        outcome = "done"
+    finally:
+        metrics.generation_finished(outcome)
+
+
+async def _generate(ctx: JobContext) -> None:
+    from medipersona.providers.structured import generate_structured
+
+    started = time.monotonic()
+    persona, lengths = await _load(ctx)
+    timings: dict[str, Any] = dict(persona.timings or {})
+    queued_at = persona.created_at
+    if queued_at is not None:
+        timings["queued_seconds"] = round(max(0.0, (utcnow() - _aware(queued_at)).total_seconds()), 3)
+    timings["attempt"] = ctx.attempt
+
+    async def mark_running(tx: WriteTx) -> None:
+        await tx.session.execute(
+            update(Persona).where(Persona.id == ctx.persona_id)
+            .values(status="running", error=None, sections={}, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    running_write = asyncio.ensure_future(ctx.write(mark_running))
+    # Text and portrait start at the same moment; the keyword lookup (a local query) runs first.
+    image_task = asyncio.create_task(_portrait(ctx, persona, timings), name=f"portrait-{persona.id}")
+    try:
+        keywords = await _keywords(ctx, persona)
+        inputs = prompt_inputs(persona, (ctx.payload or {}).get("avoid_names"))
+        request = build_text_request(inputs, keywords, section_lengths=lengths, seed=persona.seed,
+                                     model=ctx.settings.text_model)
+        stored: dict[str, str] = {}
+        pending_writes: list[asyncio.Future] = []
+
+        def on_complete(key: str, text: str) -> None:
+            stored[key] = text
+            pending_writes.append(asyncio.ensure_future(ctx.write(_store_sections(ctx, dict(stored)))))
+
+        streamer = SectionStreamer(ctx, lengths, on_complete=on_complete)
+        text_started = time.monotonic()
+        try:
+            obj, meta = await generate_structured(ctx.settings, request, PersonaText, on_progress=streamer)
+        except ProviderError as exc:
+            raise JobFailed(f"ペルソナの文章を生成できませんでした。{exc.message}", code=exc.code) from None
+        timings["text_seconds"] = round(time.monotonic() - text_started, 3)
+        if streamer.first_progress is not None:
+            timings["text_first_progress_seconds"] = round(streamer.first_progress - text_started, 3)
+        sections = obj.sections()
+        missing = [SECTION_LABELS[k] for k in SECTION_KEYS if not sections.get(k)]
+        if missing:  # generate_structured validates this already; never report blank sections as done
+            raise JobFailed("AIの出力に空の項目がありました: " + "、".join(missing), code="invalid_output")
+        for key in SECTION_KEYS:
+            if streamer.completed.get(key) != sections[key]:
+                ctx.emit("section", {"key": key, "label": SECTION_LABELS[key], "text": sections[key]})
+        image_error = await image_task
+        await asyncio.gather(running_write, *pending_writes, return_exceptions=True)
+    except BaseException:
+        image_task.cancel()
+        running_write.cancel()
+        raise
+    timings["total_seconds"] = round(time.monotonic() - started, 3)
+    name = persona.name
+    if inputs.generate_name and obj.name and obj.name.strip():
+        name = obj.name.strip()
+    text_meta = {"provider": meta.get("provider", ""), "model": meta.get("model", ""),
+                 "label": meta.get("label", ""), "is_offline": bool(meta.get("is_offline")),
+                 "fallback_used": bool(meta.get("fallback_used")), "repaired": bool(meta.get("repaired")),
+                 "answers": meta.get("attempts", 1)}
+    timings["text"] = text_meta
+
+    async def store(tx: WriteTx) -> None:
+        profile = dict(persona.profile or {})
+        if name != persona.name:
+            profile["name"] = name
+        await tx.session.execute(
+            update(Persona).where(Persona.id == ctx.persona_id)
+            .values(status="done", sections=sections, name=name, profile=profile, keywords_used=keywords,
+                    text_provider=text_meta["provider"], text_model=text_meta["model"], timings=timings,
+                    error=image_error, finished_at=utcnow(), updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    done = {"status": "done", "name": name, "sections": sections,
+            "image_status": "failed" if image_error else "done"}
+    if image_error:
+        done["error"] = image_error
+    await ctx.finish(apply=store, data=done, result={"persona_id": ctx.persona_id})
+
+
+def _aware(value):
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def _section_failed(tx: WriteTx, ctx: JobContext, error: dict[str, str]) -> None:
+    note = {"code": error.get("code", "section_failed"), "part": "section",
+            "section": (ctx.payload or {}).get("section"), "message": error.get("message", "")}
+    await tx.session.execute(
+        update(Persona).where(Persona.id == ctx.persona_id).values(error=note, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+@job_handler("persona_section", on_failure=_section_failed, max_attempts=3)
+async def regenerate_section(ctx: JobContext) -> None:
+    from medipersona.providers.structured import generate_structured
+
+    key = (ctx.payload or {}).get("section")
+    if key not in SECTION_KEYS:
+        raise JobFailed("指定された項目はありません。", code="unknown_section")
+    persona, lengths = await _load(ctx)
+    inputs = prompt_inputs(persona)
+    inputs.generate_name = False
+    current = dict(persona.sections or {})
+    # A new seed per regeneration: the same section should not come back word for word.
+    seed = (persona.seed * 31 + SECTION_KEYS.index(key) * 7919 + int(time.time())) % (2**31)
+    request = build_section_request(inputs, list(persona.keywords_used or []), key, current,
+                                    section_lengths=lengths, seed=seed, model=ctx.settings.text_model)
+
+    def on_progress(snapshot: dict[str, Any]) -> None:
+        if isinstance(snapshot.get("text"), str):
+            streamer({key: snapshot["text"]})
+
+    streamer = SectionStreamer(ctx, lengths, keys=(key,))
+    started = time.monotonic()
+    try:
+        obj, meta = await generate_structured(ctx.settings, request, SectionText, on_progress=on_progress)
+    except ProviderError as exc:
+        raise JobFailed(f"「{SECTION_LABELS[key]}」を再生成できませんでした。{exc.message}", code=exc.code) from None
+    text = obj.text.strip()
+    ctx.emit("section", {"key": key, "label": SECTION_LABELS[key], "text": text})
+    seconds = round(time.monotonic() - started, 3)
+
+    async def store(tx: WriteTx) -> None:
+        row = (await tx.session.execute(select(Persona.sections, Persona.timings).where(Persona.id == ctx.persona_id))).first()
+        if row is None:
+            return
+        sections = {**(row.sections or {}), key: text}
+        timings = {**(row.timings or {}), f"regenerated_{key}_seconds": seconds}
+        await tx.session.execute(
+            update(Persona).where(Persona.id == ctx.persona_id)
+            .values(sections=sections, timings=timings, error=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+    await ctx.finish(apply=store, data={"status": "done", "section": key, "text": text,
+                                        "provider": meta.get("provider", "")})
+
+
+__all__ = ["generate_persona", "regenerate_section", "PERSONA_SECTIONS"]

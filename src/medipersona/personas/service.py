@@ -1,0 +1,447 @@
+"""Persona logic without HTTP: create (auto-fill + a durable generation job), read, list, edit, regenerate one
+section, duplicate, retry, delete. Routers and pages call these.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio.to_thread
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medipersona.accounts.models import User
+from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS, SETTING_TYPES
+from medipersona.catalog.service import get_catalog
+from medipersona.db import utcnow
+from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from medipersona.jobs.models import Job
+from medipersona.jobs.runner import wake_local_runners
+from medipersona.jobs.service import enqueue
+from medipersona.personas.autofill import autofill
+from medipersona.personas.models import Persona, new_persona_id
+from medipersona.personas.prompt import extras_labels, profile_labels
+from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
+from medipersona.settings import Settings
+
+log = logging.getLogger("medipersona.personas")
+
+JST = ZoneInfo("Asia/Tokyo")
+GENERATE_KIND = "persona_generate"
+SECTION_KIND = "persona_section"
+PERSONA_JOB_KINDS = (GENERATE_KIND, SECTION_KIND)
+STATUS_LABELS = {"queued": "待機中", "running": "生成中", "done": "完了", "failed": "失敗"}
+
+
+def _field_error(field: str, message: str) -> dict[str, str]:
+    return {"field": field, "in": "body", "message": message}
+
+
+def validate_catalog(user: User, data: PersonaCreate) -> None:
+    """Catalog ids exist and fit together; the department is in the user's sections (else 403)."""
+    catalog = get_catalog()
+    errors: list[dict[str, str]] = []
+    department = catalog.department(data.department)
+    if department is None:
+        errors.append(_field_error("department", "診療科が見つかりません。一覧から選んでください。"))
+    complaint = catalog.chief_complaint(data.chief_complaint)
+    if complaint is None:
+        errors.append(_field_error("chief_complaint", "主訴が見つかりません。一覧から選んでください。"))
+    elif department is not None and complaint.department_id != department.id:
+        errors.append(_field_error("chief_complaint", "選んだ診療科の主訴を選んでください。"))
+    if catalog.purpose(data.purpose) is None:
+        errors.append(_field_error("purpose", "作成目的が見つかりません。一覧から選んでください。"))
+    if data.setting_type == "patient_type":
+        if not data.patient_type:
+            errors.append(_field_error("patient_type", "患者タイプを選んでください。"))
+        elif catalog.patient_type(data.patient_type) is None:
+            errors.append(_field_error("patient_type", "患者タイプが見つかりません。一覧から選んでください。"))
+    elif data.patient_type and catalog.patient_type(data.patient_type) is None:
+        errors.append(_field_error("patient_type", "患者タイプが見つかりません。一覧から選んでください。"))
+    if errors:
+        raise InvalidInput(fields=errors)
+    if department is not None and department.section not in (user.sections or []):
+        raise Forbidden("この診療科を利用する権限がありません。管理者に利用できる診療科の設定を依頼してください。",
+                        code="section_forbidden")
+
+
+def day_start_utc(now: datetime | None = None) -> datetime:
+    local = (now or utcnow()).astimezone(JST)
+    return datetime.combine(local.date(), time.min, JST).astimezone(UTC)
+
+
+async def check_quota(session: AsyncSession, user: User) -> None:
+    quota = int(user.daily_quota or 0)
+    if quota <= 0:
+        return
+    used = await session.scalar(
+        select(func.count()).select_from(Persona)
+        .where(Persona.owner_id == user.id, Persona.created_at >= day_start_utc())
+    ) or 0
+    if used >= quota:
+        raise TooManyRequests(
+            f"本日の生成上限（{quota}件）に達しました。明日以降にもう一度お試しください。", code="quota_exceeded",
+            headers={"Retry-After": str(_seconds_to_midnight())},
+        )
+
+
+def _seconds_to_midnight() -> int:
+    now = utcnow().astimezone(JST)
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), time.min, JST)
+    return max(1, int((tomorrow - now).total_seconds()))
+
+
+async def recent_names(session: AsyncSession, user_id: int, limit: int = 30) -> list[str]:
+    rows = await session.scalars(
+        select(Persona.name).where(Persona.owner_id == user_id, Persona.name != "")
+        .order_by(Persona.created_at.desc()).limit(limit)
+    )
+    return [n for n in rows if n]
+
+
+async def create_persona(session: AsyncSession, settings: Settings, user: User, data: PersonaCreate) -> Persona:
+    """Validate, auto-fill, store the persona and enqueue its generation job (committed; runner woken)."""
+    validate_catalog(user, data)
+    await check_quota(session, user)
+    catalog = get_catalog()
+    seed = data.seed if data.seed is not None else random.SystemRandom().randrange(2**31)
+    given_profile = data.profile.model_dump(exclude_none=True) if data.profile else {}
+    given_extras = data.extras.model_dump(exclude_none=True) if data.extras else {}
+    patient_type_id = data.patient_type
+    if data.setting_type == "auto" and not patient_type_id:
+        patient_type_id = random.Random(seed).choice(catalog.patient_types).id
+    avoid = await recent_names(session, user.id)
+    profile, extras = autofill(given_profile, given_extras, department_id=data.department, seed=seed,
+                               avoid_names=avoid)
+    persona = Persona(
+        id=new_persona_id(),
+        owner_id=user.id,
+        status="queued",
+        department_id=data.department,
+        chief_complaint_id=data.chief_complaint,
+        purpose_id=data.purpose,
+        setting_type=data.setting_type,
+        patient_type_id=patient_type_id,
+        seed=seed,
+        request=data.model_dump(exclude_none=True, mode="json"),
+        name=str(profile.get("name") or ""),
+        profile=profile,
+        extras=extras,
+        extra_fields=[row.model_dump() for row in data.extra_fields if row.name],
+        sections={},
+        keywords_used=[],
+        image_status="pending",
+        timings={},
+    )
+    session.add(persona)
+    await session.flush()
+    job = await enqueue(session, GENERATE_KIND, persona.id, {"avoid_names": avoid[:20]}, owner_id=user.id)
+    persona.current_job_id = job.id
+    await session.commit()
+    wake_local_runners(settings)
+    return persona
+
+
+# ------------------------------------------------------------------------------------------------ reading
+async def get_persona(session: AsyncSession, user: User, persona_id: str) -> Persona:
+    persona = await session.get(Persona, persona_id)
+    if persona is None or (persona.owner_id != user.id and not user.is_admin):
+        raise NotFound("ペルソナが見つかりません。")
+    return persona
+
+
+def image_url(persona: Persona) -> str | None:
+    if persona.image_status == "done" and persona.image_path:
+        return f"/api/personas/{persona.id}/image?v={Path(persona.image_path).stem.rsplit('-', 1)[-1]}"
+    return None
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _ref(kind: str, ident: str | None) -> dict[str, Any] | None:
+    if not ident:
+        return None
+    catalog = get_catalog()
+    obj = {"department": catalog.department, "chief_complaint": catalog.chief_complaint,
+           "purpose": catalog.purpose, "patient_type": catalog.patient_type}[kind](ident)
+    return {"id": ident, "name": obj.name if obj else ident}
+
+
+def persona_to_api(persona: Persona, job: Job | None = None) -> dict[str, Any]:
+    sections = persona.sections or {}
+    out: dict[str, Any] = {
+        "id": persona.id,
+        "status": persona.status,
+        "status_label": STATUS_LABELS.get(persona.status, persona.status),
+        "owner_id": persona.owner_id,
+        "name": persona.name,
+        "department": _ref("department", persona.department_id),
+        "chief_complaint": _ref("chief_complaint", persona.chief_complaint_id),
+        "purpose": _ref("purpose", persona.purpose_id),
+        "setting_type": persona.setting_type,
+        "setting_type_label": SETTING_TYPES.get(persona.setting_type, persona.setting_type),
+        "patient_type": _ref("patient_type", persona.patient_type_id),
+        "seed": persona.seed,
+        "profile": persona.profile or {},
+        "profile_labels": profile_labels(persona.profile or {}),
+        "extras": persona.extras or {},
+        "extras_labels": extras_labels(persona.extras or {}),
+        "extra_fields": persona.extra_fields or [],
+        "sections": {key: sections[key] for key in SECTION_KEYS if sections.get(key)},
+        "section_labels": dict(SECTION_LABELS),
+        "keywords_used": persona.keywords_used or [],
+        "image_status": persona.image_status,
+        "image_url": image_url(persona),
+        "text_provider": persona.text_provider,
+        "text_model": persona.text_model,
+        "image_provider": persona.image_provider,
+        "image_model": persona.image_model,
+        "timings": persona.timings or {},
+        "error": persona.error,
+        "note": persona.note,
+        "timeline_status": persona.timeline_status,
+        "created_at": _iso(persona.created_at),
+        "updated_at": _iso(persona.updated_at),
+        "finished_at": _iso(persona.finished_at),
+        "events_url": f"/api/personas/{persona.id}/events",
+        "job": None,
+    }
+    if job is not None:
+        out["job"] = {"id": job.id, "kind": job.kind, "status": job.status, "attempts": job.attempts,
+                      "section": (job.payload or {}).get("section")}
+    return out
+
+
+def persona_summary(persona: Persona) -> dict[str, Any]:
+    return {
+        "id": persona.id,
+        "name": persona.name,
+        "status": persona.status,
+        "department": _ref("department", persona.department_id),
+        "chief_complaint": _ref("chief_complaint", persona.chief_complaint_id),
+        "owner_id": persona.owner_id,
+        "image_url": image_url(persona),
+        "created_at": _iso(persona.created_at),
+    }
+
+
+async def current_job(session: AsyncSession, persona: Persona) -> Job | None:
+    if not persona.current_job_id:
+        return None
+    return await session.get(Job, persona.current_job_id)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def list_personas(
+    session: AsyncSession,
+    user: User,
+    *,
+    q: str = "",
+    department: str = "",
+    chief_complaint: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    status: str = "",
+    page: int = 1,
+    per_page: int = 20,
+) -> dict[str, Any]:
+    query = select(Persona)
+    if not user.is_admin:
+        query = query.where(Persona.owner_id == user.id)
+    if department:
+        query = query.where(Persona.department_id == department)
+    if chief_complaint:
+        query = query.where(Persona.chief_complaint_id == chief_complaint)
+    if status:
+        query = query.where(Persona.status == status)
+    if date_from:
+        query = query.where(Persona.created_at >= datetime.combine(date_from, time.min, JST).astimezone(UTC))
+    if date_to:
+        query = query.where(
+            Persona.created_at < datetime.combine(date_to + timedelta(days=1), time.min, JST).astimezone(UTC))
+    q = q.strip()[:100]
+    if q:
+        catalog = get_catalog()
+        needle = q.lower()
+        conditions = [Persona.name.ilike("%" + _escape_like(q) + "%", escape="\\")]
+        dep_ids = [d.id for d in catalog.departments if needle in d.name.lower()]
+        comp_ids = [c.id for d in catalog.departments for c in d.chief_complaints if needle in c.name.lower()]
+        if dep_ids:
+            conditions.append(Persona.department_id.in_(dep_ids))
+        if comp_ids:
+            conditions.append(Persona.chief_complaint_id.in_(comp_ids))
+        query = query.where(or_(*conditions))
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = await session.scalars(
+        query.order_by(Persona.created_at.desc(), Persona.id).offset((page - 1) * per_page).limit(per_page)
+    )
+    return {"items": [persona_summary(p) for p in rows], "total": total, "page": page, "per_page": per_page,
+            "pages": max(1, -(-total // per_page))}
+
+
+# ------------------------------------------------------------------------------------------------ changes
+async def _active_job(session: AsyncSession, persona: Persona) -> Job | None:
+    job = await current_job(session, persona)
+    if job is not None and job.status in ("queued", "running"):
+        return job
+    return None
+
+
+async def update_persona(session: AsyncSession, user: User, persona_id: str, data: PersonaUpdate) -> Persona:
+    persona = await get_persona(session, user, persona_id)
+    if await _active_job(session, persona) is not None:
+        raise Conflict("生成中のペルソナは編集できません。完了してからもう一度お試しください。", code="busy")
+    if data.profile is not None:
+        profile = dict(persona.profile or {})
+        for key, value in data.profile.model_dump(exclude_unset=True).items():
+            if value is None:
+                continue
+            profile[key] = value
+        persona.profile = profile
+        if data.profile.name:
+            persona.name = data.profile.name
+    if data.name is not None:
+        persona.name = data.name
+        persona.profile = {**(persona.profile or {}), "name": data.name}
+    if data.extras is not None:
+        extras = dict(persona.extras or {})
+        for key, value in data.extras.model_dump(exclude_unset=True).items():
+            if value is None:
+                extras.pop(key, None)
+            else:
+                extras[key] = value
+        persona.extras = extras
+    if data.extra_fields is not None:
+        persona.extra_fields = [row.model_dump() for row in data.extra_fields if row.name]
+    if data.sections is not None:
+        if persona.status != "done":
+            raise Conflict("完成していないペルソナの文章は編集できません。", code="not_done")
+        persona.sections = {**(persona.sections or {}), **{k: v.strip() for k, v in data.sections.items()}}
+    if data.note is not None:
+        persona.note = data.note
+    persona.updated_at = utcnow()
+    await session.commit()
+    return persona
+
+
+async def regenerate_section(session: AsyncSession, settings: Settings, user: User, persona_id: str,
+                             key: str) -> Job:
+    if key not in SECTION_KEYS:
+        raise NotFound("指定された項目はありません。")
+    persona = await get_persona(session, user, persona_id)
+    if persona.status != "done":
+        raise Conflict("完成したペルソナだけ項目を再生成できます。", code="not_done")
+    if await _active_job(session, persona) is not None:
+        raise Conflict("このペルソナは現在生成中です。完了してからもう一度お試しください。", code="busy")
+    job = await enqueue(session, SECTION_KIND, persona.id, {"section": key}, owner_id=user.id)
+    persona.current_job_id = job.id
+    await session.commit()
+    wake_local_runners(settings)
+    return job
+
+
+async def retry_persona(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> Persona:
+    persona = await get_persona(session, user, persona_id)
+    if persona.status != "failed":
+        raise Conflict("失敗したペルソナだけ再試行できます。", code="not_failed")
+    job = await enqueue(session, GENERATE_KIND, persona.id, {"avoid_names": []}, owner_id=user.id)
+    persona.status = "queued"
+    persona.error = None
+    persona.finished_at = None
+    persona.current_job_id = job.id
+    await session.commit()
+    wake_local_runners(settings)
+    return persona
+
+
+def _image_file(settings: Settings, persona: Persona) -> Path | None:
+    if not persona.image_path:
+        return None
+    path = (settings.images_dir / Path(persona.image_path).name).resolve()
+    if path.parent != settings.images_dir.resolve():
+        return None
+    return path
+
+
+async def duplicate_persona(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> Persona:
+    source = await get_persona(session, user, persona_id)
+    if source.status != "done":
+        raise Conflict("完成したペルソナだけ複製できます。", code="not_done")
+    copy = Persona(
+        id=new_persona_id(),
+        owner_id=user.id,
+        status="done",
+        department_id=source.department_id,
+        chief_complaint_id=source.chief_complaint_id,
+        purpose_id=source.purpose_id,
+        setting_type=source.setting_type,
+        patient_type_id=source.patient_type_id,
+        seed=source.seed,
+        request=dict(source.request or {}),
+        name=source.name,
+        profile=dict(source.profile or {}),
+        extras=dict(source.extras or {}),
+        extra_fields=list(source.extra_fields or []),
+        sections=dict(source.sections or {}),
+        keywords_used=list(source.keywords_used or []),
+        image_status=source.image_status,
+        image_mime=source.image_mime,
+        text_provider=source.text_provider,
+        text_model=source.text_model,
+        image_provider=source.image_provider,
+        image_model=source.image_model,
+        timings=dict(source.timings or {}),
+        error=source.error,
+        note=source.note,
+        finished_at=utcnow(),
+    )
+    src_file = _image_file(settings, source)
+    if src_file is not None and source.image_status == "done":
+        target = settings.images_dir / f"{copy.id}-1{src_file.suffix}"
+        try:
+            await anyio.to_thread.run_sync(shutil.copyfile, src_file, target)
+            copy.image_path = target.name
+        except OSError:
+            copy.image_status = "failed"
+            copy.image_path = None
+    session.add(copy)
+    await session.commit()
+    return copy
+
+
+async def delete_persona(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> None:
+    persona = await get_persona(session, user, persona_id)
+    image = _image_file(settings, persona)
+    pid = persona.id
+    # Jobs and their events go with the persona (ON DELETE CASCADE); a worker still running one loses its
+    # lease at its next write and stops.
+    await session.execute(sa_delete(Job).where(Job.persona_id == pid))
+    await session.delete(persona)
+    await session.commit()
+    await anyio.to_thread.run_sync(_remove_images, settings.images_dir, pid, image)
+
+
+def _remove_images(images_dir: Path, persona_id: str, known: Path | None) -> None:
+    if known is not None:
+        known.unlink(missing_ok=True)
+    if images_dir.is_dir():
+        for path in images_dir.glob(f"{persona_id}-*"):
+            path.unlink(missing_ok=True)
+
+
+def section_specs() -> list[dict[str, Any]]:
+    return [{"key": s.key, "label": s.label, "default_length": s.default_length} for s in PERSONA_SECTIONS]
