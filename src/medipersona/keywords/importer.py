@@ -165,7 +165,7 @@ class ImportReport:
 
 
 def _is_hidden(part: str) -> bool:
-    return part.startswith(".") or part.startswith("__MACOSX") or part.startswith("~$")
+    return part.startswith((".", "__MACOSX", "~$")) or part.lower().startswith("readme")
 
 
 def _zip_member_name(info: zipfile.ZipInfo) -> str:

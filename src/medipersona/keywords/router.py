@@ -1,5 +1,257 @@
+"""Keyword API: datasets, import (admin), timeline series and chart, and the persona timeline analysis job.
+
+    GET  /api/keywords/datasets
+    POST /api/keywords/import                       (admin; multipart ``file``: .csv or .zip) 200 / 422
+    GET  /api/keywords/timeline?department=&chief_complaint=&gender=&age=
+    GET  /api/keywords/timeline/chart.svg?...       (same parameters)
+    POST /api/personas/{id}/timeline-analysis       202: a job, streamed like generation
+    GET  /api/personas/{id}/timeline-analysis       stored status and analysis
+    GET  /api/personas/{id}/timeline-analysis/events  SSE of the newest analysis job (Last-Event-ID aware)
+    GET  /api/personas/{id}/timeline/chart.svg      the chart for the persona's 主訴, gender and age
+"""
+
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any, Literal
 
-router = APIRouter()
+import anyio
+from fastapi import APIRouter, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from medipersona.catalog.service import Department, get_catalog
+from medipersona.deps import AdminUser, CurrentUser, SessionDep
+from medipersona.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from medipersona.keywords import store
+from medipersona.keywords.importer import import_upload
+
+router = APIRouter(prefix="/api", tags=["keywords"])
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+UPLOAD_TOO_LARGE = (f"ファイルが大きすぎます（上限{MAX_UPLOAD_BYTES // (1024 * 1024)}MB）。"
+                    "ZIPに圧縮するか、診療科ごとに分けて取り込んでください。")
+
+
+def dataset_payload(ds) -> dict[str, Any]:
+    catalog = get_catalog()
+    dep = catalog.department(ds.department_id)
+    cc = catalog.chief_complaint(ds.chief_complaint_id) if ds.chief_complaint_id else None
+    return {
+        "id": ds.id,
+        "department": dep.name if dep else ds.department_id,
+        "chief_complaint": (cc.name if cc else ds.chief_complaint_id) if ds.chief_complaint_id else None,
+        "department_id": ds.department_id,
+        "chief_complaint_id": ds.chief_complaint_id,
+        "row_count": ds.row_count,
+        "source_file": ds.source_file,
+        "imported_at": ds.imported_at.isoformat() if ds.imported_at else None,
+        "is_sample": bool(ds.is_sample),
+        "generation": ds.generation,
+    }
+
+
+@router.get("/keywords/datasets")
+async def list_datasets(user: CurrentUser, session: SessionDep) -> dict:
+    """Every keyword dataset (department names and complaint names in Japanese)."""
+    return {"datasets": [dataset_payload(ds) for ds in await store.list_datasets(session)]}
+
+
+async def read_upload(request: Request, max_bytes: int = MAX_UPLOAD_BYTES) -> UploadFile:
+    """The uploaded ``file`` of a multipart request, refused early (413) when the body is too large."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > max_bytes + 64 * 1024:
+        raise PayloadTooLarge(UPLOAD_TOO_LARGE)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("ファイルを multipart/form-data の file 項目で送信してください。",
+                           fields=[{"field": "file", "message": "ファイルを選択してください。"}])
+    form = await request.form(max_files=1, max_fields=20)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str) or not getattr(upload, "filename", None):
+        raise InvalidInput("取り込むファイルを選択してください。",
+                           fields=[{"field": "file", "message": "ファイルを選択してください。"}])
+    size = upload.size
+    if size is None:
+        size = await anyio.to_thread.run_sync(lambda: upload.file.seek(0, 2))
+        await anyio.to_thread.run_sync(upload.file.seek, 0)
+    if size > max_bytes:
+        raise PayloadTooLarge(UPLOAD_TOO_LARGE)
+    if size == 0:
+        raise InvalidInput("ファイルが空です。", fields=[{"field": "file", "message": "ファイルが空です。"}])
+    return upload
+
+
+@router.post("/keywords/import")
+async def import_keywords(request: Request, user: AdminUser) -> JSONResponse:
+    """Import an uploaded CSV or zip. 200 when every file imported, 422 when some were rejected (listed)."""
+    upload = await read_upload(request)
+    report = await import_upload(request.app.state.db, upload.filename, upload.file)
+    body = report.as_dict()
+    if not report.ok:
+        body["error"] = {
+            "code": "import_rejected",
+            "message": f"{len(report.rejected)}件のファイルを取り込めませんでした"
+                       f"（{len(report.imported)}件は取り込みました）。",
+        }
+    return JSONResponse(body, status_code=200 if report.ok else 422)
+
+
+def resolve_scope(user, department: str, chief_complaint: str | None) -> tuple[Department, Any]:
+    """Catalog ids → objects; 404 for unknown ids, 403 for a department outside the user's sections."""
+    catalog = get_catalog()
+    dep = catalog.department(department)
+    if dep is None:
+        raise NotFound(f"診療科「{department}」が見つかりません。/api/catalog の id を指定してください。",
+                       code="department_not_found")
+    if dep.section not in user.sections:
+        raise Forbidden("この診療科を利用する権限がありません。", code="section_forbidden")
+    cc = None
+    if chief_complaint:
+        cc = catalog.chief_complaint(chief_complaint)
+        if cc is None or cc.department_id != dep.id:
+            raise NotFound(f"主訴「{chief_complaint}」は診療科「{dep.name}」にありません。",
+                           code="chief_complaint_not_found")
+    return dep, cc
+
+
+GenderQuery = Annotated[Literal["male", "female"] | None, Query(description="male | female")]
+AgeQuery = Annotated[int | None, Query(ge=0, le=120, description="age in whole years")]
+
+
+async def timeline_payload(session, dep, cc, gender, age, max_points) -> dict[str, Any]:
+    result = await store.timeline(session, dep.id, cc.id if cc else None, gender=gender, age=age,
+                                  max_points=max_points)
+    if result is None:
+        raise NotFound(f"「{dep.name}{' / ' + cc.name if cc else ''}」のキーワードデータがありません。"
+                       "管理画面の「キーワードデータ」から取り込んでください。", code="keyword_data_not_found")
+    return {
+        "department": {"id": dep.id, "name": dep.name},
+        "chief_complaint": {"id": cc.id, "name": cc.name} if cc else None,
+        **result,
+    }
+
+
+@router.get("/keywords/timeline")
+async def get_timeline(
+    user: CurrentUser,
+    session: SessionDep,
+    department: Annotated[str, Query(min_length=1, max_length=64)],
+    chief_complaint: Annotated[str | None, Query(max_length=128)] = None,
+    gender: GenderQuery = None,
+    age: AgeQuery = None,
+    max_points: Annotated[int, Query(ge=1, le=1000)] = 300,
+) -> dict:
+    """The timeline series and summary (PRODUCT.md §3) for a department / 主訴, gender and age."""
+    dep, cc = resolve_scope(user, department, chief_complaint)
+    return await timeline_payload(session, dep, cc, gender, age, max_points)
+
+
+def chart_title(dep, cc) -> str:
+    return f"検索タイムライン: {dep.name}{' / ' + cc.name if cc else ''}"
+
+
+async def svg_response(series: list[dict], title: str, width: int, height: int) -> Response:
+    from medipersona.keywords.chart import build_chart_layout, render_svg
+
+    def draw() -> str:
+        return render_svg(build_chart_layout(series, width, height), title=title)
+
+    svg = await anyio.to_thread.run_sync(draw)
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"})
+
+
+@router.get("/keywords/timeline/chart.svg")
+async def get_timeline_chart(
+    user: CurrentUser,
+    session: SessionDep,
+    department: Annotated[str, Query(min_length=1, max_length=64)],
+    chief_complaint: Annotated[str | None, Query(max_length=128)] = None,
+    gender: GenderQuery = None,
+    age: AgeQuery = None,
+    width: Annotated[int, Query(ge=320, le=2000)] = 960,
+    height: Annotated[int, Query(ge=240, le=1400)] = 540,
+) -> Response:
+    dep, cc = resolve_scope(user, department, chief_complaint)
+    payload = await timeline_payload(session, dep, cc, gender, age, 300)
+    return await svg_response(payload["series"], chart_title(dep, cc), width, height)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Persona timeline analysis (a job like generation)
+
+
+@router.post("/personas/{persona_id}/timeline-analysis", status_code=202)
+async def start_timeline_analysis(persona_id: str, request: Request, user: CurrentUser,
+                                  session: SessionDep) -> JSONResponse:
+    """Queue the analysis (心理変化の分析 / 隠れたニーズ / マーケティング提案). 202 with the job and its SSE URL;
+    a second request while one is queued/running returns the same job."""
+    from medipersona.keywords.jobs import enqueue_timeline_analysis
+
+    job, created = await enqueue_timeline_analysis(session, persona_id, user)
+    if created:
+        from medipersona.jobs.service import wake_runner
+
+        wake_runner(request.app)
+    return JSONResponse(
+        {
+            "job_id": job.id,
+            "persona_id": persona_id,
+            "status": job.status,
+            "events_url": f"/api/personas/{persona_id}/timeline-analysis/events",
+        },
+        status_code=202,
+    )
+
+
+@router.get("/personas/{persona_id}/timeline-analysis")
+async def get_timeline_analysis(persona_id: str, user: CurrentUser, session: SessionDep) -> dict:
+    from medipersona.keywords.jobs import load_persona_for
+
+    persona = await load_persona_for(session, persona_id, user)
+    return {
+        "persona_id": persona.id,
+        "status": persona.timeline_status,
+        "analysis": persona.timeline_analysis if persona.timeline_status == "done" else None,
+        "error": (persona.timeline_analysis or {}).get("error") if persona.timeline_status == "failed" else None,
+    }
+
+
+@router.get("/personas/{persona_id}/timeline-analysis/events")
+async def timeline_analysis_events(
+    persona_id: str,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Server-Sent Events of the newest analysis job (same wire format as generation: status, delta, done,
+    error). Without a job, the stored state as one ``done`` or ``error`` event."""
+    from medipersona.jobs.sse import SSE_RESPONSE_KWARGS, job_event_stream, parse_last_event_id, static_event_stream
+    from medipersona.keywords.jobs import latest_timeline_job, load_persona_for, stored_state_events
+
+    persona = await load_persona_for(session, persona_id, user)
+    job = await latest_timeline_job(session, persona.id)
+    await session.close()
+    if job is None:
+        return StreamingResponse(static_event_stream(stored_state_events(persona)), **SSE_RESPONSE_KWARGS)
+    stream = job_event_stream(request.app, job.id, after_id=parse_last_event_id(last_event_id))
+    return StreamingResponse(stream, **SSE_RESPONSE_KWARGS)
+
+
+@router.get("/personas/{persona_id}/timeline/chart.svg")
+async def persona_timeline_chart(
+    persona_id: str,
+    user: CurrentUser,
+    session: SessionDep,
+    width: Annotated[int, Query(ge=320, le=2000)] = 960,
+    height: Annotated[int, Query(ge=240, le=1400)] = 540,
+) -> Response:
+    from medipersona.keywords.jobs import load_persona_for, persona_age_gender
+
+    persona = await load_persona_for(session, persona_id, user)
+    catalog = get_catalog()
+    dep = catalog.department(persona.department_id)
+    cc = catalog.chief_complaint(persona.chief_complaint_id)
+    if dep is None:
+        raise NotFound("ペルソナの診療科がカタログにありません。")
+    age, gender = persona_age_gender(persona)
+    payload = await timeline_payload(session, dep, cc, gender, age, 300)
+    return await svg_response(payload["series"], chart_title(dep, cc), width, height)

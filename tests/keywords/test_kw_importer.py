@@ -1,0 +1,241 @@
+"""Importer: the real exports, encodings, header and file-name variants, broken files, zips, re-imports."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from tests.keywords.kw_helpers import REAL_HEADER, csv_text, make_rows, write_csv
+from sqlalchemy import func, select
+
+from tests.conftest import KEYWORDS_DIR
+from medipersona.db import Database
+from medipersona.keywords import store
+from medipersona.keywords.importer import (
+    ImportPathError,
+    RejectFile,
+    clean_stem,
+    header_field,
+    import_path,
+    import_upload,
+    parse_text,
+)
+from medipersona.keywords.models import KeywordDataset, KeywordRow
+
+
+@pytest.fixture
+async def kdb(settings):
+    db = Database(settings)
+    yield db
+    await db.dispose()
+
+
+async def counts(db: Database) -> tuple[int, int]:
+    async with db.sessionmaker() as s:
+        return ((await s.scalar(select(func.count()).select_from(KeywordDataset))),
+                (await s.scalar(select(func.count()).select_from(KeywordRow))))
+
+
+async def test_real_exports_import(kdb):
+    assert KEYWORDS_DIR.is_dir(), KEYWORDS_DIR
+    report = await import_path(kdb, KEYWORDS_DIR)
+    assert report.ok, [r.describe() for r in report.rejected]
+    assert len(report.imported) == 66
+    assert report.row_count == 60328
+    assert await counts(kdb) == (66, 60328)
+    levels = [r for r in report.imported if r.chief_complaint is None]
+    assert sorted(r.department for r in levels) == ["一般歯科", "内科", "皮膚科"]
+    by_name = {(r.department, r.chief_complaint): r for r in report.imported}
+    assert by_name[("内科", "風邪")].row_count == 1000
+    assert by_name[("一般歯科", "オールオン４")].chief_complaint_id == "general_dentistry.all_on_4"
+    assert by_name[("皮膚科", "自己免疫性疾患")].row_count == 518
+
+    async with kdb.sessionmaker() as s:
+        row = (await s.execute(
+            select(KeywordRow).join(KeywordDataset, KeywordDataset.id == KeywordRow.dataset_id)
+            .where(KeywordDataset.department_id == "internal_medicine", KeywordDataset.chief_complaint_id.is_(None),
+                   KeywordRow.keyword == "内科 現在地周辺")
+        )).scalar_one()
+    assert (row.rank, row.volume, row.overlap, row.lift, row.days, row.male, row.female) == \
+        (1, 53300, 6300, 3.931, 0.0, 32.0, 68.0)
+    assert (row.age_10s, row.age_20s, row.age_30s, row.age_40s, row.age_50s, row.age_60s, row.age_70plus) == \
+        (2, 9, 16, 27, 26, 12, 8)
+    assert row.category == "医療機関"
+
+
+async def test_reimport_replaces_and_counts_generation(kdb, tmp_path):
+    path = write_csv(tmp_path / "内科" / "主訴" / "風邪_全体.csv", make_rows(30))
+    first = await import_path(kdb, path)
+    assert first.ok and first.imported[0].chief_complaint == "風邪" and not first.imported[0].replaced
+    write_csv(path, make_rows(12, prefix="new"))
+    second = await import_path(kdb, path)
+    assert second.ok and second.imported[0].replaced
+    assert await counts(kdb) == (1, 12)
+    async with kdb.sessionmaker() as s:
+        ds = (await s.execute(select(KeywordDataset))).scalar_one()
+    assert ds.generation == 2 and ds.row_count == 12 and not ds.is_sample
+
+
+def variant_header() -> list[str]:
+    # Other spellings, full-width brackets, a different column order, no 順位, an unknown extra column.
+    return ["キーワード", "検索ボリューム（人）", "重複ボリューム（人）", "特徴度", "検索時間差（日）",
+            "男性割合（％）", "女性割合（％）", "10代割合（％）", "20代割合（％）", "30代割合（％）", "40代割合（％）",
+            "50代割合（％）", "60代割合（％）", "70代以上割合（％）", "備考"]
+
+
+async def test_cp932_and_header_variants(kdb, tmp_path):
+    rows = [[f"頭痛 薬 {i}", 5000 + i, 300, 2.1, -3.5, 40, 60, 5, 10, 20, 25, 20, 12, 8, "メモ"] for i in range(5)]
+    write_csv(tmp_path / "data" / "内科" / "主訴" / "頭痛.csv", rows, header=variant_header(), encoding="cp932")
+    # UTF-8 without BOM, tab separated, department file named without _全体.
+    write_csv(tmp_path / "data" / "内科" / "内科.csv", make_rows(4), encoding="utf-8", sep="\t")
+    report = await import_path(kdb, tmp_path / "data")
+    assert report.ok, [r.describe() for r in report.rejected]
+    got = {(r.department, r.chief_complaint): r.row_count for r in report.imported}
+    assert got == {("内科", "頭痛"): 5, ("内科", None): 4}
+    async with kdb.sessionmaker() as s:
+        top = await store.top_keywords(s, "internal_medicine", "internal_medicine.headache", 45, "female", 3)
+    assert top[0]["keyword"].startswith("頭痛 薬") and top[0]["category"] == "治療・対策"
+
+
+@pytest.mark.parametrize("cell,field", [
+    ("出力キーワード", "keyword"), ("キーワード", "keyword"), ("Keyword", "keyword"),
+    ("検索ボリューム(人)", "volume"), ("重複ボリューム(人)", "overlap"), ("特徴度", "lift"),
+    ("検索時間差(日)", "days"), ("男性割合(%)", "male"), ("女性割合（％）", "female"),
+    ("10代（13歳〜）割合(%)", "age_10s"), ("７０代以上割合(%)", "age_70plus"), ("順位", "rank"), ("備考", None),
+])
+def test_header_field(cell, field):
+    assert header_field(cell) == field
+
+
+@pytest.mark.parametrize("stem,clean", [("内科_全体", "内科"), ("風邪", "風邪"), ("風邪_全体 (1)", "風邪"),
+                                        ("内科_風邪_全体", "内科_風邪")])
+def test_clean_stem(stem, clean):
+    assert clean_stem(stem) == clean
+
+
+def test_parse_errors_name_the_line():
+    rows = make_rows(6)
+    rows[3][2] = "たくさん"  # 検索ボリューム on data row 4 = line 5
+    with pytest.raises(RejectFile) as exc:
+        parse_text(csv_text(rows))
+    assert exc.value.line == 5 and "検索ボリューム" in exc.value.reason and "たくさん" in exc.value.reason
+    rows = make_rows(3)
+    rows[1] = rows[1][:5]
+    with pytest.raises(RejectFile) as exc:
+        parse_text(csv_text(rows))
+    assert exc.value.line == 3 and "列が足りません" in exc.value.reason
+    with pytest.raises(RejectFile) as exc:
+        parse_text(csv_text(make_rows(2), header=REAL_HEADER[:6]))
+    assert exc.value.line == 1 and "男性割合" in exc.value.reason
+    bad_share = make_rows(2)
+    bad_share[1][6] = 140
+    with pytest.raises(RejectFile) as exc:
+        parse_text(csv_text(bad_share))
+    assert exc.value.line == 3 and "0〜100" in exc.value.reason
+    with pytest.raises(RejectFile) as exc:
+        parse_text(csv_text([]))
+    assert "データ行がありません" in exc.value.reason
+
+
+async def test_broken_file_rejected_whole_rest_imports(kdb, tmp_path):
+    root = tmp_path / "batch"
+    write_csv(root / "内科" / "内科_全体.csv", make_rows(10))
+    broken = make_rows(50)
+    broken[40][5] = "abc"  # line 42
+    write_csv(root / "内科" / "主訴" / "風邪_全体.csv", broken)
+    write_csv(root / "内科" / "主訴" / "存在しない主訴_全体.csv", make_rows(3))
+    (root / "内科" / "主訴" / "bad_encoding_全体.csv").write_bytes(b"\x81\xff\xfe\x00\x80abc\n")
+    report = await import_path(kdb, root)
+    assert not report.ok
+    assert [r.department for r in report.imported] == ["内科"]
+    rejected = {Path(r.file).name: r for r in report.rejected}
+    assert rejected["風邪_全体.csv"].line == 42 and "検索時間差" in rejected["風邪_全体.csv"].reason
+    assert "存在しない主訴" in rejected["存在しない主訴_全体.csv"].reason
+    assert rejected["存在しない主訴_全体.csv"].line is None
+    assert "風邪_全体.csv:42:" in rejected["風邪_全体.csv"].describe()
+    assert await counts(kdb) == (1, 10)  # nothing of the broken files
+
+
+async def test_single_files_named_by_department_and_ambiguous_complaints(kdb, tmp_path):
+    ok = write_csv(tmp_path / "one" / "内科_めまい.csv", make_rows(3))
+    report = await import_path(kdb, ok)
+    assert report.ok and report.imported[0].chief_complaint == "めまい"
+    # 発熱 exists in several departments: reported, not guessed.
+    amb = write_csv(tmp_path / "two" / "発熱_全体.csv", make_rows(3))
+    report = await import_path(kdb, amb)
+    assert not report.ok and "複数の診療科" in report.rejected[0].reason
+    # A complaint that exists in exactly one department is matched.
+    unique = write_csv(tmp_path / "three" / "オールオン4.csv", make_rows(3))
+    report = await import_path(kdb, unique)
+    assert report.ok and report.imported[0].department == "一般歯科"
+
+
+async def test_zip_with_cp932_member_names(kdb, tmp_path):
+    names = ["皮膚科/皮膚科_全体.csv", "皮膚科/主訴/ニキビ_全体.csv"]
+    placeholders = [f"P{i}".ljust(len(n.encode("cp932")), "x") for i, n in enumerate(names)]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for placeholder, rows in zip(placeholders, (make_rows(5), make_rows(7))):
+            zf.writestr(placeholder, csv_text(rows).encode("cp932"))
+        zf.writestr("__MACOSX/._x.csv", b"junk")
+        zf.writestr("皮膚科/README.txt", "not a csv".encode())
+    data = buf.getvalue()
+    # Like Japanese Windows: cp932 names without the UTF-8 flag (same length as the placeholders).
+    for placeholder, name in zip(placeholders, names):
+        data = data.replace(placeholder.encode(), name.encode("cp932"))
+    buf = io.BytesIO(data)
+    path = tmp_path / "export.zip"
+    path.write_bytes(buf.getvalue())
+    report = await import_path(kdb, path)
+    got = {(r.department, r.chief_complaint, r.row_count) for r in report.imported}
+    assert ("皮膚科", None, 5) in got and ("皮膚科", "ニキビ", 7) in got
+    assert report.ok  # README and __MACOSX are skipped
+
+    report = await import_upload(kdb, "export.zip", io.BytesIO(buf.getvalue()))
+    assert {r.department for r in report.imported} == {"皮膚科"}
+    assert all(r.replaced for r in report.imported)
+
+    report = await import_upload(kdb, "broken.zip", io.BytesIO(b"PK\x03\x04 not really a zip"))
+    assert not report.ok and "ZIP" in report.rejected[0].reason
+
+
+async def test_unreadable_path(kdb, tmp_path):
+    with pytest.raises(ImportPathError):
+        await import_path(kdb, tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImportPathError):
+        await import_path(kdb, tmp_path / "empty")
+
+
+async def test_atomic_reimport_concurrent_reader(kdb, tmp_path):
+    """A reader running while a dataset is re-imported sees the old or the new rows, never a mix or none."""
+    path = tmp_path / "内科" / "主訴" / "風邪_全体.csv"
+    sizes = {"a": 600, "b": 900}
+    write_csv(path, make_rows(sizes["a"], prefix="a"))
+    assert (await import_path(kdb, path)).ok
+    stop = asyncio.Event()
+    seen: list[tuple[int, set[str]]] = []
+
+    async def reader() -> None:
+        while not stop.is_set():
+            async with kdb.sessionmaker() as s:
+                data = await store._load(s, "internal_medicine", "internal_medicine.common_cold")
+            prefixes = {r[store.R_KEYWORD].split()[0] for r in data.rows}
+            seen.append((len(data.rows), prefixes))
+            await asyncio.sleep(0)
+
+    async def writer() -> None:
+        for i in range(8):
+            name = "b" if i % 2 == 0 else "a"
+            await asyncio.to_thread(write_csv, path, make_rows(sizes[name], prefix=name))
+            assert (await import_path(kdb, path)).ok
+        stop.set()
+
+    await asyncio.gather(reader(), reader(), writer())
+    assert len(seen) > 5
+    for n, prefixes in seen:
+        assert len(prefixes) == 1
+        assert n == sizes[prefixes.pop()]
