@@ -86,3 +86,13 @@ def test_cli_prints_the_calculation_and_ends_with_workers(capsys):
     assert "メモリ基準: 2048MB / 600MB = 3.4 workers → 3 workers（切り捨て）" in out
     assert "ユーザー基準: 50人 / 10 = 5 workers" in out
     assert out[-1] == "workers: 3"
+
+
+def test_render_cpu_count_is_honoured(monkeypatch):
+    from medipersona.ops import system
+
+    monkeypatch.setenv("RENDER_CPU_COUNT", "0.5")
+    assert system.detect_cpus() == (0.5, "RENDER_CPU_COUNT")
+    monkeypatch.delenv("RENDER_CPU_COUNT")
+    cpus, source = system.detect_cpus()
+    assert cpus >= 0.1 and source != "RENDER_CPU_COUNT"

@@ -54,7 +54,14 @@ def cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
 
 
 def detect_cpus() -> tuple[float, str]:
-    """CPUs this process may use: the smaller of the affinity mask and the cgroup quota."""
+    """CPUs this process may use: Render's RENDER_CPU_COUNT (its plans share bigger hosts), else the smaller of
+    the affinity mask and the cgroup quota."""
+    raw = os.environ.get("RENDER_CPU_COUNT", "").strip()
+    try:
+        if raw and float(raw) > 0:
+            return float(raw), "RENDER_CPU_COUNT"
+    except ValueError:
+        pass
     try:
         affinity = len(os.sched_getaffinity(0))
         source = "sched_getaffinity"
