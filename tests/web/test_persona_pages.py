@@ -128,8 +128,8 @@ async def test_history_member_sees_only_own_admin_sees_all(client, app, member):
 
 async def test_history_filters(client, app):
     await add_persona(app, "admin", name="頭痛の人")
-    await add_persona(app, "admin", name="歯の人", department_id="dentistry",
-                      chief_complaint_id=get_catalog().department("dentistry").chief_complaints[0].id)
+    await add_persona(app, "admin", name="歯の人", department_id="general_dentistry",
+                      chief_complaint_id=get_catalog().department("general_dentistry").chief_complaints[0].id)
     await add_persona(app, "admin", name="昔の人", created_at=utcnow() - timedelta(days=40))
     await client.login()
 
@@ -138,7 +138,7 @@ async def test_history_filters(client, app):
         return set(re.findall(r'<h2 class="history-item__name"><a href="[^"]+">([^<]+)</a>', html))
 
     assert await names("") == {"頭痛の人", "歯の人", "昔の人"}
-    assert await names("?department=dentistry") == {"歯の人"}
+    assert await names("?department=general_dentistry") == {"歯の人"}
     assert await names("?chief_complaint=internal_medicine.headache") == {"頭痛の人", "昔の人"}
     assert await names("?q=頭痛") == {"頭痛の人", "昔の人"}  # name and 主訴 name both match
     assert await names("?q=歯の") == {"歯の人"}

@@ -116,6 +116,14 @@ def extras_display(extras: dict[str, Any]) -> list[dict[str, str]]:
     return [{"key": f.key, "label": f.label, "value": str(extras.get(f.key) or "")} for f in EXTRA_FIELDS]
 
 
+def _analysis_headings() -> tuple[tuple[str, str], ...]:
+    try:
+        from medipersona.keywords.analysis import ANALYSIS_HEADINGS
+    except ImportError:  # keyword domain not installed
+        return (("psychology", "心理変化の分析"), ("hidden_needs", "隠れたニーズ"), ("marketing", "マーケティング提案"))
+    return ANALYSIS_HEADINGS
+
+
 def _image_url(persona: Persona) -> str:
     return f"/api/personas/{persona.id}/image" if persona.image_status == "done" else ""
 
@@ -431,5 +439,6 @@ async def persona_page(request: Request, persona_id: str, user: CurrentUser, ses
             "error": persona.error or {},
             "message": {"duplicated": "ペルソナを複製しました。"}.get(message, ""),
             "timeline_analysis": persona.timeline_analysis or {},
+            "analysis_headings": _analysis_headings(),
         },
     )

@@ -1,0 +1,122 @@
+"""The wizard in a real browser: steps, validation, focus, going back and forth, reload, 編集 jumps."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.helpers import STEP_TITLES, choose, current_step_heading, expect_step, fill_wizard, next_step
+
+pytestmark = pytest.mark.e2e
+
+
+def test_wizard_steps_validation_and_persistence(session_factory, viewport_name):
+    s = session_factory(viewport_name, name="wizard")
+    page = s.page
+    s.goto("/personas/new")
+    expect(current_step_heading(page)).to_contain_text(STEP_TITLES[1])
+    # Only one step is visible at a time once the script runs.
+    expect(page.locator(".wizard-step:visible")).to_have_count(1)
+    s.shot("step1", docs=viewport_name == "desktop")
+
+    # Next without a choice: an error next to the field and in the live alert, focus on the field.
+    page.get_by_role("button", name="次へ").click()
+    expect(page.locator("#wizard-alert")).to_be_visible()
+    expect(page.locator("#wizard-alert")).to_contain_text("診療科を選んでください。")
+    expect(page.locator('[data-error-for="department"]')).to_have_text("診療科を選んでください。")
+    expect(page.locator('input[name="department"]').first).to_be_focused()
+
+    choose(page, "内科")
+    next_step(page, 2)
+    # Only the chosen department's complaints are offered.
+    expect(page.locator('.complaint-group:visible')).to_have_count(1)
+    expect(page.locator('.complaint-group:visible')).to_have_attribute("data-department", "internal_medicine")
+    choose(page, "頭痛")
+    next_step(page, 3)
+    choose(page, "来院頻度を増やす")
+    next_step(page, 4)
+
+    # Patient type mode requires a type; tiles show 特徴 and 例.
+    choose(page, "患者タイプ別")
+    expect(page.locator('[data-mode-panel="patient_type"]')).to_be_visible()
+    expect(page.locator('[data-mode-panel="input"]')).to_be_hidden()
+    expect(page.locator(".tile--type").first).to_contain_text("特徴")
+    expect(page.locator(".tile--type").first).to_contain_text("例")
+    page.get_by_role("button", name="次へ").click()
+    expect(page.locator('[data-error-for="patient_type"]')).to_have_text("患者タイプを選んでください。")
+    s.shot("step4-types")
+
+    # Detailed input: the demographic form.
+    choose(page, "詳細設定")
+    expect(page.locator('[data-mode-panel="input"]')).to_be_visible()
+    step4 = page.locator("#step-4")
+    step4.get_by_label("名前", exact=True).fill("佐藤 美咲")
+    step4.get_by_label("女性", exact=True).check()
+    step4.get_by_label("年齢（歳）").select_option(label="100歳")
+    expect(step4.get_by_label("月齢（ヶ月）")).to_be_disabled()
+    step4.get_by_label("年齢（歳）").select_option(label="38歳")
+    step4.get_by_label("都道府県", exact=True).select_option(label="神奈川県")
+    step4.get_by_label("年収", exact=True).select_option(label="年収400〜500万円")
+    step4.get_by_label("職業", exact=True).fill("看護師")
+    s.shot("step4-input", docs=viewport_name == "desktop")
+    next_step(page, 5)
+
+    page.locator("#step-5").get_by_label("座右の銘", exact=True).fill("継続は力なり")
+    page.get_by_role("button", name="＋ 項目を追加").click()
+    expect(page.locator("[data-extra-row]")).to_have_count(3)
+    row = page.locator("[data-extra-row]").nth(0)
+    row.get_by_label("項目名").fill("ペット")
+    # A value without a name (row 2) is an error next to that row.
+    page.locator("[data-extra-row]").nth(1).get_by_label("内容").fill("名前のない内容")
+    page.get_by_role("button", name="次へ").click()
+    expect(page.locator("[data-extra-row]").nth(0).locator(".field-error").nth(1)).to_have_text("内容を入力してください。")
+    expect(page.locator("[data-extra-row]").nth(1).locator(".field-error").nth(0)).to_have_text("項目名を入力してください。")
+    row.get_by_label("内容").fill("柴犬を飼っている")
+    # Remove the bad row and the empty one.
+    page.locator("[data-extra-row]").nth(2).get_by_role("button", name="削除").click()
+    page.locator("[data-extra-row]").nth(1).get_by_role("button", name="削除").click()
+    expect(page.locator("[data-extra-row]")).to_have_count(1)
+    next_step(page, 6)
+
+    summary = page.locator("#confirm-summary")
+    for text in ("内科", "頭痛", "来院頻度を増やす", "詳細設定", "佐藤 美咲", "女性", "38歳", "神奈川県",
+                 "年収400〜500万円", "看護師", "継続は力なり", "ペット", "柴犬を飼っている"):
+        expect(summary).to_contain_text(text)
+    s.shot("step6-confirm", docs=viewport_name == "desktop")
+
+    # 編集 jumps back to its step with the inputs intact.
+    page.get_by_role("button", name="主訴を編集").click()
+    expect_step(page, 2)
+    expect(page.locator('input[name="chief_complaint"]:checked')).to_have_value("internal_medicine.headache")
+    # The stepper goes forward to any step already reached.
+    page.locator('[data-stepper="5"] a').click()
+    expect_step(page, 5)
+    expect(page.locator("#step-5").get_by_label("座右の銘", exact=True)).to_have_value("継続は力なり")
+
+    # A reload keeps everything (sessionStorage), including the step and the free rows.
+    page.reload()
+    expect(current_step_heading(page)).to_contain_text(STEP_TITLES[5])
+    expect(page.locator("[data-extra-row]")).to_have_count(1)
+    expect(page.locator("[data-extra-row]").first.get_by_label("内容")).to_have_value("柴犬を飼っている")
+    page.get_by_role("button", name="戻る").click()
+    expect_step(page, 4)
+    expect(page.locator("#step-4").get_by_label("名前", exact=True)).to_have_value("佐藤 美咲")
+    expect(page.locator("#step-4").get_by_label("年齢（歳）")).to_have_value("38")
+    s.problems.assert_clean()
+
+
+def test_wizard_department_change_clears_complaint(session_factory):
+    s = session_factory("desktop", name="wizard-dept")
+    page = s.page
+    s.goto("/personas/new")
+    page.evaluate("sessionStorage.clear()")
+    page.reload()
+    fill_wizard(page, mode="auto")
+    page.get_by_role("button", name="診療科を編集").click()
+    expect_step(page, 1)
+    choose(page, "皮膚科")
+    next_step(page, 2)
+    expect(page.locator('input[name="chief_complaint"]:checked')).to_have_count(0)
+    page.get_by_role("button", name="次へ").click()
+    expect(page.locator('[data-error-for="chief_complaint"]')).to_have_text("主訴を選んでください。")
+    s.problems.assert_clean()
