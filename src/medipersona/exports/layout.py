@@ -206,7 +206,7 @@ def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]]
     label_w = 23.0
     value_w = w - label_w - 2 * pad - 1.5
     panels = [(title, [(fm.clean(lbl), fm.clean(val) or "—") for lbl, val in rows]) for title, rows in panels]
-    avail = h - len(panels) * (title_h + 2 * pad) - (len(panels) - 1) * panel_gap
+    avail = h - sum((title_h if t else 0) + 2 * pad for t, _ in panels) - (len(panels) - 1) * panel_gap
 
     def gap(size: float) -> float:
         return size * 0.18
@@ -228,15 +228,17 @@ def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]]
     ops: list = []
     cy = y
     for title, rows in panels:
+        th = title_h if title else 0.0
         body_h = _rows_height(fm, rows, label_w, value_w, size, gap(size))
-        remaining = y + h - cy - title_h - 2 * pad
+        remaining = y + h - cy - th - 2 * pad
         if body_h > remaining:  # only at the minimum size: cut rows that cannot fit
             body_h = max(remaining, 0)
-        ops.append(RectOp(x, cy, w, title_h, fill=ACCENT))
-        ops.append(text_op(fm, title, x + 2, cy + 1.2, w - 4, title_h - 1.4, 9.5, 6, color=(255, 255, 255)))
-        ops.append(RectOp(x, cy + title_h, w, body_h + 2 * pad, fill=(255, 255, 255), border=BORDER))
-        ry = cy + title_h + pad
-        bottom = cy + title_h + pad + body_h
+        if title:
+            ops.append(RectOp(x, cy, w, title_h, fill=ACCENT))
+            ops.append(text_op(fm, title, x + 2, cy + 1.2, w - 4, title_h - 1.4, 9.5, 6, color=(255, 255, 255)))
+        ops.append(RectOp(x, cy + th, w, body_h + 2 * pad, fill=(255, 255, 255), border=BORDER))
+        ry = cy + th + pad
+        bottom = cy + th + pad + body_h
         for label, value in rows:
             lab = wrap(fm, label, label_w, size)
             val = wrap(fm, value, value_w, size)
@@ -253,7 +255,7 @@ def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]]
                               value if len(val) == len(wrap(fm, value, value_w, size)) else "\n".join(val),
                               val, size))
             ry += rh + gap(size)
-        cy += title_h + body_h + 2 * pad + panel_gap
+        cy += th + body_h + 2 * pad + panel_gap
     return ops
 
 
@@ -272,7 +274,7 @@ def titled_blocks(fm: FontMetrics, blocks: list[tuple[str, str, float, float, fl
         ops.append(RectOp(x, y, w, h, fill=(255, 255, 255), border=BORDER))
         ops.append(RectOp(x, y, w, title_h, fill=ACCENT_LIGHT))
         ops.append(RectOp(x, y, 1.2, title_h, fill=ACCENT))
-        ops.append(text_op(fm, title, x + pad + 0.8, y + 1.3, w - 2 * pad - 0.8, title_h - 1.6, 10, 6,
+        ops.append(text_op(fm, title, x + pad + 0.8, y + 1.2, w - 2 * pad - 0.8, title_h - 1.4, 10.5, 6,
                            color=ACCENT))
         body = text_op(fm, text, x + pad, y + title_h + pad, tw, th, size, min(size, min_pt))
         ops.append(shrink_to_content(body))
@@ -328,7 +330,7 @@ def persona_page(fm: FontMetrics, doc: dict, portrait: tuple[bytes, int, int] | 
     for i, (label, text) in enumerate(doc.get("sections", [])[:6]):
         col, row = i % 3, i // 3
         blocks.append((label, text, sx + col * (cw + gap), MARGIN + row * (rh + gap), cw, rh))
-    ops.extend(titled_blocks(fm, blocks, 9, 5))
+    ops.extend(titled_blocks(fm, blocks, 10, 5))
     return page
 
 
@@ -349,7 +351,7 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
     summary = [(fm.clean(k), fm.clean(v)) for k, v in timeline.get("summary", [])]
     summary_h = 0.0
     if summary:
-        summary_h = min(14 + 4.2 * ((len(summary) + 1) // 2), 60)
+        summary_h = min(12 + 4.6 * ((len(summary) + 1) // 2), 60)
     chart_h = PAGE_H - MARGIN - top - (summary_h + 4 if summary else 0)
     chart = chart_fn(chart_w, chart_h) if chart_fn is not None else None
     if chart is not None:
@@ -364,11 +366,16 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
                                              align="center")))
     if summary:
         sy = top + chart_h + 4
+        title_h = 6.5
+        ops.append(RectOp(MARGIN, sy, chart_w, title_h, fill=ACCENT))
+        ops.append(text_op(fm, "データの概要", MARGIN + 2, sy + 1.2, chart_w - 4, title_h - 1.4, 9.5, 6,
+                           color=(255, 255, 255)))
         half = (len(summary) + 1) // 2
-        col_w = (chart_w - 3) / 2
-        ops.extend(info_panels(fm, [("データの概要", summary[:half])], MARGIN, sy, col_w, summary_h))
+        col_w = chart_w / 2
+        ops.extend(info_panels(fm, [(None, summary[:half])], MARGIN, sy + title_h, col_w, summary_h - title_h))
         if summary[half:]:
-            ops.extend(info_panels(fm, [("　", summary[half:])], MARGIN + col_w + 3, sy, col_w, summary_h))
+            ops.extend(info_panels(fm, [(None, summary[half:])], MARGIN + col_w, sy + title_h, col_w,
+                                   summary_h - title_h))
     # Analysis: three blocks stacked, heights in proportion to their text.
     ax = MARGIN + chart_w + 5
     aw = PAGE_W - MARGIN - ax
