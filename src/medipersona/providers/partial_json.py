@@ -74,6 +74,8 @@ class _Parser:
         for _ in range(2):
             try:
                 text, _ = scanstring(raw + '"', 0, False)
+                if text and "\ud800" <= text[-1] <= "\udbff":  # cut between the halves of a surrogate pair
+                    text = text[:-1]
                 return text, self.n, False
             except json.JSONDecodeError:
                 cut = raw.rfind("\\")

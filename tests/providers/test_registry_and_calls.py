@@ -1,0 +1,260 @@
+"""Registry, configuration check and the call wrapper (retries, concurrency, fallback, logging, metrics) with
+fake providers registered through the registry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+import pytest
+
+from medipersona.errors import ConfigurationError
+from medipersona.ops import metrics
+from medipersona.providers import calls, registry
+from medipersona.providers.base import (
+    ImageRequest,
+    ImageResult,
+    Provider,
+    ProviderError,
+    TextRequest,
+    parse_retry_after,
+)
+from medipersona.providers.calls import CallInfo, image_call, stream_text_call
+
+
+class ScriptedProvider(Provider):
+    """Each call pops one behaviour: an exception to raise before any chunk, ("chunks", [...]), or
+    ("chunks_then_error", [...], exc)."""
+
+    name: ClassVar[str] = "scripted"
+    supports_image: ClassVar[bool] = True
+    default_text_model: ClassVar[str] = "scripted-text"
+    default_image_model: ClassVar[str] = "scripted-image"
+    script: ClassVar[list] = []
+    calls: ClassVar[list[str]] = []
+    active: ClassVar[int] = 0
+    max_active: ClassVar[int] = 0
+    hold: ClassVar[float] = 0.0
+
+    async def stream_text(self, request: TextRequest) -> AsyncIterator[str]:
+        cls = type(self)
+        cls.calls.append(request.model)
+        cls.active += 1
+        cls.max_active = max(cls.max_active, cls.active)
+        try:
+            if cls.hold:
+                await asyncio.sleep(cls.hold)
+            step = cls.script.pop(0) if cls.script else ("chunks", ['{"a": ', '"b"}'])
+            if isinstance(step, Exception):
+                raise step
+            for chunk in step[1]:
+                yield chunk
+            if step[0] == "chunks_then_error":
+                raise step[2]
+        finally:
+            cls.active -= 1
+
+    async def generate_image(self, request: ImageRequest) -> ImageResult:
+        type(self).calls.append(request.model)
+        step = type(self).script.pop(0) if type(self).script else None
+        if isinstance(step, Exception):
+            raise step
+        return ImageResult(data=b"\x89PNGfake", mime="image/png", model="")
+
+
+@pytest.fixture
+def scripted():
+    ScriptedProvider.script = []
+    ScriptedProvider.calls = []
+    ScriptedProvider.active = ScriptedProvider.max_active = 0
+    ScriptedProvider.hold = 0.0
+    registry.register_provider(ScriptedProvider)
+    yield ScriptedProvider
+    registry.unregister_provider("scripted")
+
+
+@pytest.fixture
+def observed(monkeypatch):
+    seen: list[tuple] = []
+    monkeypatch.setattr(metrics, "observe_provider_call", lambda *args: seen.append(args))
+    return seen
+
+
+def req(**kw) -> TextRequest:
+    return TextRequest(task=kw.pop("task", "persona_text"), system="s", prompt="p", schema={"type": "object"}, **kw)
+
+
+async def collect(settings, request, **kw) -> str:
+    return "".join([c async for c in stream_text_call(settings, request, **kw)])
+
+
+# --- configuration ------------------------------------------------------------------------------------------
+
+def test_unknown_provider_is_a_clear_configuration_error(make_settings):
+    with pytest.raises(ConfigurationError) as info:
+        registry.check_configuration(make_settings(text_provider="openia"))
+    message = str(info.value)
+    assert "MEDIPERSONA_TEXT_PROVIDER" in message and "'openia'" in message and "openai" in message
+
+
+def test_image_provider_that_cannot_make_images(make_settings, monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    with pytest.raises(ConfigurationError) as info:
+        registry.check_configuration(make_settings(image_provider="anthropic"))
+    assert "cannot generate images" in str(info.value) and "MEDIPERSONA_IMAGE_PROVIDER" in str(info.value)
+
+
+@pytest.mark.parametrize(("setting", "name", "variable"), [
+    ("text_provider", "openai", "OPENAI_API_KEY"),
+    ("image_provider", "openai", "OPENAI_API_KEY"),
+    ("text_provider", "anthropic", "ANTHROPIC_API_KEY"),
+    ("text_provider", "gemini", "GEMINI_API_KEY or GOOGLE_API_KEY"),
+    ("fallback_text_provider", "openai", "OPENAI_API_KEY"),
+])
+def test_missing_key_is_a_clear_configuration_error(make_settings, monkeypatch, setting, name, variable):
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ConfigurationError) as info:
+        registry.check_configuration(make_settings(**{setting: name}))
+    assert variable in str(info.value)
+    assert f"MEDIPERSONA_{setting.upper()}" in str(info.value)
+
+
+def test_valid_configurations_pass(make_settings, monkeypatch):
+    registry.check_configuration(make_settings())  # offline default, no key
+    registry.check_configuration(make_settings(text_provider="simulated", image_provider="simulated"))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.setenv("GOOGLE_API_KEY", "g")
+    registry.check_configuration(make_settings(text_provider="gemini", image_provider="gemini"))
+
+
+def test_unknown_fallback_provider(make_settings):
+    with pytest.raises(ConfigurationError, match="FALLBACK_IMAGE_PROVIDER"):
+        registry.check_configuration(make_settings(fallback_image_provider="nope"))
+
+
+def test_registered_fake_provider_is_used(make_settings, scripted):
+    settings = make_settings(text_provider="scripted", image_provider="scripted")
+    registry.check_configuration(settings)
+    assert isinstance(registry.text_provider(settings), scripted)
+    assert registry.text_provider(settings) is registry.image_provider(settings)
+
+
+def test_parse_retry_after():
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after("-4") == 0.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412500.0) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("") is None
+
+
+# --- retries --------------------------------------------------------------------------------------------------
+
+async def test_retryable_error_before_first_chunk_is_retried(make_settings, scripted, observed, caplog):
+    scripted.script = [ProviderError("busy", retryable=True, status=503), ("chunks", ["{}"])]
+    caplog.set_level(logging.INFO, logger="medipersona.ai")
+    text = await collect(make_settings(text_provider="scripted"), req())
+    assert text == "{}"
+    assert [o[3] for o in observed] == ["retry", "ok"]
+    assert all(o[:3] == ("scripted", "scripted-text", "persona_text") for o in observed)
+    lines = [r for r in caplog.records if "[AI] Response time:" in r.getMessage()]
+    assert [r.outcome for r in lines] == ["retry", "ok"]
+    assert all(r.getMessage().startswith("[AI] Response time: ") and r.getMessage().endswith(" seconds")
+               for r in lines)
+
+
+async def test_non_retryable_error_is_not_retried(make_settings, scripted, observed):
+    scripted.script = [ProviderError("bad request", retryable=False, status=400)]
+    with pytest.raises(ProviderError, match="bad request"):
+        await collect(make_settings(text_provider="scripted"), req())
+    assert len(scripted.calls) == 1
+    assert [o[3] for o in observed] == ["error"]
+
+
+async def test_retries_are_bounded(make_settings, scripted, observed):
+    scripted.script = [ProviderError("busy", retryable=True) for _ in range(10)]
+    with pytest.raises(ProviderError):
+        await collect(make_settings(text_provider="scripted", provider_max_retries=3), req())
+    assert len(scripted.calls) == 4
+    assert [o[3] for o in observed] == ["retry", "retry", "retry", "error"]
+
+
+async def test_a_stream_is_not_retried_after_its_first_chunk(make_settings, scripted):
+    scripted.script = [("chunks_then_error", ['{"a": "x'], ProviderError("reset", retryable=True))]
+    received = []
+    with pytest.raises(ProviderError) as info:
+        async for chunk in stream_text_call(make_settings(text_provider="scripted"), req()):
+            received.append(chunk)
+    assert received == ['{"a": "x'] and info.value.mid_stream
+    assert len(scripted.calls) == 1
+
+
+async def test_retry_after_longer_than_the_cap_goes_to_the_fallback(make_settings, scripted, monkeypatch):
+    monkeypatch.setattr(calls, "MAX_RETRY_AFTER_SECONDS", 5)
+    scripted.script = [ProviderError("slow down", retryable=True, retry_after=3600, status=429)]
+    settings = make_settings(text_provider="scripted", fallback_text_provider="offline")
+    info = CallInfo()
+    request = req(task="section_text", context={"section": "reason", "chief_complaint": "頭痛"})
+    text = await collect(settings, request, info=info)
+    assert '"text"' in text and len(scripted.calls) == 1
+    assert info.provider == "offline" and info.fallback_used
+
+
+async def test_unexpected_exception_becomes_provider_error(make_settings, scripted):
+    scripted.script = [RuntimeError("boom")]
+    with pytest.raises(ProviderError) as info:
+        await collect(make_settings(text_provider="scripted"), req())
+    assert "RuntimeError" in info.value.message and not info.value.retryable
+
+
+# --- models ---------------------------------------------------------------------------------------------------
+
+async def test_model_resolution(make_settings, scripted):
+    settings = make_settings(text_provider="scripted", text_model="tm", analysis_model="am")
+    await collect(settings, req())
+    await collect(settings, req(task="timeline_analysis"))
+    await collect(settings, req(model="explicit"))
+    await collect(make_settings(text_provider="scripted"), req())
+    assert scripted.calls == ["tm", "am", "explicit", "scripted-text"]
+
+
+# --- concurrency ----------------------------------------------------------------------------------------------
+
+async def test_concurrency_limit_is_shared_across_tasks(make_settings, scripted):
+    scripted.hold = 0.05
+    settings = make_settings(text_provider="scripted", provider_max_concurrency=3)
+    await asyncio.gather(*(collect(settings, req()) for _ in range(12)))
+    assert len(scripted.calls) == 12
+    assert scripted.max_active == 3
+
+
+async def test_semaphore_is_per_provider_not_per_request(make_settings):
+    settings = make_settings()
+    assert calls.provider_semaphore("x", settings) is calls.provider_semaphore("x", settings)
+    assert calls.provider_semaphore("x", settings) is not calls.provider_semaphore("y", settings)
+
+
+# --- images ---------------------------------------------------------------------------------------------------
+
+async def test_image_call_retries_and_logs(make_settings, scripted, observed, caplog):
+    scripted.script = [ProviderError("busy", retryable=True, status=502)]
+    caplog.set_level(logging.INFO, logger="medipersona.ai")
+    result = await image_call(make_settings(image_provider="scripted", image_model="im"),
+                              ImageRequest(task="portrait", prompt="p"))
+    assert result.data.startswith(b"\x89PNG") and result.model == "im"
+    assert [o[3] for o in observed] == ["retry", "ok"]
+    assert [o[1] for o in observed] == ["im", "im"]
+
+
+async def test_empty_image_is_an_error(make_settings, monkeypatch, scripted):
+    async def empty(self, request):
+        return ImageResult(data=b"", mime="image/png", model="m")
+    monkeypatch.setattr(scripted, "generate_image", empty)
+    with pytest.raises(ProviderError) as info:
+        await image_call(make_settings(image_provider="scripted"), ImageRequest(task="portrait", prompt="p"))
+    assert info.value.code == "invalid_output"
