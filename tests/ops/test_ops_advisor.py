@@ -96,3 +96,24 @@ def test_render_cpu_count_is_honoured(monkeypatch):
     monkeypatch.delenv("RENDER_CPU_COUNT")
     cpus, source = system.detect_cpus()
     assert cpus >= 0.1 and source != "RENDER_CPU_COUNT"
+
+
+def test_cli_measures_a_real_worker(tmp_path):
+    """Without --worker-rss-mb: a worker is started, warmed (requests + generations) and measured."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIPERSONA_")}
+    env["MEDIPERSONA_DATA_DIR"] = str(tmp_path / "var")
+    out = subprocess.run([sys.executable, "-m", "medipersona", "advise-workers", "--cpus", "1", "--memory-mb", "2048",
+                          "--peak-users", "50", "--burst", "5"], capture_output=True, text=True, timeout=240, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1].startswith("workers: ")
+    assert any(line.startswith("起動直後: ") for line in lines), out.stdout
+    assert any("ガイドは1 Workerあたり600 MB" in line for line in lines)
+    measured = advisor.load_measurement(tmp_path / "var")
+    assert measured is not None and 20 < measured < 600  # saved for the gunicorn config
+    workers = int(lines[-1].split(": ")[1])
+    assert workers == advise(1, 2048, 50, measured).workers

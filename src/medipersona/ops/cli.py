@@ -40,6 +40,7 @@ class Measurement:
     burst: int = 0
     burst_seconds: float | None = None
     burst_peak_mb: float = 0.0
+    burst_done: int = 0
     simulated_seconds: tuple[float, float] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -121,6 +122,7 @@ def measure_worker(burst: int = 50, echo=print) -> Measurement:
                         peak = max(peak, (system.process_rss_bytes(pid) or 0) / 1048576)
                         time.sleep(0.1)
                 m.burst, m.burst_seconds, m.burst_peak_mb = len(ids), time.monotonic() - start, peak
+                m.burst_done = sum(1 for f in futures if f.result() == "done")
         m.peak_mb = (system.process_peak_rss_bytes(pid) or 0) / 1048576
         pss = system.process_pss_bytes(pid)
         m.pss_mb = pss / 1048576 if pss else None
@@ -174,8 +176,8 @@ def cmd_advise_workers(args: argparse.Namespace) -> int:
         if measurement.burst:
             waits = measurement.simulated_seconds
             wait_text = f"（模擬API待ち テキスト{waits[0]:g}秒・画像{waits[1]:g}秒）" if waits else ""
-            print(f"同時生成 {measurement.burst}件{wait_text}: {measurement.burst_seconds:.1f}秒で完了、"
-                  f"ピーク {measurement.burst_peak_mb:.0f} MB RSS")
+            print(f"同時生成 {measurement.burst}件{wait_text}: {measurement.burst_seconds:.1f}秒で全件終了"
+                  f"（完了 {measurement.burst_done}件）、ピーク {measurement.burst_peak_mb:.0f} MB RSS")
         print(f"ピークRSS（VmHWM）: {measurement.peak_mb:.0f} MB"
               + (f"、PSS（共有ページを按分）: {measurement.pss_mb:.0f} MB" if measurement.pss_mb else ""))
         for note in measurement.notes:
@@ -201,7 +203,8 @@ def cmd_advise_workers(args: argparse.Namespace) -> int:
     seed_advice = advisor.advise(cpus, memory_mb, peak_users, SEED_WORKER_RSS_MB)
     print(f"600 MB で計算した場合: メモリ基準 {seed_advice.memory_bound} → {seed_advice.workers} workers")
     if measurement is not None and measurement.burst and measurement.burst_seconds:
-        serial = measurement.burst * sum(measurement.simulated_seconds or (0, 0))
+        # one generation = text and portrait in parallel: max(text, image) of API waiting
+        serial = measurement.burst * max(measurement.simulated_seconds or (0, 0))
         print(f"同時実行数: ガイドは「Worker 3 = 同時AI生成 3件」としていますが、生成はAPI待ちの非同期ジョブなので"
               f"1つのWorkerが{measurement.burst}件を同時に処理し {measurement.burst_seconds:.1f}秒で終えました"
               f"（1件ずつなら約{serial:.0f}秒）。1 Workerの同時生成数の上限は数百件"

@@ -145,20 +145,18 @@ class ProbeServer:
 
 
 def generation_payload(catalog: dict[str, Any], index: int = 0) -> dict[str, Any]:
-    """A valid persona request built from the catalog (department, chief complaint, purpose; the rest auto)."""
-    departments = catalog.get("departments") or []
-    dept = departments[index % len(departments)] if departments else {}
-    complaints = dept.get("complaints") or catalog.get("complaints") or []
-    complaint = complaints[index % len(complaints)] if complaints else None
-    purposes = catalog.get("purposes") or []
-    payload: dict[str, Any] = {"department_id": dept.get("id")}
-    if complaint is not None:
-        payload["complaint_id"] = complaint.get("id") if isinstance(complaint, dict) else complaint
-    if purposes:
-        purpose = purposes[0]
-        payload["purpose_id"] = purpose.get("id") if isinstance(purpose, dict) else purpose
-    payload["seed"] = index
-    return payload
+    """A valid ``POST /api/personas`` body from the catalog: department, chief complaint, purpose; the rest auto."""
+    departments = [d for d in catalog.get("departments") or [] if d.get("chief_complaints")]
+    dept = departments[index % len(departments)]
+    complaints = dept["chief_complaints"]
+    purposes = catalog.get("purposes") or [{"id": "increase_patients"}]
+    return {
+        "department": dept["id"],
+        "chief_complaint": complaints[index % len(complaints)]["id"],
+        "purpose": purposes[index % len(purposes)]["id"],
+        "setting_type": "auto",
+        "seed": index,
+    }
 
 
-TERMINAL = frozenset({"done", "failed", "cancelled", "error"})
+TERMINAL = frozenset({"done", "failed"})
