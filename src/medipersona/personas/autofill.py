@@ -75,9 +75,10 @@ OCCUPATIONS: tuple[Occupation, ...] = (
     Occupation("パート（スーパー勤務）", 20, 72, ("lt100", "100-200"), "parttime"),
     Occupation("アルバイト（飲食店）", 18, 35, ("lt100", "100-200"), "parttime"),
     Occupation("専業主婦", 22, 80, (NO_INCOME,), "homemaker", ("female",)),
-    Occupation("専業主夫", 25, 70, (NO_INCOME,), "homemaker", ("male",)),
+    Occupation("専業主夫", 25, 80, (NO_INCOME,), "homemaker", ("male",)),
     Occupation("嘱託社員（再雇用）", 60, 70, _band_range("200-300", "400-500")),
     Occupation("無職（年金生活）", 65, MAX_AGE, PENSION_INCOMES, "retired"),
+    Occupation("無職（家族と同居）", 60, MAX_AGE, (NO_INCOME, "lt100"), "unemployed"),
     Occupation("シルバー人材センター会員（年金生活）", 65, 80, PENSION_INCOMES, "retired"),
 )
 PRESCHOOL = "未就学児"
