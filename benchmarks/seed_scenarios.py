@@ -1,0 +1,268 @@
+"""The seed's scenarios, measured: 1 and 3 gunicorn workers × 10 / 50 / 200 concurrent persona generations.
+
+    .venv/bin/python benchmarks/seed_scenarios.py                       # the full matrix (a few minutes)
+    .venv/bin/python benchmarks/seed_scenarios.py --workers 1 --concurrency 10 --json /tmp/out.json
+
+Each scenario starts a fresh server (``gunicorn -c python:medipersona.ops.gunicorn_conf --workers W``, a temporary
+SQLite database, the **simulated** provider: text streamed over 3 s, portrait after 5 s — the seed's profile of an
+app that waits on AI APIs), then at once sends N ``POST /api/personas`` (202) and follows each generation over its
+SSE stream (``/api/personas/{id}/events``) until ``done``. Meanwhile a second client loads the login page every
+100 ms. Measured:
+
+* wall time from the first POST to the last ``done``;
+* generation latency (POST sent -> ``done`` received), p50 / p95, and time to the first streamed text;
+* login-page latency during the burst, p50 / p99 (and before it, idle);
+* memory per worker: peak RSS of each worker process (from /proc), the largest and the sum.
+
+The seed's model for comparison: "3 workers = 3 concurrent generations", so N generations of max(3 s, 5 s) each
+take ceil(N / W) × 5 s.
+
+The client runs on the same box as the server: on a shared machine its CPU use competes with the workers. The
+machine's load average is recorded before and after each scenario.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from medipersona.ops.probe import ProbeServer, generation_payload  # noqa: E402
+
+TERMINAL_EVENTS = {"done", "error"}
+
+
+@dataclass
+class Result:
+    workers: int
+    concurrency: int
+    text_seconds: float
+    image_seconds: float
+    wall_seconds: float = 0.0
+    done: int = 0
+    failed: int = 0
+    latency_p50: float = 0.0
+    latency_p95: float = 0.0
+    latency_max: float = 0.0
+    first_text_p50: float | None = None
+    login_idle_p50_ms: float = 0.0
+    login_p50_ms: float = 0.0
+    login_p99_ms: float = 0.0
+    login_max_ms: float = 0.0
+    login_samples: int = 0
+    login_errors: int = 0
+    rss_idle_mb: dict[str, float] = field(default_factory=dict)
+    rss_peak_mb: dict[str, float] = field(default_factory=dict)
+    rss_peak_max_mb: float = 0.0
+    rss_peak_sum_mb: float = 0.0
+    seed_model_seconds: float = 0.0
+    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    errors: list[str] = field(default_factory=list)
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
+
+
+async def follow(client: httpx.AsyncClient, payload: dict, start_gate: asyncio.Event) -> tuple[str, float, float | None]:
+    """POST one generation and read its SSE stream to the end: (outcome, latency, time to first text)."""
+    await start_gate.wait()
+    t0 = time.perf_counter()
+    response = await client.post("/api/personas", json=payload)
+    if response.status_code != 202:
+        return f"http_{response.status_code}", time.perf_counter() - t0, None
+    url = response.json()["events_url"]
+    first_text = None
+    event = ""
+    async with client.stream("GET", url, headers={"Accept": "text/event-stream"}) as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("event: "):
+                event = line[7:].strip()
+                if first_text is None and event in ("delta", "section"):
+                    first_text = time.perf_counter() - t0
+                if event in TERMINAL_EVENTS:
+                    break
+    return ("done" if event == "done" else event or "eof"), time.perf_counter() - t0, first_text
+
+
+async def login_probe(base_url: str, stop: asyncio.Event, interval: float, out: list[float], errors: list[int]) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as c:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                r = await c.get("/login")
+                if r.status_code == 200:
+                    out.append((time.perf_counter() - t0) * 1000)
+                else:
+                    errors.append(r.status_code)
+            except httpx.HTTPError:
+                errors.append(0)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+
+
+async def rss_sampler(srv: ProbeServer, stop: asyncio.Event, peaks: dict[str, float]) -> None:
+    while not stop.is_set():
+        for pid, mb in (await asyncio.to_thread(srv.rss_mb)).items():
+            peaks[str(pid)] = max(peaks.get(str(pid), 0.0), mb)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=0.5)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None:
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    timeout = httpx.Timeout(connect=30, read=120, write=30, pool=120)
+    async with httpx.AsyncClient(base_url=srv.base_url, timeout=timeout, limits=limits) as c:
+        token = (await c.post("/api/auth/token", json={"username": "admin", "password": srv.admin_password})).json()
+        c.headers["Authorization"] = f"Bearer {token['access_token']}"
+        catalog = (await c.get("/api/catalog")).json()
+        # one generation to warm every code path (not measured)
+        warm = asyncio.Event()
+        warm.set()
+        outcome, _, _ = await follow(c, generation_payload(catalog, 9999), warm)
+        if outcome != "done":
+            result.errors.append(f"warm-up generation: {outcome}")
+        idle: list[float] = []
+        async with httpx.AsyncClient(base_url=srv.base_url, timeout=30) as anonymous:
+            for _ in range(20):
+                t0 = time.perf_counter()
+                await anonymous.get("/login")
+                idle.append((time.perf_counter() - t0) * 1000)
+        result.login_idle_p50_ms = round(statistics.median(idle), 1)
+        result.rss_idle_mb = {str(pid): round(mb, 1) for pid, mb in srv.rss_mb().items()}
+
+        stop = asyncio.Event()
+        login_ms: list[float] = []
+        login_errors: list[int] = []
+        peaks: dict[str, float] = {}
+        gate = asyncio.Event()
+        sampler = asyncio.create_task(rss_sampler(srv, stop, peaks))
+        prober = asyncio.create_task(login_probe(srv.base_url, stop, login_interval, login_ms, login_errors))
+        tasks = [asyncio.create_task(follow(c, generation_payload(catalog, i), gate))
+                 for i in range(result.concurrency)]
+        await asyncio.sleep(0.3)
+        t0 = time.perf_counter()
+        gate.set()
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        result.wall_seconds = round(time.perf_counter() - t0, 2)
+        stop.set()
+        await asyncio.gather(sampler, prober)
+
+    latencies, firsts = [], []
+    for item in outcomes:
+        if isinstance(item, BaseException):
+            result.failed += 1
+            result.errors.append(f"{type(item).__name__}: {str(item)[:120]}")
+            continue
+        outcome, latency, first = item
+        if outcome == "done":
+            result.done += 1
+            latencies.append(latency)
+            if first is not None:
+                firsts.append(first)
+        else:
+            result.failed += 1
+            result.errors.append(outcome)
+    result.latency_p50 = round(pct(latencies, 0.50), 2)
+    result.latency_p95 = round(pct(latencies, 0.95), 2)
+    result.latency_max = round(max(latencies, default=0.0), 2)
+    result.first_text_p50 = round(pct(firsts, 0.50), 2) if firsts else None
+    result.login_p50_ms = round(pct(login_ms, 0.50), 1)
+    result.login_p99_ms = round(pct(login_ms, 0.99), 1)
+    result.login_max_ms = round(max(login_ms, default=0.0), 1)
+    result.login_samples = len(login_ms)
+    result.login_errors = len(login_errors)
+    result.rss_peak_mb = {pid: round(mb, 1) for pid, mb in peaks.items()}
+    result.rss_peak_max_mb = round(max(peaks.values(), default=0.0), 1)
+    result.rss_peak_sum_mb = round(sum(peaks.values()), 1)
+    # keep error list short
+    if len(result.errors) > 10:
+        result.errors = result.errors[:10] + [f"... {len(result.errors) - 10} more"]
+
+
+def run_scenario(workers: int, concurrency: int, text_seconds: float, image_seconds: float,
+                 login_interval: float, database_url: str = "") -> Result:
+    result = Result(workers, concurrency, text_seconds, image_seconds)
+    result.seed_model_seconds = math.ceil(concurrency / workers) * max(text_seconds, image_seconds)
+    env = {
+        "MEDIPERSONA_TEXT_PROVIDER": "simulated",
+        "MEDIPERSONA_IMAGE_PROVIDER": "simulated",
+        "MEDIPERSONA_SIMULATED_TEXT_SECONDS": str(text_seconds),
+        "MEDIPERSONA_SIMULATED_IMAGE_SECONDS": str(image_seconds),
+        "MEDIPERSONA_LOG_LEVEL": "WARNING",
+    }
+    if database_url:
+        env["MEDIPERSONA_DATABASE_URL"] = database_url
+    result.load_before = tuple(round(x, 2) for x in os.getloadavg())
+    with ProbeServer(workers=workers, env=env) as srv:
+        asyncio.run(drive(srv, result, login_interval))
+    result.load_after = tuple(round(x, 2) for x in os.getloadavg())
+    return result
+
+
+def markdown(results: list[Result]) -> str:
+    lines = [
+        "| workers | concurrent generations | wall time | seed's model (ceil(N/W) × 5 s) | done / failed "
+        "| generation p50 / p95 | first text p50 | login page p50 / p99 (idle p50) | peak RSS per worker (max / sum) "
+        "| load avg before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        first = f"{r.first_text_p50:.2f} s" if r.first_text_p50 is not None else "—"
+        lines.append(
+            f"| {r.workers} | {r.concurrency} | {r.wall_seconds:.1f} s | {r.seed_model_seconds:.0f} s "
+            f"| {r.done} / {r.failed} | {r.latency_p50:.2f} / {r.latency_p95:.2f} s | {first} "
+            f"| {r.login_p50_ms:.0f} / {r.login_p99_ms:.0f} ms ({r.login_idle_p50_ms:.0f} ms) "
+            f"| {r.rss_peak_max_mb:.0f} / {r.rss_peak_sum_mb:.0f} MB "
+            f"| {r.load_before[0]:.2f} → {r.load_after[0]:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[10, 50, 200])
+    parser.add_argument("--text-seconds", type=float, default=3.0)
+    parser.add_argument("--image-seconds", type=float, default=5.0)
+    parser.add_argument("--login-interval", type=float, default=0.1, help="seconds between login-page loads")
+    parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: a temporary SQLite file)")
+    parser.add_argument("--json", type=Path, default=None, help="write the raw results here")
+    args = parser.parse_args(argv)
+
+    results: list[Result] = []
+    print(f"# seed scenarios on {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
+    for workers in args.workers:
+        for n in args.concurrency:
+            r = run_scenario(workers, n, args.text_seconds, args.image_seconds, args.login_interval,
+                             args.database_url)
+            results.append(r)
+            print(json.dumps(asdict(r), ensure_ascii=False), flush=True)
+    print()
+    print(markdown(results))
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2))
+    return 0 if all(r.failed == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
