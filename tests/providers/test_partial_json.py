@@ -53,7 +53,7 @@ def test_every_truncation_point_gives_a_prefix_of_the_object(obj, ascii_only, in
 @settings(max_examples=60, deadline=None)
 @given(obj=objects)
 def test_completed_fields_before_the_cut_are_exact(obj):
-    text = json.dumps(obj, ensure_ascii=False)
+    json.dumps(obj, ensure_ascii=False)
     keys = list(obj)
     # Cut right after each complete "key": value pair.
     for index in range(1, len(keys)):

@@ -270,3 +270,30 @@ async def test_one_shared_openai_client_per_process(fake_api, make_settings):
     assert OpenAIProvider.clients_created - before == 1
     assert registry.text_provider(settings) is registry.text_provider(settings)
     assert registry.text_provider(settings) is registry.image_provider(make_settings(image_provider="openai"))
+
+
+@pytest.mark.parametrize("raw_stream", [True, False])
+async def test_openai_both_stream_readers(fake_api, make_settings, raw_stream):
+    from medipersona.providers.openai_provider import OpenAIProvider
+
+    settings = make_settings(text_provider="openai")
+    provider = OpenAIProvider(OpenAIProvider.Options(raw_stream=raw_stream), settings=settings)
+    fake_api.script("openai_chat", Error(429, {"Retry-After": "0"}), Text(json.dumps(VALID), chunks=9))
+    obj, meta = await generate_structured(settings, text_request(), Sections, provider=provider)
+    assert obj.model_dump() == VALID and meta["calls"] == 2
+    fake_api.script("openai_chat", Error(400))
+    with pytest.raises(ProviderError) as info:
+        await generate_structured(settings, text_request(), Sections, provider=provider)
+    assert info.value.status == 400
+
+
+async def test_openai_error_event_inside_the_stream(fake_api, make_settings):
+    from medipersona.providers.openai_provider import _sse_content
+
+    assert _sse_content('data: {"choices": [{"delta": {"content": "abc"}}]}') == "abc"
+    assert _sse_content("data: [DONE]") is None and _sse_content(": keep-alive") is None
+    with pytest.raises(ProviderError, match="boom"):
+        _sse_content('data: {"error": {"message": "boom"}}')
+    with pytest.raises(ProviderError) as info:
+        _sse_content('data: {"choices": [{"delta": {"refusal": "no"}}]}')
+    assert info.value.code == "refused"

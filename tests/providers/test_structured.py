@@ -83,7 +83,7 @@ async def test_schema_comes_from_the_model_when_missing(make_settings, chunky):
 
 async def test_reask_then_success(make_settings, chunky):
     chunky.answers = ['{"title": "x"}', "not json at all", ANSWER]
-    obj, meta = await generate_structured(make_settings(text_provider="chunky"), req(), Out)
+    _obj, meta = await generate_structured(make_settings(text_provider="chunky"), req(), Out)
     assert meta["attempts"] == 3
     assert "再依頼" not in chunky.prompts[0]
     assert "body" in chunky.prompts[1] and "再依頼" in chunky.prompts[1]

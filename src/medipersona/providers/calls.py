@@ -11,8 +11,8 @@
 - Retries: up to ``provider_max_retries`` more attempts for retryable errors (429, 5xx, timeouts, connection
   errors), waiting an exponential backoff with jitter, or the server's Retry-After when it sent one. A stream is
   retried only while nothing has been yielded yet.
-- Concurrency: one ``asyncio.Semaphore(provider_max_concurrency)`` per provider per process, shared by every
-  task; waiting for it is not counted as response time.
+- Concurrency: one ``asyncio.Semaphore(provider_max_concurrency)`` per provider and kind (text / image) per
+  process, shared by every task; waiting for it is not counted as response time.
 - Fallback: ``fallback_text_provider`` / ``fallback_image_provider`` is tried (with its own retries) after the
   primary failed.
 - Every attempt logs ``[AI] Response time: X.XX seconds`` on logger ``medipersona.ai`` with provider, model, task
@@ -73,14 +73,19 @@ class CallInfo:
 _semaphores: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore, int]] = {}
 
 
-def provider_semaphore(name: str, settings: Settings) -> asyncio.Semaphore:
-    """The process-wide semaphore of a provider (per event loop; a worker has one loop)."""
+def provider_semaphore(name: str, settings: Settings, kind: str = "text") -> asyncio.Semaphore:
+    """The process-wide semaphore of a provider's text or image calls (per event loop; a worker has one).
+
+    Text and image calls are limited separately (upstream limits differ per endpoint, and one persona makes
+    one of each at the same moment).
+    """
     loop = asyncio.get_running_loop()
     size = settings.provider_max_concurrency
-    entry = _semaphores.get(name)
+    key = f"{name}:{kind}"
+    entry = _semaphores.get(key)
     if entry is None or entry[0] is not loop or entry[2] != size:
         entry = (loop, asyncio.Semaphore(size), size)
-        _semaphores[name] = entry
+        _semaphores[key] = entry
     return entry[1]
 
 
@@ -278,7 +283,7 @@ async def image_call(
             _start(info, prov, model, total_attempts, index > 0)
             err: ProviderError | None = None
             result: ImageResult | None = None
-            async with provider_semaphore(prov.name, settings):
+            async with provider_semaphore(prov.name, settings, "image"):
                 started = time.perf_counter()
                 try:
                     async with asyncio.timeout(settings.provider_timeout_seconds):

@@ -329,14 +329,22 @@ def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str],
     return {k: v for k, v in facts.items() if v}, excluded
 
 
-def _applicable(section: str, facts: dict[str, str], excluded: set[str]) -> list[tuple[str, set[str]]]:
+_COMPILED: dict[str, list[tuple[str, frozenset[str], tuple[str, ...]]]] = {}
+
+
+def _compiled(section: str) -> list[tuple[str, frozenset[str], tuple[str, ...]]]:
+    compiled = _COMPILED.get(section)
+    if compiled is None:
+        compiled = [(t, frozenset(tags.split()), _fields(t)) for t, tags in _POOLS[section]]
+        _COMPILED[section] = compiled
+    return compiled
+
+
+def _applicable(section: str, facts: dict[str, str], excluded: set[str]) -> list[tuple[str, frozenset[str]]]:
     out = []
-    for template, tags in _POOLS[section]:
-        tagset = set(tags.split())
-        if tagset & excluded:
-            continue
-        if all(f in facts for f in _fields(template)):
-            out.append((template.format_map(facts), tagset))
+    for template, tagset, fields in _compiled(section):
+        if tagset.isdisjoint(excluded) and all(f in facts for f in fields):
+            out.append((template.format_map(facts) if fields else template, tagset))
     return out
 
 

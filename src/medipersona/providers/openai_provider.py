@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Literal
@@ -29,6 +30,34 @@ from medipersona.providers.sdk_common import (
 )
 
 
+def _sse_content(line: str) -> str | None:
+    """The text delta of one SSE line of a Chat Completions stream (None for other lines)."""
+    if not line.startswith("data:"):
+        return None
+    data = line[5:].strip()
+    if not data or data == "[DONE]":
+        return None
+    try:
+        event = json.loads(data)
+    except ValueError:
+        raise ProviderError("AIプロバイダー（openai）のストリームを解釈できませんでした。", retryable=True) from None
+    if not isinstance(event, dict):
+        return None
+    error = event.get("error")
+    if error:
+        message = error.get("message") if isinstance(error, dict) else str(error)
+        raise ProviderError(f"AIプロバイダー（openai）がエラーを返しました: {str(message)[:200]}",
+                            retryable="overloaded" in str(message).lower())
+    choices = event.get("choices") or ()
+    if not choices:
+        return None
+    delta = choices[0].get("delta") or {}
+    if delta.get("refusal"):
+        raise ProviderError("AIが生成を拒否しました。入力内容を見直してください。", code="refused")
+    content = delta.get("content")
+    return content if isinstance(content, str) else None
+
+
 class OpenAIProvider(PooledClientProvider):
     name: ClassVar[str] = "openai"
     label: ClassVar[str] = "OpenAI"
@@ -45,6 +74,10 @@ class OpenAIProvider(PooledClientProvider):
         response_format: Literal["json_schema", "json_object"] = "json_schema"
         # Reasoning models accept only the default temperature; send it only when asked to.
         send_temperature: bool = False
+        # Read the SSE lines of the stream ourselves (json.loads per chunk) instead of letting the SDK build a
+        # pydantic model per chunk: measured ~2x less CPU per streamed call. Requests, auth, base URL and
+        # error statuses still go through the SDK.
+        raw_stream: bool = True
 
     @classmethod
     def config_key(cls, settings) -> tuple[Any, ...]:
@@ -94,6 +127,13 @@ class OpenAIProvider(PooledClientProvider):
         if self.options.send_temperature:
             kwargs["temperature"] = request.temperature
         try:
+            if self.options.raw_stream:
+                async with client.chat.completions.with_streaming_response.create(**kwargs) as response:
+                    async for line in response.iter_lines():
+                        piece = _sse_content(line)
+                        if piece:
+                            yield piece
+                return
             stream = await client.chat.completions.create(**kwargs)
             async with stream:
                 async for chunk in stream:
