@@ -65,7 +65,8 @@ class ImageOp:
     y: float
     w: float
     h: float
-    data: bytes  # PNG or JPEG
+    data: bytes
+    fmt: str = "raster"  # raster (PNG/JPEG) | svg (PDF only)
     kind: str = "image"
 
 
@@ -335,7 +336,7 @@ def persona_page(fm: FontMetrics, doc: dict, portrait: tuple[bytes, int, int] | 
 
 
 def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
-    """``chart_fn(w_mm, h_mm)`` -> (png, px_w, px_h) | None draws the chart for the box the layout leaves."""
+    """``chart_fn(w_mm, h_mm)`` -> (data, px_w, px_h[, "svg"]) | None draws the chart for the box left to it."""
     page = Page()
     ops = page.ops
     timeline = doc["timeline"]
@@ -355,10 +356,11 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
     chart_h = PAGE_H - MARGIN - top - (summary_h + 4 if summary else 0)
     chart = chart_fn(chart_w, chart_h) if chart_fn is not None else None
     if chart is not None:
-        data, iw, ih = chart
+        data, iw, ih = chart[:3]
+        fmt = "svg" if chart[3:] == ("svg",) else "raster"
         ix, iy, dw, dh = _contain(iw, ih, MARGIN, top, chart_w, chart_h)
         ops.append(RectOp(MARGIN, top, chart_w, chart_h, fill=(255, 255, 255), border=BORDER))
-        ops.append(ImageOp(ix, iy, dw, dh, data))
+        ops.append(ImageOp(ix, iy, dw, dh, data, fmt))
     else:
         ops.append(RectOp(MARGIN, top, chart_w, chart_h, fill=PLACEHOLDER, border=BORDER))
         ops.append(shrink_to_content(text_op(fm, "この条件に該当するキーワードデータがありません", MARGIN,
