@@ -258,3 +258,33 @@ async def test_empty_image_is_an_error(make_settings, monkeypatch, scripted):
     with pytest.raises(ProviderError) as info:
         await image_call(make_settings(image_provider="scripted"), ImageRequest(task="portrait", prompt="p"))
     assert info.value.code == "invalid_output"
+
+
+def test_upstream_messages_are_redacted():
+    from medipersona.providers.base import redact, status_error
+
+    err = status_error("openai", 401, "Incorrect API key provided: sk-abc12***********wxyz. You can find...")
+    assert "sk-" not in err.message and "401" in err.message and "APIキー" in err.message
+    err = status_error("openai", 400, "bad key sk-proj-abcdef123456 and AIzaSyA1234567890 here")
+    assert "abcdef123456" not in err.message and "AIzaSy" not in err.message and "HTTP 400" in err.message
+    assert redact("model gpt-5.4-mini not found") == "model gpt-5.4-mini not found"
+
+
+async def test_timeline_analysis_uses_the_keyword_module(make_settings, monkeypatch):
+    import types
+
+    from medipersona.providers.offline_compose import compose
+
+    seen = {}
+
+    def fake(context, seed):
+        seen["args"] = (context, seed)
+        return {"psychology": "a", "hidden_needs": "b", "marketing": "c"}
+
+    module = types.ModuleType("medipersona.providers.offline_timeline")
+    module.compose_timeline_analysis = fake
+    monkeypatch.setitem(__import__("sys").modules, "medipersona.providers.offline_timeline", module)
+    out = compose("timeline_analysis", {"summary": {}}, 5)
+    assert out == {"psychology": "a", "hidden_needs": "b", "marketing": "c"}
+    assert seen["args"][0] == {"summary": {}} and isinstance(seen["args"][1], int)
+    assert compose("timeline_analysis", {"summary": {}}, 5) == out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import math
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -88,11 +89,25 @@ def retry_after_from_headers(headers: Any) -> float | None:
         return None
 
 
+_SECRET_LIKE = re.compile(
+    r"(?:\b(?:sk|pk|rk)[-_]|\bAIza|(?i:\b(?:api[-_]?key|key|bearer|token)[:= ]+))[A-Za-z0-9*._-]{6,}"
+)
+
+
+def redact(text: str) -> str:
+    """Remove anything that looks like a key (upstream messages echo masked keys: 'sk-abc***xyz')."""
+    return _SECRET_LIKE.sub("[redacted]", text)
+
+
 def status_error(provider: str, status: int, detail: str = "", *, retry_after: float | None = None) -> ProviderError:
-    """A ProviderError for an HTTP status: 408/409/429/5xx are retryable, other 4xx are not."""
+    """A ProviderError for an HTTP status: 408/409/429/5xx are retryable, other 4xx are not.
+
+    ``detail`` (the upstream message) is shortened and redacted; it is dropped for 401/403, whose messages
+    quote the key.
+    """
     retryable = status in (408, 409, 429) or status >= 500
     code = "rate_limited" if status == 429 else "provider_error"
-    detail = " ".join((detail or "").split())[:200]
+    detail = "" if status in (401, 403) else redact(" ".join((detail or "").split())[:200])
     if status == 429:
         message = f"AIプロバイダー（{provider}）の利用上限に達しました（HTTP 429）。"
     elif status in (401, 403):

@@ -20,6 +20,7 @@ from medipersona.providers.base import (
     Provider,
     ProviderError,
     TextRequest,
+    redact,
     sniff_image_mime,
 )
 from medipersona.providers.sdk_common import (
@@ -46,7 +47,7 @@ def _sse_content(line: str) -> str | None:
     error = event.get("error")
     if error:
         message = error.get("message") if isinstance(error, dict) else str(error)
-        raise ProviderError(f"AIプロバイダー（openai）がエラーを返しました: {str(message)[:200]}",
+        raise ProviderError(f"AIプロバイダー（openai）がエラーを返しました: {redact(str(message)[:200])}",
                             retryable="overloaded" in str(message).lower())
     choices = event.get("choices") or ()
     if not choices:

@@ -14,6 +14,7 @@ from medipersona.providers.base import (
     Provider,
     ProviderError,
     ProviderTimeout,
+    redact,
     retry_after_from_headers,
     status_error,
 )
@@ -146,5 +147,5 @@ def map_stainless_error(exc: Exception, provider: str, sdk: Any) -> ProviderErro
     if isinstance(exc, sdk.APIError):
         text = _detail(exc) or type(exc).__name__
         retryable = "overloaded" in text.lower() or "rate" in text.lower()
-        return ProviderError(f"AIプロバイダー（{provider}）がエラーを返しました: {text[:200]}", retryable=retryable)
+        return ProviderError(f"AIプロバイダー（{provider}）がエラーを返しました: {redact(text[:200])}", retryable=retryable)
     return None
