@@ -288,3 +288,21 @@ async def test_timeline_analysis_uses_the_keyword_module(make_settings, monkeypa
     assert out == {"psychology": "a", "hidden_needs": "b", "marketing": "c"}
     assert seen["args"][0] == {"summary": {}} and isinstance(seen["args"][1], int)
     assert compose("timeline_analysis", {"summary": {}}, 5) == out
+
+
+def test_sdks_are_imported_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "os.environ.update(OPENAI_API_KEY='k', ANTHROPIC_API_KEY='k', GEMINI_API_KEY='k')\n"
+        "from medipersona.settings import Settings\n"
+        "from medipersona.providers import calls, structured, registry\n"
+        "for text, image in [('openai', 'openai'), ('anthropic', 'gemini'), ('simulated', 'offline')]:\n"
+        "    s = Settings(text_provider=text, image_provider=image, data_dir='/tmp/x', secret_key='x')\n"
+        "    registry.check_configuration(s); registry.text_provider(s); registry.image_provider(s)\n"
+        "print(sorted(m for m in ('openai', 'anthropic', 'google.genai', 'PIL') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

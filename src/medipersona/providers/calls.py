@@ -113,7 +113,8 @@ def _outcome(err: ProviderError) -> str:
 
 def _record(provider: Provider, model: str, task: str, outcome: str, seconds: float, attempt: int,
             err: ProviderError | None = None) -> None:
-    extra = {"provider": provider.name, "model": model, "task": task, "outcome": outcome, "attempt": attempt}
+    extra = {"provider": provider.name, "model": model, "task": task, "outcome": outcome, "attempt": attempt,
+             "seconds": round(seconds, 3)}
     if err is not None:
         extra["error_code"] = err.code
         if err.status is not None:
