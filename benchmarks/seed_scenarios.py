@@ -67,9 +67,24 @@ class Result:
     rss_peak_max_mb: float = 0.0
     rss_peak_sum_mb: float = 0.0
     seed_model_seconds: float = 0.0
+    server_cpu_seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     errors: list[str] = field(default_factory=list)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes (and their waited-for children), from /proc/<pid>/stat."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15]) / tick  # utime stime cutime cstime
+    return total
 
 
 def pct(values: list[float], q: float) -> float:
@@ -161,10 +176,14 @@ async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None
         tasks = [asyncio.create_task(follow(c, generation_payload(catalog, i), gate))
                  for i in range(result.concurrency)]
         await asyncio.sleep(0.3)
+        pids = srv.worker_pids()
+        cpu0, client0 = cpu_seconds(pids), time.process_time()
         t0 = time.perf_counter()
         gate.set()
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         result.wall_seconds = round(time.perf_counter() - t0, 2)
+        result.server_cpu_seconds = round(cpu_seconds(pids) - cpu0, 2)
+        result.client_cpu_seconds = round(time.process_time() - client0, 2)
         stop.set()
         await asyncio.gather(sampler, prober)
 
@@ -224,8 +243,8 @@ def markdown(results: list[Result]) -> str:
     lines = [
         "| workers | concurrent generations | wall time | seed's model (ceil(N/W) × 5 s) | done / failed "
         "| generation p50 / p95 | first text p50 | login page p50 / p99 (idle p50) | peak RSS per worker (max / sum) "
-        "| load avg before → after |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| server CPU (per generation) | load avg before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         first = f"{r.first_text_p50:.2f} s" if r.first_text_p50 is not None else "—"
@@ -234,6 +253,7 @@ def markdown(results: list[Result]) -> str:
             f"| {r.done} / {r.failed} | {r.latency_p50:.2f} / {r.latency_p95:.2f} s | {first} "
             f"| {r.login_p50_ms:.0f} / {r.login_p99_ms:.0f} ms ({r.login_idle_p50_ms:.0f} ms) "
             f"| {r.rss_peak_max_mb:.0f} / {r.rss_peak_sum_mb:.0f} MB "
+            f"| {r.server_cpu_seconds:.1f} s ({1000 * r.server_cpu_seconds / max(1, r.concurrency):.0f} ms) "
             f"| {r.load_before[0]:.2f} → {r.load_after[0]:.2f} |")
     return "\n".join(lines)
 

@@ -60,6 +60,10 @@ keepalive = 5  # seconds an idle keep-alive connection stays open (uvicorn's def
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 # No gunicorn access log: the app writes one line per request (route template, no query string, request id).
 accesslog = None
+# gunicorn >= 25 opens a control socket in ~/.gunicorn/ by default: one path shared by every server of the user
+# (tests, benchmarks, a second instance) and a write into $HOME (read-only under systemd's ProtectSystem=strict).
+# Nothing here uses it.
+control_socket_disable = True
 if json_logs_requested():
     logconfig_dict = gunicorn_logconfig_dict()
 

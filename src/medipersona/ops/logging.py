@@ -103,9 +103,12 @@ def gunicorn_logconfig_dict() -> dict:
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "medipersona.ops.logging.JsonFormatter"}},
         "handlers": {"error_console": handler, "console": handler},
+        "root": {"level": "WARNING", "handlers": ["console"]},
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+            # uvicorn's access logger copies this level and these handlers under the worker: its lines carry the
+            # query string, so they stay off; the app writes its own access line (ops.metrics.MetricsMiddleware).
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
         },
     }
 
