@@ -67,8 +67,9 @@ _SERVICE_WORDS = ("健診", "検診", "健康診断", "予防接種", "ワクチ
 # symptom / service (kind of chief complaint), short (filler used to reach the target).
 _POOLS: dict[str, list[tuple[str, str]]] = {
     "personality": [
-        ("{age}の{gender}で、{occupation}として日々を過ごしている。", "lead adult"),
-        ("{age}の{child}で、{family}。", "lead child"),
+        ("{who}で、{occupation}として日々を過ごしている。", "lead adult"),
+        ("{who}で、{family}。", "lead child"),
+        ("{who}の{occupation}で、学校生活や友人との時間を大切にしている。", "lead student"),
         ("{family}で、家族との時間を大切にしている。", "adult"),
         ("{pt_name}の傾向があり、{pt_trait}。", "lead"),
         ("趣味は{hobby}で、休日には気分転換を意識している。", ""),
@@ -95,7 +96,7 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("楽しいことを見つけるのが得意で、物事を前向きに捉えようとする。", ""),
         ("自分の体調の変化には比較的敏感で、気になることは早めに伝える方だ。", ""),
         ("落ち着いた雰囲気の場所を好み、騒がしい環境は少し苦手に感じる。", ""),
-        ("学校生活や友人との時間を大切にし、毎日を充実させたいと考えている。", "student"),
+        ("毎日を充実させたいと考え、興味のあることには積極的に取り組む。", "student"),
         ("保護者は子どもの気持ちに寄り添い、不安を和らげる声かけを大切にしている。", "child"),
         ("家では好きな遊びに夢中になる時間が多く、元気に過ごしている。", "child"),
         ("慎重さと前向きさを併せ持っている。", "short"),
@@ -284,6 +285,17 @@ def pick_keywords(keywords: list[dict[str, Any]], rng: random.Random) -> list[st
     return [n for i, n in enumerate(names) if i in chosen]
 
 
+def _who(age: str, gender: str, is_child: bool) -> str:
+    """45歳の女性 / 5歳の男の子 / 45歳 (gender other or unknown)."""
+    if is_child:
+        noun = {"男性": "男の子", "male": "男の子", "女性": "女の子", "female": "女の子"}.get(gender, "子ども")
+    else:
+        noun = {"男性": "男性", "male": "男性", "女性": "女性", "female": "女性"}.get(gender, "")
+    if not age:
+        return ""
+    return f"{age}の{noun}" if noun else age
+
+
 def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str], set[str]]:
     profile = context.get("profile") or {}
     pt = context.get("patient_type") or {}
@@ -298,9 +310,7 @@ def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str],
         "complaint": complaint,
         "department": _text(context.get("department")),
         "age": _text(profile.get("age")),
-        "gender": _text(profile.get("gender")) or "人物",
-        "child": {"男性": "男の子", "male": "男の子", "女性": "女の子", "female": "女の子"}.get(
-            _text(profile.get("gender")), "子ども"),
+        "who": _who(_text(profile.get("age")), _text(profile.get("gender")), is_child),
         "occupation": occupation,
         "family": _text(profile.get("family")),
         "hobby": _text(profile.get("hobby")),
@@ -348,6 +358,16 @@ def _applicable(section: str, facts: dict[str, str], excluded: set[str]) -> list
     return out
 
 
+def _repeats(sentence: str, chosen: list[str], window: int = 9) -> bool:
+    """True when the sentence was chosen already or repeats a 9-character phrase of the chosen ones."""
+    if not chosen:
+        return False
+    text = "".join(chosen)
+    if sentence in chosen:
+        return True
+    return any(sentence[i:i + window] in text for i in range(0, max(1, len(sentence) - window + 1), 2))
+
+
 def compose_section(section: str, target: int, facts: dict[str, str], excluded: set[str],
                     rng: random.Random) -> str:
     """Sentences in seeded order until the text is within about ±15 % of ``target`` characters."""
@@ -366,7 +386,7 @@ def compose_section(section: str, target: int, facts: dict[str, str], excluded: 
         for sentence in group:
             if length >= low:
                 break
-            if length + len(sentence) <= high and sentence not in chosen:
+            if length + len(sentence) <= high and not _repeats(sentence, chosen):
                 chosen.append(sentence)
                 length += len(sentence)
     if not chosen:  # a very small target: the shortest sentence, whatever its length
