@@ -39,6 +39,7 @@ async def counts(db: Database) -> tuple[int, int]:
                 (await s.scalar(select(func.count()).select_from(KeywordRow))))
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_real_exports_import(kdb):
     assert KEYWORDS_DIR.is_dir(), KEYWORDS_DIR
     report = await import_path(kdb, KEYWORDS_DIR)
@@ -66,6 +67,7 @@ async def test_real_exports_import(kdb):
     assert row.category == "医療機関"
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_reimport_replaces_and_counts_generation(kdb, tmp_path):
     path = write_csv(tmp_path / "内科" / "主訴" / "風邪_全体.csv", make_rows(30))
     first = await import_path(kdb, path)
@@ -210,6 +212,7 @@ async def test_unreadable_path(kdb, tmp_path):
         await import_path(kdb, tmp_path / "empty")
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_atomic_reimport_concurrent_reader(kdb, tmp_path):
     """A reader running while a dataset is re-imported sees the old or the new rows, never a mix or none."""
     path = tmp_path / "内科" / "主訴" / "風邪_全体.csv"
@@ -222,9 +225,9 @@ async def test_atomic_reimport_concurrent_reader(kdb, tmp_path):
     async def reader() -> None:
         while not stop.is_set():
             async with kdb.sessionmaker() as s:
-                data = await store._load(s, "internal_medicine", "internal_medicine.common_cold")
-            prefixes = {r[store.R_KEYWORD].split()[0] for r in data.rows}
-            seen.append((len(data.rows), prefixes))
+                rows = await store.dataset_rows(s, "internal_medicine", "internal_medicine.common_cold")
+            prefixes = {r[4].split()[0] for r in rows}
+            seen.append((len(rows), prefixes))
             await asyncio.sleep(0)
 
     async def writer() -> None:

@@ -7,6 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from medipersona.catalog.service import get_catalog
@@ -50,6 +51,7 @@ def test_shipped_zip_is_small_labelled_and_up_to_date(tmp_path):
         c.id for d in get_catalog().departments for c in d.chief_complaints}
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_load_sample_if_empty_once(settings):
     db = Database(settings)
     try:

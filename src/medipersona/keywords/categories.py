@@ -78,23 +78,15 @@ for _cat, _cues in CATEGORY_CUES.items():
 _PATTERN = re.compile("|".join(re.escape(c) for c in sorted(_CUE_TO_CATEGORY, key=len, reverse=True)))
 
 
+_CUE_RANK: dict[str, int] = {cue: _PRIORITY[cat] for cue, cat in _CUE_TO_CATEGORY.items()}
+_BY_RANK: tuple[str, ...] = tuple(CATEGORY_CUES)
+
+
 @lru_cache(maxsize=65536)
 def categorize(keyword: str) -> str:
-    """The category of one keyword (rule-based, deterministic)."""
-    text = unicodedata.normalize("NFKC", keyword).lower()
-    best: str | None = None
-    best_rank = len(_PRIORITY)
-    # Overlapping cues: scan every start position so a lower-priority long cue cannot hide a higher one.
-    pos = 0
-    while True:
-        match = _PATTERN.search(text, pos)
-        if match is None:
-            break
-        cat = _CUE_TO_CATEGORY[match.group(0)]
-        rank = _PRIORITY[cat]
-        if rank < best_rank:
-            best, best_rank = cat, rank
-            if rank == 0:
-                break
-        pos = match.start() + 1
-    return best or OTHER
+    """The category of one keyword (rule-based, deterministic): its highest-priority cue word wins."""
+    found = _PATTERN.findall(unicodedata.normalize("NFKC", keyword).lower())
+    if not found:
+        return OTHER
+    rank = _CUE_RANK
+    return _BY_RANK[min(rank[c] for c in found)]

@@ -14,18 +14,19 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import random
 import re
 import unicodedata
-import uuid
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from operator import itemgetter
 from typing import Any
 
 import anyio
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from medipersona.catalog.service import Catalog, ChiefComplaint, Department, get_catalog, normalize_name
 from medipersona.db import Database, utcnow
@@ -38,6 +39,9 @@ MAX_FILES_PER_IMPORT = 5000
 MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_ROWS_PER_FILE = 200_000
+PARSE_CHUNK = 16  # files parsed per worker-thread call
+BATCH_FILES = 50  # files written per transaction
+BATCH_ROWS = 20_000
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 COMPLAINT_DIR_NAMES = {"主訴", "chief_complaints", "chief_complaint", "complaints"}
 
@@ -484,14 +488,18 @@ def parse_text(text: str) -> list[tuple]:
                     nums = [number(v) for v in raw]
                 rank = order
                 if irank is not None:
-                    value = row[irank]
-                    if value.strip():
-                        rank = int(number(value))
+                    try:
+                        rank = int(row[irank])
+                    except ValueError:
+                        if row[irank].strip():
+                            rank = int(number(row[irank]))
                 lift = 0.0
                 if ilift is not None:
-                    value = row[ilift]
-                    if value.strip():
-                        lift = number(value)
+                    try:
+                        lift = float(row[ilift])
+                    except ValueError:
+                        if row[ilift].strip():
+                            lift = number(row[ilift])
             except (IndexError, ValueError):
                 raise _diagnose(row, mapping, width, reader.line_num) from None
             total = sum(nums) + lift
@@ -532,104 +540,86 @@ _SQLITE_INSERT = (
 async def _bump_version(conn) -> None:
     state = KeywordState.__table__
     await conn.execute(
-        update(state).where(state.c.id == 1).values(version=state.c.version + 1, token=uuid.uuid4().hex)
+        update(state).where(state.c.id == 1)
+        .values(version=state.c.version + 1, token=f"{random.getrandbits(64):016x}")
     )
 
 
-async def _write_in(conn, parsed: ParsedFile, *, is_sample: bool, source_label: str | None) -> tuple[int, bool]:
-    """Replace one dataset inside the caller's transaction."""
+async def _replace_many(conn, items: list[tuple[ParsedFile, str]], *, is_sample: bool) -> list[tuple[int, bool]]:
+    """Replace the datasets of ``items`` (parsed file, source label) inside the caller's transaction, with a
+    fixed number of statements whatever the number of files. Returns (dataset id, replaced) per item."""
+    if not items:
+        return []
     ds = KeywordDataset.__table__
     rows_table = KeywordRow.__table__
-    key = scope_key(parsed.department.id, parsed.chief_complaint.id if parsed.chief_complaint else None)
-    old = (await conn.execute(select(ds.c.id, ds.c.generation).where(ds.c.scope == key))).first()
-    generation = 1
-    if old is not None:
-        generation = old.generation + 1
-        await conn.execute(delete(rows_table).where(rows_table.c.dataset_id == old.id))
-        await conn.execute(delete(ds).where(ds.c.id == old.id))
-    result = await conn.execute(
-        insert(ds).values(
-            scope=key,
-            department_id=parsed.department.id,
-            chief_complaint_id=parsed.chief_complaint.id if parsed.chief_complaint else None,
-            row_count=len(parsed.rows),
-            source_file=(source_label or parsed.name)[:500],
-            imported_at=utcnow(),
-            is_sample=is_sample,
-            generation=generation,
-        )
-    )
-    dataset_id = result.inserted_primary_key[0]
-    if conn.dialect.name == "sqlite":
-        # The driver's executemany on plain tuples: several times faster than dict parameters.
-        await conn.exec_driver_sql(_SQLITE_INSERT, [(dataset_id, *r) for r in parsed.rows])
-    else:
-        fields = INSERT_FIELDS
-        await conn.execute(insert(rows_table), [dict(zip(fields, (dataset_id, *r))) for r in parsed.rows])
-    return dataset_id, old is not None
-
-
-async def _bulk_insert_new(conn, parsed_files: list[ParsedFile], *, is_sample: bool,
-                           label_prefix: str) -> list[tuple[int, bool]]:
-    """Insert datasets that do not exist yet with three statements in all (fast first-run sample load)."""
-    ds = KeywordDataset.__table__
+    keys = [scope_key(p.department.id, p.chief_complaint.id if p.chief_complaint else None) for p, _ in items]
+    old = {
+        row.scope: (row.id, row.generation)
+        for row in await conn.execute(select(ds.c.scope, ds.c.id, ds.c.generation).where(ds.c.scope.in_(keys)))
+    }
+    if old:
+        old_ids = [v[0] for v in old.values()]
+        await conn.execute(delete(rows_table).where(rows_table.c.dataset_id.in_(old_ids)))
+        await conn.execute(delete(ds).where(ds.c.id.in_(old_ids)))
     now = utcnow()
     params = [
         {
-            "scope": scope_key(p.department.id, p.chief_complaint.id if p.chief_complaint else None),
+            "scope": key,
             "department_id": p.department.id,
             "chief_complaint_id": p.chief_complaint.id if p.chief_complaint else None,
             "row_count": len(p.rows),
-            "source_file": (label_prefix + p.name)[:500],
+            "source_file": label[:500],
             "imported_at": now,
             "is_sample": is_sample,
-            "generation": 1,
+            "generation": old.get(key, (0, 0))[1] + 1,
         }
-        for p in parsed_files
+        for key, (p, label) in zip(keys, items)
     ]
-    if not params:
-        return []
     result = await conn.execute(insert(ds).returning(ds.c.id, sort_by_parameter_order=True), params)
     ids = [row[0] for row in result]
     if conn.dialect.name == "sqlite":
-        await conn.exec_driver_sql(_SQLITE_INSERT, [(i, *r) for i, p in zip(ids, parsed_files) for r in p.rows])
+        # The driver's executemany on plain tuples: several times faster than dict parameters.
+        await conn.exec_driver_sql(_SQLITE_INSERT, [(i, *r) for i, (p, _) in zip(ids, items) for r in p.rows])
     else:
-        await conn.execute(insert(KeywordRow.__table__), [
-            dict(zip(INSERT_FIELDS, (i, *r))) for i, p in zip(ids, parsed_files) for r in p.rows
-        ])
-    return [(i, False) for i in ids]
-
-
-async def write_dataset(db: Database, parsed: ParsedFile, *, is_sample: bool = False,
-                        source_label: str | None = None) -> tuple[int, bool]:
-    """Replace the dataset of the file's department/complaint in ONE transaction. Returns (id, replaced)."""
-    async with db.engine.begin() as conn:
-        # A write first: SQLite takes the write lock now (no snapshot-upgrade failure later).
-        await _bump_version(conn)
-        written = await _write_in(conn, parsed, is_sample=is_sample, source_label=source_label)
-    from medipersona.keywords.store import invalidate_local
-
-    invalidate_local(db)
-    return written
+        fields = INSERT_FIELDS
+        await conn.execute(insert(rows_table), [dict(zip(fields, (i, *r))) for i, (p, _) in zip(ids, items)
+                                                for r in p.rows])
+    return [(i, key in old) for i, key in zip(ids, keys)]
 
 
 async def write_datasets(db: Database, parsed_files: list[ParsedFile], *, is_sample: bool = False,
                          label_prefix: str = "", only_if_empty: bool = False) -> list[tuple[int, bool]] | None:
-    """Many datasets in one transaction (the sample data). ``only_if_empty``: do nothing (None) when any
-    dataset exists, checked inside the transaction so that two workers cannot both load."""
+    """Replace several datasets in ONE transaction (each swap is atomic for readers). ``only_if_empty``: do
+    nothing (None) when any dataset exists, checked inside the transaction so two workers cannot both load."""
     async with db.engine.begin() as conn:
+        # A write first: SQLite takes the write lock now (no snapshot-upgrade failure later).
         await _bump_version(conn)
         if only_if_empty:
             if (await conn.execute(select(KeywordDataset.__table__.c.id).limit(1))).first() is not None:
                 return None
-            written = await _bulk_insert_new(conn, parsed_files, is_sample=is_sample, label_prefix=label_prefix)
-        else:
-            written = [await _write_in(conn, p, is_sample=is_sample, source_label=label_prefix + p.name)
-                       for p in parsed_files]
+        written = await _replace_many(conn, [(p, label_prefix + p.name) for p in parsed_files],
+                                      is_sample=is_sample)
     from medipersona.keywords.store import invalidate_local
 
     invalidate_local(db)
     return written
+
+
+async def write_dataset(db: Database, parsed: ParsedFile, *, is_sample: bool = False,
+                        source_label: str | None = None) -> tuple[int, bool]:
+    """Replace the dataset of one file's department/complaint in one transaction. Returns (id, replaced)."""
+    written = await write_datasets(db, [replace(parsed, name=source_label or parsed.name)], is_sample=is_sample)
+    return written[0]
+
+
+def _parse_many(sources: list[Source], catalog: Catalog) -> list[ParsedFile | RejectFile]:
+    out: list[ParsedFile | RejectFile] = []
+    for source in sources:
+        try:
+            out.append(parse_source(source, catalog))
+        except RejectFile as exc:
+            out.append(exc)
+    return out
 
 
 async def import_sources(
@@ -640,31 +630,64 @@ async def import_sources(
     label_prefix: str = "",
     on_result: Callable[[FileResult], None] | None = None,
 ) -> ImportReport:
-    """Import every source; a broken file is rejected (with line and reason) and the rest still imports."""
+    """Import every source; a broken file is rejected (with line and reason) and the rest still imports.
+
+    Files are parsed in a worker thread a chunk at a time and written in batches (one transaction per batch of
+    up to BATCH_FILES files / BATCH_ROWS rows; every dataset swap is atomic for readers either way)."""
     catalog = get_catalog()
     report = ImportReport()
     seen: dict[str, str] = {}
-    for source in sources:
+    sources = list(sources)
+    pending: list[tuple[Source, ParsedFile]] = []
+    pending_rows = 0
+
+    def emit(result: FileResult) -> None:
+        report.results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    async def flush() -> None:
+        nonlocal pending, pending_rows
+        if not pending:
+            return
+        batch, pending, pending_rows = pending, [], 0
         try:
-            parsed = await anyio.to_thread.run_sync(parse_source, source, catalog)
-            key = scope_key(parsed.department.id, parsed.chief_complaint.id if parsed.chief_complaint else None)
-            if key in seen:
-                raise RejectFile(f"同じ診療科・主訴のファイルがこの取り込みに既にあります（{seen[key]}）。")
-            seen[key] = source.name
-            dataset_id, replaced = await write_dataset(db, parsed, is_sample=is_sample,
-                                                       source_label=label_prefix + source.name)
-            result = FileResult(
+            written = await write_datasets(db, [replace(p, name=label_prefix + s.name) for s, p in batch],
+                                           is_sample=is_sample)
+        except SQLAlchemyError as exc:
+            log.exception("keyword import: database write failed")
+            for source, _parsed in batch:
+                emit(FileResult(file=source.name, status="rejected",
+                                reason=f"データベースへの書き込みに失敗しました（{exc.__class__.__name__}）。"))
+            return
+        for (source, parsed), (dataset_id, replaced) in zip(batch, written):
+            emit(FileResult(
                 file=source.name, status="imported", department=parsed.department.name,
                 chief_complaint=parsed.chief_complaint.name if parsed.chief_complaint else None,
                 department_id=parsed.department.id,
                 chief_complaint_id=parsed.chief_complaint.id if parsed.chief_complaint else None,
                 dataset_id=dataset_id, row_count=len(parsed.rows), replaced=replaced,
-            )
-        except RejectFile as exc:
-            result = FileResult(file=source.name, status="rejected", line=exc.line, reason=exc.reason)
-        report.results.append(result)
-        if on_result is not None:
-            on_result(result)
+            ))
+
+    for start in range(0, len(sources), PARSE_CHUNK):
+        chunk = sources[start:start + PARSE_CHUNK]
+        parsed_chunk = await anyio.to_thread.run_sync(_parse_many, chunk, catalog)
+        for source, parsed in zip(chunk, parsed_chunk):
+            if isinstance(parsed, ParsedFile):
+                key = scope_key(parsed.department.id, parsed.chief_complaint.id if parsed.chief_complaint else None)
+                if key in seen:
+                    parsed = RejectFile(f"同じ診療科・主訴のファイルがこの取り込みに既にあります（{seen[key]}）。")
+                else:
+                    seen[key] = source.name
+            if isinstance(parsed, RejectFile):
+                await flush()  # keep results in file order
+                emit(FileResult(file=source.name, status="rejected", line=parsed.line, reason=parsed.reason))
+                continue
+            pending.append((source, parsed))
+            pending_rows += len(parsed.rows)
+            if len(pending) >= BATCH_FILES or pending_rows >= BATCH_ROWS:
+                await flush()
+    await flush()
     if report.imported:
         log.info("keyword import: %d files imported (%d rows), %d rejected",
                  len(report.imported), report.row_count, len(report.rejected))

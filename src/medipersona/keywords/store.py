@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS, age_band
@@ -21,17 +20,11 @@ from medipersona.keywords.categories import DISPLAY_ORDER
 from medipersona.keywords.models import AGE_COLUMNS, KeywordDataset, KeywordRow, KeywordState
 
 CHECK_INTERVAL = 1.0  # seconds between version checks per worker
-MAX_DATASETS_CACHED = 32
-MAX_RESULTS_CACHED = 512
+MAX_RESULTS_CACHED = 1024
+MAX_TIMELINES_CACHED = 64
 GENDER_MIN_SHARE = 40.0  # PRODUCT.md §3
 AGE_MIN_SHARE = 15.0
 BAND_INDEX = {code: i for i, (code, *_rest) in enumerate(AGE_BANDS)}
-
-# Row tuple layout in the cache.
-R_RANK, R_KEYWORD, R_VOLUME, R_OVERLAP, R_LIFT, R_DAYS, R_MALE, R_FEMALE = range(8)
-R_AGE0 = 8
-R_CATEGORY = R_AGE0 + len(AGE_COLUMNS)
-
 
 class _LRU(OrderedDict):
     def __init__(self, maxsize: int) -> None:
@@ -54,28 +47,18 @@ class _LRU(OrderedDict):
 _MISSING = object()
 
 
-@dataclass
-class DatasetRows:
-    dataset_id: int
-    department_id: str
-    chief_complaint_id: str | None
-    is_sample: bool
-    source_file: str
-    rows: tuple[tuple, ...]
-
-
 class _Cache:
     """Per database URL (tests and benchmarks open several databases in one process)."""
 
     def __init__(self) -> None:
-        self.datasets = _LRU(MAX_DATASETS_CACHED)
-        self.results = _LRU(MAX_RESULTS_CACHED)
+        self.results = _LRU(MAX_RESULTS_CACHED)  # prompt keywords: small
+        self.timelines = _LRU(MAX_TIMELINES_CACHED)  # series + summary: up to ~100 KB each
         self.version: tuple[int, str] | None = None
         self.checked_at = 0.0
 
     def clear(self) -> None:
-        self.datasets.clear()
         self.results.clear()
+        self.timelines.clear()
 
 
 _caches: OrderedDict[str, _Cache] = OrderedDict()
@@ -123,71 +106,65 @@ async def _fresh_cache(session: AsyncSession) -> _Cache:
     return cache
 
 
-_ROW_COLUMNS = (
-    KeywordRow.rank, KeywordRow.keyword, KeywordRow.volume, KeywordRow.overlap, KeywordRow.lift, KeywordRow.days,
-    KeywordRow.male, KeywordRow.female, *[getattr(KeywordRow, c) for c in AGE_COLUMNS], KeywordRow.category,
-)
+def _scope_condition(department_id: str, chief_complaint_id: str | None):
+    from medipersona.keywords.models import scope_key
+
+    return KeywordDataset.scope == scope_key(department_id, chief_complaint_id)
 
 
-def _compact(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
-
-
-async def _load(session: AsyncSession, department_id: str, chief_complaint_id: str | None) -> DatasetRows | None:
-    condition = (KeywordDataset.chief_complaint_id == chief_complaint_id if chief_complaint_id
-                 else KeywordDataset.chief_complaint_id.is_(None))
-    stmt = (
-        select(KeywordDataset.id, KeywordDataset.is_sample, KeywordDataset.source_file, *_ROW_COLUMNS)
-        .join(KeywordRow, KeywordRow.dataset_id == KeywordDataset.id)
-        .where(KeywordDataset.department_id == department_id, condition)
-        .order_by(KeywordRow.rank, KeywordRow.id)
-    )
-    result = await session.execute(stmt)
-    raw = result.all()
-    if not raw:
-        return None
-    first = raw[0]
-    compact = _compact
-    rows = tuple(
-        (r[3], r[4], r[5], r[6], r[7], r[8], compact(r[9]), compact(r[10]),
-         *[compact(v) for v in r[11:11 + len(AGE_COLUMNS)]], r[11 + len(AGE_COLUMNS)])
-        for r in raw
-    )
-    return DatasetRows(first[0], department_id, chief_complaint_id, bool(first[1]), first[2], rows)
-
-
-async def dataset_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
-                       *, fallback: bool = True) -> DatasetRows | None:
-    """The rows of the complaint's dataset, else (``fallback``) of the department's dataset."""
-    cache = await _fresh_cache(session)
-    key = (department_id, chief_complaint_id)
-    found = cache.datasets.get_item(key)
-    if found is _MISSING:
-        found = await _load(session, department_id, chief_complaint_id)
-        cache.datasets.put(key, found)
-    if found is None and chief_complaint_id and fallback:
-        return await dataset_rows(session, department_id, None, fallback=False)
-    return found
-
-
-def _shares(row: tuple, gender: str | None, band: str | None) -> tuple[float, float] | None:
-    """(gender share, age share) as fractions, or None when the row is filtered out."""
-    g = 1.0
-    if gender == "male":
-        if row[R_MALE] < GENDER_MIN_SHARE:
-            return None
-        g = row[R_MALE] / 100.0
-    elif gender == "female":
-        if row[R_FEMALE] < GENDER_MIN_SHARE:
-            return None
-        g = row[R_FEMALE] / 100.0
-    a = 1.0
-    if band is not None:
-        share = row[R_AGE0 + BAND_INDEX[band]]
-        if share < AGE_MIN_SHARE:
-            return None
-        a = share / 100.0
+def _share_columns(gender: str | None, band: str | None):
+    g = {"male": KeywordRow.male, "female": KeywordRow.female}.get(gender or "")
+    a = getattr(KeywordRow, AGE_COLUMNS[BAND_INDEX[band]]) if band else None
     return g, a
+
+
+async def _select_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
+                       gender: str | None, band: str | None, limit: int | None) -> list:
+    """Filtered rows of one dataset in ONE statement (a consistent snapshot even during a re-import).
+    Columns: dataset id, is_sample, source_file, rank, keyword, volume, overlap, lift, days, category,
+    gender share, age share. ``limit``: the top rows by estimated overlap (overlap × shares)."""
+    g, a = _share_columns(gender, band)
+    g_col = g if g is not None else literal(100.0)
+    a_col = a if a is not None else literal(100.0)
+    stmt = (
+        select(KeywordDataset.id, KeywordDataset.is_sample, KeywordDataset.source_file, KeywordRow.rank,
+               KeywordRow.keyword, KeywordRow.volume, KeywordRow.overlap, KeywordRow.lift, KeywordRow.days,
+               KeywordRow.category, g_col, a_col)
+        .join(KeywordRow, KeywordRow.dataset_id == KeywordDataset.id)
+        .where(_scope_condition(department_id, chief_complaint_id))
+    )
+    if g is not None:
+        stmt = stmt.where(g >= GENDER_MIN_SHARE)
+    if a is not None:
+        stmt = stmt.where(a >= AGE_MIN_SHARE)
+    if limit is not None:
+        score = KeywordRow.overlap * (g if g is not None else 100.0) * (a if a is not None else 100.0)
+        stmt = stmt.order_by(score.desc(), KeywordRow.rank).limit(limit)
+    return list((await session.execute(stmt)).all())
+
+
+async def _dataset_info(session: AsyncSession, department_id: str, chief_complaint_id: str | None):
+    return (await session.execute(
+        select(KeywordDataset.id, KeywordDataset.is_sample, KeywordDataset.source_file)
+        .where(_scope_condition(department_id, chief_complaint_id))
+    )).first()
+
+
+async def _rows_with_fallback(session, department_id, chief_complaint_id, gender, band, limit):
+    """(rows, dataset info, level) — the complaint's dataset, else the department's; (.., None, None) if none."""
+    for cc in ([chief_complaint_id, None] if chief_complaint_id else [None]):
+        rows = await _select_rows(session, department_id, cc, gender, band, limit)
+        if rows:
+            return rows, (rows[0][0], rows[0][1], rows[0][2]), "chief_complaint" if cc else "department"
+        info = await _dataset_info(session, department_id, cc)
+        if info is not None:  # the dataset exists; the filters left nothing
+            return [], tuple(info), "chief_complaint" if cc else "department"
+    return [], None, None
+
+
+async def dataset_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None) -> list:
+    """Every row of one dataset (no filter, no fallback, no cache) — for tests and tools."""
+    return await _select_rows(session, department_id, chief_complaint_id, None, None, None)
 
 
 def _norm_gender(gender: str | None) -> str | None:
@@ -202,7 +179,8 @@ async def top_keywords(
     gender: str | None,
     limit: int = 15,
 ) -> list[dict]:
-    """Keywords for the persona prompt: filtered by gender/age band, most searched (estimated overlap) first."""
+    """Keywords for the persona prompt: gender share >= 40 %, age-band share >= 15 %, the most co-searched
+    (overlap × gender share × age share) first; the department's dataset when the complaint has none."""
     gender = _norm_gender(gender)
     band = age_band(age)
     cache = await _fresh_cache(session)
@@ -210,28 +188,20 @@ async def top_keywords(
     cached = cache.results.get_item(key)
     if cached is not _MISSING:
         return [dict(item) for item in cached]
-    data = await dataset_rows(session, department_id, chief_complaint_id)
-    items: list[dict] = []
-    if data is not None:
-        scored = []
-        for row in data.rows:
-            shares = _shares(row, gender, band)
-            if shares is None:
-                continue
-            g, a = shares
-            scored.append((row[R_OVERLAP] * g * a, row))
-        scored.sort(key=lambda t: (-t[0], t[1][R_RANK]))
-        for est_overlap, row in scored[:limit]:
-            g, a = _shares(row, gender, band)
-            items.append({
-                "keyword": row[R_KEYWORD],
-                "volume": row[R_VOLUME],
-                "overlap": row[R_OVERLAP],
-                "days": round(float(row[R_DAYS]), 3),
-                "category": row[R_CATEGORY],
-                "estimated_volume": round(row[R_VOLUME] * g * a),
-            })
-    cache.results.put(key, tuple(items))
+    rows, _info, _level = await _rows_with_fallback(session, department_id, chief_complaint_id, gender, band,
+                                                    max(1, limit))
+    items = tuple(
+        {
+            "keyword": r[4],
+            "volume": r[5],
+            "overlap": r[6],
+            "days": round(float(r[8]), 3),
+            "category": r[9],
+            "estimated_volume": round(r[5] * r[10] * r[11] / 10000.0),
+        }
+        for r in rows
+    )
+    cache.results.put(key, items)
     return [dict(item) for item in items]
 
 
@@ -307,42 +277,33 @@ async def timeline(
     gender = _norm_gender(gender)
     band = age_band(age)
     cache = await _fresh_cache(session)
-    key = ("timeline", department_id, chief_complaint_id, gender, band, max_points)
-    cached = cache.results.get_item(key)
+    key = (department_id, chief_complaint_id, gender, band, max_points)
+    cached = cache.timelines.get_item(key)
     if cached is not _MISSING:
         return cached
-    data = await dataset_rows(session, department_id, chief_complaint_id)
-    if data is None:
-        cache.results.put(key, None)
+    rows, info, level = await _rows_with_fallback(session, department_id, chief_complaint_id, gender, band, None)
+    if info is None:
+        cache.timelines.put(key, None)
         return None
     points: list[dict] = []
-    for row in data.rows:
-        shares = _shares(row, gender, band)
-        if shares is None:
-            continue
-        g, a = shares
-        days = float(row[R_DAYS])
+    for r in rows:
+        days = float(r[8])
         points.append({
-            "keyword": row[R_KEYWORD],
+            "keyword": r[4],
             "days": round(days, 3),
-            "overlap": row[R_OVERLAP],
-            "volume": row[R_VOLUME],
-            "estimated_volume": round(row[R_VOLUME] * g * a),
-            "lift": row[R_LIFT],
-            "category": row[R_CATEGORY],
+            "overlap": r[6],
+            "volume": r[5],
+            "estimated_volume": round(r[5] * r[10] * r[11] / 10000.0),
+            "lift": r[7],
+            "category": r[9],
             "phase": "before" if days < 0 else "after",
-            "rank": row[R_RANK],
+            "rank": r[3],
         })
     summary = _summarize(points)
     series = sorted(points, key=lambda p: (-p["overlap"], p["rank"]))[:max_points]
     series.sort(key=lambda p: p["days"])
     result = {
-        "dataset": {
-            "id": data.dataset_id,
-            "level": "chief_complaint" if data.chief_complaint_id else "department",
-            "is_sample": data.is_sample,
-            "source_file": data.source_file,
-        },
+        "dataset": {"id": info[0], "level": level, "is_sample": bool(info[1]), "source_file": info[2]},
         "filters": {
             "gender": gender,
             "age_band": band,
@@ -353,7 +314,7 @@ async def timeline(
         "series": series,
         "summary": summary,
     }
-    cache.results.put(key, result)
+    cache.timelines.put(key, result)
     return result
 
 
