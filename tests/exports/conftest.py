@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # the helpers module export_checks.py beside this file
 
-from export_checks import sample_sections, sample_series  # noqa: E402
+from export_checks import sample_sections, sample_series
 
 from medipersona.catalog.labels import EXTRA_FIELDS
 
@@ -21,24 +21,24 @@ ANALYSIS = {
 
 
 def persona_values(owner_id: int, **overrides) -> dict:
-    values = dict(
-        owner_id=owner_id,
-        status="done",
-        department_id="internal_medicine",
-        chief_complaint_id="internal_medicine.dizziness",
-        purpose_id="marketing",
-        setting_type="auto",
-        seed=1,
-        name="山田 花子",
-        profile={"name": "山田 花子", "gender": "female", "age": 34, "prefecture": "東京都",
-                 "municipality": "世田谷区", "family": "夫、長女（8歳）と3人暮らし", "occupation": "会社員（事務職）",
-                 "income": "400-500", "hobby": "ヨガ、カフェ巡り", "life_events": "昨年第一子を出産"},
-        extras={f.key: f"{f.label}の例" for f in EXTRA_FIELDS},
-        extra_fields=[{"name": "好きな食べ物", "value": "和食"}],
-        sections=sample_sections(),
-        timeline_status="done",
-        timeline_analysis=dict(ANALYSIS),
-    )
+    values = {
+        "owner_id": owner_id,
+        "status": "done",
+        "department_id": "internal_medicine",
+        "chief_complaint_id": "internal_medicine.dizziness",
+        "purpose_id": "marketing",
+        "setting_type": "auto",
+        "seed": 1,
+        "name": "山田 花子",
+        "profile": {"name": "山田 花子", "gender": "female", "age": 34, "prefecture": "東京都",
+                    "municipality": "世田谷区", "family": "夫、長女（8歳）と3人暮らし", "occupation": "会社員（事務職）",
+                    "income": "400-500", "hobby": "ヨガ、カフェ巡り", "life_events": "昨年第一子を出産"},
+        "extras": {f.key: f"{f.label}の例" for f in EXTRA_FIELDS},
+        "extra_fields": [{"name": "好きな食べ物", "value": "和食"}],
+        "sections": sample_sections(),
+        "timeline_status": "done",
+        "timeline_analysis": dict(ANALYSIS),
+    }
     values.update(overrides)
     return values
 

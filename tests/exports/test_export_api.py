@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -36,9 +37,10 @@ async def test_pdf_export_two_pages_with_timeline(member_client, member, make_pe
     assert "座右の銘" in pages[0] and "好きな食べ物" in pages[0]
     assert all(f["emb"] == "yes" for f in pdf_fonts(response.content))
     # The portrait is embedded as an image (pdfimages lists it).
-    images = subprocess.run(["pdfimages", "-list", "-"], input=response.content, capture_output=True)
+    images = await asyncio.to_thread(subprocess.run, ["pdfimages", "-list", "-"], input=response.content,
+                                     capture_output=True, check=False)
     if images.returncode == 0:
-        assert b"jpeg" in images.stdout or b"image" in images.stdout
+        assert b"jpeg" in images.stdout
 
 
 async def test_pptx_export(member_client, member, make_persona, portrait_file, fake_timeline):
@@ -199,7 +201,7 @@ def test_app_process_never_imports_export_libraries(tmp_path):
         asyncio.run(main())
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=150,
-                         cwd=str(tmp_path))
+                         cwd=str(tmp_path), check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "HEAVY:\n" in out.stdout or out.stdout.strip().endswith("HEAVY:"), out.stdout
 

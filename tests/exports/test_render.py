@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from export_checks import (
+    HEADINGS_PAGE1,
+    HEADINGS_PAGE2,
+    SECTION_TEXT,
+    pdf_fonts,
+    pdf_pages_text,
+    pdf_to_pngs,
+    pptx_report,
+    sample_series,
+)
 
 from medipersona.catalog.labels import PERSONA_SECTIONS
-from export_checks import HEADINGS_PAGE1, HEADINGS_PAGE2, pdf_fonts, pdf_pages_text, pdf_to_pngs, pptx_report
-from export_checks import SECTION_TEXT, sample_series
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -77,8 +85,8 @@ def test_pdf_without_timeline_is_one_page():
 
 def test_long_inputs_fit_without_cutting():
     """400-character sections, a long name, many free fields: everything is drawn, nothing cut or overflowing."""
-    from medipersona.exports.layout import ELLIPSIS, LINE_FACTOR, PAGE_H, PAGE_W
     from medipersona.exports.fonts import PT_MM, metrics
+    from medipersona.exports.layout import ELLIPSIS, LINE_FACTOR, PAGE_H, PAGE_W
     from medipersona.exports.pdf import render_pdf
 
     doc = make_doc(long=True)

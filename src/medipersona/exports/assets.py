@@ -62,7 +62,7 @@ def chart_svg(series, w_mm: float, h_mm: float, font_key: str) -> tuple[bytes, i
     # fpdf2 resolves font-family against the document's fonts: use ours; it has no bold face and no <title>.
     svg = re.sub(r'font-family="[^"]*"', f'font-family="{font_key}"', svg)
     svg = re.sub(r'\sfont-weight="[^"]*"', "", svg)
-    svg = re.sub(r"<title>.*?</title>", "", svg, flags=re.S)
+    svg = re.sub(r"<title>.*?</title>", "", svg, flags=re.DOTALL)
     return svg.encode(), width, height, "svg"
 
 

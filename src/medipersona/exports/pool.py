@@ -3,7 +3,8 @@
 A ``ProcessPoolExecutor`` with the ``spawn`` start method (never fork a process that runs an event loop and
 threads), ``settings.export_workers`` processes, created on first use. Each process imports fpdf2, python-pptx
 and Pillow and parses the Japanese font once (the initializer), so an export pays only for its own layout and
-output. The web worker never imports those libraries: it pickles plain data and a module-level function.
+output. The web worker never imports those libraries: it pickles plain data and a module-level function. The
+export processes run at a lower CPU priority (nice 5) so a busy export never starves the event loops.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -23,6 +25,7 @@ log = logging.getLogger("medipersona.exports")
 
 T = TypeVar("T")
 MAX_WAITING_PER_WORKER = 32  # exports queued beyond this are refused (503) instead of piling up
+EXPORT_NICENESS = 5  # export processes yield the CPU to the web workers' event loops when cores are busy
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -35,6 +38,10 @@ def _initializer() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server, which shuts the pool down
+    try:
+        os.nice(EXPORT_NICENESS)
+    except OSError:  # pragma: no cover - not permitted on this platform
+        pass
     from medipersona.exports import pdf, pptx
 
     pdf.warm_up()

@@ -19,7 +19,7 @@ MM_EMU = 36000
 
 
 def _emu(mm: float) -> int:
-    return int(round(mm * MM_EMU))
+    return round(mm * MM_EMU)
 
 
 def _set_fonts(run, ea: str = EA_FONT, latin: str = LATIN_FONT) -> None:

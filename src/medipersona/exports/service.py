@@ -16,8 +16,14 @@ from urllib.parse import quote
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medipersona.catalog.labels import EXTRA_FIELDS, PERSONA_SECTIONS, PROFILE_FIELDS, age_label, gender_label
-from medipersona.catalog.labels import income_label
+from medipersona.catalog.labels import (
+    EXTRA_FIELDS,
+    PERSONA_SECTIONS,
+    PROFILE_FIELDS,
+    age_label,
+    gender_label,
+    income_label,
+)
 from medipersona.catalog.service import get_catalog
 from medipersona.personas.models import Persona
 from medipersona.settings import Settings
@@ -179,7 +185,7 @@ async def build_document(session: AsyncSession, settings: Settings, persona: Per
     series, summary = None, []
     try:
         series, summary = await timeline_series(session, persona)
-    except Exception:  # noqa: BLE001 - the persona page still exports without the chart
+    except Exception:
         log.exception("timeline series failed for an export")
     if analysis or series:
         meta = dict(doc["meta"])
