@@ -136,7 +136,9 @@ def _fontconfig(tmp_dir: Path) -> dict[str, str]:
     return {"FONTCONFIG_FILE": str(conf)}
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: the sync Playwright API keeps an event loop running while it is open, which would
+# break the async (pytest-asyncio) tests that run after the browser tests in the same pytest session.
+@pytest.fixture(scope="module")
 def browser(e2e_server, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
@@ -171,7 +173,7 @@ def _login(page, base_url: str, username: str, password: str) -> None:
     page.wait_for_url(base_url + "/")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def auth_states(browser, e2e_server, tmp_path_factory) -> dict[str, str]:
     """Logged-in storage states (cookies) for the admin and a member, made once per session."""
     states = {}

@@ -4,7 +4,9 @@ It is the simulated provider (offline output streamed with latency) with two swi
 name, so one server covers every browser scenario:
 
 - ``E2E-FAIL`` in the name: the text call fails (a non-retryable provider error) → the job fails.
-- ``E2E-XSS`` in the name: every generated section starts with HTML/JS markup, to prove the page shows it as text.
+- ``E2E-FLAKY`` in the name: the first text call for that name fails, later ones succeed (the retry button).
+- ``E2E-XSS`` or ``<script>`` in the name: every generated section starts with HTML/JS markup, to prove the page
+  shows it as text.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from medipersona.providers.offline import SimulatedProvider, split_chunks
 from medipersona.providers.registry import register_provider
 
 XSS_PAYLOAD = '<script>window.__xss=1;alert("xss")</script><img src=x onerror="window.__xss=2;alert(2)">'
+
+
+_failed_once: set[str] = set()
 
 
 def _name(request: TextRequest) -> str:
@@ -36,7 +41,11 @@ class E2EProvider(SimulatedProvider):
         if "E2E-FAIL" in name:
             await asyncio.sleep(0.5)
             raise ProviderError("e2e: simulated upstream failure", retryable=False, status=500)
-        if "E2E-XSS" not in name:
+        if "E2E-FLAKY" in name and name not in _failed_once:
+            _failed_once.add(name)
+            await asyncio.sleep(0.5)
+            raise ProviderError("e2e: simulated upstream failure (first attempt)", retryable=False, status=503)
+        if "E2E-XSS" not in name and "<script>" not in name:
             async for chunk in super().stream_text(request):
                 yield chunk
             return

@@ -125,7 +125,19 @@ def _analysis_headings() -> tuple[tuple[str, str], ...]:
 
 
 def _image_url(persona: Persona) -> str:
-    return f"/api/personas/{persona.id}/image" if persona.image_status == "done" else ""
+    if persona.image_status != "done":
+        return ""
+    try:
+        from medipersona.personas.service import image_url
+    except ImportError:
+        return f"/api/personas/{persona.id}/image"
+    return image_url(persona) or ""
+
+
+def is_offline(persona: Persona) -> bool:
+    """Offline output (composed locally, no AI model): the offline provider or one flagged ``is_offline``."""
+    text_meta = (persona.timings or {}).get("text") or {}
+    return persona.text_provider == "offline" or bool(text_meta.get("is_offline"))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -335,7 +347,7 @@ async def history(request: Request, user: CurrentUser, session: SessionDep, q: s
             "status_label": STATUS_LABELS.get(persona.status, persona.status),
             "created": _local(persona.created_at),
             "owner": username,
-            "offline": persona.text_provider == "offline",
+            "offline": is_offline(persona),
             **_catalog_names(persona),
         })
     departments = catalog.departments if user.is_admin else catalog.departments_in(user.sections)
@@ -419,7 +431,7 @@ async def persona_page(request: Request, persona_id: str, user: CurrentUser, ses
             "names": _catalog_names(persona),
             "owner": owner,
             "status_label": STATUS_LABELS.get(persona.status, persona.status),
-            "offline": persona.text_provider == "offline",
+            "offline": is_offline(persona),
             "offline_label": OFFLINE_LABEL,
             "profile_rows": profile_display(profile),
             "profile": profile,

@@ -146,6 +146,7 @@
     if (!s || typeof data.text !== "string") { return; }
     if (s.done && regenerating !== key) { return; }
     if (s.done && regenerating === key) { s.done = false; s.text = ""; }
+    if (typeof data.target === "number" && data.target > 0) { s.target = data.target; }
     var offset = typeof data.offset === "number" ? data.offset : s.text.length;
     var text = s.text.slice(0, Math.min(offset, s.text.length)) + data.text;
     showSectionText(key, text, true);
@@ -254,7 +255,7 @@
     progressBar.value = 100;
     announce("ペルソナが完成しました。");
     enableExports();
-    refreshFromServer(["persona-name", "profile-list", "extras-list", "profile-form"]).then(function () {
+    refreshFromServer(["persona-head", "profile-list", "extras-list", "profile-form"]).then(function () {
       if (imageStatus !== "done") {
         // The image may have been written together with the final state.
         fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -329,7 +330,7 @@
       var data = parse(event) || {};
       var value = data.status || data.state;
       if (value === "running" || value === "queued") {
-        if (value === "running" && data.attempt && data.attempt > 1) { resetPartials(); }
+        if (value === "running" && (data.restart || (data.attempt && data.attempt > 1))) { resetPartials(); }
         if (!regenerating) { setStatus(value); }
         if (value === "queued") { announce("生成の順番を待っています…"); }
         if (value === "running" && !regenerating) {
@@ -478,7 +479,7 @@
           }), statusEl, err.message);
           return;
         }
-        refreshFromServer(["persona-name", "profile-list", "profile-form"]).then(function () {
+        refreshFromServer(["persona-head", "profile-list", "profile-form"]).then(function () {
           var s = document.getElementById("profile-status");
           s.classList.remove("is-error");
           s.textContent = "プロフィールを保存しました。";

@@ -301,6 +301,10 @@
           if (isNaN(years) || years < 0 || years > 100 || (years === 100 && months > 0)) {
             errors.push({ field: "profile.age", message: "年齢は0歳0ヶ月〜100歳の範囲で指定してください。" });
           }
+          var income = fieldValue("profile.income");
+          if (years < 15 && income && income !== "none") {
+            errors.push({ field: "profile.income", message: "15歳未満の場合、年収は「収入なし」を選ぶか空欄にしてください。" });
+          }
         }
       }
     }
@@ -308,7 +312,6 @@
       $all('input[name^="extras."]').forEach(function (input) { maxLen(input.name, LIMITS.long); });
       extraRows().forEach(function (r, i) {
         if (r.value && !r.name) { errors.push({ field: "extra_fields." + i + ".name", message: "項目名を入力してください。" }); }
-        if (r.name && !r.value) { errors.push({ field: "extra_fields." + i + ".value", message: "内容を入力してください。" }); }
         if (r.name.length > LIMITS.extraName) {
           errors.push({ field: "extra_fields." + i + ".name", message: LIMITS.extraName + "文字以内で入力してください。" });
         }

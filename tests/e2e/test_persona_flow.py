@@ -1,0 +1,266 @@
+"""The persona journey in a real browser: wizard → live streaming result → history → timeline → delete,
+every setting mode, a failed generation with retry, and the XSS proof."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ADMIN_PASSWORD
+from tests.e2e.helpers import fill_wizard, submit_wizard
+
+pytestmark = pytest.mark.e2e
+
+SECTION_KEYS = ("personality", "reason", "behavior", "reviews", "values", "demands")
+GENERATION_TIMEOUT = 30_000
+
+
+def fresh_wizard(s) -> Page:
+    s.goto("/personas/new")
+    s.page.evaluate("sessionStorage.clear()")
+    s.page.reload()
+    return s.page
+
+
+def expect_streaming_then_done(s, shot_prefix: str = "", docs: bool = False) -> None:
+    """A section's text is on the page while the persona is still being generated; then everything is done."""
+    page = s.page
+    expect(page.locator("#progress-panel")).to_be_visible()
+    # Text streams in: some section has text while the status is not yet done.
+    page.wait_for_function(
+        """() => {
+            const root = document.getElementById('persona');
+            const texts = [...document.querySelectorAll('[data-section-text]')].map(e => e.textContent);
+            return root.dataset.status !== 'done' && texts.some(t => t.length > 0);
+        }""",
+        timeout=GENERATION_TIMEOUT,
+    )
+    progress = page.locator("#progress-bar")
+    value = int(progress.get_attribute("value") or "0")
+    assert 0 < value < 100, value
+    expect(page.locator("#progress-text")).to_contain_text(re.compile("生成中|仕上げ"))
+    expect(page.locator('[data-progress-section].is-running, [data-progress-section].is-done').first).to_be_visible()
+    if shot_prefix:
+        s.shot(f"{shot_prefix}-streaming", docs=docs, full_page=False)
+    expect(page.locator("#persona-status .badge")).to_have_text("完了", timeout=GENERATION_TIMEOUT)
+    for key in SECTION_KEYS:
+        expect(page.locator(f"#section-{key} [data-section-text]")).not_to_be_empty()
+    # The portrait arrives (in parallel) and loads.
+    expect(page.locator("#persona-image")).to_be_visible(timeout=GENERATION_TIMEOUT)
+    page.wait_for_function("() => document.getElementById('persona-image').naturalWidth > 0")
+    expect(page.locator("#export-pdf")).to_have_attribute("href", re.compile(r"/export\.pdf$"))
+    expect(page.locator("#export-pptx")).to_have_attribute("href", re.compile(r"/export\.pptx$"))
+    expect(page.locator("#persona-offline")).to_be_visible()
+    expect(page.locator("#persona-offline")).to_have_text("オフライン生成（AI未使用）")
+    expect(page.locator("#progress-panel")).to_be_hidden(timeout=5_000)
+    expect(page.locator("#persona-name")).not_to_have_text("（名前未設定）")
+
+
+@pytest.mark.parametrize("mode", ["patient_type", "auto"])
+def test_generate_in_mode(session_factory, mode):
+    s = session_factory("desktop", name=f"mode-{mode}")
+    page = fresh_wizard(s)
+    fill_wizard(page, mode=mode, department="小児科" if mode == "auto" else "内科",
+                complaint="発熱", patient_type="情報探求型")
+    pid = submit_wizard(page)
+    expect_streaming_then_done(s, shot_prefix="result")
+    if mode == "patient_type":
+        expect(page.locator(".persona-head__sub")).to_contain_text("情報探求型")
+    s.shot("done")
+    # The wizard state was cleared after the submit.
+    assert page.evaluate("sessionStorage.getItem('mp.wizard.v1')") is None
+    # A reload shows the stored persona without streaming.
+    page.reload()
+    expect(page.locator("#persona-status .badge")).to_have_text("完了")
+    expect(page.locator("#progress-panel")).to_be_hidden()
+    assert pid in page.url
+    s.problems.assert_clean()
+
+
+def test_journey(session_factory, viewport_name, api):
+    docs = viewport_name == "desktop"
+    s = session_factory(viewport_name, user=None, name="journey")
+    page = s.page
+    # Login → the persona pages.
+    s.goto("/personas/new")
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("ユーザー名").fill("admin")
+    page.get_by_label("パスワード").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    expect(page).to_have_url(re.compile(r"/personas/new$"))
+    page.evaluate("sessionStorage.clear()")
+
+    fill_wizard(
+        page, mode="input", department="皮膚科", complaint="ニキビ",
+        profile={"名前": "高橋 さくら", "年齢（歳）": "27歳", "都道府県": "大阪府", "職業": "販売員"},
+        extras={"座右の銘": "笑う門には福来る"}, rows=[("ペット", "猫を2匹飼っている")],
+    )
+    s.shot("confirm")
+    pid = submit_wizard(page)
+    expect_streaming_then_done(s, shot_prefix="result", docs=docs)
+    expect(page.locator("#persona-name")).to_have_text("高橋 さくら")
+    expect(page.locator('[data-profile-field="age"]')).to_have_text("27歳")
+    expect(page.locator('[data-profile-field="prefecture"]')).to_have_text("大阪府")
+    expect(page.locator("#extras-list")).to_contain_text("笑う門には福来る")
+    expect(page.locator("#extras-list")).to_contain_text("猫を2匹飼っている")
+    s.shot("result-done", docs=docs)
+
+    # Edit the profile in place (PATCH).
+    page.get_by_role("button", name="編集", exact=True).click()
+    expect(page.locator("#profile-form-title")).to_be_focused()
+    page.locator("#pe-occupation").fill("美容部員")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#profile-status")).to_have_text("プロフィールを保存しました。")
+    expect(page.locator('[data-profile-field="occupation"]')).to_have_text("美容部員")
+    assert api.get(f"/api/personas/{pid}").json()["profile"]["occupation"] == "美容部員"
+
+    # Regenerate one section: it streams again and ends with new text.
+    before = page.locator("#section-reviews [data-section-text]").text_content()
+    page.get_by_role("button", name="口コミの重視ポイントを再生成").click()
+    expect(page.locator("#section-reviews [data-section-status]")).to_have_text("再生成しました。",
+                                                                                timeout=GENERATION_TIMEOUT)
+    expect(page.locator("#section-reviews [data-section-text]")).not_to_be_empty()
+    after = page.locator("#section-reviews [data-section-text]").text_content()
+    assert after == api.get(f"/api/personas/{pid}").json()["sections"]["reviews"]
+    assert before  # (the offline composer may produce the same text again; the stored one is shown)
+
+    # History: the new persona is listed; reopen it.
+    s.goto("/personas")
+    item = page.locator(f'[data-persona-id="{pid}"]')
+    expect(item).to_contain_text("高橋 さくら")
+    expect(item).to_contain_text("皮膚科")
+    page.get_by_label("キーワード").fill("さくら")
+    page.get_by_role("button", name="検索").click()
+    expect(page.locator(".history-item")).to_have_count(1)
+    s.shot("history", docs=docs)
+    item.get_by_role("link", name="開く").click()
+    expect(page).to_have_url(re.compile(f"/personas/{pid}$"))
+    expect(page.locator("#section-personality [data-section-text]")).not_to_be_empty()
+
+    # Timeline tab: chart (SVG image) and summary; the analysis is generated on demand and streamed.
+    page.get_by_role("tab", name="タイムライン分析").click()
+    expect(page.get_by_role("tab", name="タイムライン分析")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#panel-persona")).to_be_hidden()
+    chart = page.locator("#timeline-chart img")
+    expect(chart).to_be_visible()
+    page.wait_for_function("() => document.querySelector('#timeline-chart img').naturalWidth > 0")
+    expect(page.locator("#timeline-summary")).to_contain_text("検索前")
+    page.get_by_role("button", name="分析を生成").click()
+    for heading in ("心理変化の分析", "隠れたニーズ", "マーケティング提案"):
+        expect(page.locator("#analysis-body")).to_contain_text(heading)
+    expect(page.locator("#analysis-status")).to_have_text("分析が完了しました。", timeout=GENERATION_TIMEOUT)
+    for part in page.locator("[data-analysis-text]").all():
+        expect(part).not_to_be_empty()
+    s.shot("timeline", docs=docs)
+    # Keyboard: arrow keys move between the tabs.
+    page.get_by_role("tab", name="タイムライン分析").press("ArrowLeft")
+    expect(page.get_by_role("tab", name="ペルソナ")).to_be_focused()
+    expect(page.locator("#panel-persona")).to_be_visible()
+
+    # "Back to edit" opens the wizard prefilled from this persona.
+    page.get_by_role("link", name="入力内容を編集して作り直す").click()
+    expect(page.locator("#step-6-title")).to_be_visible()
+    expect(page.locator("#confirm-summary")).to_contain_text("高橋 さくら")
+    expect(page.locator("#confirm-summary")).to_contain_text("ニキビ")
+
+    # Delete from the history, with confirmation.
+    s.goto("/personas")
+    page.locator(f'[data-persona-id="{pid}"]').get_by_role("button", name=re.compile("削除")).click()
+    expect(page.locator(".alert--success")).to_have_text("ペルソナを削除しました。")
+    expect(page.locator(f'[data-persona-id="{pid}"]')).to_have_count(0)
+    assert any("削除します" in d for d in s.problems.dialogs), s.problems.dialogs
+    assert api.get(f"/api/personas/{pid}").status_code == 404
+    s.problems.assert_clean()
+
+
+def test_failed_generation_then_retry(session_factory, viewport_name):
+    s = session_factory(viewport_name, name="failure")
+    page = fresh_wizard(s)
+    fill_wizard(page, mode="input", profile={"名前": f"E2E-FLAKY {viewport_name}"})
+    submit_wizard(page)
+    failure = page.locator("#persona-failure")
+    expect(failure).to_be_visible(timeout=GENERATION_TIMEOUT)
+    expect(failure).to_contain_text("ペルソナを生成できませんでした。")
+    expect(page.locator("#persona-status .badge")).to_have_text("失敗")
+    expect(failure).to_be_focused()
+    # No fake completion: nothing pretends to be done.
+    expect(page.locator("#export-pdf")).to_have_attribute("aria-disabled", "true")
+    s.shot("failed", docs=viewport_name == "desktop")
+    page.get_by_role("button", name="もう一度生成する").click()
+    expect(failure).to_be_hidden()
+    expect(page.locator("#persona-status .badge")).to_have_text("完了", timeout=GENERATION_TIMEOUT)
+    for key in SECTION_KEYS:
+        expect(page.locator(f"#section-{key} [data-section-text]")).not_to_be_empty()
+    s.problems.assert_clean(allow=("503",))
+
+
+def test_permanent_failure_message_after_reload(session_factory):
+    s = session_factory("desktop", name="failure-permanent")
+    page = fresh_wizard(s)
+    fill_wizard(page, mode="input", profile={"名前": "E2E-FAIL 次郎"})
+    submit_wizard(page)
+    expect(page.locator("#persona-failure")).to_be_visible(timeout=GENERATION_TIMEOUT)
+    page.reload()
+    expect(page.locator("#persona-failure")).to_be_visible()
+    expect(page.locator("#persona-failure-message")).not_to_be_empty()
+    expect(page.get_by_role("button", name="もう一度生成する")).to_be_visible()
+    expect(page.get_by_role("link", name="入力内容を修正する")).to_be_visible()
+    s.problems.assert_clean()
+
+
+XSS_NAME = "<script>x()</script><img src=x onerror=x()>"
+
+
+def test_xss_in_profile_name_and_model_output_renders_as_text(session_factory, api):
+    s = session_factory("desktop", name="xss")
+    page = fresh_wizard(s)
+    fill_wizard(page, mode="input", profile={"名前": XSS_NAME, "職業": '<img src=x onerror="window.__xss=3">'})
+    # The confirmation screen shows the name as text.
+    expect(page.locator("#confirm-summary")).to_contain_text(XSS_NAME)
+    pid = submit_wizard(page)
+    expect(page.locator("#persona-status .badge")).to_have_text("完了", timeout=GENERATION_TIMEOUT)
+    expect(page.locator("#persona-name")).to_have_text(XSS_NAME)
+    personality = page.locator("#section-personality [data-section-text]")
+    expect(personality).to_contain_text('<script>window.__xss=1;alert("xss")</script>')
+    expect(personality).to_contain_text('<img src=x onerror="window.__xss=2;alert(2)">')
+    assert api.get(f"/api/personas/{pid}").json()["sections"]["personality"].startswith("<script>")
+
+    def assert_inert() -> None:
+        assert page.evaluate("window.__xss") is None
+        assert page.locator('img[src="x"]').count() == 0
+        assert page.evaluate(
+            "[...document.scripts].filter(s => !s.src).length") == 0, "an inline script element was created"
+
+    assert_inert()
+    page.reload()  # the server-rendered version
+    expect(page.locator("#persona-name")).to_have_text(XSS_NAME)
+    expect(page.locator("#section-personality [data-section-text]")).to_contain_text("<script>")
+    assert_inert()
+    s.goto("/personas")
+    expect(page.locator(f'[data-persona-id="{pid}"] .history-item__name')).to_have_text(XSS_NAME)
+    assert_inert()
+    s.goto(f"/personas/new?source={pid}")
+    expect(page.locator("#confirm-summary")).to_contain_text(XSS_NAME)
+    assert_inert()
+    s.goto("/")
+    assert_inert()
+    s.shot("xss")
+    assert not s.problems.dialogs, s.problems.dialogs
+    s.problems.assert_clean()
+    api.delete(f"/api/personas/{pid}")
+
+
+def test_member_sees_only_own_personas(session_factory, api):
+    created = api.post("/api/personas", json={"department": "internal_medicine",
+                                              "chief_complaint": "internal_medicine.headache",
+                                              "purpose": "increase_patients", "setting_type": "auto"})
+    assert created.status_code == 202, created.text
+    pid = created.json()["id"]
+    s = session_factory("phone", user="member1", name="member")
+    s.goto("/personas")
+    expect(s.page.locator(f'[data-persona-id="{pid}"]')).to_have_count(0)
+    response = s.goto(f"/personas/{pid}")
+    assert response.status == 404
+    s.problems.assert_clean(allow=("404",))
