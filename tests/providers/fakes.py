@@ -55,6 +55,13 @@ class Stall:
 
 
 @dataclass
+class ErrorEvent:
+    """A 200 stream that starts and then reports an error event (Anthropic: overloaded_error)."""
+
+    error_type: str = "overloaded_error"
+
+
+@dataclass
 class Image:
     data: bytes = TINY_PNG
 
@@ -63,6 +70,7 @@ class Image:
 class Recorded:
     route: str
     path: str
+    query: str
     at: float
     body: dict[str, Any]
     headers: dict[str, str]
@@ -111,7 +119,8 @@ class FakeAPI:
         except ValueError:
             body = {}
         with self._lock:
-            self.requests.append(Recorded(route, request.url.path, time.monotonic(), body, dict(request.headers)))
+            self.requests.append(Recorded(route, request.url.path, request.url.query, time.monotonic(), body,
+                                         dict(request.headers)))
         return self._next(route)
 
     # --- wire formats -------------------------------------------------------------------------------------
@@ -172,6 +181,16 @@ class FakeAPI:
         if isinstance(behaviour, Hang):
             await asyncio.sleep(behaviour.seconds)
             return JSONResponse({"error": {"message": "hung"}}, status_code=500)
+        if isinstance(behaviour, ErrorEvent):
+            start = self._sse(route, [])[:1]
+            error = {"type": "error", "error": {"type": behaviour.error_type, "message": behaviour.error_type.replace("_", " ")}}
+            events = [*start, f"event: error\ndata: {json.dumps(error)}\n\n"]
+
+            async def error_body():
+                for event in events:
+                    yield event.encode()
+
+            return StreamingResponse(error_body(), media_type="text/event-stream")
         if isinstance(behaviour, Image):
             b64 = base64.b64encode(behaviour.data).decode()
             if route == "openai_images":

@@ -14,7 +14,7 @@ from medipersona.providers import registry
 from medipersona.providers.base import ImageRequest, ProviderError, ProviderTimeout, TextRequest
 from medipersona.providers.calls import CallInfo, image_call, stream_text_call
 from medipersona.providers.structured import generate_structured
-from tests.providers.fakes import TINY_PNG, Error, Hang, Image, Stall, Text
+from tests.providers.fakes import TINY_PNG, Error, ErrorEvent, Hang, Image, Stall, Text
 
 ROUTES = {"openai": "openai_chat", "anthropic": "anthropic", "gemini": "gemini_stream"}
 TEXT_PROVIDERS = list(ROUTES)
@@ -88,7 +88,7 @@ async def test_gemini_request_asks_for_json(fake_api, make_settings):
     fake_api.script("gemini_stream", Text(json.dumps(VALID)))
     await generate_structured(make_settings(text_provider="gemini"), text_request(), Sections)
     call = fake_api.calls("gemini_stream")[0]
-    assert call.path.endswith("/models/gemini-2.5-flash:streamGenerateContent")
+    assert call.path.endswith("/models/gemini-2.5-flash:streamGenerateContent") and call.query == "alt=sse"
     config = call.body["generationConfig"]
     assert config["responseMimeType"] == "application/json"
     assert "personality" in json.dumps(config)
@@ -297,3 +297,18 @@ async def test_openai_error_event_inside_the_stream(fake_api, make_settings):
     with pytest.raises(ProviderError) as info:
         _sse_content('data: {"choices": [{"delta": {"refusal": "no"}}]}')
     assert info.value.code == "refused"
+
+
+async def test_anthropic_overloaded_error_event_is_retried(fake_api, make_settings):
+    fake_api.script("anthropic", ErrorEvent("overloaded_error"), Text(json.dumps(VALID)))
+    obj, meta = await generate_structured(make_settings(text_provider="anthropic"), text_request(), Sections)
+    assert obj.reason == VALID["reason"] and meta["calls"] == 2
+    assert len(fake_api.calls("anthropic")) == 2
+
+
+async def test_anthropic_other_error_event_is_not_retried(fake_api, make_settings):
+    fake_api.script("anthropic", default=ErrorEvent("invalid_request_error"))
+    with pytest.raises(ProviderError) as info:
+        await generate_structured(make_settings(text_provider="anthropic"), text_request(), Sections)
+    assert "invalid_request_error" in info.value.message and not info.value.retryable
+    assert len(fake_api.calls("anthropic")) == 1

@@ -117,6 +117,18 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
+_RETRYABLE_EVENT_TYPES = frozenset({"overloaded_error", "rate_limit_error", "api_error", "timeout_error"})
+
+
+def _error_type(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict):
+            return str(err.get("type") or "")
+    return ""
+
+
 def _detail(exc: Exception) -> str:
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
@@ -140,12 +152,13 @@ def map_stainless_error(exc: Exception, provider: str, sdk: Any) -> ProviderErro
         headers = getattr(response, "headers", None)
         status = getattr(exc, "status_code", None) or 500
         detail = _detail(exc)
-        err = status_error(provider, status, detail, retry_after=retry_after_from_headers(headers))
         if status < 400:  # an error event inside a 200 stream (e.g. overloaded_error)
-            err.retryable = "overloaded" in detail.lower() or "overloaded" in str(exc).lower()
-        return err
+            kind = _error_type(exc) or "error"
+            return ProviderError(f"AIプロバイダー（{provider}）が応答中にエラーを返しました（{kind}）。",
+                                 retryable=kind in _RETRYABLE_EVENT_TYPES)
+        return status_error(provider, status, detail, retry_after=retry_after_from_headers(headers))
     if isinstance(exc, sdk.APIError):
         text = _detail(exc) or type(exc).__name__
-        retryable = "overloaded" in text.lower() or "rate" in text.lower()
+        retryable = _error_type(exc) in _RETRYABLE_EVENT_TYPES
         return ProviderError(f"AIプロバイダー（{provider}）がエラーを返しました: {redact(text[:200])}", retryable=retryable)
     return None
