@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from medipersona.ops.gunicorn_conf import exit_reason
+from medipersona.ops.worker_exits import exit_reason
 
 GUNICORN = [sys.executable, "-m", "gunicorn"]
 SEED_ARGS = ["--workers", "3", "--worker-class", "uvicorn_worker.UvicornWorker", "--timeout", "300",

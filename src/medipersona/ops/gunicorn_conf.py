@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -39,6 +38,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["MEDIPERSONA_METRICS_DIR_OWNED"] = "1"
 
 from medipersona.ops.advisor import workers_for_this_box  # noqa: E402
+from medipersona.ops.worker_exits import WATCHER, exit_reason, pop_exit_info  # noqa: E402
 from medipersona.ops.logging import gunicorn_logconfig_dict, json_logs_requested  # noqa: E402
 
 # --- the seed's settings -----------------------------------------------------------------------------------------
@@ -67,44 +67,6 @@ control_socket_disable = True
 if json_logs_requested():
     logconfig_dict = gunicorn_logconfig_dict()
 
-_SIGNAL_RE = re.compile(r"Worker \(pid:(\d+)\) was sent (\w+)!")
-_EXIT_RE = re.compile(r"Worker \(pid:(\d+)\) exited with code (\d+)")
-_exit_info: dict[int, dict[str, str]] = {}
-
-
-class _WorkerExitWatcher(logging.Filter):
-    """Reads the arbiter's own "Worker (pid:…) was sent SIGKILL!" / "exited with code N" lines (they carry the exit
-    status that ``child_exit`` does not receive) so that ``child_exit`` can count the exit by reason."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - never break logging
-            return True
-        if match := _SIGNAL_RE.search(message):
-            _exit_info.setdefault(int(match.group(1)), {})["signal"] = match.group(2)
-        elif match := _EXIT_RE.search(message):
-            _exit_info.setdefault(int(match.group(1)), {})["code"] = match.group(2)
-        return True
-
-
-_watcher = _WorkerExitWatcher()
-
-
-def exit_reason(info: dict[str, str], aborted: bool) -> str:
-    """recycled | sigkill | timeout | signal | error, from what the arbiter logged about the exit."""
-    sig = info.get("signal")
-    if aborted or sig == "SIGABRT":
-        return "timeout"
-    if sig == "SIGKILL":
-        return "sigkill"
-    if sig:
-        return "signal"
-    if info.get("code", "0") != "0":
-        return "error"
-    return "recycled"
-
-
 def on_starting(server) -> None:
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     if os.path.isdir(path):
@@ -116,8 +78,8 @@ def on_starting(server) -> None:
                     pass
     os.makedirs(path, exist_ok=True)
     error_log = logging.getLogger("gunicorn.error")
-    if _watcher not in error_log.filters:
-        error_log.addFilter(_watcher)
+    if WATCHER not in error_log.filters:
+        error_log.addFilter(WATCHER)
     if server.cfg.workers == workers:
         server.log.info("workers: %s (%s)", workers, workers_reason)
     else:
@@ -128,7 +90,7 @@ def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-    reason = exit_reason(_exit_info.pop(worker.pid, {}), bool(getattr(worker, "aborted", False)))
+    reason = exit_reason(pop_exit_info(worker.pid), bool(getattr(worker, "aborted", False)))
     try:
         from medipersona.ops.metrics import worker_exited
 

@@ -107,9 +107,19 @@ _app_metrics: _AppMetrics | None = None
 _arbiter_metrics: _ArbiterMetrics | None = None
 
 
+def _ensure_multiprocess_dir() -> None:
+    """prometheus_client writes into PROMETHEUS_MULTIPROC_DIR as soon as a value is touched: make sure it exists
+    (gunicorn_conf creates it at start; a process that inherited the variable without the directory must not
+    fail on its first request)."""
+    path = os.environ.get(MULTIPROC_ENV)
+    if path and not os.path.isdir(path):
+        os.makedirs(path, exist_ok=True)
+
+
 def app_metrics() -> _AppMetrics:
     global _app_metrics
     if _app_metrics is None:
+        _ensure_multiprocess_dir()
         _app_metrics = _AppMetrics()
     return _app_metrics
 
@@ -117,6 +127,7 @@ def app_metrics() -> _AppMetrics:
 def arbiter_metrics() -> _ArbiterMetrics:
     global _arbiter_metrics
     if _arbiter_metrics is None:
+        _ensure_multiprocess_dir()
         _arbiter_metrics = _ArbiterMetrics()
     return _arbiter_metrics
 
