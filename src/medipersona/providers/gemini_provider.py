@@ -64,7 +64,9 @@ class GeminiProvider(PooledClientProvider):
 
         timeout_ms = int(((self.settings.provider_timeout_seconds + 5.0) if self.settings else 125.0) * 1000)
         options = types.HttpOptions(base_url=_base_url() or None, timeout=timeout_ms)
-        return genai.Client(api_key=self.api_key(), http_options=options).aio
+        client = genai.Client(api_key=self.api_key(), http_options=options)
+        self._owner = client  # keep the parent alive: its __del__ closes the shared API client's sync half
+        return client.aio
 
     async def close_client(self, client: Any) -> None:
         await client.aclose()
