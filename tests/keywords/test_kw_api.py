@@ -153,3 +153,13 @@ async def test_admin_page_upload(client):
 
 async def test_member_cannot_open_admin_page(member_client):
     assert (await member_client.get("/admin/keywords")).status_code == 403
+
+
+async def test_oversized_upload_refused_before_parsing(client):
+    await client.login()
+    page = await client.get("/admin/keywords")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    r = await client.post("/admin/keywords", content=b"--x--", headers={
+        "content-type": "multipart/form-data; boundary=x", "content-length": str(500 * 1024 * 1024),
+        "X-CSRF-Token": token, "accept": "text/html"})
+    assert r.status_code == 413 and "大きすぎます" in r.text

@@ -11,7 +11,7 @@ from medipersona.deps import AdminUser, SessionDep
 from medipersona.errors import AppError
 from medipersona.keywords import store
 from medipersona.keywords.importer import import_upload
-from medipersona.keywords.router import MAX_UPLOAD_BYTES, dataset_payload, read_upload
+from medipersona.keywords.router import MAX_UPLOAD_BYTES, UploadGuard, dataset_payload, read_upload
 from medipersona.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +48,7 @@ async def keywords_admin(request: Request, user: AdminUser, session: SessionDep)
     return await _page(request, session)
 
 
-@router.post("/admin/keywords")
+@router.post("/admin/keywords", dependencies=[UploadGuard])
 async def keywords_upload(request: Request, user: AdminUser, session: SessionDep):
     try:
         upload = await read_upload(request)

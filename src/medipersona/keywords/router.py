@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from medipersona.catalog.service import Department, get_catalog
@@ -29,6 +29,16 @@ router = APIRouter(prefix="/api", tags=["keywords"])
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 UPLOAD_TOO_LARGE = (f"ファイルが大きすぎます（上限{MAX_UPLOAD_BYTES // (1024 * 1024)}MB）。"
                     "ZIPに圧縮するか、診療科ごとに分けて取り込んでください。")
+
+
+async def upload_size_guard(request: Request) -> None:
+    """Refuse a too-large upload from its Content-Length before anything (auth, CSRF) parses the body."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
+        raise PayloadTooLarge(UPLOAD_TOO_LARGE)
+
+
+UploadGuard = Depends(upload_size_guard)
 
 
 def dataset_payload(ds) -> dict[str, Any]:
@@ -79,7 +89,7 @@ async def read_upload(request: Request, max_bytes: int = MAX_UPLOAD_BYTES) -> Up
     return upload
 
 
-@router.post("/keywords/import")
+@router.post("/keywords/import", dependencies=[UploadGuard])
 async def import_keywords(request: Request, user: AdminUser) -> JSONResponse:
     """Import an uploaded CSV or zip. 200 when every file imported, 422 when some were rejected (listed)."""
     upload = await read_upload(request)
