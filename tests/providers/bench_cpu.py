@@ -25,11 +25,11 @@ from pydantic import BaseModel
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from medipersona.providers.base import ImageRequest, TextRequest  # noqa: E402
-from medipersona.providers.calls import image_call  # noqa: E402
-from medipersona.providers.structured import generate_structured  # noqa: E402
-from medipersona.settings import Settings  # noqa: E402
-from tests.providers.fakes import PERSONA_CONTEXT  # noqa: E402
+from medipersona.providers.base import ImageRequest, TextRequest
+from medipersona.providers.calls import image_call
+from medipersona.providers.structured import generate_structured
+from medipersona.settings import Settings
+from tests.providers.fakes import PERSONA_CONTEXT
 
 SERVER = """
 import sys, json, uvicorn
@@ -78,7 +78,7 @@ async def run(label: str, settings: Settings, n: int = 200) -> None:
     print(f"{label:48s} n={n} wall={w1 - w0:5.2f}s cpu={c1 - c0:5.2f}s  {(c1 - c0) / n * 1000:5.2f} ms/generation")
 
 
-async def main() -> None:
+async def main(port: int) -> None:
     base = {"data_dir": "/tmp/medipersona-bench", "secret_key": "x"}
     sim0 = Settings(text_provider="simulated", image_provider="simulated", simulated_text_seconds=0,
                     simulated_image_seconds=0, **base)
@@ -89,29 +89,34 @@ async def main() -> None:
         text_provider="simulated", image_provider="simulated", simulated_text_seconds=3,
         simulated_image_seconds=5, **base))
 
+    os.environ.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1")
+    sdk = Settings(text_provider="openai", image_provider="openai", **base)
+    await run("openai SDK, warm-up", sdk, 20)
+    await run("openai SDK (text 40 chunks + image), fake server", sdk)
+    from medipersona.providers.openai_provider import OpenAIProvider
+
+    print("AsyncOpenAI clients created in this process:", OpenAIProvider.clients_created)
+
+
+def start_server() -> tuple[subprocess.Popen, int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT), port=port)])
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        os.environ.update(OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1")
-        sdk = Settings(text_provider="openai", image_provider="openai", **base)
-        await run("openai SDK, warm-up", sdk, 20)
-        await run("openai SDK (text 40 chunks + image), fake server", sdk)
-        from medipersona.providers.openai_provider import OpenAIProvider
-
-        print("AsyncOpenAI clients created in this process:", OpenAIProvider.clients_created)
-    finally:
-        server.terminate()
-        server.wait(5)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, port
 
 
 if __name__ == "__main__":
     print(json.dumps({"python": sys.version.split()[0], "load": os.getloadavg()}))
-    asyncio.run(main())
+    server, port = start_server()
+    try:
+        asyncio.run(main(port))
+    finally:
+        server.terminate()
+        server.wait(5)
