@@ -107,6 +107,13 @@ def test_journey(session_factory, viewport_name, api):
     expect(page.locator("#extras-list")).to_contain_text("猫を2匹飼っている")
     s.shot("result-done", docs=docs)
 
+    # Exports are real downloads once the persona is done.
+    with page.expect_download(timeout=60_000) as download_info:
+        page.get_by_role("link", name="PDFで保存").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".pdf"), download.suggested_filename
+    assert open(download.path(), "rb").read(5) == b"%PDF-"
+
     # Edit the profile in place (PATCH).
     page.get_by_role("button", name="編集", exact=True).click()
     expect(page.locator("#profile-form-title")).to_be_focused()

@@ -119,3 +119,25 @@ def test_wizard_department_change_clears_complaint(session_factory):
     page.get_by_role("button", name="次へ").click()
     expect(page.locator('[data-error-for="chief_complaint"]')).to_have_text("主訴を選んでください。")
     s.problems.assert_clean()
+
+
+def test_api_field_errors_are_shown_next_to_their_fields(session_factory):
+    """What only the server can check (here: an id that is not in the catalog) comes back as 422 with field
+    messages; the wizard shows each next to its field and goes to that step."""
+    s = session_factory("phone", name="wizard-api-errors")
+    page = s.page
+    s.goto("/personas/new")
+    page.evaluate("sessionStorage.clear()")
+    page.reload()
+    fill_wizard(page, mode="patient_type", patient_type="経済合理型")
+    page.evaluate("document.querySelector('input[name=\"purpose\"]:checked').value = 'no_such_purpose'")
+    page.get_by_role("button", name="この内容で作成する").click()
+    expect(page.locator("#wizard-alert")).to_contain_text("作成目的が見つかりません。一覧から選んでください。")
+    expect(current_step_heading(page)).to_contain_text(STEP_TITLES[3])
+    expect(page.locator('[data-error-for="purpose"]')).to_have_text("作成目的が見つかりません。一覧から選んでください。")
+    expect(page.locator('input[name="purpose"]:checked')).to_be_focused()
+    expect(page.locator('input[name="purpose"]:checked')).to_have_attribute("aria-invalid", "true")
+    # Still on the wizard, nothing lost.
+    expect(page).to_have_url(s.url("/personas/new"))
+    s.shot("api-errors")
+    s.problems.assert_clean(allow=("422",))

@@ -186,3 +186,91 @@ async def test_failed_persona_shows_message_and_retry(client, app):
     assert "ペルソナを生成できませんでした。" in html
     assert "AIサービスに接続できませんでした。" in html
     assert 'id="persona-retry"' in html
+
+
+# ---------------------------------------------------------------------------------------------- no JavaScript
+
+
+async def test_wizard_form_post_without_javascript_creates_a_persona(client, app):
+    await client.login()
+    form = {
+        "csrf_token": client.csrf_token,
+        "department": "internal_medicine",
+        "chief_complaint": "internal_medicine.headache",
+        "purpose": "increase_patients",
+        "setting_type": "input",
+        "profile.name": "  鈴木 一郎 ",
+        "profile.gender": "male",
+        "profile.age": "52",
+        "profile.age_months": "0",
+        "profile.prefecture": "",
+        "profile.income": "600-700",
+        "extras.motto": "初志貫徹",
+        "extra_name": ["ペット", ""],
+        "extra_value": ["金魚", ""],
+    }
+    response = await client.post("/personas/new", data=form)
+    assert response.status_code == 303, response.text
+    pid = response.headers["location"].rsplit("/", 1)[1]
+    from medipersona.personas.models import Persona
+
+    async with app.state.db.sessionmaker() as session:
+        persona = await session.get(Persona, pid)
+    assert persona.request["profile"] == {"name": "鈴木 一郎", "gender": "male", "age": 52, "income": "600-700"}
+    assert persona.request["extras"] == {"motto": "初志貫徹"}
+    assert persona.extra_fields == [{"name": "ペット", "value": "金魚"}]
+    page = await client.get(f"/personas/{pid}")
+    assert page.status_code == 200 and "鈴木 一郎" in page.text
+
+
+async def test_wizard_form_post_shows_field_errors_and_keeps_input(client):
+    await client.login()
+    form = {
+        "csrf_token": client.csrf_token,
+        "department": "internal_medicine",
+        "chief_complaint": "dermatology.acne",
+        "purpose": "increase_patients",
+        "setting_type": "input",
+        "profile.name": "名" * 51,
+        "profile.occupation": "<b>教師</b>",
+    }
+    response = await client.post("/personas/new", data=form)
+    assert response.status_code == 422
+    html = response.text
+    assert re.search(r'data-error-for="profile.name"[^>]*>50文字以内で入力してください。', html)
+    assert 'value="&lt;b&gt;教師&lt;/b&gt;"' in html  # kept, escaped
+    assert 'id="profile-name"' in html and 'aria-invalid="true"' in html
+
+
+async def test_wizard_form_post_requires_csrf(client):
+    await client.login()
+    response = await client.post("/personas/new", data={"department": "internal_medicine"})
+    assert response.status_code == 403
+
+
+async def test_history_duplicate_and_delete_without_javascript(client, app):
+    pid = await add_persona(app, "admin", name="複製元")
+    await client.login()
+    response = await client.post(f"/personas/{pid}/duplicate", data={"csrf_token": client.csrf_token})
+    assert response.status_code == 303
+    copy_id = response.headers["location"].split("/")[2].split("?")[0]
+    assert copy_id != pid
+    assert (await client.get(f"/personas/{copy_id}")).status_code == 200
+    response = await client.post(f"/personas/{pid}/delete",
+                                 data={"csrf_token": client.csrf_token, "return_to": "/personas?department=internal_medicine"})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/personas?department=internal_medicine&message=deleted"
+    assert (await client.get(f"/personas/{pid}")).status_code == 404
+    # An outside return address is refused.
+    response = await client.post(f"/personas/{copy_id}/delete",
+                                 data={"csrf_token": client.csrf_token, "return_to": "https://evil.example/"})
+    assert response.headers["location"] == "/personas?message=deleted"
+
+
+async def test_member_cannot_delete_or_duplicate_others(client, app, member):
+    pid = await add_persona(app, "admin", name="管理者の")
+    await client.login("member1", MEMBER_PASSWORD)
+    for action in ("delete", "duplicate"):
+        response = await client.post(f"/personas/{pid}/{action}", data={"csrf_token": client.csrf_token})
+        assert response.status_code == 404
+    assert (await client.get("/personas")).status_code == 200

@@ -344,7 +344,7 @@
     source.addEventListener("section", function (event) { var d = parse(event); if (d) { onSection(d); } });
     source.addEventListener("image", function (event) {
       var d = parse(event) || {};
-      if (d.status === "failed" || d.error) { imageFailed(d.error && d.error.message); } else { showImage(d.url || d.image_url); }
+      if (d.status === "failed" || d.error) { imageFailed(d.message || (d.error && d.error.message)); } else { showImage(d.url || d.image_url); }
     });
     source.addEventListener("done", function (event) { onDone(parse(event) || {}); });
     source.addEventListener("error", function (event) {
