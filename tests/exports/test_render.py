@@ -165,3 +165,32 @@ def test_portrait_from_file_and_broken_file(tmp_path):
     bad.write_bytes(b"not an image")
     assert load_portrait(str(bad)) is None
     assert load_portrait(str(tmp_path / "missing.png")) is None
+
+
+def test_longest_analysis_still_fits_on_page_two():
+    """The analysis schema allows 2,000 characters per heading: the chart gives up width, nothing is cut."""
+    from medipersona.exports.layout import ELLIPSIS
+    from medipersona.exports.pdf import render_pdf
+    from medipersona.exports.pptx import render_pptx
+
+    doc = make_doc()
+    doc["timeline"]["analysis"] = [(h, (SECTION_TEXT * 30)[:2000]) for h in ("心理変化の分析", "隠れたニーズ",
+                                                                           "マーケティング提案")]
+    doc["timeline"]["summary"] = [(f"項目{i}", f"値{i}") for i in range(8)]
+    page2 = all_text_ops(doc)[1]
+    drawn = "".join("".join(op.lines) for op in page2.ops if op.kind == "text")
+    assert all(not "".join(op.lines).endswith(ELLIPSIS) for op in page2.ops if op.kind == "text")
+    for _, text in doc["timeline"]["analysis"]:
+        assert text in drawn
+    assert len(pdf_pages_text(render_pdf(doc))) == 2
+    report = pptx_report(render_pptx(doc))
+    assert report["slides"] == 2 and report["overflowing"] == [] and report["overlapping"] == []
+
+
+def test_dozens_of_free_fields_say_what_was_left_out():
+    from medipersona.exports.pdf import render_pdf
+
+    doc = make_doc()
+    doc["extras"] = [(f"自由項目{i}", "自由記述の追加項目の値で、少し長めの説明が入ります。" * 2) for i in range(40)]
+    text = pdf_pages_text(render_pdf(doc))[0].replace(" ", "")
+    assert "自由項目0" in text and "ほか" in text and "項目は画面でご確認ください" in text

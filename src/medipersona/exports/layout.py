@@ -136,15 +136,34 @@ def text_height(n_lines: int, size_pt: float) -> float:
     return n_lines * size_pt * LINE_FACTOR * PT_MM
 
 
+def largest_size(fits, max_pt: float, min_pt: float, step: float = 0.25) -> float | None:
+    """The largest size on the ``step`` grid in [min_pt, max_pt] for which ``fits(size)``; None if none does.
+
+    Binary search (fitting is monotone in practice), then a check: if line breaking made the found size fail,
+    scan downwards, so the result always fits.
+    """
+    grid = [max_pt - i * step for i in range(round((max_pt - min_pt) / step) + 1)]
+    if fits(grid[0]):
+        return grid[0]
+    lo, hi = 0, len(grid)  # grid[lo] does not fit; answer in (lo, hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if fits(grid[mid]):
+            hi = mid
+        else:
+            lo = mid
+    for size in grid[hi:]:
+        if fits(size):
+            return size
+    return None
+
+
 def fit(fm: FontMetrics, text: str, w: float, h: float, max_pt: float, min_pt: float) -> tuple[float, list[str]]:
     """The largest size (0.25 pt steps) at which ``text`` wrapped to ``w`` fits ``h``; at ``min_pt`` the text is
     cut with … as a last resort (never reached with the app's limits, but a box must never overflow)."""
-    size = max_pt
-    while size >= min_pt:
-        lines = wrap(fm, text, w, size)
-        if text_height(len(lines), size) <= h:
-            return size, lines
-        size -= 0.25
+    size = largest_size(lambda s: text_height(len(wrap(fm, text, w, s)), s) <= h, max_pt, min_pt)
+    if size is not None:
+        return size, wrap(fm, text, w, size)
     size = min_pt
     lines = wrap(fm, text, w, size)
     keep = max(1, int(h // (size * LINE_FACTOR * PT_MM)))
@@ -164,12 +183,9 @@ def truncate(fm: FontMetrics, lines: list[str], keep: int, w: float, size: float
 
 def common_size(fm: FontMetrics, boxes: list[tuple[str, float, float]], max_pt: float, min_pt: float) -> float:
     """One size at which every (text, w, h) box fits (min_pt when none does)."""
-    size = max_pt
-    while size > min_pt:
-        if all(text_height(len(wrap(fm, t, w, size)), size) <= h for t, w, h in boxes):
-            return size
-        size -= 0.25
-    return min_pt
+    size = largest_size(lambda s: all(text_height(len(wrap(fm, t, w, s)), s) <= h for t, w, h in boxes),
+                        max_pt, min_pt)
+    return min_pt if size is None else size
 
 
 def text_op(fm: FontMetrics, text: str, x: float, y: float, w: float, h: float, max_pt: float, min_pt: float,
@@ -204,7 +220,7 @@ def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]]
     title_h = 6.5
     panel_gap = 3.0
     pad = 1.5
-    label_w = 23.0
+    label_w = min(23.0, w * 0.4)
     value_w = w - label_w - 2 * pad - 1.5
     panels = [(title, [(fm.clean(lbl), fm.clean(val) or "—") for lbl, val in rows]) for title, rows in panels]
     avail = h - sum((title_h if t else 0) + 2 * pad for t, _ in panels) - (len(panels) - 1) * panel_gap
@@ -215,10 +231,7 @@ def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]]
     def fits(size: float) -> bool:
         return sum(_rows_height(fm, rows, label_w, value_w, size, gap(size)) for _, rows in panels) <= avail
 
-    size = 8.5
-    while size > MIN_INFO_PT and not fits(size):
-        size -= 0.25
-    size = max(size, MIN_INFO_PT)
+    size = largest_size(fits, 8.5, MIN_INFO_PT) or MIN_INFO_PT
     # Beyond capacity (dozens of long free fields): drop rows from the end and say so, never overflow.
     dropped = 0
     while not fits(size) and len(panels[-1][1]) > 1:
@@ -263,13 +276,21 @@ def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]]
 # --- titled text blocks (sections, analysis) ---------------------------------------------------------------------
 
 
+BLOCK_TITLE_H = 7.0
+BLOCK_PAD = 2.0
+
+
+def _block_bodies(fm: FontMetrics, blocks) -> list[tuple[str, float, float]]:
+    return [(fm.clean(text) or "—", w - 2 * BLOCK_PAD, h - BLOCK_TITLE_H - 2 * BLOCK_PAD)
+            for _, text, _, _, w, h in blocks]
+
+
 def titled_blocks(fm: FontMetrics, blocks: list[tuple[str, str, float, float, float, float]], max_pt: float,
                   min_pt: float) -> list:
     """Blocks (title, text, x, y, w, h): a coloured title bar and a bordered body, one body size for all."""
-    title_h = 7.0
-    pad = 2.0
-    boxes = [(fm.clean(text) or "—", w - 2 * pad, h - title_h - 2 * pad) for _, text, _, _, w, h in blocks]
+    boxes = _block_bodies(fm, blocks)
     size = common_size(fm, boxes, max_pt, min_pt)
+    title_h, pad = BLOCK_TITLE_H, BLOCK_PAD
     ops: list = []
     for (title, _text, x, y, w, h), (text, tw, th) in zip(blocks, boxes, strict=True):
         ops.append(RectOp(x, y, w, h, fill=(255, 255, 255), border=BORDER))
@@ -348,11 +369,25 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
                                              9, 6, color=MUTED, align="right")))
     ops.append(RectOp(MARGIN, MARGIN + 10, PAGE_W - 2 * MARGIN, 0.6, fill=ACCENT))
     top = MARGIN + 14
-    chart_w = 172.0
+    analysis = timeline.get("analysis") or []
+    if not analysis:
+        analysis = [("分析", "タイムライン分析はまだ実行されていません。結果画面の「タイムライン分析」から実行できます。")]
+    # The chart gives up width when the analysis is long (up to 3 x 2,000 characters): the widest chart whose
+    # analysis column still reads at >= 7.5 pt, else the layout with the largest analysis text.
+    best = None
+    for chart_w in CHART_WIDTHS:
+        blocks = _analysis_blocks(fm, analysis, MARGIN + chart_w + 5, top)
+        size = common_size(fm, _block_bodies(fm, blocks), ANALYSIS_MAX_PT, ANALYSIS_MIN_PT)
+        if best is None or size > best[1]:
+            best = (chart_w, size, blocks)
+        if size >= ANALYSIS_READABLE_PT:
+            best = (chart_w, size, blocks)
+            break
+    chart_w, _size, blocks = best
     summary = [(fm.clean(k), fm.clean(v)) for k, v in timeline.get("summary", [])]
-    summary_h = 0.0
-    if summary:
-        summary_h = min(12 + 4.6 * ((len(summary) + 1) // 2), 60)
+    cols = 2 if chart_w >= 120 else 1
+    per_col = -(-len(summary) // cols)
+    summary_h = min(12 + 4.6 * per_col, 70) if summary else 0.0
     chart_h = PAGE_H - MARGIN - top - (summary_h + 4 if summary else 0)
     chart = chart_fn(chart_w, chart_h) if chart_fn is not None else None
     if chart is not None:
@@ -363,8 +398,8 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
         ops.append(ImageOp(ix, iy, dw, dh, data, fmt))
     else:
         ops.append(RectOp(MARGIN, top, chart_w, chart_h, fill=PLACEHOLDER, border=BORDER))
-        ops.append(shrink_to_content(text_op(fm, "この条件に該当するキーワードデータがありません", MARGIN,
-                                             top + chart_h / 2 - 3, chart_w, 6, 9, 7, color=MUTED,
+        ops.append(shrink_to_content(text_op(fm, "この条件に該当するキーワードデータがありません", MARGIN + 2,
+                                             top + chart_h / 2 - 3, chart_w - 4, 6, 9, 6, color=MUTED,
                                              align="center")))
     if summary:
         sy = top + chart_h + 4
@@ -372,18 +407,25 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
         ops.append(RectOp(MARGIN, sy, chart_w, title_h, fill=ACCENT))
         ops.append(text_op(fm, "データの概要", MARGIN + 2, sy + 1.2, chart_w - 4, title_h - 1.4, 9.5, 6,
                            color=(255, 255, 255)))
-        half = (len(summary) + 1) // 2
-        col_w = chart_w / 2
-        ops.extend(info_panels(fm, [(None, summary[:half])], MARGIN, sy + title_h, col_w, summary_h - title_h))
-        if summary[half:]:
-            ops.extend(info_panels(fm, [(None, summary[half:])], MARGIN + col_w, sy + title_h, col_w,
-                                   summary_h - title_h))
-    # Analysis: three blocks stacked, heights in proportion to their text.
-    ax = MARGIN + chart_w + 5
+        col_w = chart_w / cols
+        for c in range(cols):
+            rows = summary[c * per_col:(c + 1) * per_col]
+            if rows:
+                ops.extend(info_panels(fm, [(None, rows)], MARGIN + c * col_w, sy + title_h, col_w,
+                                       summary_h - title_h))
+    ops.extend(titled_blocks(fm, blocks, ANALYSIS_MAX_PT, ANALYSIS_MIN_PT))
+    return page
+
+
+CHART_WIDTHS = (172.0, 150.0, 130.0, 110.0, 90.0, 70.0)
+ANALYSIS_MAX_PT = 9.0
+ANALYSIS_READABLE_PT = 7.5
+ANALYSIS_MIN_PT = 4.5
+
+
+def _analysis_blocks(fm: FontMetrics, analysis, ax: float, top: float) -> list:
+    """The analysis blocks stacked in the column right of the chart, heights in proportion to their text."""
     aw = PAGE_W - MARGIN - ax
-    analysis = timeline.get("analysis") or []
-    if not analysis:
-        analysis = [("分析", "タイムライン分析はまだ実行されていません。結果画面の「タイムライン分析」から実行できます。")]
     gap = 3.0
     total_h = PAGE_H - MARGIN - top - gap * (len(analysis) - 1)
     min_h = 24.0
@@ -395,8 +437,7 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
     for (heading, text), h in zip(analysis, heights, strict=True):
         blocks.append((heading, text, ax, y, aw, h))
         y += h + gap
-    ops.extend(titled_blocks(fm, blocks, 9, 5))
-    return page
+    return blocks
 
 
 def build_pages(fm: FontMetrics, doc: dict, portrait, chart_fn=None) -> list[Page]:
