@@ -56,7 +56,7 @@ async def test_progress_is_throttled_not_per_chunk(make_settings, chunky):
     obj, _ = await generate_structured(make_settings(text_provider="chunky"), req(), Out,
                                        on_progress=progress.append)
     assert len(ANSWER) > 90
-    assert 1 <= len(progress) <= 3  # the whole stream takes far less than 100 ms
+    assert 1 <= len(progress) <= len(ANSWER) // 10  # throttled: nowhere near one call per chunk
     assert progress[-1] == obj.model_dump()
 
 
