@@ -107,8 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await stop_job_runner(app)
             from medipersona.exports.pool import shutdown_export_pool
+            from medipersona.providers.registry import aclose_providers
 
             shutdown_export_pool()
+            await aclose_providers()
             await db.dispose()
 
     app = FastAPI(
