@@ -111,3 +111,26 @@ async def test_job_rules(admin_client, member_client, app):
     mine = await make_persona(db, admin.id)
     r = await member_client.post(f"/api/personas/{mine.id}/timeline-analysis")
     assert r.status_code == 404  # other people's personas are invisible
+
+
+async def test_job_fails_clearly_without_keyword_data(admin_client, app):
+    from medipersona.accounts.models import User
+    from sqlalchemy import delete, select
+
+    from medipersona.keywords.models import KeywordDataset, KeywordRow
+
+    db = app.state.db
+    async with db.sessionmaker() as s:
+        admin = (await s.execute(select(User).where(User.username == "admin"))).scalar_one()
+        ids = select(KeywordDataset.id).where(KeywordDataset.department_id == "internal_medicine")
+        await s.execute(delete(KeywordRow).where(KeywordRow.dataset_id.in_(ids)))
+        await s.execute(delete(KeywordDataset).where(KeywordDataset.department_id == "internal_medicine"))
+        await s.commit()
+    store.invalidate_local()
+    persona = await make_persona(db, admin.id)
+    r = await admin_client.post(f"/api/personas/{persona.id}/timeline-analysis")
+    assert r.status_code == 202
+    events = await read_events(admin_client, r.json()["events_url"])
+    assert events[-1][0] == "error" and "キーワードデータ" in events[-1][1]["message"]
+    stored = (await admin_client.get(f"/api/personas/{persona.id}/timeline-analysis")).json()
+    assert stored["status"] == "failed" and stored["error"]["code"] == "no_keyword_data"

@@ -242,3 +242,45 @@ async def test_atomic_reimport_concurrent_reader(kdb, tmp_path):
     for n, prefixes in seen:
         assert len(prefixes) == 1
         assert n == sizes[prefixes.pop()]
+
+
+async def test_cache_follows_imports_of_other_workers(kdb, tmp_path, monkeypatch):
+    """Another worker's import is noticed through keyword_state.version (checked at most every CHECK_INTERVAL)."""
+    from sqlalchemy import update
+
+    from medipersona.keywords.models import KeywordState
+
+    path = write_csv(tmp_path / "内科" / "主訴" / "頭痛_全体.csv", make_rows(5, prefix="old"))
+    assert (await import_path(kdb, path)).ok
+    async with kdb.sessionmaker() as s:
+        first = await store.top_keywords(s, "internal_medicine", "internal_medicine.headache", None, None, 3)
+    assert first[0]["keyword"].startswith("old")
+    # Simulate another worker: change the data and bump the version without touching this process's cache.
+    async with kdb.engine.begin() as conn:
+        await conn.execute(update(KeywordRow).values(keyword="new word"))
+        await conn.execute(update(KeywordState).where(KeywordState.id == 1).values(version=KeywordState.version + 1))
+    monkeypatch.setattr(store, "CHECK_INTERVAL", 3600.0)
+    async with kdb.sessionmaker() as s:
+        stale = await store.top_keywords(s, "internal_medicine", "internal_medicine.headache", None, None, 3)
+    assert stale[0]["keyword"].startswith("old")  # cached (no check yet)
+    monkeypatch.setattr(store, "CHECK_INTERVAL", 0.0)
+    async with kdb.sessionmaker() as s:
+        fresh = await store.top_keywords(s, "internal_medicine", "internal_medicine.headache", None, None, 3)
+    assert fresh[0]["keyword"] == "new word"
+
+
+async def test_lookup_falls_back_to_department_and_filters(kdb, tmp_path):
+    rows = make_rows(6)
+    rows[0][6], rows[0][7] = 80, 20  # a male keyword
+    rows[1][11] = 5  # 40代 only 5 %
+    write_csv(tmp_path / "t" / "内科" / "内科_全体.csv", rows)
+    assert (await import_path(kdb, tmp_path / "t")).ok
+    async with kdb.sessionmaker() as s:
+        got = await store.top_keywords(s, "internal_medicine", "internal_medicine.headache", 45, "female", 10)
+        words = {g["keyword"] for g in got}
+        assert "kw 0" not in words and "kw 1" not in words and len(words) == 4
+        assert got[0]["estimated_volume"] == round(got[0]["volume"] * 0.55 * 0.25)
+        timeline = await store.timeline(s, "internal_medicine", "internal_medicine.headache", gender="female", age=45)
+        assert timeline["dataset"]["level"] == "department" and timeline["summary"]["total"] == 4
+        assert await store.timeline(s, "dermatology", None) is None
+        assert await store.top_keywords(s, "dermatology", "dermatology.acne", 30, "male") == []
