@@ -10,16 +10,15 @@ import logging
 import time
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
 from medipersona.deps import CurrentUser, SessionDep, SettingsDep
-from medipersona.errors import Conflict, NotFound
+from medipersona.errors import Conflict
 from medipersona.exports import pdf as pdf_export
 from medipersona.exports import pptx as pptx_export
 from medipersona.exports.pool import run_export
 from medipersona.exports.service import build_document, content_disposition
 from medipersona.ops.metrics import observe_export
-from medipersona.personas.models import Persona
+from medipersona.personas.service import get_persona
 
 log = logging.getLogger("medipersona.exports")
 
@@ -39,9 +38,7 @@ EXPORT_RESPONSES = {
 
 
 async def _export(kind: str, persona_id: str, user, session, settings) -> Response:
-    persona = (await session.execute(select(Persona).where(Persona.id == persona_id))).scalar_one_or_none()
-    if persona is None or (persona.owner_id != user.id and not user.is_admin):
-        raise NotFound("ペルソナが見つかりません。", code="persona_not_found")
+    persona = await get_persona(session, user, persona_id)  # 404 unless the owner or an admin
     if persona.status != "done":
         raise Conflict("ペルソナの生成が完了していないため、まだエクスポートできません。生成の完了後にもう一度お試しください。",
                        code="persona_not_ready")

@@ -128,10 +128,10 @@ async def timeline_series(session: AsyncSession, persona: Persona) -> tuple[Any,
     fetch = getattr(store, "timeline", None)
     if fetch is None:
         return None, []
-    profile = persona.profile or {}
-    age = profile.get("age") if isinstance(profile.get("age"), int) else None
-    result = await fetch(session, persona.department_id, persona.chief_complaint_id,
-                         gender=profile.get("gender"), age=age)
+    from medipersona.keywords.jobs import persona_age_gender  # the same filters as the timeline analysis
+
+    age, gender = persona_age_gender(persona)
+    result = await fetch(session, persona.department_id, persona.chief_complaint_id, gender=gender, age=age)
     if not result or not result.get("series"):
         return None, []
     return result["series"], summary_rows(result)
