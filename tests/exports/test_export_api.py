@@ -222,3 +222,22 @@ async def test_pool_recovers_after_a_worker_dies(settings):
         assert new_pid != pid
     finally:
         pool.shutdown_export_pool()
+
+
+async def test_pdf_uses_the_keyword_store_and_chart(member_client, member, make_persona, app):
+    """No fakes: the fictional sample keyword data in the store, the timeline series and the keyword chart."""
+    from medipersona.keywords.sample import load_sample
+
+    await load_sample(app.state.db)
+    persona = await make_persona(member.id)
+    response = await member_client.get(f"/api/personas/{persona.id}/export.pdf")
+    assert response.status_code == 200
+    pages = pdf_pages_text(response.content)
+    assert len(pages) == 2
+    page2 = pages[1].replace(" ", "")
+    assert "検索タイムライン" in page2  # the chart (vector) drawn with the embedded font
+    assert "架空のサンプルデータ" in page2 and "キーワード数" in page2
+    assert "キーワードデータがありません" not in page2
+    response = await member_client.get(f"/api/personas/{persona.id}/export.pptx")
+    report = pptx_report(response.content)
+    assert report["slides"] == 2 and "架空のサンプルデータ" in report["texts"][1]
