@@ -30,12 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from medipersona.catalog.service import get_catalog  # noqa: E402
-from medipersona.db import Database  # noqa: E402
-from medipersona.keywords import store  # noqa: E402
-from medipersona.keywords.importer import import_path  # noqa: E402
-from medipersona.migrate import upgrade  # noqa: E402
-from medipersona.settings import Settings  # noqa: E402
+from medipersona.catalog.service import get_catalog
+from medipersona.db import Database
+from medipersona.keywords import store
+from medipersona.keywords.importer import import_path
+from medipersona.migrate import upgrade
+from medipersona.settings import Settings
 
 HEADER = ["順位", "出力キーワード", "検索ボリューム(人)", "重複ボリューム(人)", "特徴度", "検索時間差(日)",
           "男性割合(%)", "女性割合(%)", "10代（13歳〜）割合(%)", "20代割合(%)", "30代割合(%)", "40代割合(%)",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from medipersona.keywords.analysis import TimelineAnalysis, build_context, build_prompt
 from medipersona.keywords import store
+from medipersona.keywords.analysis import TimelineAnalysis, build_context, build_prompt
 from medipersona.personas.models import Persona
 from medipersona.providers.offline_timeline import compose_timeline_analysis
 
@@ -33,8 +33,9 @@ async def context_for(db, persona):
 
 
 async def test_offline_composer_from_context(app):
-    from medipersona.accounts.models import User
     from sqlalchemy import select
+
+    from medipersona.accounts.models import User
 
     db = app.state.db
     async with db.sessionmaker() as s:
@@ -69,8 +70,9 @@ async def read_events(client, url: str) -> list[tuple[str, dict]]:
 
 
 async def test_job_end_to_end(admin_client, app):
-    from medipersona.accounts.models import User
     from sqlalchemy import select
+
+    from medipersona.accounts.models import User
 
     db = app.state.db
     async with db.sessionmaker() as s:
@@ -97,8 +99,9 @@ async def test_job_end_to_end(admin_client, app):
 
 
 async def test_job_rules(admin_client, member_client, app):
-    from medipersona.accounts.models import User
     from sqlalchemy import select
+
+    from medipersona.accounts.models import User
 
     db = app.state.db
     async with db.sessionmaker() as s:
@@ -114,9 +117,9 @@ async def test_job_rules(admin_client, member_client, app):
 
 
 async def test_job_fails_clearly_without_keyword_data(admin_client, app):
-    from medipersona.accounts.models import User
     from sqlalchemy import delete, select
 
+    from medipersona.accounts.models import User
     from medipersona.keywords.models import KeywordDataset, KeywordRow
 
     db = app.state.db

@@ -74,8 +74,9 @@ def test_png_and_font():
     pts = [(f"語{i}", i - 10, 100 + i * 10) for i in range(20)]
     png = render_png(build_chart_layout(series_from(pts), 480, 300), scale=2)
     assert png.startswith(b"\x89PNG")
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     with Image.open(io.BytesIO(png)) as img:
         assert img.size == (960, 600)

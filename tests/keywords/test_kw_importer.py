@@ -8,10 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tests.keywords.kw_helpers import REAL_HEADER, csv_text, make_rows, write_csv
 from sqlalchemy import func, select
 
-from tests.conftest import KEYWORDS_DIR
 from medipersona.db import Database
 from medipersona.keywords import store
 from medipersona.keywords.importer import (
@@ -24,6 +22,8 @@ from medipersona.keywords.importer import (
     parse_text,
 )
 from medipersona.keywords.models import KeywordDataset, KeywordRow
+from tests.conftest import KEYWORDS_DIR
+from tests.keywords.kw_helpers import REAL_HEADER, csv_text, make_rows, write_csv
 
 
 @pytest.fixture
@@ -183,7 +183,7 @@ async def test_zip_with_cp932_member_names(kdb, tmp_path):
         for placeholder, rows in zip(placeholders, (make_rows(5), make_rows(7))):
             zf.writestr(placeholder, csv_text(rows).encode("cp932"))
         zf.writestr("__MACOSX/._x.csv", b"junk")
-        zf.writestr("皮膚科/README.txt", "not a csv".encode())
+        zf.writestr("皮膚科/README.txt", b"not a csv")
     data = buf.getvalue()
     # Like Japanese Windows: cp932 names without the UTF-8 flag (same length as the placeholders).
     for placeholder, name in zip(placeholders, names):
@@ -284,3 +284,14 @@ async def test_lookup_falls_back_to_department_and_filters(kdb, tmp_path):
         assert timeline["dataset"]["level"] == "department" and timeline["summary"]["total"] == 4
         assert await store.timeline(s, "dermatology", None) is None
         assert await store.top_keywords(s, "dermatology", "dermatology.acne", 30, "male") == []
+
+
+def test_title_lines_and_blank_excel_rows():
+    text = "キーワード分析結果,,\n期間: 2025年,,\n" + csv_text(make_rows(3)) + ",,,,,,,,,,,,,,\n,,,\n"
+    rows = parse_text(text)
+    assert [r[1] for r in rows] == ["kw 0", "kw 1", "kw 2"]
+    # A real header with a missing column is reported on its own line.
+    bad = "タイトル\n" + csv_text(make_rows(2), header=REAL_HEADER[:7])
+    with pytest.raises(RejectFile) as exc:
+        parse_text(bad)
+    assert exc.value.line == 2 and "女性割合" in exc.value.reason

@@ -266,13 +266,13 @@ def render_svg(layout: ChartLayout, *, title: str | None = None) -> str:
     L = layout
     title_text = escape(title or L.title)
     out: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {L.width} {L.height}" width="{L.width}" '
-        f'height="{L.height}" role="img" aria-label="{escape(title or L.title, {chr(34): "&quot;"})}" '
-        f'font-family="{escape(FONT_FAMILY, {chr(34): "&quot;"})}" class="timeline-chart">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {L.width} {L.height}" width="{L.width}" '
+         f'height="{L.height}" role="img" aria-label="{escape(title or L.title, {chr(34): "&quot;"})}" '
+         f'font-family="{escape(FONT_FAMILY, {chr(34): "&quot;"})}" class="timeline-chart">'),
         f"<title>{title_text}</title>",
         f'<rect x="0" y="0" width="{L.width}" height="{L.height}" fill="#ffffff"/>',
-        f'<text x="{_f(L.left)}" y="22" font-size="{_f(L.font_size + 3)}" font-weight="bold" '
-        f'fill="{TEXT_COLOR}">{title_text}</text>',
+        (f'<text x="{_f(L.left)}" y="22" font-size="{_f(L.font_size + 3)}" font-weight="bold" '
+         f'fill="{TEXT_COLOR}">{title_text}</text>'),
     ]
     if L.empty_message:
         out.append(f'<rect x="{_f(L.left)}" y="{_f(L.top)}" width="{_f(L.right - L.left)}" '
@@ -338,7 +338,7 @@ def font_path() -> Path:
     spec = importlib.util.find_spec("matplotlib_fontja")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("matplotlib-fontja is not installed (Japanese font IPAexGothic)")
-    return Path(list(spec.submodule_search_locations)[0]) / "fonts" / "ipaexg.ttf"
+    return Path(next(iter(spec.submodule_search_locations))) / "fonts" / "ipaexg.ttf"
 
 
 @lru_cache(maxsize=16)

@@ -14,14 +14,15 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import random
 import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path, PurePosixPath
 from operator import itemgetter
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import anyio
@@ -39,6 +40,7 @@ MAX_FILES_PER_IMPORT = 5000
 MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_ROWS_PER_FILE = 200_000
+HEADER_SEARCH_ROWS = 5
 PARSE_CHUNK = 16  # files parsed per worker-thread call
 BATCH_FILES = 50  # files written per transaction
 BATCH_ROWS = 20_000
@@ -343,7 +345,7 @@ def resolve_target(source: Source, catalog: Catalog) -> tuple[Department, ChiefC
 
 def decode(data: bytes) -> str:
     """UTF-8 (with or without BOM), UTF-16 with BOM, or cp932 (Excel in Japan)."""
-    if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
@@ -375,7 +377,7 @@ def header_field(cell: str) -> str | None:
         return _DECADE_TO_FIELD.get(int(m.group(1)))
     if "重複" in h or "overlap" in h or "共起" in h:
         return "overlap"
-    if "時間差" in h or "日差" in h or h.startswith("日数") or h.startswith("days") or "経過日" in h:
+    if "時間差" in h or "日差" in h or h.startswith(("日数", "days")) or "経過日" in h:
         return "days"
     if "特徴" in h or "lift" in h or "リフト" in h:
         return "lift"
@@ -436,7 +438,7 @@ def _diagnose(row: list[str], mapping: dict[str, int], width: int, line: int) ->
         except ValueError:
             shown = raw if len(raw) <= 30 else raw[:30] + "…"
             return RejectFile(f"「{FIELD_LABELS[name]}」が数値ではありません: 「{shown}」", line)
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             return RejectFile(f"「{FIELD_LABELS[name]}」が数値ではありません: 「{raw}」", line)
         if name in ("volume", "overlap") and value < 0:
             return RejectFile(f"「{FIELD_LABELS[name]}」が負の値です: {raw}", line)
@@ -449,18 +451,34 @@ def _diagnose(row: list[str], mapping: dict[str, int], width: int, line: int) ->
 
 def parse_text(text: str) -> list[tuple]:
     """Rows of one export as tuples in ROW_FIELDS order. Raises RejectFile (with the line) on any problem."""
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    head = text[:4096]
+    delimiter = "\t" if head.count("\t") > head.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # The header is the first non-blank row; a few title/comment lines above it are skipped.
+    header = None
+    mapping: dict[str, int] | None = None
+    first_problem: RejectFile | None = None
     try:
-        header = next(reader, None)
-        while header is not None and not any(c.strip() for c in header):
+        for _ in range(HEADER_SEARCH_ROWS):
             header = next(reader, None)
+            if header is None:
+                break
+            if not any(c.strip() for c in header):
+                continue
+            try:
+                mapping = map_header(header)
+                break
+            except RejectFile as exc:
+                exc.line = reader.line_num
+                first_problem = first_problem or exc
+                if sum(header_field(c) is not None for c in header) >= 3:
+                    raise exc from None  # it is the header, with a problem
     except csv.Error as exc:
         raise RejectFile(f"CSVの形式が正しくありません（{exc}）。", reader.line_num) from None
-    if header is None:
+    if mapping is None:
+        if first_problem is not None:
+            raise first_problem
         raise RejectFile("ファイルが空です。", 1)
-    mapping = map_header(header)
     width = len(header)
     ik = mapping["keyword"]
     # volume, overlap, days, male, female, 7 age bands: read together at C speed.
@@ -472,7 +490,7 @@ def parse_text(text: str) -> list[tuple]:
     append = rows.append
     number = _number
     cat = categorize
-    inf = float("inf")
+    isfinite = math.isfinite
     order = 0
     try:
         for row in reader:
@@ -501,14 +519,20 @@ def parse_text(text: str) -> list[tuple]:
                         if row[ilift].strip():
                             lift = number(row[ilift])
             except (IndexError, ValueError):
+                if not any(c.strip() for c in row):
+                    order -= 1
+                    continue
                 raise _diagnose(row, mapping, width, reader.line_num) from None
             total = sum(nums) + lift
             shares = nums[3:]
             if (
-                not keyword or len(keyword) > 300 or total != total or total in (inf, -inf)
+                not keyword or len(keyword) > 300 or not isfinite(total)
                 or nums[0] < 0 or nums[1] < 0 or not -3660 <= nums[2] <= 3660
                 or min(shares) < 0 or max(shares) > 100
             ):
+                if not any(c.strip() for c in row):  # Excel's trailing ",,,,," rows
+                    order -= 1
+                    continue
                 raise _diagnose(row, mapping, width, reader.line_num)
             append((rank, keyword, int(nums[0]), int(nums[1]), lift, *nums[2:], cat(keyword)))
             if order > MAX_ROWS_PER_FILE:
@@ -594,9 +618,8 @@ async def write_datasets(db: Database, parsed_files: list[ParsedFile], *, is_sam
     async with db.engine.begin() as conn:
         # A write first: SQLite takes the write lock now (no snapshot-upgrade failure later).
         await _bump_version(conn)
-        if only_if_empty:
-            if (await conn.execute(select(KeywordDataset.__table__.c.id).limit(1))).first() is not None:
-                return None
+        if only_if_empty and (await conn.execute(select(KeywordDataset.__table__.c.id).limit(1))).first():
+            return None
         written = await _replace_many(conn, [(p, label_prefix + p.name) for p in parsed_files],
                                       is_sample=is_sample)
     from medipersona.keywords.store import invalidate_local

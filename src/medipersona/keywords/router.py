@@ -234,7 +234,12 @@ async def timeline_analysis_events(
 ) -> StreamingResponse:
     """Server-Sent Events of the newest analysis job (same wire format as generation: status, delta, done,
     error). Without a job, the stored state as one ``done`` or ``error`` event."""
-    from medipersona.jobs.sse import SSE_RESPONSE_KWARGS, job_event_stream, parse_last_event_id, static_event_stream
+    from medipersona.jobs.sse import (
+        SSE_RESPONSE_KWARGS,
+        job_event_stream,
+        parse_last_event_id,
+        static_event_stream,
+    )
     from medipersona.keywords.jobs import latest_timeline_job, load_persona_for, stored_state_events
 
     persona = await load_persona_for(session, persona_id, user)
