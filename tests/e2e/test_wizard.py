@@ -141,3 +141,32 @@ def test_api_field_errors_are_shown_next_to_their_fields(session_factory):
     expect(page).to_have_url(s.url("/personas/new"))
     s.shot("api-errors")
     s.problems.assert_clean(allow=("422",))
+
+
+def test_wizard_by_keyboard_only(session_factory):
+    s = session_factory("desktop", name="wizard-keyboard")
+    page = s.page
+    s.goto("/personas/new")
+    page.evaluate("sessionStorage.clear()")
+    page.reload()
+    page.get_by_label("診療科を名前で絞り込む").focus()
+    page.keyboard.type("眼")
+    expect(page.locator('[data-filter-item="department"]:visible')).to_have_count(1)
+    page.keyboard.press("Tab")  # into the radio group: the only visible department
+    page.keyboard.press("Space")
+    expect(page.locator('input[name="department"]:checked')).to_have_value("ophthalmology")
+    page.keyboard.press("Tab")  # → 次へ
+    expect(page.get_by_role("button", name="次へ")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect_step(page, 2)
+    page.keyboard.press("Tab")  # complaint filter
+    page.keyboard.press("Tab")  # complaint radios
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")
+    checked = page.locator('input[name="chief_complaint"]:checked')
+    expect(checked).to_have_count(1)
+    assert checked.get_attribute("data-department") == "ophthalmology"
+    # Enter inside the form goes to the next step (never submits early).
+    page.keyboard.press("Enter")
+    expect_step(page, 3)
+    s.problems.assert_clean()

@@ -296,7 +296,10 @@
         s.placeholder.hidden = s.text.length > 0;
       }
     });
-    if (imageStatus !== "done") { setStep(imageStep, "failed", "未完了"); }
+    if (imageStatus !== "done") {
+      setStep(imageStep, "failed", "未完了");
+      portraitStatus.textContent = "似顔絵はありません。";
+    }
     announce("生成に失敗しました。");
     failureBox.focus();
   }
@@ -374,6 +377,7 @@
         progressPanel.hidden = false;
         resetPartials();
         order.forEach(function (k) { if (!sections[k].done) { sections[k].placeholder.textContent = "生成を待っています…"; } });
+        if (imageStatus !== "done") { portraitStatus.textContent = "似顔絵を生成しています…"; setStep(imageStep, "pending", "待機中"); }
         setStatus("queued");
         connect();
       })

@@ -230,6 +230,26 @@
     });
   }
 
+  // The profile fields in page order, as the server rendered them from the catalog labels.
+  function profileNames() {
+    var names = [];
+    $all('[name^="profile."]').forEach(function (el) {
+      if (names.indexOf(el.name) === -1) { names.push(el.name); }
+    });
+    return names;
+  }
+
+  function profileDisplay(name) {
+    var el = form.elements.namedItem(name);
+    if (!el) { return ""; }
+    if (!el.tagName || el.type === "radio") {
+      var checked = form.querySelector('input[name="' + name + '"]:checked');
+      return checked && checked.value ? checked.parentNode.textContent.trim() : "";
+    }
+    if (el.tagName === "SELECT") { return optionLabel(name); }
+    return (el.value || "").trim();
+  }
+
   // ------------------------------------------------------------------------------------------ request body
   // Mirrors pages.form_to_request (the no-JavaScript path) and the API schema of POST /api/personas.
   function collect() {
@@ -244,11 +264,12 @@
     }
     if (body.setting_type === "input") {
       var profile = {};
-      ["name", "gender", "prefecture", "municipality", "family", "occupation", "income", "hobby", "life_events"]
-        .forEach(function (key) {
-          var value = fieldValue("profile." + key);
-          if (value) { profile[key] = value; }
-        });
+      profileNames().forEach(function (name) {
+        var key = name.slice(8);
+        if (key === "age" || key === "age_months") { return; }
+        var value = fieldValue(name);
+        if (value) { profile[key] = value; }
+      });
       var age = fieldValue("profile.age");
       if (age !== "") {
         profile.age = parseInt(age, 10);
@@ -446,17 +467,15 @@
     if (mode === "input") {
       var age = fieldValue("profile.age");
       var months = parseInt(fieldValue("profile.age_months") || "0", 10);
-      var genderEl = form.querySelector('input[name="profile.gender"]:checked');
-      rows.push(["名前", fieldValue("profile.name")]);
-      rows.push(["性別", genderEl && genderEl.value ? genderEl.parentNode.textContent.trim() : ""]);
-      rows.push(["年齢", age === "" ? "" : age + "歳" + (months ? months + "ヶ月" : "")]);
-      rows.push(["都道府県", fieldValue("profile.prefecture")]);
-      ["municipality", "family", "occupation"].forEach(function (k) {
-        rows.push([fieldLabel(form.elements.namedItem("profile." + k)), fieldValue("profile." + k)]);
-      });
-      rows.push(["年収", optionLabel("profile.income")]);
-      ["hobby", "life_events"].forEach(function (k) {
-        rows.push([fieldLabel(form.elements.namedItem("profile." + k)), fieldValue("profile." + k)]);
+      profileNames().forEach(function (name) {
+        if (name === "profile.age_months") { return; }
+        var fs = form.querySelector('[data-field="' + name + '"]');
+        var legend = fs && fs.querySelector("legend");
+        var label = name === "profile.age" ? "年齢" :
+          (legend ? legend.firstChild.textContent.trim() : fieldLabel(form.elements.namedItem(name)));
+        var value = name === "profile.age" ? (age === "" ? "" : age + "歳" + (months ? months + "ヶ月" : "")) :
+          profileDisplay(name);
+        rows.push([label, value]);
       });
     }
     addSummaryGroup(4, "ペルソナの項目", rows);
