@@ -271,3 +271,26 @@ def test_member_sees_only_own_personas(session_factory, api):
     response = s.goto(f"/personas/{pid}")
     assert response.status == 404
     s.problems.assert_clean(allow=("404",))
+
+
+def test_reload_during_generation_resumes_the_stream(session_factory):
+    """A refresh mid-generation loses nothing: the page reconnects and the server replays the state so far."""
+    s = session_factory("phone", name="reload")
+    page = fresh_wizard(s)
+    fill_wizard(page, mode="auto", department="整形外科", complaint="腰痛")
+    pid = submit_wizard(page)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-section-text]')].some(e => e.textContent.length > 0)",
+        timeout=GENERATION_TIMEOUT)
+    page.reload()
+    if page.locator("#persona").get_attribute("data-status") != "done":
+        expect(page.locator("#progress-panel")).to_be_visible()
+    expect(page.locator("#persona-status .badge")).to_have_text("完了", timeout=GENERATION_TIMEOUT)
+    for key in SECTION_KEYS:
+        expect(page.locator(f"#section-{key} [data-section-text]")).not_to_be_empty()
+    texts = [page.locator(f"#section-{key} [data-section-text]").text_content() for key in SECTION_KEYS]
+    # No duplicated text from the replay: what is shown is what is stored.
+    page.reload()
+    assert texts == [page.locator(f"#section-{key} [data-section-text]").text_content() for key in SECTION_KEYS]
+    assert pid in page.url
+    s.problems.assert_clean()

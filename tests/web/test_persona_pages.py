@@ -274,3 +274,11 @@ async def test_member_cannot_delete_or_duplicate_others(client, app, member):
         response = await client.post(f"/personas/{pid}/{action}", data={"csrf_token": client.csrf_token})
         assert response.status_code == 404
     assert (await client.get("/personas")).status_code == 200
+
+
+async def test_result_page_refreshes_itself_without_javascript_while_generating(client, app):
+    running = await add_persona(app, "admin", status="running", sections={})
+    done = await add_persona(app, "admin")
+    await client.login()
+    assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in (await client.get(f"/personas/{running}")).text
+    assert 'http-equiv="refresh"' not in (await client.get(f"/personas/{done}")).text
