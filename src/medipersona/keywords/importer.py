@@ -27,7 +27,7 @@ from typing import Any
 
 import anyio
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from medipersona.catalog.service import Catalog, ChiefComplaint, Department, get_catalog, normalize_name
 from medipersona.db import Database, utcnow
@@ -674,9 +674,14 @@ async def import_sources(
         if not pending:
             return
         batch, pending, pending_rows = pending, [], 0
+        files = [replace(p, name=label_prefix + s.name) for s, p in batch]
         try:
-            written = await write_datasets(db, [replace(p, name=label_prefix + s.name) for s, p in batch],
-                                           is_sample=is_sample)
+            try:
+                written = await write_datasets(db, files, is_sample=is_sample)
+            except (IntegrityError, OperationalError):
+                # A concurrent import of the same dataset (unique scope) or a busy database: once more.
+                await anyio.sleep(0.5)
+                written = await write_datasets(db, files, is_sample=is_sample)
         except SQLAlchemyError as exc:
             log.exception("keyword import: database write failed")
             for source, _parsed in batch:

@@ -106,15 +106,19 @@ async def _fresh_cache(session: AsyncSession) -> _Cache:
     return cache
 
 
+_DS = KeywordDataset.__table__.c
+_KR = KeywordRow.__table__.c
+
+
 def _scope_condition(department_id: str, chief_complaint_id: str | None):
     from medipersona.keywords.models import scope_key
 
-    return KeywordDataset.scope == scope_key(department_id, chief_complaint_id)
+    return _DS.scope == scope_key(department_id, chief_complaint_id)
 
 
 def _share_columns(gender: str | None, band: str | None):
-    g = {"male": KeywordRow.male, "female": KeywordRow.female}.get(gender or "")
-    a = getattr(KeywordRow, AGE_COLUMNS[BAND_INDEX[band]]) if band else None
+    g = {"male": _KR.male, "female": _KR.female}.get(gender or "")
+    a = _KR[AGE_COLUMNS[BAND_INDEX[band]]] if band else None
     return g, a
 
 
@@ -122,15 +126,15 @@ async def _select_rows(session: AsyncSession, department_id: str, chief_complain
                        gender: str | None, band: str | None, limit: int | None) -> list:
     """Filtered rows of one dataset in ONE statement (a consistent snapshot even during a re-import).
     Columns: dataset id, is_sample, source_file, rank, keyword, volume, overlap, lift, days, category,
-    gender share, age share. ``limit``: the top rows by estimated overlap (overlap × shares)."""
+    gender share, age share. ``limit``: the top rows by estimated overlap (overlap × shares).
+    Core table columns (not ORM attributes): no ORM row processing on the hot path."""
     g, a = _share_columns(gender, band)
     g_col = g if g is not None else literal(100.0)
     a_col = a if a is not None else literal(100.0)
     stmt = (
-        select(KeywordDataset.id, KeywordDataset.is_sample, KeywordDataset.source_file, KeywordRow.rank,
-               KeywordRow.keyword, KeywordRow.volume, KeywordRow.overlap, KeywordRow.lift, KeywordRow.days,
-               KeywordRow.category, g_col, a_col)
-        .join(KeywordRow, KeywordRow.dataset_id == KeywordDataset.id)
+        select(_DS.id, _DS.is_sample, _DS.source_file, _KR.rank, _KR.keyword, _KR.volume, _KR.overlap, _KR.lift,
+               _KR.days, _KR.category, g_col, a_col)
+        .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, _KR.dataset_id == _DS.id))
         .where(_scope_condition(department_id, chief_complaint_id))
     )
     if g is not None:
@@ -138,15 +142,16 @@ async def _select_rows(session: AsyncSession, department_id: str, chief_complain
     if a is not None:
         stmt = stmt.where(a >= AGE_MIN_SHARE)
     if limit is not None:
-        score = KeywordRow.overlap * (g if g is not None else 100.0) * (a if a is not None else 100.0)
-        stmt = stmt.order_by(score.desc(), KeywordRow.rank).limit(limit)
-    return list((await session.execute(stmt)).all())
+        score = _KR.overlap * (g if g is not None else 100.0) * (a if a is not None else 100.0)
+        stmt = stmt.order_by(score.desc(), _KR.rank).limit(limit)
+    connection = await session.connection()
+    return list((await connection.execute(stmt)).all())
 
 
 async def _dataset_info(session: AsyncSession, department_id: str, chief_complaint_id: str | None):
-    return (await session.execute(
-        select(KeywordDataset.id, KeywordDataset.is_sample, KeywordDataset.source_file)
-        .where(_scope_condition(department_id, chief_complaint_id))
+    connection = await session.connection()
+    return (await connection.execute(
+        select(_DS.id, _DS.is_sample, _DS.source_file).where(_scope_condition(department_id, chief_complaint_id))
     )).first()
 
 
