@@ -27,6 +27,9 @@ import argparse
 import asyncio
 import json
 import math
+import multiprocessing
+import subprocess
+import uuid
 import os
 import statistics
 import sys
@@ -56,6 +59,9 @@ class Result:
     latency_p95: float = 0.0
     latency_max: float = 0.0
     first_text_p50: float | None = None
+    post_p50: float = 0.0
+    post_p95: float = 0.0
+    database: str = "sqlite"
     login_idle_p50_ms: float = 0.0
     login_p50_ms: float = 0.0
     login_p99_ms: float = 0.0
@@ -68,6 +74,8 @@ class Result:
     rss_peak_sum_mb: float = 0.0
     seed_model_seconds: float = 0.0
     server_cpu_seconds: float = 0.0
+    loop_lag_p99_s: float | None = None
+    loop_lag_over_half_s: int = 0
     client_cpu_seconds: float = 0.0
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -87,6 +95,16 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def lag_buckets(text: str) -> dict[float, float]:
+    """medipersona_event_loop_lag_seconds buckets summed over workers, from a /metrics scrape."""
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("medipersona_event_loop_lag_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float(le)] = out.get(float(le), 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     if not values:
@@ -95,11 +113,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
 
 
-async def follow(client: httpx.AsyncClient, payload: dict, start_gate: asyncio.Event) -> tuple[str, float, float | None]:
+async def follow(client: httpx.AsyncClient, payload: dict, start_gate: asyncio.Event,
+                 accepted: list[float] | None = None) -> tuple[str, float, float | None]:
     """POST one generation and read its SSE stream to the end: (outcome, latency, time to first text)."""
     await start_gate.wait()
     t0 = time.perf_counter()
     response = await client.post("/api/personas", json=payload)
+    if accepted is not None:
+        accepted.append(time.perf_counter() - t0)
     if response.status_code != 202:
         return f"http_{response.status_code}", time.perf_counter() - t0, None
     url = response.json()["events_url"]
@@ -116,22 +137,23 @@ async def follow(client: httpx.AsyncClient, payload: dict, start_gate: asyncio.E
     return ("done" if event == "done" else event or "eof"), time.perf_counter() - t0, first_text
 
 
-async def login_probe(base_url: str, stop: asyncio.Event, interval: float, out: list[float], errors: list[int]) -> None:
-    async with httpx.AsyncClient(base_url=base_url, timeout=60) as c:
+def login_probe_process(base_url: str, stop, interval: float, results) -> None:
+    """Runs in its own process, so that the client's SSE parsing never delays the measured requests."""
+    latencies: list[float] = []
+    errors = 0
+    with httpx.Client(base_url=base_url, timeout=60) as c:
         while not stop.is_set():
             t0 = time.perf_counter()
             try:
-                r = await c.get("/login")
+                r = c.get("/login")
                 if r.status_code == 200:
-                    out.append((time.perf_counter() - t0) * 1000)
+                    latencies.append((time.perf_counter() - t0) * 1000)
                 else:
-                    errors.append(r.status_code)
+                    errors += 1
             except httpx.HTTPError:
-                errors.append(0)
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval)
-            except asyncio.TimeoutError:
-                pass
+                errors += 1
+            stop.wait(interval)
+    results.put((latencies, errors))
 
 
 async def rss_sampler(srv: ProbeServer, stop: asyncio.Event, peaks: dict[str, float]) -> None:
@@ -167,16 +189,20 @@ async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None
         result.rss_idle_mb = {str(pid): round(mb, 1) for pid, mb in srv.rss_mb().items()}
 
         stop = asyncio.Event()
-        login_ms: list[float] = []
-        login_errors: list[int] = []
         peaks: dict[str, float] = {}
         gate = asyncio.Event()
         sampler = asyncio.create_task(rss_sampler(srv, stop, peaks))
-        prober = asyncio.create_task(login_probe(srv.base_url, stop, login_interval, login_ms, login_errors))
-        tasks = [asyncio.create_task(follow(c, generation_payload(catalog, i), gate))
+        ctx = multiprocessing.get_context("spawn")
+        probe_stop, probe_results = ctx.Event(), ctx.Queue()
+        prober = ctx.Process(target=login_probe_process, args=(srv.base_url, probe_stop, login_interval,
+                                                                probe_results), daemon=True)
+        prober.start()
+        accepted: list[float] = []
+        tasks = [asyncio.create_task(follow(c, generation_payload(catalog, i), gate, accepted))
                  for i in range(result.concurrency)]
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.5)  # the probe process is up and measuring
         pids = srv.worker_pids()
+        lag0 = lag_buckets((await c.get("/metrics")).text)
         cpu0, client0 = cpu_seconds(pids), time.process_time()
         t0 = time.perf_counter()
         gate.set()
@@ -184,8 +210,19 @@ async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None
         result.wall_seconds = round(time.perf_counter() - t0, 2)
         result.server_cpu_seconds = round(cpu_seconds(pids) - cpu0, 2)
         result.client_cpu_seconds = round(time.process_time() - client0, 2)
+        lag1 = lag_buckets((await c.get("/metrics")).text)
+        delta = {le: lag1.get(le, 0.0) - lag0.get(le, 0.0) for le in lag1}
+        if delta:
+            from medipersona.ops.monitoring import histogram_quantile
+
+            result.loop_lag_p99_s = histogram_quantile(0.99, delta)
+            total = max(delta.values())
+            result.loop_lag_over_half_s = int(total - delta.get(0.5, total))
         stop.set()
-        await asyncio.gather(sampler, prober)
+        probe_stop.set()
+        login_ms, login_errors = await asyncio.to_thread(probe_results.get, True, 60)
+        prober.join(10)
+        await sampler
 
     latencies, firsts = [], []
     for item in outcomes:
@@ -202,6 +239,8 @@ async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None
         else:
             result.failed += 1
             result.errors.append(outcome)
+    result.post_p50 = round(pct(accepted, 0.50), 2)
+    result.post_p95 = round(pct(accepted, 0.95), 2)
     result.latency_p50 = round(pct(latencies, 0.50), 2)
     result.latency_p95 = round(pct(latencies, 0.95), 2)
     result.latency_max = round(max(latencies, default=0.0), 2)
@@ -210,7 +249,7 @@ async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None
     result.login_p99_ms = round(pct(login_ms, 0.99), 1)
     result.login_max_ms = round(max(login_ms, default=0.0), 1)
     result.login_samples = len(login_ms)
-    result.login_errors = len(login_errors)
+    result.login_errors = login_errors
     result.rss_peak_mb = {pid: round(mb, 1) for pid, mb in peaks.items()}
     result.rss_peak_max_mb = round(max(peaks.values(), default=0.0), 1)
     result.rss_peak_sum_mb = round(sum(peaks.values()), 1)
@@ -220,7 +259,7 @@ async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None
 
 
 def run_scenario(workers: int, concurrency: int, text_seconds: float, image_seconds: float,
-                 login_interval: float, database_url: str = "") -> Result:
+                 login_interval: float, database_url: str = "", log_dir: Path | None = None) -> Result:
     result = Result(workers, concurrency, text_seconds, image_seconds)
     result.seed_model_seconds = math.ceil(concurrency / workers) * max(text_seconds, image_seconds)
     env = {
@@ -230,32 +269,54 @@ def run_scenario(workers: int, concurrency: int, text_seconds: float, image_seco
         "MEDIPERSONA_SIMULATED_IMAGE_SECONDS": str(image_seconds),
         "MEDIPERSONA_LOG_LEVEL": "WARNING",
     }
-    if database_url:
-        env["MEDIPERSONA_DATABASE_URL"] = database_url
+    dbname = None
+    if database_url:  # a PostgreSQL server: a fresh database per scenario
+        dbname = f"mp_bench_{uuid.uuid4().hex[:10]}"
+        subprocess.run(["psql", database_url, "-qc", f'CREATE DATABASE "{dbname}"'], check=True,
+                       capture_output=True)
+        base = database_url.split("://", 1)[1].rsplit("/", 1)[0]
+        env["MEDIPERSONA_DATABASE_URL"] = f"postgresql+asyncpg://{base}/{dbname}"
+        result.database = "postgresql"
     result.load_before = tuple(round(x, 2) for x in os.getloadavg())
-    with ProbeServer(workers=workers, env=env) as srv:
-        asyncio.run(drive(srv, result, login_interval))
+    try:
+        log_path = None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            log_path = log_dir / f"server-{result.database}-w{workers}-n{concurrency}.log"
+        with ProbeServer(workers=workers, env=env, log_path=log_path) as srv:
+            asyncio.run(drive(srv, result, login_interval))
+    finally:
+        if dbname:
+            subprocess.run(["psql", database_url, "-qc", f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'],
+                           capture_output=True)
     result.load_after = tuple(round(x, 2) for x in os.getloadavg())
     return result
 
 
 def markdown(results: list[Result]) -> str:
     lines = [
-        "| workers | concurrent generations | wall time | seed's model (ceil(N/W) × 5 s) | done / failed "
-        "| generation p50 / p95 | first text p50 | login page p50 / p99 (idle p50) | peak RSS per worker (max / sum) "
-        "| server CPU (per generation) | load avg before → after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| db | workers | concurrent generations | wall time | seed's model (ceil(N/W) × 5 s) | done / failed "
+        "| generation p50 / p95 | POST 202 p50 / p95 | first text p50 | login page p50 / p99 (idle p50) | peak RSS per worker (max / sum) "
+        "| server CPU (per generation) | event-loop lag p99 (ticks > 0.5 s) | load avg before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         first = f"{r.first_text_p50:.2f} s" if r.first_text_p50 is not None else "—"
         lines.append(
-            f"| {r.workers} | {r.concurrency} | {r.wall_seconds:.1f} s | {r.seed_model_seconds:.0f} s "
-            f"| {r.done} / {r.failed} | {r.latency_p50:.2f} / {r.latency_p95:.2f} s | {first} "
+            f"| {r.database} | {r.workers} | {r.concurrency} | {r.wall_seconds:.1f} s | {r.seed_model_seconds:.0f} s "
+            f"| {r.done} / {r.failed} | {r.latency_p50:.2f} / {r.latency_p95:.2f} s "
+            f"| {r.post_p50:.2f} / {r.post_p95:.2f} s | {first} "
             f"| {r.login_p50_ms:.0f} / {r.login_p99_ms:.0f} ms ({r.login_idle_p50_ms:.0f} ms) "
             f"| {r.rss_peak_max_mb:.0f} / {r.rss_peak_sum_mb:.0f} MB "
             f"| {r.server_cpu_seconds:.1f} s ({1000 * r.server_cpu_seconds / max(1, r.concurrency):.0f} ms) "
-            f"| {r.load_before[0]:.2f} → {r.load_after[0]:.2f} |")
+            f"| {_lag(r)} | {r.load_before[0]:.2f} → {r.load_after[0]:.2f} |")
     return "\n".join(lines)
+
+
+def _lag(r: Result) -> str:
+    if r.loop_lag_p99_s is None:
+        return "—"
+    return f"{r.loop_lag_p99_s * 1000:.0f} ms ({r.loop_lag_over_half_s})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +326,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-seconds", type=float, default=3.0)
     parser.add_argument("--image-seconds", type=float, default=5.0)
     parser.add_argument("--login-interval", type=float, default=0.1, help="seconds between login-page loads")
-    parser.add_argument("--database-url", default="", help="PostgreSQL URL (default: a temporary SQLite file)")
+    parser.add_argument("--postgres", default="", metavar="ADMIN_URL",
+                        help="run on PostgreSQL: an admin URL (postgresql://postgres@127.0.0.1:5432/postgres); a "
+                        "database is created and dropped per scenario (default: a temporary SQLite file)")
+    parser.add_argument("--keep-logs", type=Path, default=None, metavar="DIR", help="keep the server logs here")
     parser.add_argument("--json", type=Path, default=None, help="write the raw results here")
     args = parser.parse_args(argv)
 
@@ -274,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     for workers in args.workers:
         for n in args.concurrency:
             r = run_scenario(workers, n, args.text_seconds, args.image_seconds, args.login_interval,
-                             args.database_url)
+                             args.postgres, args.keep_logs)
             results.append(r)
             print(json.dumps(asdict(r), ensure_ascii=False), flush=True)
     print()

@@ -156,3 +156,17 @@ def workers_for_this_box(data_dir: Path | None, env: dict | None = None) -> tupl
     rss_mb, rss_source = worker_rss_input(data_dir, env)
     advice = advise(cpus, limit_bytes / 1048576, peak_users_input(env), rss_mb)
     return advice.workers, "; ".join(advice.steps()) + f"; worker memory: {rss_source}"
+
+
+def postgres_connections_per_worker() -> int | None:
+    """The most connections one worker's PostgreSQL pool may open (pool_size + max_overflow), read from the engine
+    the app would build (nothing is connected)."""
+    try:
+        from medipersona.db import create_engine
+        from medipersona.settings import Settings
+
+        engine = create_engine(Settings(database_url="postgresql+asyncpg://probe@127.0.0.1/probe"))
+        pool = engine.sync_engine.pool
+        return int(pool.size() + getattr(pool, "_max_overflow", 0))
+    except Exception:  # noqa: BLE001 - informational only
+        return None

@@ -214,6 +214,10 @@ def cmd_advise_workers(args: argparse.Namespace) -> int:
               "（MEDIPERSONA_JOB_MAX_CONCURRENCY、既定500）。Worker数 = 同時生成数ではありません。")
     print(f"Workerを増やしても同時生成数は増えず、メモリが増えるだけです。律速は「{_LIMIT_LABELS[advice.limiting]}」です。"
           "WEB_CONCURRENCY で上書きできます。")
+    if (per_worker := advisor.postgres_connections_per_worker()) is not None:
+        print(f"PostgreSQL使用時: 1 Workerあたり最大{per_worker}接続 × {advice.workers} workers = "
+              f"{per_worker * advice.workers}接続（インスタンスごと）。全インスタンスの合計が PostgreSQL の "
+              "max_connections（既定100）を超えると「too many clients」で生成が失敗します。")
     print()
     print(f"workers: {advice.workers}")
     return 0

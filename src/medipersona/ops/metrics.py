@@ -30,6 +30,8 @@ access_log = logging.getLogger("medipersona.access")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 PROVIDER_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 300.0)
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LAG_TICK_SECONDS = 0.25
 EXPORT_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 # Requests whose access-log line goes to DEBUG (load balancer probes, Prometheus scrapes).
@@ -85,6 +87,13 @@ class _AppMetrics:
                              multiprocess_mode="livemostrecent")
         self.box_memory_used = Gauge("medipersona_box_memory_used_bytes", "Memory in use on the box / container.",
                                      multiprocess_mode="livemostrecent")
+        self.loop_lag = Histogram("medipersona_event_loop_lag_seconds",
+                                  "How late a 0.25 s timer fires in the worker's event loop (blocking work shows "
+                                  "here first; 300 s trips gunicorn's timeout).",
+                                  buckets=LAG_BUCKETS)
+        self.loop_lag_max = Gauge("medipersona_event_loop_lag_max_seconds",
+                                  "Largest event-loop lag of each worker over the last sampling interval.",
+                                  multiprocess_mode="liveall")
         self.box_memory_limit = Gauge("medipersona_box_memory_limit_bytes", "Memory limit of the box / container.",
                                       multiprocess_mode="livemostrecent")
 
@@ -208,14 +217,41 @@ def sample_process(memory_limit_mb: int = 0) -> None:
     m.box_memory_limit.set(mem.limit_bytes)
 
 
+_lag_max = 0.0
+
+
+async def _lag_loop() -> None:
+    """A timer that should fire every 0.25 s; how late it fires is the time the loop was busy elsewhere."""
+    global _lag_max
+    loop = asyncio.get_running_loop()
+    m = app_metrics()
+    while True:
+        start = loop.time()
+        await asyncio.sleep(LAG_TICK_SECONDS)
+        lag = max(0.0, loop.time() - start - LAG_TICK_SECONDS)
+        m.loop_lag.observe(lag)
+        _lag_max = max(_lag_max, lag)
+
+
 async def _sampler_loop(memory_limit_mb: int) -> None:
     from medipersona.ops.monitoring import HISTORY
 
+    lag_task = asyncio.create_task(_lag_loop(), name="medipersona-loop-lag")
+    try:
+        await _sample_forever(memory_limit_mb, HISTORY)
+    finally:
+        lag_task.cancel()
+
+
+async def _sample_forever(memory_limit_mb: int, history) -> None:
+    global _lag_max
     while True:
         try:
+            app_metrics().loop_lag_max.set(_lag_max)
+            _lag_max = 0.0
             sample_process(memory_limit_mb)
             samples = await asyncio.to_thread(collect_samples)
-            HISTORY.add(time.time(), samples)
+            history.add(time.time(), samples)
         except Exception:  # noqa: BLE001 - sampling must never take a worker down
             log.exception("metrics sampling failed")
         await asyncio.sleep(SAMPLE_INTERVAL_SECONDS)

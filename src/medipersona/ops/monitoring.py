@@ -37,6 +37,7 @@ PROVIDER_ERROR_CAUTION = 1.0   # ours
 PROVIDER_ERROR_WARNING = 5.0   # ours
 PROVIDER_P95_CAUTION = 30.0    # ours, from the seed's image range (10–30 s)
 QUEUE_DEPTH_CAUTION = 100      # ours: jobs wait only when every worker runs job_max_concurrency jobs
+LOOP_LAG_CAUTION = 0.5         # ours: a worker's event loop busy for > 0.5 s delays every request it holds
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Snapshot:
     queue_depth: float | None = None
     worker_rss: dict[str, float] = field(default_factory=dict)
     worker_cpu: dict[str, float] = field(default_factory=dict)
+    worker_lag: dict[str, float] = field(default_factory=dict)
     box_cpu: float | None = None
     memory_used: float | None = None
     memory_limit: float | None = None
@@ -111,6 +113,8 @@ def snapshot_from_samples(samples: list[Sample]) -> Snapshot:
             snap.worker_rss[labels.get("pid", "self")] = value
         elif name == "medipersona_worker_cpu_percent":
             snap.worker_cpu[labels.get("pid", "self")] = value
+        elif name == "medipersona_event_loop_lag_max_seconds":
+            snap.worker_lag[labels.get("pid", "self")] = value
         elif name == "medipersona_box_cpu_percent":
             snap.box_cpu = value
         elif name == "medipersona_box_memory_used_bytes":
@@ -148,6 +152,7 @@ def window_delta(now: Snapshot, then: Snapshot | None) -> Snapshot:
         queue_depth=now.queue_depth,
         worker_rss=now.worker_rss,
         worker_cpu=now.worker_cpu,
+        worker_lag=now.worker_lag,
         box_cpu=now.box_cpu,
         memory_used=now.memory_used,
         memory_limit=now.memory_limit,
@@ -371,8 +376,13 @@ def overall_state(indicators: list[Indicator]) -> str:
 
 
 def worker_rows(now: Snapshot) -> list[dict[str, Any]]:
-    return [{"pid": pid, "rss": rss, "rss_display": _mb(rss), "cpu_display": _pct(now.worker_cpu.get(pid))}
-            for pid, rss in sorted(now.worker_rss.items())]
+    rows = []
+    for pid, rss in sorted(now.worker_rss.items()):
+        lag = now.worker_lag.get(pid)
+        rows.append({"pid": pid, "rss": rss, "rss_display": _mb(rss), "cpu_display": _pct(now.worker_cpu.get(pid)),
+                     "lag": lag, "lag_display": "—" if lag is None else f"{lag * 1000:.0f} ms",
+                     "lag_state": "unknown" if lag is None else ("caution" if lag > LOOP_LAG_CAUTION else "ok")})
+    return rows
 
 
 class History:
