@@ -190,10 +190,12 @@ def common_size(fm: FontMetrics, boxes: list[tuple[str, float, float]], max_pt: 
 
 def text_op(fm: FontMetrics, text: str, x: float, y: float, w: float, h: float, max_pt: float, min_pt: float,
             **style) -> TextOp:
+    """A text fitted to the box (w, h); the op's height is that of its lines (boxes sized to their content)."""
     text = fm.clean(text)
     size, lines = fit(fm, text, w, h, max_pt, min_pt)
-    return TextOp(x, y, w, h, text if len(lines) == len(wrap(fm, text, w, size)) else "\n".join(lines),
-                  lines, size, **style)
+    op = TextOp(x, y, w, h, text if len(lines) == len(wrap(fm, text, w, size)) else "\n".join(lines),
+                lines, size, **style)
+    return shrink_to_content(op)
 
 
 def shrink_to_content(op: TextOp) -> TextOp:

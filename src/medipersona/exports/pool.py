@@ -25,6 +25,7 @@ log = logging.getLogger("medipersona.exports")
 
 T = TypeVar("T")
 MAX_WAITING_PER_WORKER = 32  # exports queued beyond this are refused (503) instead of piling up
+EXPORT_TIMEOUT_SECONDS = 60.0  # a render taking longer is abandoned (the client gets 503)
 EXPORT_NICENESS = 5  # export processes yield the CPU to the web workers' event loops when cores are busy
 
 _lock = threading.Lock()
@@ -94,7 +95,11 @@ async def run_export(fn: Callable[..., T], *args: Any, workers: int | None = Non
         for attempt in (1, 2):
             pool = get_pool()
             try:
-                return await loop.run_in_executor(pool, fn, *args)
+                return await asyncio.wait_for(loop.run_in_executor(pool, fn, *args), EXPORT_TIMEOUT_SECONDS)
+            except TimeoutError:
+                log.error("export did not finish within %.0f s", EXPORT_TIMEOUT_SECONDS)
+                raise ServiceUnavailable("エクスポートに時間がかかりすぎたため中止しました。もう一度お試しください。",
+                                         code="export_timeout") from None
             except BrokenProcessPool:
                 log.warning("export pool broke (attempt %d); starting a new one", attempt)
                 _discard(pool)
