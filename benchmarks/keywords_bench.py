@@ -77,7 +77,7 @@ def write_tree(root: Path, files: int, rows: int, seed: int = 1) -> int:
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 async def bench_lookups(db: Database, files: int, n: int) -> dict:

@@ -15,7 +15,7 @@ def run_cli(settings, *args: str) -> subprocess.CompletedProcess:
     env["MEDIPERSONA_DATA_DIR"] = str(settings.data_dir)
     env["MEDIPERSONA_SECRET_KEY"] = "test-secret-key"
     return subprocess.run([sys.executable, "-m", "medipersona", "import-keywords", *args], env=env,
-                          capture_output=True, text=True, timeout=240)
+                          capture_output=True, text=True, timeout=240, check=False)
 
 
 def test_exit_codes(settings, tmp_path):
@@ -37,5 +37,5 @@ def test_exit_codes(settings, tmp_path):
     out = run_cli(settings, str(tmp_path / "does-not-exist"))
     assert out.returncode == 2 and "見つかりません" in out.stderr
     out = subprocess.run([sys.executable, "-m", "medipersona", "import-keywords"], capture_output=True, text=True,
-                         timeout=120)
+                         check=False, timeout=120)
     assert out.returncode == 2

@@ -365,8 +365,8 @@ def render_png(layout: ChartLayout, scale: int = 2, *, title: str | None = None)
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     odraw = ImageDraw.Draw(overlay)
-    font = _font(int(round(L.font_size * s)))
-    title_font = _font(int(round((L.font_size + 3) * s)))
+    font = _font(round(L.font_size * s))
+    title_font = _font(round((L.font_size + 3) * s))
 
     def S(v: float) -> float:
         return v * s
@@ -401,7 +401,7 @@ def render_png(layout: ChartLayout, scale: int = 2, *, title: str | None = None)
                 draw.line([S(b.anchor_x), S(b.anchor_y), S(ex), S(ey)], fill=_hex(color, 220), width=max(1, s // 2))
             draw.rounded_rectangle([S(b.x), S(b.y), S(b.x + b.width), S(b.y + b.height)], radius=2 * s,
                                    fill=(255, 255, 255, 225))
-            draw.text((S(b.text_x), S(b.text_y)), b.text, font=_font(int(round(b.font_size * s))),
+            draw.text((S(b.text_x), S(b.text_y)), b.text, font=_font(round(b.font_size * s)),
                       fill=_hex(TEXT_COLOR), anchor="ls")
     lx = L.right - 150
     for i, (name, color) in enumerate(L.legend):
