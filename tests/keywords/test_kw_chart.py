@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import xml.etree.ElementTree as ET
 from itertools import combinations
 
 import pytest
@@ -67,6 +68,8 @@ def test_svg_escapes_and_has_no_style_attribute():
     assert "style=" not in svg
     assert 'b&amp;c' in svg and 'b&c' not in svg
     assert svg.count("<circle") >= 3
+    root = ET.fromstring(svg)  # well-formed
+    assert root.tag.endswith("svg")
 
 
 def test_png_and_font():
