@@ -87,11 +87,11 @@ def e2e_server(tmp_path_factory) -> Iterator[Server]:
     data_dir = base / "var"
     env = _server_env(data_dir)
     serve = [sys.executable, str(Path(__file__).with_name("serve.py"))]
-    migrated = subprocess.run(serve + ["migrate"], env=env, capture_output=True, text=True, timeout=120)
+    migrated = subprocess.run(serve + ["migrate"], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
     created = subprocess.run(serve + ["create-user", "member1", "--role", "member"],
                              env={**env, "MEDIPERSONA_NEW_USER_PASSWORD": MEMBER_PASSWORD},
-                             capture_output=True, text=True, timeout=60)
+                             capture_output=True, text=True, timeout=60, check=False)
     assert created.returncode == 0, created.stdout + created.stderr
     port = _free_port()
     log_path = base / "server.log"

@@ -4,6 +4,7 @@ every setting mode, a failed generation with retry, and the XSS proof."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -112,7 +113,7 @@ def test_journey(session_factory, viewport_name, api):
         page.get_by_role("link", name="PDFで保存").click()
     download = download_info.value
     assert download.suggested_filename.endswith(".pdf"), download.suggested_filename
-    assert open(download.path(), "rb").read(5) == b"%PDF-"
+    assert Path(download.path()).read_bytes()[:5] == b"%PDF-"
 
     # Edit the profile in place (PATCH).
     page.get_by_role("button", name="編集", exact=True).click()

@@ -26,24 +26,24 @@ async def add_persona(app, owner_username: str, **fields):
 
     async with app.state.db.sessionmaker() as session:
         owner = await session.scalar(select(User).where(User.username == owner_username))
-        values = dict(
-            owner_id=owner.id,
-            status="done",
-            department_id="internal_medicine",
-            chief_complaint_id="internal_medicine.headache",
-            purpose_id="increase_patients",
-            setting_type="auto",
-            seed=1,
-            request={"department": "internal_medicine", "chief_complaint": "internal_medicine.headache",
+        values = {
+            'owner_id': owner.id,
+            'status': "done",
+            'department_id': "internal_medicine",
+            'chief_complaint_id': "internal_medicine.headache",
+            'purpose_id': "increase_patients",
+            'setting_type': "auto",
+            'seed': 1,
+            'request': {"department": "internal_medicine", "chief_complaint": "internal_medicine.headache",
                      "purpose": "increase_patients", "setting_type": "auto"},
-            name="山田 花子",
-            profile={"name": "山田 花子", "gender": "female", "age": 45, "prefecture": "東京都",
+            'name': "山田 花子",
+            'profile': {"name": "山田 花子", "gender": "female", "age": 45, "prefecture": "東京都",
                      "income": "500-600", "occupation": "会社員"},
-            extras={"motto": "一期一会"},
-            sections={"personality": "穏やかな性格。", "reason": "頭痛が続くため。"},
-            text_provider="offline",
-            image_status="done",
-        )
+            'extras': {"motto": "一期一会"},
+            'sections': {"personality": "穏やかな性格。", "reason": "頭痛が続くため。"},
+            'text_provider': "offline",
+            'image_status': "done",
+        }
         values.update(fields)
         persona = Persona(**values)
         session.add(persona)
