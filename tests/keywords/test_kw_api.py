@@ -6,6 +6,8 @@ import io
 import re
 import zipfile
 
+import pytest
+
 from tests.keywords.kw_helpers import csv_text, make_rows
 
 
@@ -31,6 +33,7 @@ def upload(name: str, data: bytes, mime: str = "text/csv"):
     return {"file": (name, data, mime)}
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_import_api_csv_zip_and_rejections(admin_client):
     body = csv_text(make_rows(20, prefix="風邪")).encode("cp932")
     response = await admin_client.post("/api/keywords/import", files=upload("内科_風邪.csv", body))
@@ -75,6 +78,7 @@ async def test_import_api_bad_requests(admin_client, member_client):
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_timeline_api(admin_client):
     params = {"department": "internal_medicine", "chief_complaint": "internal_medicine.common_cold",
               "gender": "female", "age": 45}
