@@ -167,3 +167,16 @@ async def test_oversized_upload_refused_before_parsing(client):
         "content-type": "multipart/form-data; boundary=x", "content-length": str(500 * 1024 * 1024),
         "X-CSRF-Token": token, "accept": "text/html"})
     assert r.status_code == 413 and "大きすぎます" in r.text
+
+
+async def test_delete_dataset_falls_back_to_department(admin_client, member_client):
+    datasets = (await admin_client.get("/api/keywords/datasets")).json()["datasets"]
+    acne = next(d for d in datasets if d["chief_complaint"] == "ニキビ")
+    params = {"department": "dermatology", "chief_complaint": "dermatology.acne"}
+    before = (await admin_client.get("/api/keywords/timeline", params=params)).json()
+    assert before["dataset"]["level"] == "chief_complaint"
+    assert (await member_client.delete(f"/api/keywords/datasets/{acne['id']}")).status_code == 403
+    assert (await admin_client.delete(f"/api/keywords/datasets/{acne['id']}")).status_code == 204
+    assert (await admin_client.delete(f"/api/keywords/datasets/{acne['id']}")).status_code == 404
+    after = (await admin_client.get("/api/keywords/timeline", params=params)).json()
+    assert after["dataset"]["level"] == "department"

@@ -635,6 +635,19 @@ async def write_dataset(db: Database, parsed: ParsedFile, *, is_sample: bool = F
     return written[0]
 
 
+async def delete_dataset(db: Database, dataset_id: int) -> bool:
+    """Delete one dataset and its rows in one transaction. False when it does not exist."""
+    ds = KeywordDataset.__table__
+    async with db.engine.begin() as conn:
+        await _bump_version(conn)
+        await conn.execute(delete(KeywordRow.__table__).where(KeywordRow.__table__.c.dataset_id == dataset_id))
+        deleted = (await conn.execute(delete(ds).where(ds.c.id == dataset_id))).rowcount
+    from medipersona.keywords.store import invalidate_local
+
+    invalidate_local(db)
+    return bool(deleted)
+
+
 def _parse_many(sources: list[Source], catalog: Catalog) -> list[ParsedFile | RejectFile]:
     out: list[ParsedFile | RejectFile] = []
     for source in sources:

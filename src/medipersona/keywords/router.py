@@ -1,6 +1,7 @@
 """Keyword API: datasets, import (admin), timeline series and chart, and the persona timeline analysis job.
 
     GET  /api/keywords/datasets
+    DELETE /api/keywords/datasets/{id}              (admin)
     POST /api/keywords/import                       (admin; multipart ``file``: .csv or .zip) 200 / 422
     GET  /api/keywords/timeline?department=&chief_complaint=&gender=&age=
     GET  /api/keywords/timeline/chart.svg?...       (same parameters)
@@ -63,6 +64,16 @@ def dataset_payload(ds) -> dict[str, Any]:
 async def list_datasets(user: CurrentUser, session: SessionDep) -> dict:
     """Every keyword dataset (department names and complaint names in Japanese)."""
     return {"datasets": [dataset_payload(ds) for ds in await store.list_datasets(session)]}
+
+
+@router.delete("/keywords/datasets/{dataset_id}", status_code=204)
+async def delete_dataset(dataset_id: int, request: Request, user: AdminUser) -> Response:
+    """Remove one dataset (admin). Lookups then fall back to the department-level dataset."""
+    from medipersona.keywords.importer import delete_dataset as remove
+
+    if not await remove(request.app.state.db, dataset_id):
+        raise NotFound("データセットが見つかりません。", code="dataset_not_found")
+    return Response(status_code=204)
 
 
 async def read_upload(request: Request, max_bytes: int = MAX_UPLOAD_BYTES) -> UploadFile:
