@@ -137,6 +137,11 @@ def test_parse_errors_name_the_line():
     with pytest.raises(RejectFile) as exc:
         parse_text(csv_text(bad_share))
     assert exc.value.line == 3 and "0〜100" in exc.value.reason
+    huge = make_rows(2)
+    huge[0][2] = "1e15"
+    with pytest.raises(RejectFile) as exc:
+        parse_text(csv_text(huge))
+    assert exc.value.line == 2 and "大きすぎます" in exc.value.reason
     with pytest.raises(RejectFile) as exc:
         parse_text(csv_text([]))
     assert "データ行がありません" in exc.value.reason

@@ -41,6 +41,7 @@ MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_ROWS_PER_FILE = 200_000
 HEADER_SEARCH_ROWS = 5
+MAX_COUNT = 2_000_000_000  # fits a 32-bit INTEGER column (PostgreSQL)
 PARSE_CHUNK = 16  # files parsed per worker-thread call
 BATCH_FILES = 50  # files written per transaction
 BATCH_ROWS = 20_000
@@ -442,6 +443,8 @@ def _diagnose(row: list[str], mapping: dict[str, int], width: int, line: int) ->
             return RejectFile(f"「{FIELD_LABELS[name]}」が数値ではありません: 「{raw}」", line)
         if name in ("volume", "overlap") and value < 0:
             return RejectFile(f"「{FIELD_LABELS[name]}」が負の値です: {raw}", line)
+        if name in ("volume", "overlap", "rank") and abs(value) > MAX_COUNT:
+            return RejectFile(f"「{FIELD_LABELS[name]}」が大きすぎます: {raw}", line)
         if (name in ("male", "female") or name.startswith("age_")) and not 0 <= value <= 100:
             return RejectFile(f"「{FIELD_LABELS[name]}」が0〜100の範囲外です: {raw}", line)
         if name == "days" and not -3660 <= value <= 3660:
@@ -527,8 +530,8 @@ def parse_text(text: str) -> list[tuple]:
             shares = nums[3:]
             if (
                 not keyword or len(keyword) > 300 or not isfinite(total)
-                or nums[0] < 0 or nums[1] < 0 or not -3660 <= nums[2] <= 3660
-                or min(shares) < 0 or max(shares) > 100
+                or not 0 <= nums[0] <= MAX_COUNT or not 0 <= nums[1] <= MAX_COUNT or not -3660 <= nums[2] <= 3660
+                or min(shares) < 0 or max(shares) > 100 or not -MAX_COUNT <= rank <= MAX_COUNT
             ):
                 if not any(c.strip() for c in row):  # Excel's trailing ",,,,," rows
                     order -= 1
@@ -695,7 +698,7 @@ async def import_sources(
                 # A concurrent import of the same dataset (unique scope) or a busy database: once more.
                 await anyio.sleep(0.5)
                 written = await write_datasets(db, files, is_sample=is_sample)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OverflowError, ValueError) as exc:
             log.exception("keyword import: database write failed")
             for source, _parsed in batch:
                 emit(FileResult(file=source.name, status="rejected",
