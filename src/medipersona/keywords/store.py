@@ -20,8 +20,8 @@ from medipersona.keywords.categories import DISPLAY_ORDER
 from medipersona.keywords.models import AGE_COLUMNS, KeywordDataset, KeywordRow, KeywordState
 
 CHECK_INTERVAL = 1.0  # seconds between version checks per worker
-MAX_RESULTS_CACHED = 1024
-MAX_TIMELINES_CACHED = 64
+MAX_RESULTS_CACHED = 512  # prompt keyword lists (~4 KB each)
+MAX_TIMELINES_CACHED = 32  # timeline results (~200 KiB each: <= ~6.5 MB)
 GENDER_MIN_SHARE = 40.0  # PRODUCT.md §3
 AGE_MIN_SHARE = 15.0
 BAND_INDEX = {code: i for i, (code, *_rest) in enumerate(AGE_BANDS)}
@@ -52,7 +52,7 @@ class _Cache:
 
     def __init__(self) -> None:
         self.results = _LRU(MAX_RESULTS_CACHED)  # prompt keywords: small
-        self.timelines = _LRU(MAX_TIMELINES_CACHED)  # series + summary: up to ~100 KB each
+        self.timelines = _LRU(MAX_TIMELINES_CACHED)
         self.version: tuple[int, str] | None = None
         self.checked_at = 0.0
 
