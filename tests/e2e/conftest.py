@@ -79,6 +79,14 @@ def _server_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _patient_expectations():
+    """The box is shared (2 cores, other test suites, benchmarks): give assertions time before failing."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
+
 @pytest.fixture(scope="session")
 def e2e_server(tmp_path_factory) -> Iterator[Server]:
     if not Path(CHROMIUM).exists():
@@ -209,7 +217,7 @@ class Session:
 
         self.context.route("**/*", guard)
         self.page = self.context.new_page()
-        self.page.set_default_timeout(15_000)
+        self.page.set_default_timeout(30_000)
         self.page.on("console", lambda m: m.type == "error" and self.problems.console_errors.append(m.text))
         self.page.on("pageerror", lambda e: self.problems.page_errors.append(str(e)))
 

@@ -41,6 +41,7 @@ def fill_wizard(page: Page, *, mode: str = "auto", department: str = "内科", c
                 purpose: str = "患者数を増やす", patient_type: str = "対話重視型", profile: dict | None = None,
                 extras: dict | None = None, rows: list[tuple[str, str]] | None = None) -> None:
     """From step 1 to the confirmation step."""
+    page.wait_for_selector("#wizard.is-enhanced", state="attached")
     expect(current_step_heading(page)).to_contain_text(STEP_TITLES[1])
     choose(page, department)
     next_step(page, 2)

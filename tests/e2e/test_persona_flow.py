@@ -124,6 +124,23 @@ def test_journey(session_factory, viewport_name, api):
     expect(page.locator('[data-profile-field="occupation"]')).to_have_text("美容部員")
     assert api.get(f"/api/personas/{pid}").json()["profile"]["occupation"] == "美容部員"
 
+    # Edit the extras and the free rows the same way.
+    page.get_by_role("button", name="その他の特徴を編集").click()
+    expect(page.locator("#extras-form-title")).to_be_focused()
+    page.locator("#extras-form").get_by_label("座右の銘").fill("七転び八起き")
+    rows = page.locator("#extras-form [data-edit-row]")
+    expect(rows).to_have_count(2)  # the stored row + one empty
+    rows.nth(1).get_by_label("項目名").fill("好きな食べ物")
+    rows.nth(1).get_by_label("内容").fill("抹茶アイス")
+    page.locator("#extras-form").get_by_role("button", name="保存").click()
+    expect(page.locator("#extras-status")).to_have_text("その他の特徴を保存しました。")
+    expect(page.locator("#extras-list")).to_contain_text("七転び八起き")
+    expect(page.locator("#extras-list")).to_contain_text("抹茶アイス")
+    stored = api.get(f"/api/personas/{pid}").json()
+    assert stored["extras"]["motto"] == "七転び八起き"
+    assert stored["extra_fields"] == [{"name": "ペット", "value": "猫を2匹飼っている"},
+                                      {"name": "好きな食べ物", "value": "抹茶アイス"}]
+
     # Regenerate one section: it streams again and ends with new text.
     before = page.locator("#section-reviews [data-section-text]").text_content()
     page.get_by_role("button", name="口コミの重視ポイントを再生成").click()

@@ -228,7 +228,7 @@
         var img = doc.getElementById("persona-image");
         if (img && img.getAttribute("alt")) { image.setAttribute("alt", img.getAttribute("alt")); }
         document.title = (doc.title || document.title);
-        bindProfileForm();
+        bindEditors();
       })
       .catch(function () { /* the page still shows the streamed text */ });
   }
@@ -255,7 +255,7 @@
     progressBar.value = 100;
     announce("ペルソナが完成しました。");
     enableExports();
-    refreshFromServer(["persona-head", "profile-list", "extras-list", "profile-form"]).then(function () {
+    refreshFromServer(["persona-head", "profile-list", "extras-list", "profile-form", "extras-form"]).then(function () {
       if (imageStatus !== "done") {
         // The image may have been written together with the final state.
         fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })
@@ -424,13 +424,58 @@
       });
   });
 
-  // ------------------------------------------------------------------------------------------ profile edit
-  function bindProfileForm() {
-    var form = document.getElementById("profile-form");
-    var list = document.getElementById("profile-list");
-    var editBtn = document.getElementById("profile-edit");
-    var statusEl = document.getElementById("profile-status");
-    if (!form || form.getAttribute("data-bound")) { return; }
+  // ------------------------------------------------------------------------------------------ in-place edits
+  // One pattern for the profile and the extras: a server-rendered <form hidden> next to the <dl>; PATCH the
+  // persona; on success re-read the server-rendered parts (escaped by the templates) and announce it.
+  var EDITORS = [
+    { form: "profile-form", list: "profile-list", button: "profile-edit", status: "profile-status",
+      title: "profile-form-title", prefix: "profile.", saved: "プロフィールを保存しました。",
+      build: buildProfile, refresh: ["persona-head", "profile-list", "profile-form"] },
+    { form: "extras-form", list: "extras-list", button: "extras-edit", status: "extras-status",
+      title: "extras-form-title", prefix: "", saved: "その他の特徴を保存しました。",
+      build: buildExtras, refresh: ["extras-list", "extras-form"] }
+  ];
+
+  function buildProfile(form) {
+    var profile = {};
+    ["name", "gender", "prefecture", "municipality", "family", "occupation", "income", "hobby", "life_events"]
+      .forEach(function (k) { var el = form.elements.namedItem(k); if (el) { profile[k] = el.value.trim(); } });
+    profile.age = parseInt(form.elements.namedItem("age").value, 10);
+    profile.age_months = parseInt(form.elements.namedItem("age_months").value || "0", 10);
+    var errors = [];
+    if (!profile.name) { errors.push({ field: "name", message: "名前を入力してください。" }); }
+    if (profile.name.length > 50) { errors.push({ field: "name", message: "50文字以内で入力してください。" }); }
+    if (profile.age < 15 && profile.income && profile.income !== "none") {
+      errors.push({ field: "income", message: "15歳未満の場合、年収は「収入なし」を選んでください。" });
+    }
+    return { body: { profile: profile }, errors: errors };
+  }
+
+  function buildExtras(form) {
+    var extras = {};
+    $all("[data-extras-field]", form).forEach(function (input) {
+      var value = input.value.trim();
+      extras[input.name] = value ? value : null;
+    });
+    var rows = [];
+    var errors = [];
+    $all("[data-edit-row]", form).forEach(function (row, i) {
+      var name = row.querySelector('[name="row_name"]').value.trim();
+      var value = row.querySelector('[name="row_value"]').value.trim();
+      if (value && !name) { errors.push({ field: "extra_fields." + i + ".name", message: "項目名を入力してください。" }); }
+      if (name) { rows.push({ name: name, value: value }); }
+    });
+    return { body: { extras: extras, extra_fields: rows }, errors: errors };
+  }
+
+  function bindEditors() { EDITORS.forEach(bindEditor); }
+
+  function bindEditor(cfg) {
+    var form = document.getElementById(cfg.form);
+    var list = document.getElementById(cfg.list);
+    var editBtn = document.getElementById(cfg.button);
+    var statusEl = document.getElementById(cfg.status);
+    if (!form || !editBtn || form.getAttribute("data-bound")) { return; }
     form.setAttribute("data-bound", "true");
     editBtn.hidden = status !== "done";
     function close(focusBtn) {
@@ -440,55 +485,55 @@
       if (focusBtn) { editBtn.focus(); }
     }
     editBtn.onclick = function () {
-      var open = form.hidden;
-      if (!open) { close(true); return; }
+      if (!form.hidden) { close(true); return; }
       form.hidden = false;
       list.hidden = true;
       editBtn.setAttribute("aria-expanded", "true");
       statusEl.textContent = "";
-      document.getElementById("profile-form-title").focus();
+      document.getElementById(cfg.title).focus();
     };
-    document.getElementById("profile-cancel").onclick = function () { close(true); };
+    var cancel = form.querySelector("[data-edit-cancel]");
+    if (cancel) { cancel.onclick = function () { close(true); }; }
     var age = form.elements.namedItem("age");
     var months = form.elements.namedItem("age_months");
-    function syncMonths() { if (age.value === "100") { months.value = "0"; months.disabled = true; } else { months.disabled = false; } }
-    age.onchange = syncMonths;
-    syncMonths();
+    if (age && months) {
+      var syncMonths = function () {
+        if (age.value === "100") { months.value = "0"; months.disabled = true; } else { months.disabled = false; }
+      };
+      age.onchange = syncMonths;
+      syncMonths();
+    }
     form.onsubmit = function (event) {
       event.preventDefault();
       $all(".field-error", form).forEach(function (el) { el.textContent = ""; el.hidden = true; });
       $all('[aria-invalid="true"]', form).forEach(function (el) { el.removeAttribute("aria-invalid"); });
-      var profile = {};
-      ["name", "gender", "prefecture", "municipality", "family", "occupation", "income", "hobby", "life_events"]
-        .forEach(function (k) { profile[k] = form.elements.namedItem(k).value.trim(); });
-      profile.age = parseInt(age.value, 10);
-      profile.age_months = parseInt(months.value || "0", 10);
-      var localErrors = [];
-      if (!profile.name) { localErrors.push({ field: "name", message: "名前を入力してください。" }); }
-      if (profile.name.length > 50) { localErrors.push({ field: "name", message: "50文字以内で入力してください。" }); }
-      if (localErrors.length) { showFieldErrors(form, localErrors, statusEl); return; }
+      var built = cfg.build(form);
+      if (built.errors.length) { showFieldErrors(form, built.errors, statusEl); return; }
       statusEl.classList.remove("is-error");
       statusEl.textContent = "保存しています…";
       window.mpFetch(api, {
         method: "PATCH",
         headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify({ profile: profile })
+        body: JSON.stringify(built.body)
       }).then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (d) { return { ok: r.ok, data: d }; });
       }).then(function (res) {
         if (!res.ok) {
           var err = (res.data && res.data.error) || {};
           showFieldErrors(form, (err.fields || []).map(function (f) {
-            return { field: String(f.field || "").replace(/^profile\./, ""), message: f.message };
+            var field = String(f.field || "");
+            return { field: cfg.prefix && field.indexOf(cfg.prefix) === 0 ? field.slice(cfg.prefix.length) : field,
+                     message: f.message };
           }), statusEl, err.message);
           return;
         }
-        refreshFromServer(["persona-head", "profile-list", "profile-form"]).then(function () {
-          var s = document.getElementById("profile-status");
-          s.classList.remove("is-error");
-          s.textContent = "プロフィールを保存しました。";
-          var btn = document.getElementById("profile-edit");
+        refreshFromServer(cfg.refresh).then(function () {
+          var st = document.getElementById(cfg.status);
+          st.classList.remove("is-error");
+          st.textContent = cfg.saved;
+          var btn = document.getElementById(cfg.button);
           btn.hidden = false;
+          btn.setAttribute("aria-expanded", "false");
           btn.focus();
         });
       }).catch(function () {
@@ -502,7 +547,8 @@
     var first = null;
     errors.forEach(function (err) {
       var box = form.querySelector('[data-error-for="' + err.field + '"]');
-      var input = form.elements.namedItem(err.field);
+      var input = form.elements.namedItem(err.field) ||
+        (box && box.parentNode.querySelector("input, select"));
       if (box) { box.textContent = err.message; box.hidden = false; }
       if (input && input.setAttribute) { input.setAttribute("aria-invalid", "true"); if (!first) { first = input; } }
     });
@@ -512,7 +558,7 @@
   }
 
   // ------------------------------------------------------------------------------------------ start
-  bindProfileForm();
+  bindEditors();
   if (status === "queued" || status === "running") {
     progressPanel.hidden = false;
     updateProgress(null);
