@@ -156,6 +156,12 @@ class JobContext:
         """Wait until everything emitted so far is committed."""
         await self.runtime.writer.submit(self, None, urgent=True)
 
+    def patch(self, model: Any, key: str, **values: Any) -> None:
+        """Set columns of one row (primary key ``id``) with the next batch, e.g.
+        ``ctx.patch(Persona, persona_id, status="running")``. Cheap: patches merge per row and a batch writes
+        all rows with the same columns in one executemany UPDATE."""
+        self.runtime.writer.patch(self, model, key, values)
+
     async def write(self, apply: ApplyFn, *, urgent: bool = False) -> Any:
         """Run ``apply(tx)`` inside the next fenced write batch; returns its result. Raises LeaseLost."""
         return await self.runtime.writer.submit(self, apply, urgent=urgent)
@@ -163,10 +169,18 @@ class JobContext:
     # ------------------------------------------------------------------------------------- completion
     async def finish(self, *, apply: ApplyFn | None = None, data: dict[str, Any] | None = None,
                      result: dict[str, Any] | None = None) -> None:
-        """Mark the job done: ``apply(tx)``, the job row and the ``done`` event in one fenced transaction."""
+        """Mark the job done: the job row, the ``done`` event, ``apply(tx)`` and any pending ``patch`` of this job
+        in one fenced transaction."""
+        from medipersona.db import utcnow
         from medipersona.jobs.writer import finish_op
 
-        await self.runtime.writer.submit(self, finish_op(self, apply, data or {}, result), urgent=True)
+        if apply is None:
+            now = utcnow()
+            await self.runtime.writer.complete(
+                self, {"status": "done", "finished_at": now, "updated_at": now, "lease_owner": None,
+                       "lease_expires_at": None, "result": result, "error": None}, "done", data or {})
+        else:
+            await self.runtime.writer.submit(self, finish_op(self, apply, data or {}, result), urgent=True)
         self.finished = True
 
     async def fail(self, error: dict[str, str], *, apply: ApplyFn | None = None) -> None:

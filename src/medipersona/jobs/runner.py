@@ -28,6 +28,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from medipersona.db import Database, utcnow
+from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job, JobEvent
 from medipersona.jobs.registry import (
     GAVE_UP_FAILURE,
@@ -115,6 +116,10 @@ class JobRuntime:
             if left:
                 await self._release(left)
         await self.writer.stop()
+        w = self.writer
+        log.warning("job writer: %d flushes, %d events, %d writes, %.2fs in batches (max %.3fs), %.2fs waiting "
+                    "for the write lock; %d jobs claimed", w.flushes, w.events_written, w.ops_applied,
+                    w.flush_seconds, w.max_flush_seconds, w.lock_wait_seconds, self.claimed_total)
 
     # ------------------------------------------------------------------------------------------ loops
     async def _claim_loop(self) -> None:
@@ -186,7 +191,7 @@ class JobRuntime:
             .returning(Job.id, Job.kind, Job.persona_id, Job.owner_id, Job.payload, Job.attempts, Job.max_attempts)
             .execution_options(synchronize_session=False)
         )
-        async with self.db.sessionmaker() as session:
+        async with write_lock(self.db.engine), self.db.sessionmaker() as session:
             rows = (await session.execute(stmt)).all()
             await session.commit()
         if rows:
@@ -258,7 +263,7 @@ class JobRuntime:
         except Exception:
             log.exception("flushing before release failed")
         try:
-            async with self.db.sessionmaker() as session:
+            async with write_lock(self.db.engine), self.db.sessionmaker() as session:
                 now = utcnow()
                 released = (
                     await session.execute(

@@ -16,8 +16,21 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.db import utcnow
-from medipersona.jobs.models import Job, JobEvent
+from medipersona.jobs.models import Job, JobEvent, new_job_id
 from medipersona.jobs.runner import wake_local_runners, wake_runner  # noqa: F401  (re-exported for callers)
+
+
+def new_job(kind: str, persona_id: str | None = None, payload: dict[str, Any] | None = None, *,
+            owner_id: int | None = None, max_attempts: int = 3) -> Job:
+    """A queued Job object with its id set (add it, and ``first_event(job)``, to a session yourself)."""
+    now = utcnow()
+    return Job(id=new_job_id(), kind=kind, persona_id=persona_id, owner_id=owner_id, status="queued",
+               payload=payload or {}, attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now)
+
+
+def first_event(job: Job) -> JobEvent:
+    return JobEvent(job_id=job.id, persona_id=job.persona_id, type="status", data={"status": "queued"},
+                    created_at=job.created_at)
 
 
 async def enqueue(
@@ -30,13 +43,10 @@ async def enqueue(
     max_attempts: int = 3,
 ) -> Job:
     """Add a queued job and its first ``status`` event to the session (the caller commits)."""
-    now = utcnow()
-    job = Job(kind=kind, persona_id=persona_id, owner_id=owner_id, status="queued", payload=payload or {},
-              attempts=0, max_attempts=max_attempts, created_at=now, updated_at=now)
+    job = new_job(kind, persona_id, payload, owner_id=owner_id, max_attempts=max_attempts)
     session.add(job)
-    await session.flush()
-    session.add(JobEvent(job_id=job.id, persona_id=persona_id, type="status", data={"status": "queued"},
-                         created_at=now))
+    await session.flush()  # the job row before its event (foreign key)
+    session.add(first_event(job))
     return job
 
 

@@ -30,7 +30,7 @@ SSE_RESPONSE_KWARGS: dict[str, Any] = {
     "headers": {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"},
 }
 PING_SECONDS = 15.0  # keep-alive comment after this much silence (proxies with idle timeouts)
-LOCAL_SAFETY_POLL = 3.0  # seconds: even a local job's stream looks at the table now and then
+LOCAL_SAFETY_POLL = 15.0  # seconds: even a local job's stream looks at the table now and then
 MISSING_JOB_MESSAGE = {"code": "job_missing", "message": "処理が見つかりません。削除された可能性があります。"}
 
 
@@ -61,16 +61,21 @@ def parse_last_event_id(value: str | None) -> int:
         return 0
 
 
-async def _read_rows(app: FastAPI, job_id: str, after_id: int) -> list[dict[str, Any]]:
-    async with app.state.db.sessionmaker() as session:
-        rows = (
-            await session.execute(
-                select(JobEvent.id, JobEvent.type, JobEvent.data)
-                .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
-                .order_by(JobEvent.id)
-                .limit(2000)
-            )
-        ).all()
+async def _read_rows(app: FastAPI, job_id: str, after_id: int, session=None) -> list[dict[str, Any]]:
+    stmt = (
+        select(JobEvent.id, JobEvent.type, JobEvent.data)
+        .where(JobEvent.job_id == job_id, JobEvent.id > after_id)
+        .order_by(JobEvent.id)
+        .limit(2000)
+    )
+    if session is not None:  # the request's own session: read once, then give the connection back
+        try:
+            rows = (await session.execute(stmt)).all()
+        finally:
+            await session.close()
+    else:
+        async with app.state.db.sessionmaker() as own:
+            rows = (await own.execute(stmt)).all()
     return [{"id": int(r.id), "type": r.type, "data": r.data} for r in rows]
 
 
@@ -86,7 +91,9 @@ async def job_event_stream(
     after_id: int = 0,
     ping_seconds: float | None = None,
     poll_seconds: float | None = None,
+    session=None,
 ) -> AsyncIterator[bytes]:
+    """``session``: optionally the request's session, used for the first read and then closed."""
     settings = app.state.settings
     runtime = app.state.jobs
     ping = ping_seconds or PING_SECONDS
@@ -103,13 +110,21 @@ async def job_event_stream(
                 # Locality is checked *before* reading: if the job ran here then, every later row reaches us
                 # through the hub (we subscribed first), so the hub alone is gap-free from now on.
                 local_at_read = runtime.is_local(job_id)
-                rows = await _read_rows(app, job_id, last)
+                rows = await _read_rows(app, job_id, last, session)
+                session = None
+                chunk: list[bytes] = []
+                finished = False
                 for row in rows:
                     last = row["id"]
-                    yield format_event(row["type"], row["data"], row["id"])
-                    last_sent = time.monotonic()
+                    chunk.append(format_event(row["type"], row["data"], row["id"]))
                     if row["type"] in TERMINAL_EVENTS:
-                        return
+                        finished = True
+                        break
+                if chunk:
+                    yield b"".join(chunk)
+                    last_sent = time.monotonic()
+                if finished:
+                    return
                 if rows:
                     idle_reads = 0
                 else:
@@ -137,15 +152,25 @@ async def job_event_stream(
             batch = [event]
             while not queue.empty():
                 batch.append(queue.get_nowait())
+            chunk = []
+            finished = False
             for item in batch:
                 if item["id"] <= last:
                     continue
                 last = item["id"]
-                yield format_event(item["type"], item["data"], item["id"])
-                last_sent = time.monotonic()
+                chunk.append(format_event(item["type"], item["data"], item["id"]))
                 if item["type"] in TERMINAL_EVENTS:
-                    return
+                    finished = True
+                    break
+            if chunk:
+                # one write per wake-up, however many events it carries
+                yield b"".join(chunk)
+                last_sent = time.monotonic()
+            if finished:
+                return
             if not runtime.is_local(job_id):
                 need_read = True
     finally:
         runtime.hub.unsubscribe(job_id, queue)
+        if session is not None:
+            await session.close()

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 
 from medipersona.db import utcnow
+from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job, JobEvent
 from medipersona.jobs.registry import ApplyFn, JobContext, LeaseLost
 
@@ -72,6 +73,22 @@ class PendingEvent:
     type: str
     data: dict[str, Any]
     created_at: Any = field(default_factory=utcnow)
+
+
+@dataclass
+class PendingPatch:
+    job_id: str
+    attempt: int
+    table: Any
+    key: str
+    values: dict[str, Any]
+
+
+@dataclass
+class PendingCompletion:
+    job_id: str
+    attempt: int
+    future: asyncio.Future
 
 
 @dataclass
@@ -150,6 +167,8 @@ class WriteBatcher:
         self.interval = interval
         self._events: list[PendingEvent] = []
         self._ops: list[PendingOp] = []
+        self._patches: dict[tuple[str, str], PendingPatch] = {}
+        self._completions: list[PendingCompletion] = []
         self._last_delta: dict[tuple[str, int], tuple[str, PendingEvent]] = {}
         self._offsets: dict[tuple[str, int, str], int] = {}
         self._kick = asyncio.Event()
@@ -162,6 +181,10 @@ class WriteBatcher:
         # counters for tests and the benchmark
         self.flushes = 0
         self.events_written = 0
+        self.ops_applied = 0
+        self.flush_seconds = 0.0
+        self.max_flush_seconds = 0.0
+        self.lock_wait_seconds = 0.0
 
     # ------------------------------------------------------------------------------------------ queueing
     def emit(self, ctx: JobContext, type: str, data: dict[str, Any]) -> None:
@@ -196,6 +219,28 @@ class WriteBatcher:
             self._urgent.set()
         return future
 
+    def patch(self, ctx: JobContext, table: Any, key: str, values: dict[str, Any]) -> None:
+        """Set columns of one row (by primary key ``id``) in the next batch. Patches of one row merge; all
+        patches of a batch with the same columns become one executemany UPDATE."""
+        table = getattr(table, "__table__", table)
+        pending = self._patches.get((table.name, key))
+        if pending is not None and pending.job_id == ctx.job_id and pending.attempt == ctx.attempt:
+            pending.values.update(values)
+        else:
+            self._patches[(table.name, key)] = PendingPatch(ctx.job_id, ctx.attempt, table, key, dict(values))
+        self._kick.set()
+
+    def complete(self, ctx: JobContext, job_values: dict[str, Any], event_type: str,
+                 event_data: dict[str, Any]) -> asyncio.Future:
+        """Finish a job in the next batch: its row (``job_values``), then its final event, fenced like the rest.
+        The returned future raises LeaseLost if the job was not ours any more."""
+        self.patch(ctx, Job, ctx.job_id, job_values)
+        self.emit(ctx, event_type, event_data)
+        future = asyncio.get_running_loop().create_future()
+        self._completions.append(PendingCompletion(ctx.job_id, ctx.attempt, future))
+        self._urgent.set()
+        return future
+
     def request_heartbeat(self) -> None:
         self._heartbeat_due = True
         self._kick.set()
@@ -219,12 +264,12 @@ class WriteBatcher:
                 await asyncio.wait_for(self._task, timeout=10)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
-        if self._events or self._ops:
+        if self._events or self._ops or self._patches:
             await self.flush_now()
 
     async def _loop(self) -> None:
         while True:
-            if not (self._events or self._ops or self._heartbeat_due):
+            if not (self._events or self._ops or self._patches or self._heartbeat_due):
                 if self._closing:
                     return
                 self._kick.clear()
@@ -250,11 +295,13 @@ class WriteBatcher:
         self._urgent.clear()
         events, self._events = self._events, []
         ops, self._ops = self._ops, []
+        patches, self._patches = list(self._patches.values()), {}
+        completions, self._completions = self._completions, []
         self._last_delta.clear()
         heartbeat = self._heartbeat_due
         self._heartbeat_due = False
         self._last_flush = time.monotonic()
-        job_ids = {e.job_id for e in events} | {o.job_id for o in ops}
+        job_ids = {e.job_id for e in events} | {o.job_id for o in ops} | {p.job_id for p in patches}
         if heartbeat:
             job_ids |= set(self.runtime.running)
         if not job_ids:
@@ -262,17 +309,25 @@ class WriteBatcher:
                 if not op.future.done():
                     op.future.set_result(None)
             return
+        t0 = time.perf_counter()
         try:
-            owned, publish, results = await self._apply(job_ids, events, ops)
+            owned, publish, results = await self._apply(job_ids, events, ops, patches)
         except Exception as exc:
             if not ops:
-                # Keep the events for the next batch (the database may be briefly unavailable).
+                # Keep the writes for the next batch (the database may be briefly unavailable).
                 self._events[:0] = events
-                log.warning("job event batch failed, will retry: %s", exc)
+                for p in patches:
+                    self._patches.setdefault((p.table.name, p.key), p)
+                self._completions[:0] = completions
+                log.warning("job write batch failed, will retry: %s", exc)
                 raise
             log.warning("job write batch failed (%s); retrying its writes one by one", exc)
-            owned, publish, results = await self._apply_separately(job_ids, events, ops)
+            owned, publish, results = await self._apply_separately(job_ids, events, ops, patches)
         self.flushes += 1
+        self.ops_applied += len(ops) + len(patches)
+        spent = time.perf_counter() - t0
+        self.flush_seconds += spent
+        self.max_flush_seconds = max(self.max_flush_seconds, spent)
         if heartbeat and owned is not None:
             self.last_heartbeat_ok = time.monotonic()
         for job_id, event in publish:
@@ -284,6 +339,13 @@ class WriteBatcher:
                 op.future.set_exception(result)
             else:
                 op.future.set_result(result)
+        for c in completions:
+            if c.future.done():
+                continue
+            if owned is not None and owned.get(c.job_id) == c.attempt:
+                c.future.set_result(None)
+            else:
+                c.future.set_exception(LeaseLost(c.job_id))
         if owned is not None:
             for job_id in job_ids:
                 running = self.runtime.running.get(job_id)
@@ -318,25 +380,41 @@ class WriteBatcher:
             publish.append((event.job_id, {"id": int(row[0]), "type": event.type, "data": event.data}))
         self.events_written += len(events)
 
-    async def _apply(self, job_ids, events, ops):
+    async def _apply_patches(self, session, patches: list[PendingPatch]) -> None:
+        groups: dict[tuple[str, tuple[str, ...]], list[PendingPatch]] = defaultdict(list)
+        for p in patches:
+            groups[(p.table.name, tuple(sorted(p.values)))].append(p)
+        for (_name, columns), items in groups.items():
+            table = items[0].table
+            stmt = update(table).where(table.c.id == bindparam("_pk")).values(
+                {c: bindparam(f"_v_{c}") for c in columns})
+            params = [{"_pk": p.key, **{f"_v_{c}": p.values[c] for c in columns}} for p in items]
+            await session.execute(stmt, params)
+
+    async def _apply(self, job_ids, events, ops, patches=()):
         publish: list[tuple[str, dict[str, Any]]] = []
         results: list[Any] = []
-        async with self.runtime.db.sessionmaker() as session:
-            owned = await self._fence(session, job_ids)
-            await self._insert_events(session, [e for e in events if owned.get(e.job_id) == e.attempt], publish)
-            tx = WriteTx(session, publish)
-            for op in ops:
-                if owned.get(op.job_id) != op.attempt:
-                    results.append(LeaseLost(op.job_id))
-                elif op.fn is None:
-                    results.append(None)
-                else:
-                    results.append(await op.fn(tx))
-            await session.commit()
+        t0 = time.perf_counter()
+        async with write_lock(self.runtime.db.engine):
+            self.lock_wait_seconds += time.perf_counter() - t0
+            async with self.runtime.db.sessionmaker() as session:
+                owned = await self._fence(session, job_ids)
+                await self._insert_events(session, [e for e in events if owned.get(e.job_id) == e.attempt],
+                                          publish)
+                await self._apply_patches(session, [p for p in patches if owned.get(p.job_id) == p.attempt])
+                tx = WriteTx(session, publish)
+                for op in ops:
+                    if owned.get(op.job_id) != op.attempt:
+                        results.append(LeaseLost(op.job_id))
+                    elif op.fn is None:
+                        results.append(None)
+                    else:
+                        results.append(await op.fn(tx))
+                await session.commit()
         return owned, publish, results
 
-    async def _apply_separately(self, job_ids, events, ops):
-        owned, publish, _ = await self._apply(job_ids, events, [])
+    async def _apply_separately(self, job_ids, events, ops, patches=()):
+        owned, publish, _ = await self._apply(job_ids, events, [], patches)
         results: list[Any] = []
         for op in ops:
             try:

@@ -83,24 +83,25 @@ def prompt_inputs(persona: Persona, avoid_names: list[str] | None = None) -> Pro
     )
 
 
-async def _load(ctx: JobContext) -> tuple[Persona, dict[str, int]]:
+async def _load(ctx: JobContext, *, with_keywords: bool = False):
+    """The persona, the section lengths and (optionally) the keywords for its prompt, with one session."""
     async with ctx.session() as session:
         persona = await session.get(Persona, ctx.persona_id)
         if persona is None:
             raise JobFailed("ペルソナが見つかりません。削除された可能性があります。", code="persona_missing")
         lengths = await section_lengths(session)
         session.expunge(persona)
-    return persona, lengths
+        keywords = await _keywords(session, persona) if with_keywords else []
+    return persona, lengths, keywords
 
 
-async def _keywords(ctx: JobContext, persona: Persona) -> list[dict[str, Any]]:
+async def _keywords(session, persona: Persona) -> list[dict[str, Any]]:
     from medipersona.keywords.lookup import top_keywords_for_prompt
 
     profile = persona.profile or {}
     try:
-        async with ctx.session() as session:
-            rows = await top_keywords_for_prompt(session, persona.department_id, persona.chief_complaint_id,
-                                                 profile.get("age"), profile.get("gender"), limit=KEYWORD_LIMIT)
+        rows = await top_keywords_for_prompt(session, persona.department_id, persona.chief_complaint_id,
+                                             profile.get("age"), profile.get("gender"), limit=KEYWORD_LIMIT)
     except Exception:  # noqa: BLE001 - a persona without keyword grounding beats no persona
         log.exception("keyword lookup failed for persona %s", persona.id)
         return []
@@ -154,17 +155,6 @@ class SectionStreamer:
             self.on_complete(key, text)
 
 
-def _store_sections(ctx: JobContext, sections: dict[str, str]):
-    async def apply(tx: WriteTx) -> None:
-        await tx.session.execute(
-            update(Persona).where(Persona.id == ctx.persona_id)
-            .values(sections=dict(sections), updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-
-    return apply
-
-
 async def _mark_failed(tx: WriteTx, ctx: JobContext, error: dict[str, str]) -> None:
     await tx.session.execute(
         update(Persona).where(Persona.id == ctx.persona_id)
@@ -200,31 +190,24 @@ async def _portrait(ctx: JobContext, persona: Persona, timings: dict[str, Any]) 
         log.warning("portrait failed for persona %s: %s", persona.id, exc.code)
         error = {"code": "image_failed", "part": "image",
                  "message": f"ポートレート画像を生成できませんでした。{exc.message}"}
-        await ctx.write(_image_state(ctx, "failed", None, None, info))
+        _image_state(ctx, "failed", None, None, info)
         ctx.emit("image", {"status": "failed", "message": error["message"]})
         return error
     except OSError:
         log.exception("storing the portrait failed for persona %s", persona.id)
         error = {"code": "image_failed", "part": "image", "message": "ポートレート画像を保存できませんでした。"}
-        await ctx.write(_image_state(ctx, "failed", None, None, info))
+        _image_state(ctx, "failed", None, None, info)
         ctx.emit("image", {"status": "failed", "message": error["message"]})
         return error
     timings["image_seconds"] = round(time.monotonic() - started, 3)
-    await ctx.write(_image_state(ctx, "done", name, result.mime, info, result.model))
+    _image_state(ctx, "done", name, result.mime, info, result.model)
     ctx.emit("image", {"status": "done", "url": f"/api/personas/{persona.id}/image?v={ctx.attempt}"})
     return None
 
 
-def _image_state(ctx: JobContext, status: str, path: str | None, mime: str | None, info, model: str = ""):
-    async def apply(tx: WriteTx) -> None:
-        await tx.session.execute(
-            update(Persona).where(Persona.id == ctx.persona_id)
-            .values(image_status=status, image_path=path, image_mime=mime, image_provider=info.provider or "",
-                    image_model=model or info.model or "", updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-
-    return apply
+def _image_state(ctx: JobContext, status: str, path: str | None, mime: str | None, info, model: str = "") -> None:
+    ctx.patch(Persona, ctx.persona_id, image_status=status, image_path=path, image_mime=mime,
+              image_provider=info.provider or "", image_model=model or info.model or "", updated_at=utcnow())
 
 
 @job_handler("persona_generate", on_failure=_mark_failed, max_attempts=3)
@@ -242,34 +225,25 @@ async def _generate(ctx: JobContext) -> None:
     from medipersona.providers.structured import generate_structured
 
     started = time.monotonic()
-    persona, lengths = await _load(ctx)
+    persona, lengths, keywords = await _load(ctx, with_keywords=True)
     timings: dict[str, Any] = dict(persona.timings or {})
     queued_at = persona.created_at
     if queued_at is not None:
         timings["queued_seconds"] = round(max(0.0, (utcnow() - _aware(queued_at)).total_seconds()), 3)
     timings["attempt"] = ctx.attempt
 
-    async def mark_running(tx: WriteTx) -> None:
-        await tx.session.execute(
-            update(Persona).where(Persona.id == ctx.persona_id)
-            .values(status="running", error=None, sections={}, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-
-    running_write = asyncio.ensure_future(ctx.write(mark_running))
-    # Text and portrait start at the same moment; the keyword lookup (a local query) runs first.
+    ctx.patch(Persona, ctx.persona_id, status="running", error=None, sections={}, updated_at=utcnow())
+    # Text and portrait start at the same moment (the keyword lookup, a local query, ran with the load).
     image_task = asyncio.create_task(_portrait(ctx, persona, timings), name=f"portrait-{persona.id}")
     try:
-        keywords = await _keywords(ctx, persona)
         inputs = prompt_inputs(persona, (ctx.payload or {}).get("avoid_names"))
         request = build_text_request(inputs, keywords, section_lengths=lengths, seed=persona.seed,
                                      model=ctx.settings.text_model)
         stored: dict[str, str] = {}
-        pending_writes: list[asyncio.Future] = []
 
         def on_complete(key: str, text: str) -> None:
             stored[key] = text
-            pending_writes.append(asyncio.ensure_future(ctx.write(_store_sections(ctx, dict(stored)))))
+            ctx.patch(Persona, ctx.persona_id, sections=dict(stored), updated_at=utcnow())
 
         streamer = SectionStreamer(ctx, lengths, on_complete=on_complete)
         text_started = time.monotonic()
@@ -288,10 +262,8 @@ async def _generate(ctx: JobContext) -> None:
             if streamer.completed.get(key) != sections[key]:
                 ctx.emit("section", {"key": key, "label": SECTION_LABELS[key], "text": sections[key]})
         image_error = await image_task
-        await asyncio.gather(running_write, *pending_writes, return_exceptions=True)
     except BaseException:
         image_task.cancel()
-        running_write.cancel()
         raise
     timings["total_seconds"] = round(time.monotonic() - started, 3)
     name = persona.name
@@ -303,23 +275,18 @@ async def _generate(ctx: JobContext) -> None:
                  "answers": meta.get("attempts", 1)}
     timings["text"] = text_meta
 
-    async def store(tx: WriteTx) -> None:
-        profile = dict(persona.profile or {})
-        if name != persona.name:
-            profile["name"] = name
-        await tx.session.execute(
-            update(Persona).where(Persona.id == ctx.persona_id)
-            .values(status="done", sections=sections, name=name, profile=profile, keywords_used=keywords,
-                    text_provider=text_meta["provider"], text_model=text_meta["model"], timings=timings,
-                    error=image_error, finished_at=utcnow(), updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-
+    profile = dict(persona.profile or {})
+    if name != persona.name:
+        profile["name"] = name
+    # The persona's final state and the job's completion are written in the same transaction.
+    ctx.patch(Persona, ctx.persona_id, status="done", sections=sections, name=name, profile=profile,
+              keywords_used=keywords, text_provider=text_meta["provider"], text_model=text_meta["model"],
+              timings=timings, error=image_error, finished_at=utcnow(), updated_at=utcnow())
     done = {"status": "done", "name": name, "sections": sections,
             "image_status": "failed" if image_error else "done"}
     if image_error:
         done["error"] = image_error
-    await ctx.finish(apply=store, data=done, result={"persona_id": ctx.persona_id})
+    await ctx.finish(data=done, result={"persona_id": ctx.persona_id})
 
 
 def _aware(value):
@@ -344,7 +311,7 @@ async def regenerate_section(ctx: JobContext) -> None:
     key = (ctx.payload or {}).get("section")
     if key not in SECTION_KEYS:
         raise JobFailed("指定された項目はありません。", code="unknown_section")
-    persona, lengths = await _load(ctx)
+    persona, lengths, _ = await _load(ctx)
     inputs = prompt_inputs(persona)
     inputs.generate_name = False
     current = dict(persona.sections or {})

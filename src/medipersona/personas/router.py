@@ -123,13 +123,15 @@ async def persona_events(
 ):
     persona = await service.get_persona(session, user, persona_id)
     job_id = persona.current_job_id
-    state = None if job_id else _stored_state_events(persona)
-    # Give the pooled connection back now: the stream may stay open for minutes.
-    await session.close()
-    if state is not None:
+    if not job_id:
+        state = _stored_state_events(persona)
+        await session.close()
         return StreamingResponse(static_event_stream(state), **SSE_RESPONSE_KWARGS)
     after_id = max(after, parse_last_event_id(request.headers.get("last-event-id")))
-    return StreamingResponse(job_event_stream(request.app, job_id, after_id=after_id), **SSE_RESPONSE_KWARGS)
+    # The stream reads the state so far with this session and then closes it, so the pooled connection is
+    # given back while the stream stays open (for minutes, perhaps).
+    return StreamingResponse(job_event_stream(request.app, job_id, after_id=after_id, session=session),
+                             **SSE_RESPONSE_KWARGS)
 
 
 @router.get("/{persona_id}/image")

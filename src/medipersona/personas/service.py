@@ -22,9 +22,10 @@ from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_L
 from medipersona.catalog.service import get_catalog
 from medipersona.db import utcnow
 from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import wake_local_runners
-from medipersona.jobs.service import enqueue
+from medipersona.jobs.service import enqueue, first_event, new_job
 from medipersona.personas.autofill import autofill
 from medipersona.personas.models import Persona, new_persona_id
 from medipersona.personas.prompt import extras_labels, profile_labels
@@ -38,6 +39,12 @@ GENERATE_KIND = "persona_generate"
 SECTION_KIND = "persona_section"
 PERSONA_JOB_KINDS = (GENERATE_KIND, SECTION_KIND)
 STATUS_LABELS = {"queued": "待機中", "running": "生成中", "done": "完了", "failed": "失敗"}
+
+
+async def release_connection(session: AsyncSession) -> None:
+    """End the session's read transaction (nothing pending) so that it gives its pooled connection back before
+    queueing for the write lock: a request must never hold a connection while it waits for the writer."""
+    await session.commit()
 
 
 def _field_error(field: str, message: str) -> dict[str, str]:
@@ -140,11 +147,17 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
         image_status="pending",
         timings={},
     )
-    session.add(persona)
-    await session.flush()
-    job = await enqueue(session, GENERATE_KIND, persona.id, {"avoid_names": avoid[:20]}, owner_id=user.id)
+    job = new_job(GENERATE_KIND, persona.id, {"avoid_names": avoid[:20]}, owner_id=user.id)
     persona.current_job_id = job.id
-    await session.commit()
+    await release_connection(session)
+    async with write_lock(session.bind):
+        # persona, job and its first event (three INSERTs, in foreign-key order), one commit
+        session.add(persona)
+        await session.flush()
+        session.add(job)
+        await session.flush()
+        session.add(first_event(job))
+        await session.commit()
     wake_local_runners(settings)
     return persona
 
@@ -305,6 +318,7 @@ async def update_persona(session: AsyncSession, user: User, persona_id: str, dat
     persona = await get_persona(session, user, persona_id)
     if await _active_job(session, persona) is not None:
         raise Conflict("生成中のペルソナは編集できません。完了してからもう一度お試しください。", code="busy")
+    await release_connection(session)
     if data.profile is not None:
         profile = dict(persona.profile or {})
         for key, value in data.profile.model_dump(exclude_unset=True).items():
@@ -334,7 +348,8 @@ async def update_persona(session: AsyncSession, user: User, persona_id: str, dat
     if data.note is not None:
         persona.note = data.note
     persona.updated_at = utcnow()
-    await session.commit()
+    async with write_lock(session.bind):
+        await session.commit()
     return persona
 
 
@@ -347,9 +362,11 @@ async def regenerate_section(session: AsyncSession, settings: Settings, user: Us
         raise Conflict("完成したペルソナだけ項目を再生成できます。", code="not_done")
     if await _active_job(session, persona) is not None:
         raise Conflict("このペルソナは現在生成中です。完了してからもう一度お試しください。", code="busy")
-    job = await enqueue(session, SECTION_KIND, persona.id, {"section": key}, owner_id=user.id)
-    persona.current_job_id = job.id
-    await session.commit()
+    await release_connection(session)
+    async with write_lock(session.bind):
+        job = await enqueue(session, SECTION_KIND, persona.id, {"section": key}, owner_id=user.id)
+        persona.current_job_id = job.id
+        await session.commit()
     wake_local_runners(settings)
     return job
 
@@ -358,12 +375,14 @@ async def retry_persona(session: AsyncSession, settings: Settings, user: User, p
     persona = await get_persona(session, user, persona_id)
     if persona.status != "failed":
         raise Conflict("失敗したペルソナだけ再試行できます。", code="not_failed")
-    job = await enqueue(session, GENERATE_KIND, persona.id, {"avoid_names": []}, owner_id=user.id)
-    persona.status = "queued"
-    persona.error = None
-    persona.finished_at = None
-    persona.current_job_id = job.id
-    await session.commit()
+    await release_connection(session)
+    async with write_lock(session.bind):
+        job = await enqueue(session, GENERATE_KIND, persona.id, {"avoid_names": []}, owner_id=user.id)
+        persona.status = "queued"
+        persona.error = None
+        persona.finished_at = None
+        persona.current_job_id = job.id
+        await session.commit()
     wake_local_runners(settings)
     return persona
 
@@ -418,8 +437,10 @@ async def duplicate_persona(session: AsyncSession, settings: Settings, user: Use
         except OSError:
             copy.image_status = "failed"
             copy.image_path = None
-    session.add(copy)
-    await session.commit()
+    await release_connection(session)
+    async with write_lock(session.bind):
+        session.add(copy)
+        await session.commit()
     return copy
 
 
@@ -427,11 +448,13 @@ async def delete_persona(session: AsyncSession, settings: Settings, user: User, 
     persona = await get_persona(session, user, persona_id)
     image = _image_file(settings, persona)
     pid = persona.id
+    await release_connection(session)
     # Jobs and their events go with the persona (ON DELETE CASCADE); a worker still running one loses its
     # lease at its next write and stops.
-    await session.execute(sa_delete(Job).where(Job.persona_id == pid))
-    await session.delete(persona)
-    await session.commit()
+    async with write_lock(session.bind):
+        await session.execute(sa_delete(Job).where(Job.persona_id == pid))
+        await session.delete(persona)
+        await session.commit()
     await anyio.to_thread.run_sync(_remove_images, settings.images_dir, pid, image)
 
 
