@@ -757,14 +757,20 @@ async def import_path(db: Database, path: Path | str, *, is_sample: bool = False
 
 
 def sources_from_upload(filename: str, fileobj: io.IOBase) -> list[Source]:
-    """An uploaded CSV or zip (blocking: call in a worker thread)."""
+    """An uploaded CSV or zip (blocking: call in a worker thread). A zip is read from the (spooled) file, not
+    copied into memory."""
     name = Path(filename or "upload.csv").name
     head = fileobj.read(4)
     fileobj.seek(0)
     if name.lower().endswith(".zip") or head.startswith(b"PK\x03\x04"):
-        return sources_from_zip(io.BytesIO(fileobj.read()), name)
+        return sources_from_zip(fileobj, name)
     if Path(name).suffix.lower() not in CSV_SUFFIXES:
         raise RejectFile("CSVファイル（.csv）かZIPファイル（.zip）を選んでください。")
+    size = fileobj.seek(0, 2)
+    fileobj.seek(0)
+    if size > MAX_FILE_BYTES:
+        raise RejectFile(f"ファイルが大きすぎます（1ファイルの上限{MAX_FILE_BYTES // (1024 * 1024)}MB）。"
+                         "ZIPに圧縮して取り込んでください。")
     data = fileobj.read()
     return [Source(name=name, parts=(), stem=Path(name).stem, read=lambda: data, size=len(data))]
 

@@ -54,5 +54,8 @@ async def keywords_upload(request: Request, user: AdminUser, session: SessionDep
         upload = await read_upload(request)
     except AppError as exc:
         return await _page(request, session, error=exc.message, status_code=exc.status_code)
-    report = await import_upload(request.app.state.db, upload.filename, upload.file)
+    try:
+        report = await import_upload(request.app.state.db, upload.filename, upload.file)
+    finally:
+        await upload.close()
     return await _page(request, session, report=report, status_code=200 if report.ok else 422)

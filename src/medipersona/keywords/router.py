@@ -104,7 +104,10 @@ async def read_upload(request: Request, max_bytes: int = MAX_UPLOAD_BYTES) -> Up
 async def import_keywords(request: Request, user: AdminUser) -> JSONResponse:
     """Import an uploaded CSV or zip. 200 when every file imported, 422 when some were rejected (listed)."""
     upload = await read_upload(request)
-    report = await import_upload(request.app.state.db, upload.filename, upload.file)
+    try:
+        report = await import_upload(request.app.state.db, upload.filename, upload.file)
+    finally:
+        await upload.close()
     body = report.as_dict()
     if not report.ok:
         body["error"] = {
