@@ -17,37 +17,37 @@ CATEGORY_TEXT: dict[str, tuple[str, str, str]] = {
         "症状ごとの受診の目安をまとめた解説ページや、受診前に相談できる窓口の案内",
     ),
     "原因・理解": (
-        "原因や仕組みを理解したいという関心",
+        "原因や仕組みの理解",
         "病気について納得できる説明を受け、自分で状況を判断したいというニーズ",
         "原因や検査の流れを図解したコラムと、診察時の丁寧な説明資料の用意",
     ),
     "治療・対策": (
-        "治療法や自分でできる対処法への関心",
+        "治療法や自分でできる対処法",
         "治療の選択肢と、それぞれの期間・負担を事前に知りたいというニーズ",
         "治療の流れ・期間・通院回数の目安を示したページと、選択肢を比較しやすい説明",
     ),
     "医療機関": (
-        "近くで受診できる医療機関や診療科を探す行動",
+        "近くで受診できる医療機関や診療科",
         "すぐに予約でき、通いやすい医療機関を確実に見つけたいというニーズ",
         "地図検索・Web予約・診療時間の情報を最新に保ち、予約導線を短くする取り組み",
     ),
     "費用・保険": (
-        "費用や保険適用の可否への関心",
+        "費用や保険適用の可否",
         "想定外の出費を避けたい、費用の見通しを先に持ちたいというニーズ",
         "保険診療・自費診療の区分と費用の目安をわかりやすく掲載すること",
     ),
     "体験談・口コミ": (
-        "他の人の経験や評判を確かめる行動",
+        "他の人の経験や評判",
         "自分と同じ立場の人がどう感じたかを知り、安心したいというニーズ",
         "よくある質問や診療の流れを具体的に伝え、受診前の不安を減らす情報発信",
     ),
     "予防・生活習慣": (
-        "再発予防や生活習慣の見直しへの関心",
+        "再発予防や生活習慣の見直し",
         "受診後も日常生活で気をつける点を継続的に教えてほしいというニーズ",
         "生活上の注意点をまとめた資料の配布や、定期的なフォローの案内",
     ),
     "その他": (
-        "生活や仕事に関わる周辺の情報への関心",
+        "生活や仕事に関わる周辺の情報",
         "病気と日常生活をどう両立させるかを相談したいというニーズ",
         "生活との両立に関する相談を受け付けていることの周知",
     ),
@@ -110,19 +110,22 @@ def compose_timeline_analysis(context: dict[str, Any], seed: int | None) -> dict
     first = top_before[0]
     psych.append(
         f"検索前は「{first}」に分類される語が{_share(before, first)}%を占め、"
-        f"{CATEGORY_TEXT[first][0]}が行動の出発点になっていると考えられます。"
+        f"{CATEGORY_TEXT[first][0]}への関心が行動の出発点になっていると考えられます。"
     )
     if kw_before:
         psych.append(f"代表的な語は{_keywords(kw_before, 3, rng)}などです。")
-    changed = [c for c in top_after if c not in top_before]
     later = top_after[0]
-    if changed:
+    share_after, share_before = _share(after, later), _share(before, later)
+    if later != first and share_after > share_before:
         psych.append(
-            f"検索後は「{later}」が{_share(after, later)}%に増え、関心は{CATEGORY_TEXT[later][0]}へと移っていきます。"
+            f"検索後は「{later}」が{share_before}%から{share_after}%に増え、関心の中心は"
+            f"{CATEGORY_TEXT[later][0]}へと移っていきます。"
         )
+    elif later != first:
+        psych.append(f"検索後は「{later}」が{share_after}%で最も多く、{CATEGORY_TEXT[later][0]}にも目が向いています。")
     else:
         psych.append(
-            f"検索後も「{later}」が中心（{_share(after, later)}%）で、{CATEGORY_TEXT[later][0]}が続いている様子が"
+            f"検索後も「{later}」が中心（{share_after}%）で、{CATEGORY_TEXT[later][0]}への関心が続いている様子が"
             "うかがえます。"
         )
     if kw_after:
