@@ -11,6 +11,7 @@ dataset, never half. A broken file is rejected whole, with its file name, line a
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
@@ -713,9 +714,8 @@ async def import_sources(
                 dataset_id=dataset_id, row_count=len(parsed.rows), replaced=replaced,
             ))
 
-    for start in range(0, len(sources), PARSE_CHUNK):
-        chunk = sources[start:start + PARSE_CHUNK]
-        parsed_chunk = await anyio.to_thread.run_sync(_parse_many, chunk, catalog)
+    async def _accept_chunk(chunk: list[Source], parsed_chunk: list[ParsedFile | RejectFile]) -> None:
+        nonlocal pending_rows
         for source, parsed in zip(chunk, parsed_chunk):
             if isinstance(parsed, ParsedFile):
                 key = scope_key(parsed.department.id, parsed.chief_complaint.id if parsed.chief_complaint else None)
@@ -731,6 +731,24 @@ async def import_sources(
             pending_rows += len(parsed.rows)
             if len(pending) >= BATCH_FILES or pending_rows >= BATCH_ROWS:
                 await flush()
+
+    chunks = [sources[i:i + PARSE_CHUNK] for i in range(0, len(sources), PARSE_CHUNK)]
+
+    def parse_next(index: int) -> asyncio.Task | None:
+        if index >= len(chunks):
+            return None
+        return asyncio.ensure_future(anyio.to_thread.run_sync(_parse_many, chunks[index], catalog))
+
+    # Pipeline: the next chunk is parsed in a worker thread while this one is written.
+    upcoming = parse_next(0)
+    try:
+        for index, chunk in enumerate(chunks):
+            parsed_chunk = await upcoming
+            upcoming = parse_next(index + 1)
+            await _accept_chunk(chunk, parsed_chunk)
+    finally:
+        if upcoming is not None and not upcoming.done():
+            upcoming.cancel()
     await flush()
     if report.imported:
         log.info("keyword import: %d files imported (%d rows), %d rejected",
