@@ -17,7 +17,7 @@ STEP_TITLES = {
 
 
 def current_step_heading(page: Page):
-    return page.locator(".wizard-step:not([hidden]) h2")
+    return page.locator("#wizard.is-enhanced .wizard-step:not([hidden]) h2")
 
 
 def expect_step(page: Page, n: int) -> None:

@@ -259,6 +259,7 @@ def test_xss_in_profile_name_and_model_output_renders_as_text(session_factory, a
             "[...document.scripts].filter(s => !s.src).length") == 0, "an inline script element was created"
 
     assert_inert()
+    s.shot("xss", full_page=False)
     page.reload()  # the server-rendered version
     expect(page.locator("#persona-name")).to_have_text(XSS_NAME)
     expect(page.locator("#section-personality [data-section-text]")).to_contain_text("<script>")
@@ -271,7 +272,6 @@ def test_xss_in_profile_name_and_model_output_renders_as_text(session_factory, a
     assert_inert()
     s.goto("/")
     assert_inert()
-    s.shot("xss")
     assert not s.problems.dialogs, s.problems.dialogs
     s.problems.assert_clean()
     api.delete(f"/api/personas/{pid}")

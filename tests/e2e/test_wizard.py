@@ -101,6 +101,11 @@ def test_wizard_steps_validation_and_persistence(session_factory, viewport_name)
     expect_step(page, 4)
     expect(page.locator("#step-4").get_by_label("名前", exact=True)).to_have_value("佐藤 美咲")
     expect(page.locator("#step-4").get_by_label("年齢（歳）")).to_have_value("38")
+    # Start over: everything is cleared after a confirmation.
+    page.get_by_role("button", name="入力をクリアして最初から").click()
+    expect(current_step_heading(page)).to_contain_text(STEP_TITLES[1])
+    expect(page.locator('input[name="department"]:checked')).to_have_count(0)
+    assert any("最初からやり直します" in d for d in s.problems.dialogs)
     s.problems.assert_clean()
 
 

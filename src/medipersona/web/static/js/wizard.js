@@ -614,6 +614,17 @@
     }
   });
 
+  var resetBtn = document.getElementById("wizard-reset");
+  resetBtn.hidden = false;
+  resetBtn.addEventListener("click", function () {
+    if (!window.confirm("入力した内容をすべて消して、最初からやり直します。よろしいですか？")) { return; }
+    try { window.sessionStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
+    var params = new URLSearchParams(window.location.search);
+    params.delete("source");
+    var query = params.toString();
+    window.location.assign(window.location.pathname + (query ? "?" + query : ""));
+  });
+
   // ------------------------------------------------------------------------------------------ start
   alertBox.setAttribute("tabindex", "-1");
   var prefilled = form.getAttribute("data-prefilled") === "true";
