@@ -38,7 +38,7 @@ from medipersona.jobs.registry import (
     LeaseLost,
     get_handler,
 )
-from medipersona.jobs.writer import EventHub, WriteBatcher
+from medipersona.jobs.writer import EventHub, RowInserter, WriteBatcher
 from medipersona.ops import metrics
 from medipersona.settings import Settings
 
@@ -63,6 +63,7 @@ class JobRuntime:
         self.db = db
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.writer = WriteBatcher(self)
+        self.inserter = RowInserter(db)
         self.hub = EventHub()
         self.running: dict[str, RunningJob] = {}
         self._wake = asyncio.Event()
@@ -295,6 +296,12 @@ def wake_local_runners(settings: Settings) -> None:
     for runtime in _LOCAL_RUNTIMES:
         if runtime.settings.effective_database_url == url:
             runtime.wake()
+
+
+def local_runtime(settings: Settings) -> JobRuntime | None:
+    """A running runtime of this process on the same database, if any."""
+    url = settings.effective_database_url
+    return next((r for r in _LOCAL_RUNTIMES if r.settings.effective_database_url == url), None)
 
 
 def get_runtime(app: FastAPI) -> JobRuntime | None:
