@@ -57,6 +57,8 @@ def expect_streaming_then_done(s, shot_prefix: str = "", docs: bool = False) -> 
     expect(page.locator("#persona-offline")).to_have_text("オフライン生成（AI未使用）")
     expect(page.locator("#progress-panel")).to_be_hidden(timeout=5_000)
     expect(page.locator("#persona-name")).not_to_have_text("（名前未設定）")
+    # The keyword data that went into the prompt is shown (the sample data covers every 主訴).
+    expect(page.locator("#keywords-used .chip").first).to_be_visible()
 
 
 @pytest.mark.parametrize("mode", ["patient_type", "auto"])

@@ -452,5 +452,6 @@ async def persona_page(request: Request, persona_id: str, user: CurrentUser, ses
             "message": {"duplicated": "ペルソナを複製しました。"}.get(message, ""),
             "timeline_analysis": persona.timeline_analysis or {},
             "analysis_headings": _analysis_headings(),
+            "keywords_used": [k for k in (persona.keywords_used or []) if isinstance(k, dict) and k.get("keyword")],
         },
     )
