@@ -107,6 +107,7 @@ async def test_wizard_section_filter(client):
         assert (f'name="department" value="{dep.id}"' in html) == (dep.section == "others")
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_history_member_sees_only_own_admin_sees_all(client, app, member):
     mine = await add_persona(app, "member1", name="メンバーの人")
     theirs = await add_persona(app, "admin", name="管理者の人")
@@ -126,6 +127,7 @@ async def test_history_member_sees_only_own_admin_sees_all(client, app, member):
     assert (await client.get(f"/personas/{mine}")).status_code == 200
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_history_filters(client, app):
     await add_persona(app, "admin", name="頭痛の人")
     await add_persona(app, "admin", name="歯の人", department_id="general_dentistry",
