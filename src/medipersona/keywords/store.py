@@ -74,7 +74,15 @@ def _cache_for(url: str) -> _Cache:
 
 
 def _url_of(bind: Any) -> str:
-    return str(getattr(bind, "url", bind))
+    """The cache namespace of an engine: its URL (rendering a URL is slow: memoised on the engine)."""
+    key = getattr(bind, "_mp_keyword_cache_key", None)
+    if key is None:
+        key = str(getattr(bind, "url", bind))
+        try:
+            bind._mp_keyword_cache_key = key
+        except AttributeError:
+            pass
+    return key
 
 
 def invalidate_local(db_or_engine: Any | None = None) -> None:
@@ -85,7 +93,7 @@ def invalidate_local(db_or_engine: Any | None = None) -> None:
             cache.version = None
         return
     engine = getattr(db_or_engine, "engine", db_or_engine)
-    cache = _caches.get(_url_of(engine.url))
+    cache = _caches.get(_url_of(engine))
     if cache is not None:
         cache.clear()
         cache.version = None
@@ -93,7 +101,7 @@ def invalidate_local(db_or_engine: Any | None = None) -> None:
 
 
 async def _fresh_cache(session: AsyncSession) -> _Cache:
-    cache = _cache_for(_url_of(session.bind.url))
+    cache = _cache_for(_url_of(session.bind))
     now = time.monotonic()
     if cache.version is None or now - cache.checked_at >= CHECK_INTERVAL:
         row = (await session.execute(select(KeywordState.version, KeywordState.token)
