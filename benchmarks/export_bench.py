@@ -83,7 +83,22 @@ def bench_in_process(doc: dict, runs: int) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
-async def bench_server(base: str, persona_id: str, runs: int, rounds: int) -> dict:
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(CPU seconds of the server process, CPU seconds of its export pool processes)."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    own = sum(proc.cpu_times()[:2])
+    children = 0.0
+    for child in proc.children(recursive=True):
+        try:
+            children += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            pass
+    return own, children
+
+
+async def bench_server(base: str, persona_id: str, runs: int, rounds: int, server_pid: int) -> dict:
     import httpx
 
     async with httpx.AsyncClient(base_url=base, timeout=60) as client, \
@@ -95,11 +110,15 @@ async def bench_server(base: str, persona_id: str, runs: int, rounds: int) -> di
             r = await client.get(url)
             r.raise_for_status()
         sequential = []
+        cpu_before = cpu_seconds(server_pid)
         for _ in range(runs):
             t = time.perf_counter()
             r = await client.get(url)
             sequential.append((time.perf_counter() - t) * 1000)
             assert r.status_code == 200 and r.content.startswith(b"%PDF")
+        cpu_after = cpu_seconds(server_pid)
+        web_cpu = (cpu_after[0] - cpu_before[0]) * 1000 / runs
+        pool_cpu = (cpu_after[1] - cpu_before[1]) * 1000 / runs
 
         async def probe_health(stop: asyncio.Event, out: list[float]) -> None:
             while not stop.is_set():
@@ -134,7 +153,7 @@ async def bench_server(base: str, persona_id: str, runs: int, rounds: int) -> di
             batch_times.append((time.perf_counter() - t) * 1000)
             stop.set()
             await task
-        return {"sequential": sequential, "idle": idle, "loaded": loaded, "batch": batch_times,
+        return {"sequential": sequential, "web_cpu": web_cpu, "pool_cpu": pool_cpu, "idle": idle, "loaded": loaded, "batch": batch_times,
                 "concurrent": export_latencies}
 
 
@@ -175,13 +194,14 @@ def main() -> int:
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.1)
-            result = asyncio.run(bench_server(base, persona_id, args.runs, args.rounds))
+            result = asyncio.run(bench_server(base, persona_id, args.runs, args.rounds, server.pid))
         finally:
             server.terminate()
             server.wait(timeout=30)
     seq = result["sequential"]
     print(f"HTTP export.pdf sequential: median {statistics.median(seq):.1f} ms, p95 {pct(seq, 0.95):.1f} ms, "
-          f"n={len(seq)}")
+          f"n={len(seq)}; CPU per export: web worker {result['web_cpu']:.1f} ms, export process "
+          f"{result['pool_cpu']:.1f} ms")
     print(f"10 concurrent exports: batch wall time median {statistics.median(result['batch']):.0f} ms, "
           f"per-export p50 {pct(result['concurrent'], 0.5):.0f} ms / max {max(result['concurrent']):.0f} ms "
           f"(pool workers: {args.workers})")
