@@ -89,9 +89,12 @@ def _apply_status(persona_id: str, values: dict[str, Any]):
 
 
 async def mark_timeline_failed(tx, ctx: JobContext, error: dict[str, str]) -> None:
+    """Status failed with the error; a previous analysis (from an earlier run) is kept next to it."""
+    previous = await tx.session.scalar(select(Persona.timeline_analysis).where(Persona.id == ctx.persona_id))
+    kept = {k: v for k, v in (previous or {}).items() if k != "error"}
     await tx.session.execute(
         update(Persona).where(Persona.id == ctx.persona_id)
-        .values(timeline_status="failed", timeline_analysis={"error": error}, updated_at=utcnow())
+        .values(timeline_status="failed", timeline_analysis={**kept, "error": error}, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
 
