@@ -116,7 +116,7 @@ class ProbeServer:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.send_signal(signal.SIGTERM)  # gunicorn stops its workers gracefully
                 self.proc.wait(timeout=30)
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 try:
