@@ -348,6 +348,7 @@ async def history(request: Request, user: CurrentUser, session: SessionDep, q: s
             "created": _local(persona.created_at),
             "owner": username,
             "offline": is_offline(persona),
+            "image_url": _image_url(persona),
             **_catalog_names(persona),
         })
     departments = catalog.departments if user.is_admin else catalog.departments_in(user.sections)
