@@ -117,11 +117,11 @@ async def main(args) -> dict:
         t = time.perf_counter()
         total = write_tree(tmp_path / "tree", args.files, args.rows)
         generated = time.perf_counter() - t
-        settings = Settings(data_dir=tmp_path / "var", secret_key="bench")
+        settings = Settings(data_dir=tmp_path / "var", secret_key="bench", database_url=args.database_url)
         await asyncio.to_thread(upgrade, settings)
         db = Database(settings)
         try:
-            out = {"files": args.files, "rows": total, "generate_seconds": round(generated, 2),
+            out = {"database": "postgresql" if args.database_url else "sqlite", "files": args.files, "rows": total, "generate_seconds": round(generated, 2),
                    "load_average_at_start": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
             for label in ("import_new", "import_replace"):
                 t = time.perf_counter()
@@ -144,5 +144,8 @@ if __name__ == "__main__":
     parser.add_argument("--files", type=int, default=500)
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--lookups", type=int, default=2000)
+    parser.add_argument("--database-url", default="",
+                        help="an EMPTY database to use instead of a temp SQLite file, e.g. "
+                             "postgresql+asyncpg://postgres@127.0.0.1/kwbench (its tables are created)")
     result = asyncio.run(main(parser.parse_args()))
     print(json.dumps(result, ensure_ascii=False, indent=2))
