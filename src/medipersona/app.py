@@ -125,6 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from medipersona.accounts import pages as account_pages
     from medipersona.accounts import router as account_api
+    from medipersona.admin import pages as admin_pages
+    from medipersona.admin import router as admin_api
     from medipersona.catalog import router as catalog_api
     from medipersona.exports import router as exports_api
     from medipersona.keywords import pages as keyword_pages
@@ -138,6 +140,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ops_router,
         account_api,
         account_pages,
+        admin_api,
+        admin_pages,
         catalog_api,
         persona_api,
         persona_pages,

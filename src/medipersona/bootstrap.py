@@ -25,13 +25,10 @@ async def first_run(settings: Settings) -> list[str]:
                     f"username={settings.admin_username} password={generated}"
                 )
                 messages.append("このパスワードは今回だけ表示されます。ログイン後に変更してください。")
-        try:
-            from medipersona.keywords.sample import load_sample_if_empty
-        except ImportError:  # keyword domain not installed yet
-            load_sample_if_empty = None
-        if load_sample_if_empty is not None:
-            if loaded := await load_sample_if_empty(db):
-                messages.append(loaded)
+        from medipersona.keywords.sample import load_sample_if_empty
+
+        if loaded := await load_sample_if_empty(db):
+            messages.append(loaded)
     finally:
         await db.dispose()
     return messages

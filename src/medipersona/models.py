@@ -1,11 +1,10 @@
 """Every domain's models, imported so that ``Base.metadata`` is complete (for Alembic and tests)."""
 
 from medipersona.accounts import models as _accounts  # noqa: F401
+from medipersona.admin import models as _admin  # noqa: F401
 from medipersona.db import Base
+from medipersona.jobs import models as _jobs  # noqa: F401
+from medipersona.keywords import models as _keywords  # noqa: F401
 from medipersona.personas import models as _personas  # noqa: F401
-
-# Domains add their model modules here.
-from medipersona.jobs import models as _jobs  # noqa: F401,E402
-from medipersona.keywords import models as _keywords  # noqa: F401,E402
 
 metadata = Base.metadata

@@ -13,17 +13,17 @@ from sqlalchemy import func, select
 from medipersona.accounts import service
 from medipersona.catalog.service import get_catalog
 from medipersona.deps import (
-    IntId,
     SESSION_COOKIE,
     AdminUser,
     CurrentPrincipal,
     CurrentUser,
+    IntId,
     OptionalPrincipal,
     SessionDep,
     SettingsDep,
     client_ip,
 )
-from medipersona.errors import AppError
+from medipersona.errors import AppError, InvalidInput
 from medipersona.settings import Settings
 from medipersona.web.templating import render
 
@@ -200,10 +200,22 @@ async def users_create(request: Request, _admin: AdminUser, session: SessionDep)
             password=str(form.get("password", "")),
             role=str(form.get("role", "member")),
             sections=[str(s) for s in form.getlist("sections")],
+            daily_quota=_quota(form.get("daily_quota")),
         )
     except AppError as exc:
         return await _users_page(request, session, error=exc.message, status_code=exc.status_code)
     return await _users_page(request, session, message=f"ユーザー「{user.username}」を作成しました。")
+
+
+def _quota(value) -> int:
+    """Daily generation limit from a form field ('' or 0 = unlimited)."""
+    text = str(value or "").strip()
+    if not text:
+        return 0
+    if not text.isdigit() or int(text) > 100000:
+        raise InvalidInput("1日あたりの上限は0〜100000の整数で入力してください（0は無制限）。",
+                           fields=[{"field": "daily_quota", "message": "0〜100000の整数で入力してください。"}])
+    return int(text)
 
 
 @router.post("/admin/users/{user_id}")
@@ -224,6 +236,7 @@ async def users_update(request: Request, user_id: IntId, admin: AdminUser, sessi
             sections=[str(s) for s in form.getlist("sections")],
             is_active=form.get("is_active") == "on",
             password=password,
+            daily_quota=_quota(form.get("daily_quota")),
         )
     except AppError as exc:
         return await _users_page(request, session, error=exc.message, status_code=exc.status_code)

@@ -23,6 +23,9 @@ class AnthropicProvider(PooledClientProvider):
     needs_key: ClassVar[bool] = True
     key_env_var: ClassVar[str | None] = "ANTHROPIC_API_KEY"
     default_text_model: ClassVar[str] = "claude-sonnet-4-6"
+    known_text_models: ClassVar[tuple[str, ...]] = (
+        "claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-6", "claude-sonnet-4-5", "claude-opus-4-5",
+    )
 
     class Options(Provider.Options):
         send_temperature: bool = False

@@ -184,6 +184,9 @@ class Provider:
     default_text_model: ClassVar[str] = ""
     default_image_model: ClassVar[str] = ""
     is_offline: ClassVar[bool] = False  # output is composed locally, labelled as offline output
+    # Models an admin may pick per task (validated in the admin settings); the defaults come first.
+    known_text_models: ClassVar[tuple[str, ...]] = ()
+    known_image_models: ClassVar[tuple[str, ...]] = ()
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -214,6 +217,11 @@ class Provider:
     @classmethod
     def from_settings(cls, settings: Settings) -> Provider:
         return cls(settings=settings)
+
+    @classmethod
+    def accepts_custom_models(cls) -> bool:
+        """Whether model names outside the known lists are accepted (e.g. an OpenAI-compatible server)."""
+        return False
 
     def resolve_model(self, kind: str, requested: str = "") -> str:
         """The model for a call: the requested one, else this provider's default for the kind (text | image)."""

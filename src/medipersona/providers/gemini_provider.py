@@ -53,6 +53,8 @@ class GeminiProvider(PooledClientProvider):
     key_env_vars: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     default_text_model: ClassVar[str] = "gemini-2.5-flash"
     default_image_model: ClassVar[str] = "gemini-2.5-flash-image"
+    known_text_models: ClassVar[tuple[str, ...]] = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-2.5-flash-lite")
+    known_image_models: ClassVar[tuple[str, ...]] = ("gemini-2.5-flash-image",)
 
     @classmethod
     def config_key(cls, settings) -> tuple[Any, ...]:

@@ -38,6 +38,8 @@ class OfflineProvider(Provider):
     needs_key: ClassVar[bool] = False
     default_text_model: ClassVar[str] = "offline-composer"
     default_image_model: ClassVar[str] = "offline-portrait"
+    known_text_models: ClassVar[tuple[str, ...]] = ("offline-composer",)
+    known_image_models: ClassVar[tuple[str, ...]] = ("offline-portrait",)
     is_offline: ClassVar[bool] = True
     chunk_count: ClassVar[int] = 6
 
@@ -67,6 +69,8 @@ class SimulatedProvider(OfflineProvider):
     label: ClassVar[str] = "シミュレーション（オフライン生成・遅延あり）"
     default_text_model: ClassVar[str] = "simulated-composer"
     default_image_model: ClassVar[str] = "simulated-portrait"
+    known_text_models: ClassVar[tuple[str, ...]] = ("simulated-composer",)
+    known_image_models: ClassVar[tuple[str, ...]] = ("simulated-portrait",)
     chunk_count: ClassVar[int] = 15
 
     def _seconds(self, kind: str) -> float:

@@ -69,6 +69,15 @@ class OpenAIProvider(PooledClientProvider):
     key_env_var: ClassVar[str | None] = "OPENAI_API_KEY"
     default_text_model: ClassVar[str] = "gpt-5.4-mini"
     default_image_model: ClassVar[str] = "gpt-image-2"
+    known_text_models: ClassVar[tuple[str, ...]] = (
+        "gpt-5.4-mini", "gpt-5.4", "gpt-5.4-nano", "gpt-5-mini", "gpt-5", "gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini", "gpt-4o",
+    )
+    known_image_models: ClassVar[tuple[str, ...]] = ("gpt-image-2", "gpt-image-1", "gpt-image-1-mini", "dall-e-3")
+
+    @classmethod
+    def accepts_custom_models(cls) -> bool:
+        # Ollama, vLLM and other OpenAI-compatible servers name their models freely.
+        return bool(os.environ.get("OPENAI_BASE_URL", "").strip())
 
     class Options(Provider.Options):
         # "json_schema": Structured Outputs (strict). "json_object": plain JSON mode for servers without it.

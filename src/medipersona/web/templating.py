@@ -27,6 +27,7 @@ def nav_items(user) -> list[dict[str, str]]:
     if user is not None and user.is_admin:
         items += [
             {"href": "/admin/users", "label": "ユーザー管理"},
+            {"href": "/admin/settings", "label": "生成設定"},
             {"href": "/admin/keywords", "label": "キーワードデータ"},
             {"href": "/admin/monitoring", "label": "モニタリング"},
         ]

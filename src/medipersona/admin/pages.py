@@ -1,0 +1,55 @@
+"""Admin pages: settings (section lengths, models per task, extra prompt instructions) and usage."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from medipersona.admin import service
+from medipersona.admin.router import settings_payload
+from medipersona.deps import AdminUser, SessionDep, SettingsDep
+from medipersona.errors import AppError
+from medipersona.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _page(request, session, settings, *, error="", fields=None, message="", status_code=200):
+    payload = await settings_payload(session, settings)
+    usage = await service.usage_by_user_and_day(session, 14)
+    return render(request, "admin/settings.html", {
+        **payload, "usage": usage, "error": error, "field_errors": {f["field"]: f["message"] for f in fields or []},
+        "message": message,
+    }, status_code=status_code)
+
+
+@router.get("/admin/settings")
+async def settings_page(request: Request, _admin: AdminUser, session: SessionDep, settings: SettingsDep):
+    return await _page(request, session, settings)
+
+
+@router.post("/admin/settings")
+async def settings_submit(request: Request, admin: AdminUser, session: SessionDep, settings: SettingsDep):
+    form = await request.form()
+    update: dict = {"section_lengths": {}, "models": {}, "prompt_addenda": {}}
+    bad_numbers = []
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            continue
+        if key.startswith("length."):
+            try:
+                update["section_lengths"][key[7:]] = int(value)
+            except ValueError:
+                bad_numbers.append({"field": f"section_lengths.{key[7:]}", "message": "数値で入力してください。"})
+        elif key.startswith("model."):
+            update["models"][key[6:]] = value
+        elif key.startswith("addendum."):
+            update["prompt_addenda"][key[9:]] = value
+    if bad_numbers:
+        return await _page(request, session, settings, error="設定内容に誤りがあります。", fields=bad_numbers,
+                           status_code=422)
+    try:
+        await service.save_admin_settings(session, settings, update, admin.id)
+    except AppError as exc:
+        return await _page(request, session, settings, error=exc.message, fields=exc.fields,
+                           status_code=exc.status_code)
+    return await _page(request, session, settings, message="設定を保存しました。")

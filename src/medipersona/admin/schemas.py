@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AdminSettingsUpdate(BaseModel):
+    """A partial update: only the keys given change."""
+
+    model_config = ConfigDict(extra="forbid")
+    section_lengths: dict[str, int] | None = None
+    models: dict[str, str] | None = None
+    prompt_addenda: dict[str, str] | None = Field(None, description="Extra instructions per task.")

@@ -1,0 +1,91 @@
+"""Admin settings: section lengths, models per task (validated against the provider), prompt addenda, usage."""
+
+import re
+
+import pytest
+
+from medipersona.admin import service
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    service.clear_cache()
+    yield
+    service.clear_cache()
+
+
+async def test_defaults_and_partial_update(admin_client):
+    data = (await admin_client.get("/api/admin/settings")).json()
+    assert data["settings"]["section_lengths"]["personality"] == 200
+    assert data["model_choices"]["persona_text"]["provider"] == "offline"
+    assert "offline-composer" in data["model_choices"]["persona_text"]["known_models"]
+    updated = await admin_client.put("/api/admin/settings", json={"section_lengths": {"reason": 350}})
+    assert updated.status_code == 200
+    lengths = updated.json()["settings"]["section_lengths"]
+    assert lengths["reason"] == 350 and lengths["personality"] == 200
+
+
+async def test_invalid_update_changes_nothing(admin_client):
+    response = await admin_client.put("/api/admin/settings", json={
+        "section_lengths": {"reason": 30, "personality": 300},
+        "models": {"persona_text": "gpt-4o"},
+    })
+    assert response.status_code == 422
+    fields = {f["field"]: f["message"] for f in response.json()["error"]["fields"]}
+    assert "50〜400" in fields["section_lengths.reason"]
+    assert "offline" in fields["models.persona_text"]
+    after = (await admin_client.get("/api/admin/settings")).json()["settings"]
+    assert after["section_lengths"]["personality"] == 200  # the valid part was not half-applied
+
+
+async def test_models_validated_against_configured_provider(app, admin_client, settings):
+    ok = await admin_client.put("/api/admin/settings", json={"models": {"persona_text": "offline-composer"}})
+    assert ok.status_code == 200
+    async with app.state.db.sessionmaker() as session:
+        assert await service.model_for(session, settings, "persona_text") == "offline-composer"
+        assert await service.model_for(session, settings, "portrait") == settings.image_model
+    bad = await admin_client.put("/api/admin/settings", json={"models": {"swot": "x"}})
+    assert bad.status_code == 422
+
+
+async def test_pipeline_reads_section_lengths(app, admin_client):
+    from medipersona.personas.generation import section_lengths
+
+    await admin_client.put("/api/admin/settings", json={"section_lengths": {"demands": 80}})
+    async with app.state.db.sessionmaker() as session:
+        assert (await section_lengths(session))["demands"] == 80
+
+
+async def test_member_cannot_read_or_change(member_client):
+    assert (await member_client.get("/api/admin/settings")).status_code == 403
+    assert (await member_client.put("/api/admin/settings", json={})).status_code == 403
+    assert (await member_client.get("/api/admin/usage")).status_code == 403
+
+
+async def test_usage_counts_per_user_and_day(app, admin_client, member):
+    from medipersona.personas.models import Persona
+
+    async with app.state.db.sessionmaker() as session:
+        for status in ("done", "failed", "done"):
+            session.add(Persona(owner_id=member.id, status=status, department_id="internal_medicine",
+                                chief_complaint_id="internal_medicine.cold", purpose_id="increase_patients",
+                                setting_type="auto", seed=1))
+        await session.commit()
+    usage = (await admin_client.get("/api/admin/usage?days=7")).json()
+    assert len(usage["days"]) == 7
+    row = next(u for u in usage["users"] if u["username"] == "member1")
+    assert row["total"] == 3 and row["failed"] == 1
+    assert row["days"][usage["days"][-1]] == 3
+
+
+async def test_settings_page_form_roundtrip(client):
+    await client.login()
+    page = await client.get("/admin/settings")
+    assert page.status_code == 200 and "生成設定" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    bad = await client.post("/admin/settings", data={"csrf_token": token, "length.reason": "abc"})
+    assert bad.status_code == 422 and "数値で入力してください" in bad.text
+    ok = await client.post("/admin/settings", data={"csrf_token": token, "length.reason": "120",
+                                                    "addendum.persona_text": "地域密着を意識"})
+    assert ok.status_code == 200 and "保存しました" in ok.text
+    assert 'value="120"' in ok.text and "地域密着を意識" in ok.text
