@@ -244,10 +244,12 @@
       return;
     }
     setStatus("done");
+    var finalTexts = (data && data.sections) || {};
     order.forEach(function (key) {
       var s = sections[key];
       s.done = true;
-      showSectionText(key, s.text, false);
+      // The done event carries the stored sections: they are authoritative.
+      showSectionText(key, typeof finalTexts[key] === "string" ? finalTexts[key] : s.text, false);
       setStep(s.stepEl, "done", "完了");
     });
     if (data && data.image_status === "failed") { imageFailed(); }
