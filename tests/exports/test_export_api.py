@@ -241,3 +241,20 @@ async def test_pdf_uses_the_keyword_store_and_chart(member_client, member, make_
     response = await member_client.get(f"/api/personas/{persona.id}/export.pptx")
     report = pptx_report(response.content)
     assert report["slides"] == 2 and "架空のサンプルデータ" in report["texts"][1]
+
+
+async def test_export_that_hangs_is_abandoned_with_503(settings, monkeypatch):
+    import time
+
+    from medipersona.errors import ServiceUnavailable
+    from medipersona.exports import pool
+
+    pool.shutdown_export_pool()
+    try:
+        await pool.run_export(time.sleep, 0)  # start the process first: the timeout is about the render
+        monkeypatch.setattr(pool, "EXPORT_TIMEOUT_SECONDS", 0.5)
+        with pytest.raises(ServiceUnavailable) as caught:
+            await pool.run_export(time.sleep, 3)
+        assert caught.value.code == "export_timeout"
+    finally:
+        pool.shutdown_export_pool()
