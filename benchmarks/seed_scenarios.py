@@ -28,12 +28,12 @@ import asyncio
 import json
 import math
 import multiprocessing
-import subprocess
-import uuid
 import os
 import statistics
+import subprocess
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,7 +41,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from medipersona.ops.probe import ProbeServer, generation_payload  # noqa: E402
+from medipersona.ops.probe import ProbeServer, generation_payload
 
 TERMINAL_EVENTS = {"done", "error"}
 
@@ -162,7 +162,7 @@ async def rss_sampler(srv: ProbeServer, stop: asyncio.Event, peaks: dict[str, fl
             peaks[str(pid)] = max(peaks.get(str(pid), 0.0), mb)
         try:
             await asyncio.wait_for(stop.wait(), timeout=0.5)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

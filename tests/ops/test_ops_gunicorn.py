@@ -23,7 +23,7 @@ TOKEN = "scrape-token-gunicorn-test-0123456789"
 
 
 def print_config(*args: str, env: dict | None = None) -> dict[str, str]:
-    out = subprocess.run([*GUNICORN, "--print-config", *args, "medipersona.asgi:app"], capture_output=True,
+    out = subprocess.run([*GUNICORN, "--print-config", *args, "medipersona.asgi:app"], capture_output=True, check=False,
                          text=True, timeout=120, env={**os.environ, **(env or {})})
     assert out.returncode == 0, out.stderr
     values = {}
@@ -82,7 +82,7 @@ def _requests_per_pid(metrics_dir: Path) -> dict[int, float]:
     for path in metrics_dir.glob("counter_*.db"):
         pid = int(path.stem.split("_")[-1])
         for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
-            metric_name, name, labels, _help = json.loads(key)
+            _metric_name, name, labels, _help = json.loads(key)
             if name == "medipersona_http_requests_total" and labels.get("route") == "/healthz":
                 counts[pid] = counts.get(pid, 0.0) + value
     return counts

@@ -59,13 +59,13 @@ class Advice:
         """The seed's calculation, step by step (its own wording)."""
         cpus = f"{self.cpus:g}"
         return [
-            f"CPU基準: {cpus} × {CPU_FACTOR_LOW}-{CPU_FACTOR_HIGH} = {self.cpu_bound}-{self.cpu_bound_high} workers"
-            f"（下限 {self.cpu_bound} を使用）",
-            f"メモリ基準: {self.memory_mb:.0f}MB / {self.worker_rss_mb:.0f}MB = {self.memory_ratio:.1f} workers"
-            f" → {self.memory_bound} workers（切り捨て）",
+            (f"CPU基準: {cpus} × {CPU_FACTOR_LOW}-{CPU_FACTOR_HIGH} = {self.cpu_bound}-{self.cpu_bound_high} workers"
+             f"（下限 {self.cpu_bound} を使用）"),
+            (f"メモリ基準: {self.memory_mb:.0f}MB / {self.worker_rss_mb:.0f}MB = {self.memory_ratio:.1f} workers"
+             f" → {self.memory_bound} workers（切り捨て）"),
             f"ユーザー基準: {self.peak_users}人 / {USERS_PER_WORKER} = {self.user_bound} workers",
-            f"結果: min({self.cpu_bound}-{self.cpu_bound_high}, {self.memory_bound}, {self.user_bound})"
-            f" = {self.workers} workers",
+            (f"結果: min({self.cpu_bound}-{self.cpu_bound_high}, {self.memory_bound}, {self.user_bound})"
+             f" = {self.workers} workers"),
         ]
 
 

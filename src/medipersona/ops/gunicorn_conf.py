@@ -37,9 +37,9 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
                                                           f"medipersona-metrics-{os.getpid()}")
     os.environ["MEDIPERSONA_METRICS_DIR_OWNED"] = "1"
 
-from medipersona.ops.advisor import workers_for_this_box  # noqa: E402
-from medipersona.ops.worker_exits import WATCHER, exit_reason, pop_exit_info  # noqa: E402
-from medipersona.ops.logging import gunicorn_logconfig_dict, json_logs_requested  # noqa: E402
+from medipersona.ops.advisor import workers_for_this_box
+from medipersona.ops.logging import gunicorn_logconfig_dict, json_logs_requested
+from medipersona.ops.worker_exits import WATCHER, exit_reason, pop_exit_info
 
 # --- the seed's settings -----------------------------------------------------------------------------------------
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
@@ -95,7 +95,7 @@ def child_exit(server, worker) -> None:
         from medipersona.ops.metrics import worker_exited
 
         worker_exited(reason, time.time())
-    except Exception:  # noqa: BLE001 - the arbiter must keep running whatever happens here
+    except Exception:
         server.log.exception("could not count the worker exit")
     if reason == "sigkill":
         server.log.error("Worker (pid:%s) SIGKILL counted (medipersona_worker_restarts_total{reason=\"sigkill\"}): "

@@ -252,7 +252,7 @@ async def _sample_forever(memory_limit_mb: int, history) -> None:
             sample_process(memory_limit_mb)
             samples = await asyncio.to_thread(collect_samples)
             history.add(time.time(), samples)
-        except Exception:  # noqa: BLE001 - sampling must never take a worker down
+        except Exception:
             log.exception("metrics sampling failed")
         await asyncio.sleep(SAMPLE_INTERVAL_SECONDS)
 

@@ -64,7 +64,7 @@ class ProbeServer:
     def start(self) -> ProbeServer:
         env = self.env()
         migrate = subprocess.run([sys.executable, "-m", "medipersona", "migrate"], env=env, capture_output=True,
-                                 text=True, timeout=300)
+                                 text=True, timeout=300, check=False)
         if migrate.returncode != 0:
             raise RuntimeError(f"migrate failed: {migrate.stderr[-2000:]}")
         if self.workers <= 0:
@@ -73,7 +73,7 @@ class ProbeServer:
         else:
             argv = [sys.executable, "-m", "gunicorn", "-c", "python:medipersona.ops.gunicorn_conf",
                     "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "medipersona.asgi:app"]
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the server's lifetime
         self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + self.startup_timeout
@@ -132,7 +132,7 @@ class ProbeServer:
     def __enter__(self) -> ProbeServer:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # --- HTTP helpers ---------------------------------------------------------------------------------------

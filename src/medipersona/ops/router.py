@@ -33,7 +33,7 @@ async def readyz(db: DatabaseDep):
 
 
 # Prometheus scrape endpoint and the monitoring page (app.py includes only this module's router).
-from medipersona.ops import pages as _pages  # noqa: E402
+from medipersona.ops import pages as _pages
 
 router.include_router(_pages.router)
 router.include_router(_pages.api_router)
