@@ -608,6 +608,13 @@ async def _replace_many(conn, items: list[tuple[ParsedFile, str]], *, is_sample:
     if conn.dialect.name == "sqlite":
         # The driver's executemany on plain tuples: several times faster than dict parameters.
         await conn.exec_driver_sql(_SQLITE_INSERT, [(i, *r) for i, (p, _) in zip(ids, items) for r in p.rows])
+    elif conn.dialect.driver == "asyncpg":
+        # PostgreSQL: binary COPY on the same connection, inside the same transaction.
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(
+            "keyword_rows", columns=list(INSERT_FIELDS),
+            records=[(i, *r) for i, (p, _) in zip(ids, items) for r in p.rows],
+        )
     else:
         fields = INSERT_FIELDS
         await conn.execute(insert(rows_table), [dict(zip(fields, (i, *r))) for i, (p, _) in zip(ids, items)
