@@ -170,38 +170,45 @@ def _write_file(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-async def _portrait(ctx: JobContext, persona: Persona, timings: dict[str, Any]) -> dict[str, Any] | None:
-    """Generate and store the portrait. Returns None on success, else the error to note on the persona."""
+async def _portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str, Any]) -> dict[str, Any] | None:
+    """Generate and store the portrait from ``spec`` {age, age_months, gender, seed} (the job payload, so it
+    starts before anything is read). Returns None on success, else the error to note on the persona."""
     from medipersona.providers.calls import CallInfo, image_call
 
     settings = ctx.settings
-    if persona.image_status == "done" and persona.image_path and (settings.images_dir / persona.image_path).exists():
-        return None  # a retry after a takeover: the portrait is already there
+    if ctx.attempt > 1:
+        async with ctx.session() as session:
+            row = (await session.execute(select(Persona.image_status, Persona.image_path)
+                                         .where(Persona.id == ctx.persona_id))).first()
+        if row is not None and row.image_status == "done" and row.image_path and \
+                await anyio.Path(settings.images_dir / row.image_path).exists():
+            return None  # a retry after a takeover: the portrait is already there
     started = time.monotonic()
     info = CallInfo()
+    persona_id = ctx.persona_id
     try:
-        request = build_image_request(persona.profile or {}, seed=persona.seed, model=settings.image_model)
+        request = build_image_request(spec, seed=int(spec.get("seed") or 0), model=settings.image_model)
         result = await image_call(settings, request, info=info)
         ext = EXTENSIONS.get(result.mime, ".png")
-        name = f"{persona.id}-{ctx.attempt}{ext}"
+        name = f"{persona_id}-{ctx.attempt}{ext}"
         await anyio.to_thread.run_sync(_write_file, settings.images_dir / name, result.data)
     except ProviderError as exc:
         timings["image_seconds"] = round(time.monotonic() - started, 3)
-        log.warning("portrait failed for persona %s: %s", persona.id, exc.code)
+        log.warning("portrait failed for persona %s: %s", persona_id, exc.code)
         error = {"code": "image_failed", "part": "image",
                  "message": f"ポートレート画像を生成できませんでした。{exc.message}"}
         _image_state(ctx, "failed", None, None, info)
         ctx.emit("image", {"status": "failed", "message": error["message"]})
         return error
     except OSError:
-        log.exception("storing the portrait failed for persona %s", persona.id)
+        log.exception("storing the portrait failed for persona %s", persona_id)
         error = {"code": "image_failed", "part": "image", "message": "ポートレート画像を保存できませんでした。"}
         _image_state(ctx, "failed", None, None, info)
         ctx.emit("image", {"status": "failed", "message": error["message"]})
         return error
     timings["image_seconds"] = round(time.monotonic() - started, 3)
     _image_state(ctx, "done", name, result.mime, info, result.model)
-    ctx.emit("image", {"status": "done", "url": f"/api/personas/{persona.id}/image?v={ctx.attempt}"})
+    ctx.emit("image", {"status": "done", "url": f"/api/personas/{persona_id}/image?v={ctx.attempt}"})
     return None
 
 
@@ -225,16 +232,31 @@ async def _generate(ctx: JobContext) -> None:
     from medipersona.providers.structured import generate_structured
 
     started = time.monotonic()
-    persona, lengths, keywords = await _load(ctx, with_keywords=True)
-    timings: dict[str, Any] = dict(persona.timings or {})
+    timings: dict[str, Any] = {}
+    image_spec = (ctx.payload or {}).get("image")
+    image_task = None
+    if image_spec:
+        # The portrait starts at once, from the job payload; the text after one short read.
+        image_task = asyncio.create_task(_portrait(ctx, image_spec, timings), name=f"portrait-{ctx.persona_id}")
+    try:
+        persona, lengths, keywords = await _load(ctx, with_keywords=True)
+    except BaseException:
+        if image_task is not None:
+            image_task.cancel()
+        raise
+    if image_task is None:
+        spec = {"age": (persona.profile or {}).get("age"), "gender": (persona.profile or {}).get("gender"),
+                "age_months": (persona.profile or {}).get("age_months"), "seed": persona.seed}
+        image_task = asyncio.create_task(_portrait(ctx, spec, timings), name=f"portrait-{ctx.persona_id}")
+    timings.update({k: v for k, v in (persona.timings or {}).items() if k not in timings})
     queued_at = persona.created_at
     if queued_at is not None:
-        timings["queued_seconds"] = round(max(0.0, (utcnow() - _aware(queued_at)).total_seconds()), 3)
+        timings["queued_seconds"] = round(max(0.0, (utcnow() - _aware(queued_at)).total_seconds()
+                                              - (time.monotonic() - started)), 3)
+    timings["load_seconds"] = round(time.monotonic() - started, 3)
     timings["attempt"] = ctx.attempt
 
     ctx.patch(Persona, ctx.persona_id, status="running", error=None, sections={}, updated_at=utcnow())
-    # Text and portrait start at the same moment (the keyword lookup, a local query, ran with the load).
-    image_task = asyncio.create_task(_portrait(ctx, persona, timings), name=f"portrait-{persona.id}")
     try:
         inputs = prompt_inputs(persona, (ctx.payload or {}).get("avoid_names"))
         request = build_text_request(inputs, keywords, section_lengths=lengths, seed=persona.seed,

@@ -147,7 +147,7 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
         image_status="pending",
         timings={},
     )
-    job = new_job(GENERATE_KIND, persona.id, {"avoid_names": avoid[:20]}, owner_id=user.id)
+    job = new_job(GENERATE_KIND, persona.id, generation_payload(persona, avoid), owner_id=user.id)
     persona.current_job_id = job.id
     await release_connection(session)
     runtime = local_runtime(settings)
@@ -166,6 +166,14 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
         await session.commit()
     wake_local_runners(settings)
     return persona
+
+
+def generation_payload(persona: Persona, avoid_names: list[str]) -> dict[str, Any]:
+    """What the generation job needs before it reads anything: the portrait starts from this at once."""
+    profile = persona.profile or {}
+    return {"avoid_names": avoid_names[:20],
+            "image": {"age": profile.get("age"), "age_months": profile.get("age_months"),
+                      "gender": profile.get("gender"), "seed": persona.seed}}
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -383,7 +391,7 @@ async def retry_persona(session: AsyncSession, settings: Settings, user: User, p
         raise Conflict("失敗したペルソナだけ再試行できます。", code="not_failed")
     await release_connection(session)
     async with write_lock(session.bind):
-        job = await enqueue(session, GENERATE_KIND, persona.id, {"avoid_names": []}, owner_id=user.id)
+        job = await enqueue(session, GENERATE_KIND, persona.id, generation_payload(persona, []), owner_id=user.id)
         persona.status = "queued"
         persona.error = None
         persona.finished_at = None
