@@ -199,12 +199,13 @@ def auth_states(browser, e2e_server, tmp_path_factory) -> dict[str, str]:
 class Session:
     """A browser context + page at one viewport, optionally logged in, watching for problems."""
 
-    def __init__(self, browser, server: Server, viewport: dict, storage_state: str | None, name: str) -> None:
+    def __init__(self, browser, server: Server, viewport: dict, storage_state: str | None, name: str,
+                 javascript: bool = True) -> None:
         self.server = server
         self.name = name
         self.problems = PageProblems()
         self.context = browser.new_context(viewport=viewport, storage_state=storage_state, locale="ja-JP",
-                                           accept_downloads=True)
+                                           accept_downloads=True, java_script_enabled=javascript)
         host = urlsplit(server.base_url).netloc
 
         def guard(route):
@@ -258,9 +259,9 @@ def viewport_name(request) -> str:
 def session_factory(browser, e2e_server, auth_states):
     made: list[Session] = []
 
-    def make(viewport: str = "desktop", user: str | None = "admin", name: str = "") -> Session:
+    def make(viewport: str = "desktop", user: str | None = "admin", name: str = "", javascript: bool = True) -> Session:
         s = Session(browser, e2e_server, DESKTOP if viewport == "desktop" else PHONE,
-                    auth_states[user] if user else None, f"{name or 'page'}-{viewport}")
+                    auth_states[user] if user else None, f"{name or 'page'}-{viewport}", javascript)
         made.append(s)
         return s
 

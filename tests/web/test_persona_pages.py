@@ -258,14 +258,22 @@ async def test_history_duplicate_and_delete_without_javascript(client, app):
     copy_id = response.headers["location"].split("/")[2].split("?")[0]
     assert copy_id != pid
     assert (await client.get(f"/personas/{copy_id}")).status_code == 200
+    # Without JavaScript (no confirm dialog, confirmed not set): a confirmation page, nothing deleted yet.
     response = await client.post(f"/personas/{pid}/delete",
-                                 data={"csrf_token": client.csrf_token, "return_to": "/personas?department=internal_medicine"})
+                                 data={"csrf_token": client.csrf_token, "confirmed": ""})
+    assert response.status_code == 200 and "ペルソナを削除しますか？" in response.text
+    assert 'name="confirmed" value="1"' in response.text
+    assert (await client.get(f"/personas/{pid}")).status_code == 200
+    response = await client.post(f"/personas/{pid}/delete",
+                                 data={"csrf_token": client.csrf_token, "confirmed": "1",
+                                       "return_to": "/personas?department=internal_medicine"})
     assert response.status_code == 303
     assert response.headers["location"] == "/personas?department=internal_medicine&message=deleted"
     assert (await client.get(f"/personas/{pid}")).status_code == 404
     # An outside return address is refused.
     response = await client.post(f"/personas/{copy_id}/delete",
-                                 data={"csrf_token": client.csrf_token, "return_to": "https://evil.example/"})
+                                 data={"csrf_token": client.csrf_token, "confirmed": "1",
+                                       "return_to": "https://evil.example/"})
     assert response.headers["location"] == "/personas?message=deleted"
 
 
@@ -273,7 +281,8 @@ async def test_member_cannot_delete_or_duplicate_others(client, app, member):
     pid = await add_persona(app, "admin", name="管理者の")
     await client.login("member1", MEMBER_PASSWORD)
     for action in ("delete", "duplicate"):
-        response = await client.post(f"/personas/{pid}/{action}", data={"csrf_token": client.csrf_token})
+        response = await client.post(f"/personas/{pid}/{action}",
+                                     data={"csrf_token": client.csrf_token, "confirmed": "1"})
         assert response.status_code == 404
     assert (await client.get("/personas")).status_code == 200
 

@@ -395,8 +395,14 @@ async def delete_submit(request: Request, persona_id: str, user: CurrentUser, se
     from medipersona.personas import service
 
     persona = await _load_persona(session, user, persona_id)
-    await service.delete_persona(session, settings, user, persona.id)
     form = await request.form()
+    if form.get("confirmed") != "1":
+        # Without JavaScript there was no confirm() dialog: ask on a page of its own.
+        return render(request, "personas/confirm_delete.html", {
+            "p": persona, "names": _catalog_names(persona), "created": _local(persona.created_at),
+            "return_to": _safe_return(str(form.get("return_to") or "")),
+        })
+    await service.delete_persona(session, settings, user, persona.id)
     target = _safe_return(str(form.get("return_to") or ""))
     if target.startswith(f"/personas/{persona_id}"):
         target = "/personas"

@@ -2,6 +2,9 @@
 // (delete confirmation comes from app.js via data-confirm).
 (function () {
   "use strict";
+  // With JavaScript the browser's confirm dialog (app.js, data-confirm) asks; without it the server shows a
+  // confirmation page instead.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-js-confirmed]"), function (el) { el.value = "1"; });
   var dep = document.getElementById("f-department");
   var comp = document.getElementById("f-complaint");
   if (!dep || !comp) { return; }

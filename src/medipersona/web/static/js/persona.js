@@ -560,6 +560,8 @@
   }
 
   // ------------------------------------------------------------------------------------------ start
+  // The delete form: app.js asks with confirm(); without JavaScript the server shows a confirmation page.
+  $all("[data-js-confirmed]").forEach(function (el) { el.value = "1"; });
   bindEditors();
   if (status === "queued" || status === "running") {
     progressPanel.hidden = false;
