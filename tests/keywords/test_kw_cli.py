@@ -34,6 +34,9 @@ def test_exit_codes(settings, tmp_path):
     assert "rejected  内科/主訴/風邪_全体.csv:4: 「特徴度」が数値ではありません" in out.stderr
     assert "1 files imported" in out.stdout and "1 rejected" in out.stdout
 
+    out = run_cli(settings, "--check", str(root))
+    assert out.returncode == 1 and "checked   内科/内科_全体.csv" in out.stdout and "dry run" in out.stdout
+
     out = run_cli(settings, str(tmp_path / "does-not-exist"))
     assert out.returncode == 2 and "見つかりません" in out.stderr
     out = subprocess.run([sys.executable, "-m", "medipersona", "import-keywords"], capture_output=True, text=True,

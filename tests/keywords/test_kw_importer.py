@@ -300,3 +300,10 @@ def test_title_lines_and_blank_excel_rows():
     with pytest.raises(RejectFile) as exc:
         parse_text(bad)
     assert exc.value.line == 2 and "女性割合" in exc.value.reason
+
+
+async def test_dry_run_writes_nothing(kdb, tmp_path):
+    path = write_csv(tmp_path / "内科" / "主訴" / "風邪_全体.csv", make_rows(7))
+    report = await import_path(kdb, path, dry_run=True)
+    assert report.ok and report.results[0].status == "checked" and report.row_count == 7
+    assert await counts(kdb) == (0, 0)

@@ -20,6 +20,8 @@ def register(sub) -> None:
     )
     p.add_argument("path", help="a .csv file, a .zip file or a folder")
     p.add_argument("--quiet", "-q", action="store_true", help="print only rejections and the summary")
+    p.add_argument("--check", action="store_true",
+                   help="dry run: read, match and validate every file, write nothing (same exit codes)")
     p.set_defaults(handler=run)
 
 
@@ -38,14 +40,15 @@ def run(args: argparse.Namespace) -> int:
         db = Database(get_settings())
         started = time.perf_counter()
         try:
-            report = await import_path(db, args.path, on_result=show)
+            report = await import_path(db, args.path, on_result=show, dry_run=args.check)
         except ImportPathError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         finally:
             await db.dispose()
         elapsed = time.perf_counter() - started
-        print(f"{len(report.imported)} files imported ({report.row_count} rows, {elapsed:.1f} s), "
+        verb = "valid (dry run, nothing written)" if args.check else "imported"
+        print(f"{len(report.imported)} files {verb} ({report.row_count} rows, {elapsed:.1f} s), "
               f"{len(report.rejected)} rejected", flush=True)
         return 0 if report.ok else 1
 

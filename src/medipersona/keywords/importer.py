@@ -129,11 +129,11 @@ class FileResult:
 
     def describe(self) -> str:
         """One line for the CLI and logs: file, line and reason for a rejection."""
-        if self.status == "imported":
+        if self.status in ("imported", "checked"):
             target = self.department or ""
             if self.chief_complaint:
                 target += f" / {self.chief_complaint}"
-            return f"imported  {self.file}: {target} ({self.row_count}行)"
+            return f"{self.status:<8}  {self.file}: {target} ({self.row_count}行)"
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"rejected  {where}: {self.reason}"
 
@@ -144,7 +144,8 @@ class ImportReport:
 
     @property
     def imported(self) -> list[FileResult]:
-        return [r for r in self.results if r.status == "imported"]
+        """Imported files (or, in a dry run, files that would import)."""
+        return [r for r in self.results if r.status in ("imported", "checked")]
 
     @property
     def rejected(self) -> list[FileResult]:
@@ -676,8 +677,10 @@ async def import_sources(
     is_sample: bool = False,
     label_prefix: str = "",
     on_result: Callable[[FileResult], None] | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Import every source; a broken file is rejected (with line and reason) and the rest still imports.
+    ``dry_run``: parse and match only, nothing is written (results have status ``checked``).
 
     Files are parsed in a worker thread a chunk at a time and written in batches (one transaction per batch of
     up to BATCH_FILES files / BATCH_ROWS rows; every dataset swap is atomic for readers either way)."""
@@ -698,6 +701,16 @@ async def import_sources(
         if not pending:
             return
         batch, pending, pending_rows = pending, [], 0
+        if dry_run:
+            for source, parsed in batch:
+                emit(FileResult(
+                    file=source.name, status="checked", department=parsed.department.name,
+                    chief_complaint=parsed.chief_complaint.name if parsed.chief_complaint else None,
+                    department_id=parsed.department.id,
+                    chief_complaint_id=parsed.chief_complaint.id if parsed.chief_complaint else None,
+                    row_count=len(parsed.rows),
+                ))
+            return
         files = [replace(p, name=label_prefix + s.name) for s, p in batch]
         try:
             try:
@@ -766,7 +779,7 @@ async def import_sources(
 
 
 async def import_path(db: Database, path: Path | str, *, is_sample: bool = False,
-                      on_result: Callable[[FileResult], None] | None = None) -> ImportReport:
+                      on_result: Callable[[FileResult], None] | None = None, dry_run: bool = False) -> ImportReport:
     """CLI entry: a CSV, a zip or a folder tree. Raises ImportPathError for a missing/unreadable path."""
     target = Path(path)
     try:
@@ -778,7 +791,7 @@ async def import_path(db: Database, path: Path | str, *, is_sample: bool = False
         return report
     if not sources:
         raise ImportPathError(f"取り込めるCSVファイルがありません: {target}")
-    return await import_sources(db, sources, is_sample=is_sample, on_result=on_result)
+    return await import_sources(db, sources, is_sample=is_sample, on_result=on_result, dry_run=dry_run)
 
 
 def sources_from_upload(filename: str, fileobj: io.IOBase) -> list[Source]:
