@@ -108,7 +108,16 @@ class ProbeServer:
             children = psutil.Process(self.proc.pid).children()
         except psutil.Error:
             return []
-        return [c.pid for c in children if "gunicorn" in " ".join(c.cmdline()) or c.name().startswith("python")]
+        pids = []
+        for child in children:
+            try:
+                if child.status() == psutil.STATUS_ZOMBIE:  # killed, not reaped yet
+                    continue
+                if "gunicorn" in " ".join(child.cmdline()) or child.name().startswith("python"):
+                    pids.append(child.pid)
+            except psutil.Error:
+                continue
+        return pids
 
     def rss_mb(self) -> dict[int, float]:
         return {pid: (system.process_rss_bytes(pid) or 0) / 1048576 for pid in self.worker_pids()}
