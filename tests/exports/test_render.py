@@ -194,3 +194,25 @@ def test_dozens_of_free_fields_say_what_was_left_out():
     doc["extras"] = [(f"自由項目{i}", "自由記述の追加項目の値で、少し長めの説明が入ります。" * 2) for i in range(40)]
     text = pdf_pages_text(render_pdf(doc))[0].replace(" ", "")
     assert "自由項目0" in text and "ほか" in text and "項目は画面でご確認ください" in text
+
+
+def test_every_extra_field_at_realistic_lengths_fits():
+    """All eight extras and the wizard's maximum of 20 free fields: the left column widens, nothing is dropped."""
+    from medipersona.exports.layout import ELLIPSIS
+    from medipersona.exports.pdf import render_pdf
+    from medipersona.exports.pptx import render_pptx
+
+    doc = make_doc(long=True)
+    doc["extras"] = [(f"特徴{i}", "仕事と家庭の両立に悩みつつ、休日は家族で過ごす時間を大切にしている。") for i in range(8)]
+    doc["extras"] += [(f"自由項目{i}", "自由記述の追加項目の値で、少し長めの説明が入ります。") for i in range(20)]
+    page1 = all_text_ops(doc)[0]
+    drawn = "".join("".join(op.lines) for op in page1.ops if op.kind == "text")
+    for label, value in doc["extras"]:
+        assert label in drawn and value in drawn, label
+    for _, text in doc["sections"]:
+        assert text in drawn
+    assert ELLIPSIS not in drawn and "ほか" not in drawn
+    assert min(op.size for op in page1.ops if op.kind == "text") >= 5
+    assert len(pdf_pages_text(render_pdf(doc))) == 2
+    report = pptx_report(render_pptx(doc))
+    assert report["overflowing"] == [] and report["overlapping"] == [] and report["outside"] == []

@@ -216,25 +216,67 @@ def _rows_height(fm: FontMetrics, rows: list[tuple[str, str]], label_w: float, v
     return total
 
 
-def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]], x: float, y: float, w: float,
-                h: float) -> list:
-    """Stacked titled panels of label/value rows sharing one font size that makes all of them fit ``h``."""
-    title_h = 6.5
-    panel_gap = 3.0
-    pad = 1.5
-    label_w = min(23.0, w * 0.4)
-    value_w = w - label_w - 2 * pad - 1.5
-    panels = [(title, [(fm.clean(lbl), fm.clean(val) or "—") for lbl, val in rows]) for title, rows in panels]
-    avail = h - sum((title_h if t else 0) + 2 * pad for t, _ in panels) - (len(panels) - 1) * panel_gap
+INFO_TITLE_H = 6.5
+INFO_PANEL_GAP = 3.0
+INFO_PAD = 1.5
+INFO_MAX_PT = 8.5
 
-    def gap(size: float) -> float:
-        return size * 0.18
+
+INFO_TWO_COLUMNS_MIN_W = 130.0  # a wider info column lays its rows out in two columns
+INFO_COLUMN_GAP = 4.0
+
+
+def _info_geometry(w: float) -> tuple[int, float, float, float]:
+    """(columns, column width, label width, value width) of the rows in a panel ``w`` wide."""
+    cols = 2 if w >= INFO_TWO_COLUMNS_MIN_W else 1
+    col_w = (w - 2 * INFO_PAD - (cols - 1) * INFO_COLUMN_GAP) / cols
+    label_w = min(23.0, col_w * 0.4)
+    return cols, col_w, label_w, col_w - label_w - 1.5
+
+
+def _info_gap(size: float) -> float:
+    return size * 0.18
+
+
+def _split(rows: list, cols: int) -> list[list]:
+    per = -(-len(rows) // cols) if rows else 0
+    return [rows[c * per:(c + 1) * per] for c in range(cols)]
+
+
+def _panel_height(fm: FontMetrics, rows, w: float, size: float) -> float:
+    cols, _col_w, label_w, value_w = _info_geometry(w)
+    return max((_rows_height(fm, part, label_w, value_w, size, _info_gap(size)) for part in _split(rows, cols)),
+               default=0.0)
+
+
+def _info_fits(fm: FontMetrics, panels, w: float, h: float):
+    avail = h - sum((INFO_TITLE_H if t else 0) + 2 * INFO_PAD for t, _ in panels) - (len(panels) - 1) * INFO_PANEL_GAP
 
     def fits(size: float) -> bool:
-        return sum(_rows_height(fm, rows, label_w, value_w, size, gap(size)) for _, rows in panels) <= avail
+        return sum(_panel_height(fm, rows, w, size) for _, rows in panels) <= avail
 
-    size = largest_size(fits, 8.5, MIN_INFO_PT) or MIN_INFO_PT
-    # Beyond capacity (dozens of long free fields): drop rows from the end and say so, never overflow.
+    return fits
+
+
+def _clean_panels(fm: FontMetrics, panels) -> list:
+    return [(title, [(fm.clean(lbl), fm.clean(val) or "—") for lbl, val in rows]) for title, rows in panels]
+
+
+def info_size(fm: FontMetrics, panels, w: float, h: float) -> float | None:
+    """The font size at which the panels fit (w, h), or None when they do not fit even at the minimum."""
+    return largest_size(_info_fits(fm, _clean_panels(fm, panels), w, h), INFO_MAX_PT, MIN_INFO_PT)
+
+
+def info_panels(fm: FontMetrics, panels: list[tuple[str | None, list[tuple[str, str]]]], x: float, y: float,
+                w: float, h: float) -> list:
+    """Stacked titled panels of label/value rows sharing one font size that makes all of them fit ``h``."""
+    title_h, panel_gap, pad = INFO_TITLE_H, INFO_PANEL_GAP, INFO_PAD
+    cols, col_w, label_w, value_w = _info_geometry(w)
+    panels = _clean_panels(fm, panels)
+    fits = _info_fits(fm, panels, w, h)
+    gap = _info_gap
+    size = largest_size(fits, INFO_MAX_PT, MIN_INFO_PT) or MIN_INFO_PT
+    # Beyond capacity (more long free fields than a page holds): drop rows from the end and say so.
     dropped = 0
     while not fits(size) and len(panels[-1][1]) > 1:
         rows = [r for r in panels[-1][1] if r[0] != "…"]
@@ -245,7 +287,7 @@ def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]]
     cy = y
     for title, rows in panels:
         th = title_h if title else 0.0
-        body_h = _rows_height(fm, rows, label_w, value_w, size, gap(size))
+        body_h = _panel_height(fm, rows, w, size)
         remaining = y + h - cy - th - 2 * pad
         if body_h > remaining:  # only at the minimum size: cut rows that cannot fit
             body_h = max(remaining, 0)
@@ -253,24 +295,25 @@ def info_panels(fm: FontMetrics, panels: list[tuple[str, list[tuple[str, str]]]]
             ops.append(RectOp(x, cy, w, title_h, fill=ACCENT))
             ops.append(text_op(fm, title, x + 2, cy + 1.2, w - 4, title_h - 1.4, 9.5, 6, color=(255, 255, 255)))
         ops.append(RectOp(x, cy + th, w, body_h + 2 * pad, fill=(255, 255, 255), border=BORDER))
-        ry = cy + th + pad
         bottom = cy + th + pad + body_h
-        for label, value in rows:
-            lab = wrap(fm, label, label_w, size)
-            val = wrap(fm, value, value_w, size)
-            n = max(len(lab), len(val))
-            rh = text_height(n, size)
-            if ry + rh > bottom + 0.01:
-                room = int((bottom - ry) // (size * LINE_FACTOR * PT_MM))
-                if room <= 0:
-                    break
-                lab, val = truncate(fm, lab, room, label_w, size), truncate(fm, val, room, value_w, size)
-                rh = text_height(room, size)
-            ops.append(TextOp(x + pad, ry, label_w, text_height(len(lab), size), label, lab, size, color=MUTED))
-            ops.append(TextOp(x + pad + label_w + 1.5, ry, value_w, text_height(len(val), size),
-                              value if len(val) == len(wrap(fm, value, value_w, size)) else "\n".join(val),
-                              val, size))
-            ry += rh + gap(size)
+        for c, part in enumerate(_split(rows, cols)):
+            rx = x + pad + c * (col_w + INFO_COLUMN_GAP)
+            ry = cy + th + pad
+            for label, value in part:
+                lab = wrap(fm, label, label_w, size)
+                val = wrap(fm, value, value_w, size)
+                rh = text_height(max(len(lab), len(val)), size)
+                if ry + rh > bottom + 0.01:
+                    room = int((bottom - ry) // (size * LINE_FACTOR * PT_MM))
+                    if room <= 0:
+                        break
+                    lab, val = truncate(fm, lab, room, label_w, size), truncate(fm, val, room, value_w, size)
+                    rh = text_height(room, size)
+                ops.append(TextOp(rx, ry, label_w, text_height(len(lab), size), label, lab, size, color=MUTED))
+                ops.append(TextOp(rx + label_w + 1.5, ry, value_w, text_height(len(val), size),
+                                  value if len(val) == len(wrap(fm, value, value_w, size)) else "\n".join(val),
+                                  val, size))
+                ry += rh + gap(size)
         cy += th + body_h + 2 * pad + panel_gap
     return ops
 
@@ -317,7 +360,7 @@ def _contain(img_w: int, img_h: int, x: float, y: float, w: float, h: float) -> 
 def persona_page(fm: FontMetrics, doc: dict, portrait: tuple[bytes, int, int] | None) -> Page:
     page = Page()
     ops = page.ops
-    left_w = 92.0
+    left_w = PAGE1_LAYOUTS[0][0]  # the name block keeps the narrow width whatever the columns below
     # Portrait and name block.
     pw = 46.0
     if portrait is not None:
@@ -340,22 +383,48 @@ def persona_page(fm: FontMetrics, doc: dict, portrait: tuple[bytes, int, int] | 
     if meta_text:
         ops.append(shrink_to_content(text_op(fm, meta_text, nx, meta_y, nw, MARGIN + pw - meta_y, 8, 5.5,
                                              color=MUTED)))
-    # 基本情報 and その他の特徴.
+    # 基本情報 and その他の特徴 in the left column, the six sections right of it. Many or long extra fields
+    # widen the left column (and the sections go from 3 x 2 to 2 x 3) rather than shrinking the text away.
     iy = MARGIN + pw + 4
-    ops.extend(info_panels(fm, [("基本情報", doc.get("basic", [])), ("その他の特徴", doc.get("extras", []))],
-                           MARGIN, iy, left_w, PAGE_H - MARGIN - iy))
-    # The six sections, 3 columns x 2 rows.
+    panels = [("基本情報", doc.get("basic", [])), ("その他の特徴", doc.get("extras", []))]
+    sections = doc.get("sections", [])[:6]
+    candidates = []
+    for left_w, cols in PAGE1_LAYOUTS:
+        isize = info_size(fm, panels, left_w, PAGE_H - MARGIN - iy)
+        blocks = _section_blocks(sections, left_w, cols)
+        ssize = common_size(fm, _block_bodies(fm, blocks), SECTION_MAX_PT, SECTION_MIN_PT)
+        candidates.append((left_w, isize, ssize, blocks))
+        if isize is not None and min(isize, ssize) >= PAGE1_READABLE_PT:
+            break
+    fitting = [c for c in candidates if c[1] is not None]
+    if not fitting:  # more extra fields than a page holds: the widest column, rows dropped with a note
+        left_w, _, _, blocks = candidates[-1]
+    else:  # the narrowest layout unless a wider one reads clearly better
+        best = fitting[0]
+        for c in fitting[1:]:
+            if min(c[1], c[2]) > min(best[1], best[2]) + 0.5:
+                best = c
+        left_w, _, _, blocks = best
+    ops.extend(info_panels(fm, panels, MARGIN, iy, left_w, PAGE_H - MARGIN - iy))
+    ops.extend(titled_blocks(fm, blocks, SECTION_MAX_PT, SECTION_MIN_PT))
+    return page
+
+
+PAGE1_LAYOUTS = ((92.0, 3), (120.0, 3), (140.0, 2), (165.0, 2))  # (left column width, section columns)
+PAGE1_READABLE_PT = 7.0
+SECTION_MAX_PT = 10.0
+SECTION_MIN_PT = 5.0
+
+
+def _section_blocks(sections, left_w: float, cols: int) -> list:
     sx = MARGIN + left_w + 5
     sw = PAGE_W - MARGIN - sx
     gap = 4.0
-    cw = (sw - 2 * gap) / 3
-    rh = (PAGE_H - 2 * MARGIN - gap) / 2
-    blocks = []
-    for i, (label, text) in enumerate(doc.get("sections", [])[:6]):
-        col, row = i % 3, i // 3
-        blocks.append((label, text, sx + col * (cw + gap), MARGIN + row * (rh + gap), cw, rh))
-    ops.extend(titled_blocks(fm, blocks, 10, 5))
-    return page
+    rows = -(-max(len(sections), 1) // cols)
+    cw = (sw - (cols - 1) * gap) / cols
+    rh = (PAGE_H - 2 * MARGIN - (rows - 1) * gap) / rows
+    return [(label, text, sx + (i % cols) * (cw + gap), MARGIN + (i // cols) * (rh + gap), cw, rh)
+            for i, (label, text) in enumerate(sections)]
 
 
 def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
