@@ -293,3 +293,13 @@ async def test_result_page_refreshes_itself_without_javascript_while_generating(
     await client.login()
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in (await client.get(f"/personas/{running}")).text
     assert 'http-equiv="refresh"' not in (await client.get(f"/personas/{done}")).text
+
+
+async def test_result_page_shows_a_failed_timeline_analysis_with_the_previous_one(client, app):
+    pid = await add_persona(app, "admin", timeline_status="failed", timeline_analysis={
+        "psychology": "前回の心理変化の分析。", "hidden_needs": "前回のニーズ。", "marketing": "前回の提案。",
+        "error": {"code": "provider_error", "message": "AIサービスに接続できませんでした。"}})
+    await client.login()
+    html = (await client.get(f"/personas/{pid}")).text
+    assert "AIサービスに接続できませんでした。 もう一度お試しください。" in html
+    assert "前回の心理変化の分析。" in html

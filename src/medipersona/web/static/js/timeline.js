@@ -201,6 +201,9 @@
     statusEl.classList.remove("is-error");
     statusEl.textContent = "分析を生成しています…";
     var texts = {};
+    var previous = {};
+    Object.keys(parts).forEach(function (k) { previous[k] = parts[k].textContent; });
+    var hadPrevious = !body.hidden && Object.keys(previous).some(function (k) { return previous[k]; });
     source = new EventSource(url || api + "/timeline-analysis/events");
     source.addEventListener("status", function (event) {
       var d = {};
@@ -237,6 +240,8 @@
       var d = {};
       try { d = JSON.parse(event.data); } catch (e) { /* ignore */ }
       analysisStatus = "failed";
+      // A failed re-run keeps the previous analysis (stored next to the error): show it again.
+      if (hadPrevious) { Object.keys(parts).forEach(function (k) { parts[k].textContent = previous[k]; }); }
       statusEl.classList.add("is-error");
       statusEl.textContent = (d.message || "タイムライン分析に失敗しました。") + " もう一度お試しください。";
       button.textContent = "もう一度分析する";
