@@ -28,6 +28,7 @@ import asyncio
 import json
 import math
 import multiprocessing
+import signal
 import os
 import statistics
 import subprocess
@@ -79,6 +80,8 @@ class Result:
     client_cpu_seconds: float = 0.0
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    killed_worker: int | None = None
+    sse_reconnects: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -126,15 +129,32 @@ async def follow(client: httpx.AsyncClient, payload: dict, start_gate: asyncio.E
     url = response.json()["events_url"]
     first_text = None
     event = ""
-    async with client.stream("GET", url, headers={"Accept": "text/event-stream"}) as stream:
-        async for line in stream.aiter_lines():
-            if line.startswith("event: "):
-                event = line[7:].strip()
-                if first_text is None and event in ("delta", "section"):
-                    first_text = time.perf_counter() - t0
-                if event in TERMINAL_EVENTS:
-                    break
+    last_id = ""
+    for _attempt in range(20):  # like EventSource: reconnect with Last-Event-ID when the stream breaks
+        headers = {"Accept": "text/event-stream"}
+        if last_id:
+            headers["Last-Event-ID"] = last_id
+        try:
+            async with client.stream("GET", url, headers=headers) as stream:
+                async for line in stream.aiter_lines():
+                    if line.startswith("id: "):
+                        last_id = line[4:].strip()
+                    elif line.startswith("event: "):
+                        event = line[7:].strip()
+                        if first_text is None and event in ("delta", "section"):
+                            first_text = time.perf_counter() - t0
+                        if event in TERMINAL_EVENTS:
+                            break
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError):
+            RECONNECTS.append(1)
+            await asyncio.sleep(0.5)
+            continue
+        if event in TERMINAL_EVENTS:
+            break
     return ("done" if event == "done" else event or "eof"), time.perf_counter() - t0, first_text
+
+
+RECONNECTS: list[int] = []
 
 
 def login_probe_process(base_url: str, stop, interval: float, results) -> None:
@@ -166,7 +186,16 @@ async def rss_sampler(srv: ProbeServer, stop: asyncio.Event, peaks: dict[str, fl
             pass
 
 
-async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None:
+async def kill_one_worker(srv: ProbeServer, after: float, result: Result) -> None:
+    """Like the OOM killer: SIGKILL one worker mid-burst (its jobs must be taken over by the others)."""
+    await asyncio.sleep(after)
+    pids = srv.worker_pids()
+    if pids:
+        result.killed_worker = pids[0]
+        os.kill(pids[0], signal.SIGKILL)
+
+
+async def drive(srv: ProbeServer, result: Result, login_interval: float, kill_after: float | None = None) -> None:
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     timeout = httpx.Timeout(connect=30, read=120, write=30, pool=120)
     async with httpx.AsyncClient(base_url=srv.base_url, timeout=timeout, limits=limits) as c:
@@ -206,8 +235,13 @@ async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None
         cpu0, client0 = cpu_seconds(pids), time.process_time()
         t0 = time.perf_counter()
         gate.set()
+        killer = asyncio.create_task(kill_one_worker(srv, kill_after, result)) if kill_after is not None else None
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        if killer is not None:
+            await killer
         result.wall_seconds = round(time.perf_counter() - t0, 2)
+        result.sse_reconnects = len(RECONNECTS)
+        RECONNECTS.clear()
         result.server_cpu_seconds = round(cpu_seconds(pids) - cpu0, 2)
         result.client_cpu_seconds = round(time.process_time() - client0, 2)
         lag1 = lag_buckets((await c.get("/metrics")).text)
@@ -259,7 +293,8 @@ async def drive(srv: ProbeServer, result: Result, login_interval: float) -> None
 
 
 def run_scenario(workers: int, concurrency: int, text_seconds: float, image_seconds: float,
-                 login_interval: float, database_url: str = "", log_dir: Path | None = None) -> Result:
+                 login_interval: float, database_url: str = "", log_dir: Path | None = None,
+                 kill_after: float | None = None) -> Result:
     result = Result(workers, concurrency, text_seconds, image_seconds)
     result.seed_model_seconds = math.ceil(concurrency / workers) * max(text_seconds, image_seconds)
     env = {
@@ -284,7 +319,7 @@ def run_scenario(workers: int, concurrency: int, text_seconds: float, image_seco
             log_dir.mkdir(parents=True, exist_ok=True)
             log_path = log_dir / f"server-{result.database}-w{workers}-n{concurrency}.log"
         with ProbeServer(workers=workers, env=env, log_path=log_path) as srv:
-            asyncio.run(drive(srv, result, login_interval))
+            asyncio.run(drive(srv, result, login_interval, kill_after))
     finally:
         if dbname:
             subprocess.run(["psql", database_url, "-qc", f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'],
@@ -329,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", default="", metavar="ADMIN_URL",
                         help="run on PostgreSQL: an admin URL (postgresql://postgres@127.0.0.1:5432/postgres); a "
                         "database is created and dropped per scenario (default: a temporary SQLite file)")
+    parser.add_argument("--kill-worker-after", type=float, default=None, metavar="S",
+                        help="SIGKILL one worker S seconds into each burst (OOM-kill drill)")
     parser.add_argument("--keep-logs", type=Path, default=None, metavar="DIR", help="keep the server logs here")
     parser.add_argument("--json", type=Path, default=None, help="write the raw results here")
     args = parser.parse_args(argv)
@@ -338,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     for workers in args.workers:
         for n in args.concurrency:
             r = run_scenario(workers, n, args.text_seconds, args.image_seconds, args.login_interval,
-                             args.postgres, args.keep_logs)
+                             args.postgres, args.keep_logs, args.kill_worker_after)
             results.append(r)
             print(json.dumps(asdict(r), ensure_ascii=False), flush=True)
     print()
