@@ -180,3 +180,14 @@ async def test_delete_dataset_falls_back_to_department(admin_client, member_clie
     assert (await admin_client.delete(f"/api/keywords/datasets/{acne['id']}")).status_code == 404
     after = (await admin_client.get("/api/keywords/timeline", params=params)).json()
     assert after["dataset"]["level"] == "department"
+
+
+async def test_dry_run_upload(admin_client):
+    body = csv_text(make_rows(5)).encode()
+    r = await admin_client.post("/api/keywords/import?dry_run=true", files=upload("内科_めまい.csv", body))
+    assert r.status_code == 200 and r.json()["files"][0]["status"] == "checked"
+    datasets = (await admin_client.get("/api/keywords/datasets")).json()["datasets"]
+    assert next(d for d in datasets if d["chief_complaint"] == "めまい")["is_sample"] is True  # unchanged
+
+    r = await admin_client.post("/admin/keywords", data={"check_only": "1"}, files=upload("内科_めまい.csv", body))
+    assert r.status_code == 200 and "確認のみ" in r.text and "取り込み可" in r.text

@@ -813,7 +813,7 @@ def sources_from_upload(filename: str, fileobj: io.IOBase) -> list[Source]:
     return [Source(name=name, parts=(), stem=Path(name).stem, read=lambda: data, size=len(data))]
 
 
-async def import_upload(db: Database, filename: str, fileobj: io.IOBase) -> ImportReport:
+async def import_upload(db: Database, filename: str, fileobj: io.IOBase, *, dry_run: bool = False) -> ImportReport:
     try:
         sources = await anyio.to_thread.run_sync(sources_from_upload, filename, fileobj)
     except RejectFile as exc:
@@ -822,4 +822,4 @@ async def import_upload(db: Database, filename: str, fileobj: io.IOBase) -> Impo
     if not sources:
         return ImportReport([FileResult(file=Path(filename).name, status="rejected",
                                         reason="ZIPの中に取り込めるCSVファイルがありません。")])
-    return await import_sources(db, sources)
+    return await import_sources(db, sources, dry_run=dry_run)

@@ -17,7 +17,8 @@ from medipersona.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 
-async def _page(request: Request, session, *, report=None, error: str = "", status_code: int = 200):
+async def _page(request: Request, session, *, report=None, error: str = "", dry_run: bool = False,
+                status_code: int = 200):
     datasets = [dataset_payload(ds) for ds in await store.list_datasets(session)]
     catalog = get_catalog()
     per_department = Counter(d["department_id"] for d in datasets)
@@ -35,6 +36,7 @@ async def _page(request: Request, session, *, report=None, error: str = "", stat
             "total_rows": sum(d["row_count"] for d in datasets),
             "sample_count": sum(1 for d in datasets if d["is_sample"]),
             "report": report.as_dict() if report is not None else None,
+            "dry_run": dry_run,
             "error": error,
             "max_upload_mb": MAX_UPLOAD_BYTES // (1024 * 1024),
             "max_upload_bytes": MAX_UPLOAD_BYTES,
@@ -54,8 +56,10 @@ async def keywords_upload(request: Request, user: AdminUser, session: SessionDep
         upload = await read_upload(request)
     except AppError as exc:
         return await _page(request, session, error=exc.message, status_code=exc.status_code)
+    dry_run = (await request.form()).get("check_only") == "1"
     try:
-        report = await import_upload(request.app.state.db, upload.filename, upload.file)
+        report = await import_upload(request.app.state.db, upload.filename, upload.file, dry_run=dry_run)
     finally:
         await upload.close()
-    return await _page(request, session, report=report, status_code=200 if report.ok else 422)
+    return await _page(request, session, report=report, dry_run=dry_run,
+                       status_code=200 if report.ok else 422)

@@ -101,11 +101,12 @@ async def read_upload(request: Request, max_bytes: int = MAX_UPLOAD_BYTES) -> Up
 
 
 @router.post("/keywords/import", dependencies=[UploadGuard])
-async def import_keywords(request: Request, user: AdminUser) -> JSONResponse:
-    """Import an uploaded CSV or zip. 200 when every file imported, 422 when some were rejected (listed)."""
+async def import_keywords(request: Request, user: AdminUser, dry_run: bool = False) -> JSONResponse:
+    """Import an uploaded CSV or zip. 200 when every file imported, 422 when some were rejected (listed).
+    ``?dry_run=true``: validate and match only, write nothing (files get status ``checked``)."""
     upload = await read_upload(request)
     try:
-        report = await import_upload(request.app.state.db, upload.filename, upload.file)
+        report = await import_upload(request.app.state.db, upload.filename, upload.file, dry_run=dry_run)
     finally:
         await upload.close()
     body = report.as_dict()
