@@ -153,3 +153,28 @@ async def test_json_for_admin(admin_client):
     assert data["state"] in {"ok", "caution", "warning", "unknown"}
     assert data["environment"]["multiprocess"] is False
     assert data["workers"] and data["workers"][0]["rss"] > 0
+
+
+def test_worker_rows_show_event_loop_lag():
+    snap = mon.snapshot_from_samples([
+        ("medipersona_worker_rss_bytes", {"pid": "11"}, 100 * 1048576),
+        ("medipersona_worker_rss_bytes", {"pid": "12"}, 100 * 1048576),
+        ("medipersona_event_loop_lag_max_seconds", {"pid": "11"}, 0.012),
+        ("medipersona_event_loop_lag_max_seconds", {"pid": "12"}, 1.5),
+    ])
+    rows = {r["pid"]: r for r in mon.worker_rows(snap)}
+    assert rows["11"]["lag_state"] == "ok" and rows["11"]["lag_display"] == "12 ms"
+    assert rows["12"]["lag_state"] == "caution"
+
+
+async def test_lag_loop_observes(admin_client):
+    import asyncio
+
+    from medipersona.ops import metrics
+
+    task = asyncio.create_task(metrics._lag_loop())
+    await asyncio.sleep(0.6)
+    task.cancel()
+    text = (await admin_client.get("/metrics")).text
+    count = [line for line in text.splitlines() if line.startswith("medipersona_event_loop_lag_seconds_count")]
+    assert count and float(count[0].rsplit(" ", 1)[1]) >= 1
