@@ -113,11 +113,14 @@ async def run(args: argparse.Namespace, base: str, master: int) -> dict:
         token = (await client.post("/api/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD})
                  ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
+        workers = worker_pids(master)
+        rss_start = {pid: round(rss_mb(pid), 1) for pid in workers}
         # warm-up: one request of each kind so that lazy imports and caches are not measured
         await client.get("/login")
         await client.get("/api/catalog", headers=headers)
 
         alone, alone_result = await follow(client, headers, 1)
+        rss_after_one = {pid: round(rss_mb(pid), 1) for pid in workers}
 
         samples: dict[str, list[float]] = {"login": [], "catalog": []}
         idle_samples: dict[str, list[float]] = {"login": [], "catalog": []}
@@ -170,6 +173,8 @@ async def run(args: argparse.Namespace, base: str, master: int) -> dict:
         "catalog_max_ms": round(max(samples["catalog"]) * 1000, 1),
         "samples": len(samples["login"]) + len(samples["catalog"]),
         "sample_errors": samples.get("errors", []),
+        "worker_rss_mb_at_start": rss_start,
+        "worker_rss_mb_after_one": rss_after_one,
         "worker_rss_mb": rss,
         "worker_cpu_seconds": round(wcpu, 2),
         "worker_cpu_ms_per_sample_request": round(cpu_per_sample * 1000, 2),

@@ -74,14 +74,14 @@ async def _read_rows(app: FastAPI, job_id: str, after_id: int, session=None) -> 
         finally:
             await session.close()
     else:
-        async with app.state.db.sessionmaker() as own:
-            rows = (await own.execute(stmt)).all()
+        async with app.state.db.engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
     return [{"id": int(r.id), "type": r.type, "data": r.data} for r in rows]
 
 
 async def _job_status(app: FastAPI, job_id: str) -> str | None:
-    async with app.state.db.sessionmaker() as session:
-        return await session.scalar(select(Job.status).where(Job.id == job_id))
+    async with app.state.db.engine.connect() as conn:
+        return await conn.scalar(select(Job.status).where(Job.id == job_id))
 
 
 async def job_event_stream(

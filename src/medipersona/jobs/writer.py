@@ -100,7 +100,8 @@ class PendingOp:
 
 
 class WriteTx:
-    """Handed to ``apply`` functions: the batch's session and a way to append events inside it."""
+    """Handed to ``apply`` functions: the batch's connection (``tx.session``: an AsyncConnection, use
+    ``execute``) and a way to append events inside the same transaction."""
 
     def __init__(self, session, publish: list[tuple[str, dict[str, Any]]]) -> None:
         self.session = session
@@ -397,7 +398,8 @@ class WriteBatcher:
         t0 = time.perf_counter()
         async with write_lock(self.runtime.db.engine):
             self.lock_wait_seconds += time.perf_counter() - t0
-            async with self.runtime.db.sessionmaker() as session:
+            # A Core connection (lighter than an ORM session); ``tx.session`` is this connection.
+            async with self.runtime.db.engine.connect() as session:
                 owned = await self._fence(session, job_ids)
                 await self._insert_events(session, [e for e in events if owned.get(e.job_id) == e.attempt],
                                           publish)
@@ -500,7 +502,6 @@ class RowInserter:
         for obj in objects:
             by_table[obj.__table__].append(row_values(obj))
         order = {table: i for i, table in enumerate(Base.metadata.sorted_tables)}
-        async with write_lock(self.db.engine), self.db.sessionmaker() as session:
+        async with write_lock(self.db.engine), self.db.engine.begin() as conn:
             for table in sorted(by_table, key=lambda t: order.get(t, 0)):
-                await session.execute(insert(table), by_table[table])
-            await session.commit()
+                await conn.execute(insert(table), by_table[table])

@@ -45,6 +45,8 @@ log = logging.getLogger("medipersona.personas")
 
 EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 KEYWORD_LIMIT = 15
+# Streamed text is looked at (partial JSON parsed) at most this often per job; matches the event coalescing.
+PROGRESS_INTERVAL = 0.15
 
 
 async def section_lengths(session) -> dict[str, int]:
@@ -270,7 +272,8 @@ async def _generate(ctx: JobContext) -> None:
         streamer = SectionStreamer(ctx, lengths, on_complete=on_complete)
         text_started = time.monotonic()
         try:
-            obj, meta = await generate_structured(ctx.settings, request, PersonaText, on_progress=streamer)
+            obj, meta = await generate_structured(ctx.settings, request, PersonaText, on_progress=streamer,
+                                                  progress_interval=PROGRESS_INTERVAL)
         except ProviderError as exc:
             raise JobFailed(f"ペルソナの文章を生成できませんでした。{exc.message}", code=exc.code) from None
         timings["text_seconds"] = round(time.monotonic() - text_started, 3)
@@ -349,7 +352,8 @@ async def regenerate_section(ctx: JobContext) -> None:
     streamer = SectionStreamer(ctx, lengths, keys=(key,))
     started = time.monotonic()
     try:
-        obj, meta = await generate_structured(ctx.settings, request, SectionText, on_progress=on_progress)
+        obj, meta = await generate_structured(ctx.settings, request, SectionText, on_progress=on_progress,
+                                                  progress_interval=PROGRESS_INTERVAL)
     except ProviderError as exc:
         raise JobFailed(f"「{SECTION_LABELS[key]}」を再生成できませんでした。{exc.message}", code=exc.code) from None
     text = obj.text.strip()
