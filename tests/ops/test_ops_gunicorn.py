@@ -80,6 +80,8 @@ def _requests_per_pid(metrics_dir: Path) -> dict[int, float]:
 
     counts: dict[int, float] = {}
     for path in metrics_dir.glob("counter_*.db"):
+        if path.stem == "counter_archive":
+            continue
         pid = int(path.stem.split("_")[-1])
         for key, value, _ts, _pos in MmapedDict.read_all_values_from_file(str(path)):
             _metric_name, name, labels, _help = json.loads(key)
@@ -149,3 +151,32 @@ def test_two_workers_one_scrape_and_sigkill_counted(tmp_path):
         # counters of the dead worker survive: the total still holds its requests
         assert _value(text, healthz) == sent
         assert "Perhaps out of memory?" in srv.log_tail(20000)
+        # the dead worker's files were folded into the archive (the directory does not grow with restarts)
+        assert not (metrics_dir / f"counter_{victim}.db").exists()
+        assert (metrics_dir / "counter_archive.db").exists()
+
+
+def test_compaction_sums_into_the_archive(tmp_path):
+    """Two dead workers' counters end up in one archive file with the same totals."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    from medipersona.ops.compaction import compact_dead_worker
+
+    key = mmap_key("medipersona_x_total", "medipersona_x_total", ["route"], ["/a"], "x")
+    for pid, value in ((101, 3.0), (102, 4.0)):
+        d = MmapedDict(str(tmp_path / f"counter_{pid}.db"))
+        d.write_value(key, value, 0.0)
+        d.close()
+
+    def total() -> str:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(tmp_path))
+        return generate_latest(registry).decode()
+
+    assert 'medipersona_x_total{route="/a"} 7.0' in total()
+    assert compact_dead_worker(101, str(tmp_path)) == 1
+    assert compact_dead_worker(102, str(tmp_path)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["counter_archive.db"]
+    assert 'medipersona_x_total{route="/a"} 7.0' in total()

@@ -90,6 +90,12 @@ def child_exit(server, worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+    try:
+        from medipersona.ops.compaction import compact_dead_worker
+
+        compact_dead_worker(worker.pid)
+    except Exception:  # noqa: BLE001 - the arbiter must keep running whatever happens here
+        server.log.exception("could not archive the metrics of worker %s", worker.pid)
     reason = exit_reason(pop_exit_info(worker.pid), bool(getattr(worker, "aborted", False)))
     try:
         from medipersona.ops.metrics import worker_exited

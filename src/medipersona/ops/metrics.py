@@ -273,24 +273,40 @@ def _registry():
     return REGISTRY
 
 
+def _retrying(fn):
+    """A scrape can race with the arbiter archiving a dead worker's file (ops/compaction.py): read again."""
+    for attempt in range(3):
+        try:
+            return fn()
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            time.sleep(0.01)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def render_latest() -> tuple[bytes, str]:
     """The exposition text of every worker (multiprocess) or of this process (plain). Blocking file reads."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     app_metrics()  # make sure the series exist even before the first request
-    return generate_latest(_registry()), CONTENT_TYPE_LATEST
+    return _retrying(lambda: generate_latest(_registry())), CONTENT_TYPE_LATEST
 
 
 def collect_samples() -> list[tuple[str, dict[str, str], float]]:
     """Every sample as (name, labels, value), aggregated over workers in multiprocess mode. Blocking."""
     app_metrics()
-    out: list[tuple[str, dict[str, str], float]] = []
-    for family in _registry().collect():
-        if not family.name.startswith("medipersona_"):
-            continue
-        for sample in family.samples:
-            out.append((sample.name, dict(sample.labels), float(sample.value)))
-    return out
+
+    def read() -> list[tuple[str, dict[str, str], float]]:
+        out: list[tuple[str, dict[str, str], float]] = []
+        for family in _registry().collect():
+            if not family.name.startswith("medipersona_"):
+                continue
+            for sample in family.samples:
+                out.append((sample.name, dict(sample.labels), float(sample.value)))
+        return out
+
+    return _retrying(read)
 
 
 # --- middleware ------------------------------------------------------------------------------------------------
