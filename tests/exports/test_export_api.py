@@ -17,6 +17,7 @@ pytestmark = pytest.mark.timeout(180)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_pdf_export_two_pages_with_timeline(member_client, member, make_persona, portrait_file, fake_timeline):
     persona = await make_persona(member.id, image_path=portrait_file, image_status="done")
     response = await member_client.get(f"/api/personas/{persona.id}/export.pdf")
