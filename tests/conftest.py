@@ -67,9 +67,22 @@ def make_settings(tmp_path: Path, database_url: str = "", **overrides) -> Settin
 
 
 def _migrate(settings: Settings) -> None:
+    """Migrate and load the sample keyword data once into a template (what `medipersona migrate` does,
+    minus the admin account, which each test's app fixture creates)."""
+    from medipersona.db import Database
+    from medipersona.keywords.sample import load_sample_if_empty
     from medipersona.migrate import upgrade
 
     upgrade(settings)
+
+    async def load() -> None:
+        db = Database(settings)
+        try:
+            await load_sample_if_empty(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(load())
 
 
 @dataclass
