@@ -101,3 +101,26 @@ async def test_many_jobs_batch_writes(app):
     writer = app.state.jobs.writer
     # 40 jobs x (status + deltas + done) written in far fewer transactions than rows
     assert writer.flushes < writer.events_written / 3
+
+
+async def test_keepalive_ping_and_pruned_events(app):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from medipersona.db import utcnow
+
+    job_id = await _enqueue(app, {"words": ["a", "b"], "sleep": 0.6})
+    chunks = []
+    async for chunk in job_event_stream(app, job_id, ping_seconds=0.2):
+        chunks.append(chunk)
+    assert b": ping\n\n" in chunks
+    assert parse_sse(b"".join(c for c in chunks))[-1][0] == "done"
+    # events of long-finished jobs are pruned; a stream then sends a fallback snapshot
+    async with app.state.db.sessionmaker() as s:
+        await s.execute(update(Job).where(Job.id == job_id).values(finished_at=utcnow() - timedelta(days=30)))
+        await s.commit()
+    assert await app.state.jobs.prune_events() > 0
+    fallback = [("status", {"status": "done"}), ("done", {"status": "done", "snapshot": True})]
+    events = parse_sse(b"".join([c async for c in job_event_stream(app, job_id, fallback=fallback)]))
+    assert events == fallback

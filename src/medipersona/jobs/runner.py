@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import socket
 import time
 import uuid
@@ -25,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from medipersona.db import Database, utcnow
 from medipersona.jobs.dblock import write_lock
@@ -46,6 +47,8 @@ log = logging.getLogger("medipersona.jobs")
 
 CLAIM_BATCH = 200
 QUEUE_DEPTH_EVERY = 10.0  # seconds between queue-depth counts
+EVENT_RETENTION_DAYS = 7  # events of jobs finished longer ago are deleted (streams then send a snapshot)
+PRUNE_EVERY = 3600.0  # seconds
 SHUTDOWN_GRACE_SECONDS = 5.0  # at worker stop, running jobs may finish this long before their leases are released
 
 
@@ -100,6 +103,7 @@ class JobRuntime:
             asyncio.create_task(self._claim_loop(), name="job-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="job-heartbeat"),
             asyncio.create_task(self._lag_probe(), name="loop-lag-probe"),
+            asyncio.create_task(self._prune_loop(), name="job-event-prune"),
         ]
 
     async def stop(self) -> None:
@@ -121,9 +125,9 @@ class JobRuntime:
         await self.writer.stop()
         w = self.writer
         lags = sorted(getattr(self, "lags", []) or [0.0])
-        log.warning("loop lag while jobs ran: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d probes)",
+        log.info("loop lag while jobs ran: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d probes)",
                     lags[len(lags) // 2] * 1000, lags[int(len(lags) * 0.99)] * 1000, lags[-1] * 1000, len(lags))
-        log.warning("job writer: %d flushes, %d events, %d writes, %.2fs in batches (max %.3fs), %.2fs waiting "
+        log.info("job writer: %d flushes, %d events, %d writes, %.2fs in batches (max %.3fs), %.2fs waiting "
                     "for the write lock; %d jobs claimed", w.flushes, w.events_written, w.ops_applied,
                     w.flush_seconds, w.max_flush_seconds, w.lock_wait_seconds, self.claimed_total)
 
@@ -164,6 +168,25 @@ class JobRuntime:
                 log.error("job leases not renewed for %.1fs: stopping %d jobs", lease * 0.8, len(self.running))
                 for job_id, running in list(self.running.items()):
                     self.on_lease_lost(job_id, running.attempt)
+
+    async def _prune_loop(self) -> None:
+        await asyncio.sleep(60 + random.random() * 60)  # not at start-up, not all workers at once
+        while not self._stopping:
+            try:
+                await self.prune_events()
+            except Exception:
+                log.exception("pruning job events failed")
+            await asyncio.sleep(PRUNE_EVERY)
+
+    async def prune_events(self, older_than_days: float = EVENT_RETENTION_DAYS) -> int:
+        """Delete the events of jobs that finished more than ``older_than_days`` ago."""
+        cutoff = utcnow() - timedelta(days=older_than_days)
+        finished = select(Job.id).where(Job.status.in_(("done", "failed")), Job.finished_at < cutoff)
+        async with write_lock(self.db.engine), self.db.engine.begin() as conn:
+            result = await conn.execute(delete(JobEvent).where(JobEvent.job_id.in_(finished.scalar_subquery())))
+        if result.rowcount:
+            log.info("pruned %d job events older than %s days", result.rowcount, older_than_days)
+        return int(result.rowcount or 0)
 
     async def _lag_probe(self) -> None:
         """Event-loop lag while jobs run (diagnostics: logged at stop)."""

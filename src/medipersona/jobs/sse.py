@@ -92,8 +92,10 @@ async def job_event_stream(
     ping_seconds: float | None = None,
     poll_seconds: float | None = None,
     session=None,
+    fallback: list[tuple[str, Any]] | None = None,
 ) -> AsyncIterator[bytes]:
-    """``session``: optionally the request's session, used for the first read and then closed."""
+    """``session``: optionally the request's session, used for the first read and then closed.
+    ``fallback``: events to send instead when the job has finished and its events were pruned."""
     settings = app.state.settings
     runtime = app.state.jobs
     ping = ping_seconds or PING_SECONDS
@@ -129,10 +131,17 @@ async def job_event_stream(
                     idle_reads = 0
                 else:
                     idle_reads += 1
-                    if idle_reads % 20 == 0:
+                    # First read empty, or nothing for a while: has the job gone, or finished long ago
+                    # (events pruned)?
+                    if idle_reads == 1 and last == after_id or idle_reads % 20 == 0:
                         status = await _job_status(app, job_id)
                         if status is None:
                             yield format_event("error", MISSING_JOB_MESSAGE)
+                            return
+                        if status in ("done", "failed") and not await _read_rows(app, job_id, last):
+                            for type, data in fallback or [("done" if status == "done" else "error",
+                                                            {"status": status})]:
+                                yield format_event(type, data)
                             return
                 need_read = False
             timeout = LOCAL_SAFETY_POLL if local_at_read else poll

@@ -128,10 +128,11 @@ async def persona_events(
         await session.close()
         return StreamingResponse(static_event_stream(state), **SSE_RESPONSE_KWARGS)
     after_id = max(after, parse_last_event_id(request.headers.get("last-event-id")))
+    fallback = _stored_state_events(persona) if persona.status in ("done", "failed") else None
     # The stream reads the state so far with this session and then closes it, so the pooled connection is
     # given back while the stream stays open (for minutes, perhaps).
-    return StreamingResponse(job_event_stream(request.app, job_id, after_id=after_id, session=session),
-                             **SSE_RESPONSE_KWARGS)
+    return StreamingResponse(job_event_stream(request.app, job_id, after_id=after_id, session=session,
+                                              fallback=fallback), **SSE_RESPONSE_KWARGS)
 
 
 @router.get("/{persona_id}/image")
