@@ -26,7 +26,7 @@ async def test_pdf_export_two_pages_with_timeline(member_client, member, make_pe
     disposition = response.headers["content-disposition"]
     assert disposition.startswith("attachment;")
     assert 'filename="persona.pdf"' in disposition
-    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "山田_花子_persona.pdf"
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "山田 花子_persona.pdf"
     pages = pdf_pages_text(response.content)
     assert len(pages) == 2
     for heading in HEADINGS_PAGE1:
@@ -51,7 +51,7 @@ async def test_pptx_export(member_client, member, make_persona, portrait_file, f
     assert response.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument")
     disposition = response.headers["content-disposition"]
     assert 'filename="Tanaka_persona.pptx"' in disposition
-    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "Tanaka_太郎_persona.pptx"
+    assert unquote(disposition.split("filename*=UTF-8''")[1]) == "Tanaka 太郎_persona.pptx"
     report = pptx_report(response.content)
     assert report["slides"] == 2
     for heading in HEADINGS_PAGE1:
@@ -151,9 +151,10 @@ async def test_image_path_outside_images_dir_is_ignored(member_client, member, m
 def test_content_disposition_names():
     from medipersona.exports.service import content_disposition, export_filename
 
-    assert export_filename("山田 花子", "pdf") == "山田_花子_persona.pdf"
+    assert export_filename("山田 花子", "pdf") == "山田 花子_persona.pdf"
     assert export_filename('a/b\\c"d', "pdf") == "abcd_persona.pdf"
-    assert export_filename("", "pptx") == "persona_persona.pptx"
+    assert export_filename("  山田\u3000花子\n ", "pdf") == "山田 花子_persona.pdf"
+    assert export_filename("", "pptx") == "persona.pptx"
     header = content_disposition("山田\r\n花子", "pdf")
     assert "\r" not in header and "\n" not in header
     assert header.isascii()

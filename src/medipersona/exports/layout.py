@@ -442,7 +442,7 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
     top = MARGIN + 14
     analysis = timeline.get("analysis") or []
     if not analysis:
-        analysis = [("分析", "タイムライン分析はまだ実行されていません。結果画面の「タイムライン分析」から実行できます。")]
+        analysis = [("分析", "タイムライン分析の結果はまだありません。結果画面の「タイムライン分析」から実行できます。")]
     # The chart gives up width when the analysis is long (up to 3 x 2,000 characters): the widest chart whose
     # analysis column still reads at >= 7.5 pt, else the layout with the largest analysis text.
     best = None

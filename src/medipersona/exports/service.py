@@ -204,8 +204,8 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
 
 
 def export_filename(name: str, ext: str) -> str:
-    clean = _UNSAFE.sub("", unicodedata.normalize("NFC", name or "")).strip().replace(" ", "_")[:80]
-    return f"{clean or 'persona'}_persona.{ext}"
+    clean = " ".join(_UNSAFE.sub("", unicodedata.normalize("NFC", name or "")).split())[:80]
+    return f"{clean}_persona.{ext}" if clean else f"persona.{ext}"
 
 
 def content_disposition(name: str, ext: str) -> str:
