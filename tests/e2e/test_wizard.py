@@ -58,7 +58,7 @@ def test_wizard_steps_validation_and_persistence(session_factory, viewport_name)
     step4.get_by_label("都道府県", exact=True).select_option(label="神奈川県")
     step4.get_by_label("年収", exact=True).select_option(label="年収400〜500万円")
     step4.get_by_label("職業", exact=True).fill("看護師")
-    s.shot("step4-input", docs=viewport_name == "desktop")
+    s.shot("step4-input")
     next_step(page, 5)
 
     page.locator("#step-5").get_by_label("座右の銘", exact=True).fill("継続は力なり")
