@@ -39,7 +39,8 @@ def choose(page: Page, name: str) -> None:
 
 def fill_wizard(page: Page, *, mode: str = "auto", department: str = "内科", complaint: str = "頭痛",
                 purpose: str = "患者数を増やす", patient_type: str = "対話重視型", profile: dict | None = None,
-                extras: dict | None = None, rows: list[tuple[str, str]] | None = None) -> None:
+                extras: dict | None = None, rows: list[tuple[str, str]] | None = None,
+                gender: str = "") -> None:
     """From step 1 to the confirmation step."""
     page.wait_for_selector("#wizard.is-enhanced", state="attached")
     expect(current_step_heading(page)).to_contain_text(STEP_TITLES[1])
@@ -53,6 +54,8 @@ def fill_wizard(page: Page, *, mode: str = "auto", department: str = "内科", c
     if mode == "patient_type":
         choose(page, patient_type)
     if mode == "input":
+        if gender:
+            page.locator("#step-4").get_by_label(gender, exact=True).check()
         for label, value in (profile or {}).items():
             field = page.locator("#step-4").get_by_label(label, exact=True)
             if field.evaluate("el => el.tagName") == "SELECT":

@@ -99,13 +99,14 @@ def test_journey(session_factory, viewport_name, api):
     fill_wizard(
         page, mode="input", department="皮膚科", complaint="ニキビ",
         profile={"名前": "高橋 さくら", "年齢（歳）": "27歳", "都道府県": "大阪府", "職業": "販売員"},
-        extras={"座右の銘": "笑う門には福来る"}, rows=[("ペット", "猫を2匹飼っている")],
+        extras={"座右の銘": "笑う門には福来る"}, rows=[("ペット", "猫を2匹飼っている")], gender="女性",
     )
     s.shot("confirm")
     pid = submit_wizard(page)
     expect_streaming_then_done(s, shot_prefix="result", docs=True)
     expect(page.locator("#persona-name")).to_have_text("高橋 さくら")
-    expect(page.locator("#keywords-used .chip").first).to_be_visible()  # 27-year-old: the sample data fits
+    expect(page.locator('[data-profile-field="gender"]')).to_have_text("女性")
+    expect(page.locator("#keywords-used .chip").first).to_be_visible()  # women in their 20s: the data fits
     expect(page.locator('[data-profile-field="age"]')).to_have_text("27歳")
     expect(page.locator('[data-profile-field="prefecture"]')).to_have_text("大阪府")
     expect(page.locator("#extras-list")).to_contain_text("笑う門には福来る")
