@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,6 +95,7 @@ async def build(settings):
                 extra_fields=[{"name": "通勤手段", "value": "電車で片道40分"}],
                 sections=SECTIONS, timeline_status="done", timeline_analysis=ANALYSIS,
                 image_status="done" if png else "failed", image_path="sample.png" if png else None,
+                created_at=datetime(2026, 11, 28, 9, 0, tzinfo=UTC),  # fixed: the samples are reproducible
             )
             session.add(persona)
             await session.commit()

@@ -16,6 +16,19 @@ PORTRAIT_MAX_PX = 640  # 46 mm at ~350 dpi
 CHART_DPI = 220
 
 
+def created_at(doc: dict):
+    """The persona's creation time: the files' own dates, so the same persona gives the same PDF."""
+    from datetime import UTC, datetime
+
+    try:
+        created = datetime.fromisoformat(doc["created"]) if doc.get("created") else None
+    except ValueError:
+        return None
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return created
+
+
 def load_portrait(path: str | None) -> tuple[bytes, int, int] | None:
     """The portrait as JPEG bytes with its size, or None when missing or unreadable (the page shows 画像なし)."""
     if not path:

@@ -113,7 +113,7 @@ def draw_pages(pdf, pages) -> None:
 
 def render_pdf(doc: dict) -> bytes:
     """The PDF bytes for an export document (plain data from ``exports.service.build_document``)."""
-    from medipersona.exports.assets import chart_svg, load_portrait
+    from medipersona.exports.assets import chart_svg, created_at, load_portrait
     from medipersona.exports.layout import build_pages
 
     fm = metrics()
@@ -123,6 +123,8 @@ def render_pdf(doc: dict) -> bytes:
     pdf = _new_pdf()
     pdf.set_title(f"{doc.get('name') or ''} ペルソナ")
     pdf.set_author("medipersona")
+    if created := created_at(doc):
+        pdf.set_creation_date(created)  # the same persona gives the same file
     draw_pages(pdf, pages)
     return bytes(pdf.output())
 

@@ -54,7 +54,7 @@ def _ping() -> bool:
 
 
 def configure(workers: int) -> None:
-    """Pool size for the next pool created (the app calls this with ``settings.export_workers``)."""
+    """Pool size for the next pool created (``run_export(..., workers=settings.export_workers)`` sets it)."""
     global _workers
     _workers = max(1, int(workers))
 

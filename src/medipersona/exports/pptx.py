@@ -103,7 +103,7 @@ def render_pptx(doc: dict) -> bytes:
     """The PPTX bytes for an export document (plain data from ``exports.service.build_document``)."""
     from pptx import Presentation
 
-    from medipersona.exports.assets import chart_png, load_portrait
+    from medipersona.exports.assets import chart_png, created_at, load_portrait
     from medipersona.exports.layout import PAGE_H, PAGE_W, build_pages
 
     fm = metrics()
@@ -115,6 +115,8 @@ def render_pptx(doc: dict) -> bytes:
     prs.slide_height = _emu(PAGE_H)
     prs.core_properties.title = f"{doc.get('name') or ''} ペルソナ"
     prs.core_properties.author = "medipersona"
+    if created := created_at(doc):
+        prs.core_properties.created = prs.core_properties.modified = created.replace(tzinfo=None)
     draw_slides(prs, pages)
     out = BytesIO()
     prs.save(out)

@@ -173,6 +173,7 @@ async def build_document(session: AsyncSession, settings: Settings, persona: Per
     """Plain data for ``render_pdf`` / ``render_pptx``."""
     doc: dict[str, Any] = {
         "title": "患者ペルソナ",
+        "created": persona.created_at.isoformat() if persona.created_at else None,
         "name": persona.name or _text((persona.profile or {}).get("name")),
         "meta": meta_rows(persona),
         "portrait_path": await portrait_file(settings, persona),
