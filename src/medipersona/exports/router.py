@@ -52,7 +52,6 @@ async def _export(kind: str, persona_id: str, user, session, settings) -> Respon
         headers={
             "Content-Disposition": content_disposition(doc["name"], kind),
             "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
         },
     )
 
