@@ -124,6 +124,8 @@ async def test_history_member_sees_only_own_admin_sees_all(client, app, member):
     html = (await client.get("/personas")).text
     assert "メンバーの人" in html and "管理者の人" in html
     assert "member1" in html  # the owner column for admins
+    only_member = (await client.get("/personas?owner=member1")).text
+    assert "メンバーの人" in only_member and "管理者の人" not in only_member
     assert (await client.get(f"/personas/{mine}")).status_code == 200
 
 
