@@ -30,19 +30,23 @@ def expect_streaming_then_done(s, shot_prefix: str = "", docs: bool = False) -> 
     page = s.page
     expect(page.locator("#progress-panel")).to_be_visible()
     # Text streams in: some section has text while the status is not yet done.
-    page.wait_for_function(
+    # Captured in the page at that moment (not read afterwards, when it may already be done).
+    seen = page.wait_for_function(
         """() => {
             const root = document.getElementById('persona');
             const texts = [...document.querySelectorAll('[data-section-text]')].map(e => e.textContent);
-            return root.dataset.status !== 'done' && texts.some(t => t.length > 0);
+            if (root.dataset.status === 'done' || !texts.some(t => t.length > 0)) return null;
+            return {
+                value: document.getElementById('progress-bar').value,
+                text: document.getElementById('progress-text').textContent,
+                active: document.querySelectorAll('[data-progress-section].is-running, [data-progress-section].is-done').length,
+            };
         }""",
         timeout=GENERATION_TIMEOUT,
-    )
-    progress = page.locator("#progress-bar")
-    value = int(progress.get_attribute("value") or "0")
-    assert 0 < value < 100, value
-    expect(page.locator("#progress-text")).to_contain_text(re.compile("生成中|仕上げ"))
-    expect(page.locator('[data-progress-section].is-running, [data-progress-section].is-done').first).to_be_visible()
+    ).json_value()
+    assert 0 < seen["value"] < 100, seen
+    assert re.search("生成中|仕上げ", seen["text"]), seen
+    assert seen["active"] >= 1, seen
     if shot_prefix:
         s.shot(f"{shot_prefix}-streaming", docs=docs, full_page=False)
     expect(page.locator("#persona-status .badge")).to_have_text("完了", timeout=GENERATION_TIMEOUT)
