@@ -23,7 +23,9 @@ lost its lease (the job was taken over) can never write for it again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -138,9 +140,14 @@ class JobContext:
     finished: bool = field(default=False)
 
     # ------------------------------------------------------------------------------------------ reads
-    def session(self) -> AsyncSession:
-        """A short-lived session for reads: ``async with ctx.session() as s: ...`` (keep it short)."""
-        return self.db.sessionmaker()
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A short-lived session for reads: ``async with ctx.session() as s: ...`` (keep it short).
+
+        Jobs of one worker share a few read slots (``JobRuntime.read_slots``): a burst of 200 starting jobs
+        must not take every pooled connection from the requests (logins) served meanwhile."""
+        async with self.runtime.read_slots, self.db.sessionmaker() as session:
+            yield session
 
     # ----------------------------------------------------------------------------------------- events
     def emit(self, type: str, data: dict[str, Any] | None = None) -> None:

@@ -46,6 +46,7 @@ from medipersona.settings import Settings
 log = logging.getLogger("medipersona.jobs")
 
 CLAIM_BATCH = 200
+JOB_READ_SLOTS = 4  # pooled connections the jobs of one worker read with at once
 QUEUE_DEPTH_EVERY = 10.0  # seconds between queue-depth counts
 EVENT_RETENTION_DAYS = 7  # events of jobs finished longer ago are deleted (streams then send a snapshot)
 PRUNE_EVERY = 3600.0  # seconds
@@ -67,6 +68,7 @@ class JobRuntime:
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.writer = WriteBatcher(self)
         self.inserter = RowInserter(db)
+        self.read_slots = asyncio.Semaphore(JOB_READ_SLOTS)
         self.hub = EventHub()
         self.running: dict[str, RunningJob] = {}
         self._wake = asyncio.Event()
@@ -364,6 +366,13 @@ def wake_runner(app: FastAPI) -> None:
 
 
 async def start_job_runner(app: FastAPI) -> None:
+    # The objects that exist now (modules, classes, the catalog ...) live as long as the process: move them out
+    # of the cyclic GC's generations, so that full collections during a burst take microseconds instead of
+    # tens of milliseconds of blocked event loop (measured: 67 ms for ~100k objects on the 2-core box).
+    import gc
+
+    gc.collect()
+    gc.freeze()
     runtime = JobRuntime(app.state.settings, app.state.db)
     app.state.jobs = runtime
     _LOCAL_RUNTIMES.append(runtime)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from medipersona.db import utcnow
 from medipersona.jobs.dblock import write_lock
@@ -374,11 +374,22 @@ class WriteBatcher:
              "created_at": e.created_at}
             for e in events
         ]
-        rows = (
-            await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), params)
-        ).all()
-        for event, row in zip(events, rows, strict=True):
-            publish.append((event.job_id, {"id": int(row[0]), "type": event.type, "data": event.data}))
+        if session.dialect.name == "sqlite":
+            # SQLAlchemy inserts row by row when RETURNING must follow parameter order on SQLite. This batch's
+            # transaction already holds SQLite's write lock (it began with the fencing UPDATE), so no other
+            # writer can insert until we commit: number the rows ourselves and insert them in one executemany.
+            start = int(await session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0)
+            ids = list(range(start + 1, start + 1 + len(params)))
+            for row, event_id in zip(params, ids, strict=True):
+                row["id"] = event_id
+            await session.execute(insert(table), params)
+        else:
+            rows = (
+                await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), params)
+            ).all()
+            ids = [int(r[0]) for r in rows]
+        for event, event_id in zip(events, ids, strict=True):
+            publish.append((event.job_id, {"id": event_id, "type": event.type, "data": event.data}))
         self.events_written += len(events)
 
     async def _apply_patches(self, session, patches: list[PendingPatch]) -> None:
