@@ -1,10 +1,10 @@
 """Export benchmark (issue 6): PDF export time with the timeline page, and /healthz while exports run.
 
-    .venv/bin/python benchmarks/export_bench.py [--runs 30] [--rounds 3] [--workers 1]
+    .venv/bin/python benchmarks/export_bench.py [--runs 30] [--rounds 3] [--workers 1] [--server gunicorn]
 
 1. In-process: median render_pdf() time for the sample persona with its timeline page (font cached, warm).
-2. Real server (uvicorn, one worker, a throwaway data dir with the fictional sample keyword data): median
-   latency of GET /api/personas/{id}/export.pdf end to end (DB, keyword store, pool round trip, rendering).
+2. Real server (uvicorn, or ``--server gunicorn`` with the project's gunicorn config and one worker; a throwaway
+   data dir with the fictional sample keyword data): median latency of GET /api/personas/{id}/export.pdf end to end (DB, keyword store, pool round trip, rendering).
 3. Same server: /healthz probed every 20 ms while 10 exports run concurrently (``--rounds`` times); p50/p95/max.
 
 Targets: median PDF export <= 300 ms; /healthz p95 during 10 concurrent exports <= 50 ms.
@@ -84,18 +84,22 @@ def bench_in_process(doc: dict, runs: int) -> tuple[list[float], list[float]]:
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
-    """(CPU seconds of the server process, CPU seconds of its export pool processes)."""
+    """(CPU seconds of the web processes, CPU seconds of the export pool processes) under the server ``pid``."""
     import psutil
 
-    proc = psutil.Process(pid)
-    own = sum(proc.cpu_times()[:2])
-    children = 0.0
-    for child in proc.children(recursive=True):
+    web = export = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
         try:
-            children += sum(child.cpu_times()[:2])
+            seconds = sum(proc.cpu_times()[:2])
+            is_pool = "multiprocessing" in " ".join(proc.cmdline())  # spawn_main / resource tracker
         except psutil.NoSuchProcess:
-            pass
-    return own, children
+            continue
+        if is_pool:
+            export += seconds
+        else:
+            web += seconds
+    return web, export
 
 
 async def bench_server(base: str, persona_id: str, runs: int, rounds: int, server_pid: int) -> dict:
@@ -162,6 +166,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=1, help="export pool processes (MEDIPERSONA_EXPORT_WORKERS)")
+    parser.add_argument("--server", choices=("uvicorn", "gunicorn"), default="uvicorn",
+                        help="uvicorn (one process) or gunicorn with the project's config and one uvicorn worker")
     args = parser.parse_args()
     print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"(cpus: {os.cpu_count()})")
@@ -178,11 +184,14 @@ def main() -> int:
         env.update(MEDIPERSONA_DATA_DIR=str(data_dir), MEDIPERSONA_SECRET_KEY="bench",
                    MEDIPERSONA_ADMIN_PASSWORD=PASSWORD, MEDIPERSONA_EXPORT_WORKERS=str(args.workers),
                    MEDIPERSONA_LOG_LEVEL="WARNING")
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "medipersona.asgi:app", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1", "--no-access-log", "--log-level", "warning"],
-            env=env, cwd=tmp,
-        )
+        if args.server == "gunicorn":
+            env.update(HOST="127.0.0.1", PORT=str(port))
+            command = [sys.executable, "-m", "gunicorn", "-c", "python:medipersona.ops.gunicorn_conf", "--workers", "1",
+                       "--log-level", "warning", "medipersona.asgi:app"]
+        else:
+            command = [sys.executable, "-m", "uvicorn", "medipersona.asgi:app", "--host", "127.0.0.1", "--port",
+                       str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"]
+        server = subprocess.Popen(command, env=env, cwd=tmp)
         try:
             base = f"http://127.0.0.1:{port}"
             import httpx
