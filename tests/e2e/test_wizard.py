@@ -123,6 +123,8 @@ def test_wizard_department_change_clears_complaint(session_factory):
     expect(page.locator('input[name="chief_complaint"]:checked')).to_have_count(0)
     page.get_by_role("button", name="次へ").click()
     expect(page.locator('[data-error-for="chief_complaint"]')).to_have_text("主訴を選んでください。")
+    # Focus goes to the first complaint of the chosen department (the others are hidden).
+    expect(page.locator('input[name="chief_complaint"][value^="dermatology."]').first).to_be_focused()
     s.problems.assert_clean()
 
 
@@ -170,7 +172,7 @@ def test_wizard_by_keyboard_only(session_factory):
     page.keyboard.press("ArrowDown")
     checked = page.locator('input[name="chief_complaint"]:checked')
     expect(checked).to_have_count(1)
-    assert checked.get_attribute("data-department") == "ophthalmology"
+    assert checked.get_attribute("value").startswith("ophthalmology.")
     # Enter inside the form goes to the next step (never submits early).
     page.keyboard.press("Enter")
     expect_step(page, 3)

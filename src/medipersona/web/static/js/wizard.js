@@ -118,6 +118,11 @@
   }
 
   // ------------------------------------------------------------------------------------------ dependent parts
+  function complaintDepartment(radio) {
+    var group = radio.closest(".complaint-group");
+    return group ? group.getAttribute("data-department") : "";
+  }
+
   function syncComplaints() {
     var dep = radioValue("department");
     var any = false;
@@ -129,7 +134,7 @@
     var note = $("[data-no-department]");
     note.hidden = any; note.classList.toggle("hidden", any);
     var chosen = form.querySelector('input[name="chief_complaint"]:checked');
-    if (chosen && chosen.getAttribute("data-department") !== dep) { chosen.checked = false; }
+    if (chosen && complaintDepartment(chosen) !== dep) { chosen.checked = false; }
     var out = $('[data-summary="department-name"]');
     if (out) { out.textContent = labelOfRadio("department") || "未選択"; }
   }
@@ -150,8 +155,10 @@
   function filterTiles(input) {
     var kind = input.getAttribute("data-filter-target");
     var needle = input.value.trim().toLowerCase();
-    $all('[data-filter-item="' + kind + '"]').forEach(function (tile) {
-      var text = (tile.getAttribute("data-filter-text") || "").toLowerCase();
+    var tiles = kind === "complaint" ? $all(".complaint-group label.tile") : $all('[data-filter-item="' + kind + '"]');
+    tiles.forEach(function (tile) {
+      var title = tile.querySelector(".tile__title");
+      var text = (title ? title.textContent : "").toLowerCase();
       var match = !needle || text.indexOf(needle) !== -1;
       tile.hidden = !match;
     });
@@ -302,7 +309,7 @@
     if (n === 2) {
       need("chief_complaint", "主訴を選んでください。");
       var chosen = form.querySelector('input[name="chief_complaint"]:checked');
-      if (chosen && chosen.getAttribute("data-department") !== radioValue("department")) {
+      if (chosen && complaintDepartment(chosen) !== radioValue("department")) {
         errors.push({ field: "chief_complaint", message: "選んだ診療科の主訴を選んでください。" });
       }
     }
@@ -363,7 +370,12 @@
     }
     var box = form.querySelector('[data-error-for="' + field + '"]');
     var input = form.elements.namedItem(field);
-    if (input && input.length !== undefined && !input.tagName) { input = input[0]; }
+    if (input && input.length !== undefined && !input.tagName) {
+      // A radio group: the chosen radio, else the first one on screen (other departments' are hidden).
+      var radios = Array.prototype.slice.call(input);
+      input = radios.filter(function (r) { return r.checked; })[0] ||
+        radios.filter(function (r) { return !r.closest("[hidden]"); })[0] || radios[0];
+    }
     if (!box && field.indexOf(".") !== -1) { return errorTarget(field.split(".").slice(0, -1).join(".")); }
     return box ? { box: box, input: input } : null;
   }
