@@ -4,7 +4,8 @@
 
 1. In-process: median render_pdf() time for the sample persona with its timeline page (font cached, warm).
 2. Real server (uvicorn, or ``--server gunicorn`` with the project's gunicorn config and one worker; a throwaway
-   data dir with the fictional sample keyword data): median latency of GET /api/personas/{id}/export.pdf end to end (DB, keyword store, pool round trip, rendering).
+   data dir with the fictional sample keyword data): median latency of GET /api/personas/{id}/export.pdf end to
+   end (auth, DB, keyword store, pool round trip, rendering) and the CPU spent per export by process kind.
 3. Same server: /healthz probed every 20 ms while 10 exports run concurrently (``--rounds`` times); p50/p95/max.
 
 Targets: median PDF export <= 300 ms; /healthz p95 during 10 concurrent exports <= 50 ms.
