@@ -4,9 +4,10 @@ It is the simulated provider (offline output streamed with latency) with two swi
 name, so one server covers every browser scenario:
 
 - ``E2E-FAIL`` in the name: the text call fails (a non-retryable provider error) → the job fails.
+- ``E2E-TLFAIL`` in the name: the timeline analysis fails (generation works).
 - ``E2E-FLAKY`` in the name: the first text call for that name fails, later ones succeed (the retry button).
-- ``E2E-XSS`` or ``<script>`` in the name: every generated section starts with HTML/JS markup, to prove the page
-  shows it as text.
+- ``E2E-XSS`` or ``<script>`` in the name: every generated text (persona sections, timeline analysis) starts with
+  HTML/JS markup, to prove the pages show it as text.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ _failed_once: set[str] = set()
 
 
 def _name(request: TextRequest) -> str:
+    """The persona's name: in the profile (generation) or the persona summary (timeline analysis)."""
     profile = request.context.get("profile") or {}
-    return str(profile.get("name") or "")
+    persona = request.context.get("persona") or {}
+    return str(profile.get("name") or persona.get("name") or "")
 
 
 @register_provider
@@ -41,6 +44,9 @@ class E2EProvider(SimulatedProvider):
         if "E2E-FAIL" in name:
             await asyncio.sleep(0.5)
             raise ProviderError("e2e: simulated upstream failure", retryable=False, status=500)
+        if "E2E-TLFAIL" in name and request.task == "timeline_analysis":
+            await asyncio.sleep(0.3)
+            raise ProviderError("e2e: simulated analysis failure", retryable=False, status=500)
         if "E2E-FLAKY" in name and name not in _failed_once:
             _failed_once.add(name)
             await asyncio.sleep(0.5)

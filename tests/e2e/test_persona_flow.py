@@ -269,7 +269,15 @@ def test_xss_in_profile_name_and_model_output_renders_as_text(session_factory, a
 
     assert_inert()
     s.shot("xss", full_page=False)
+    # The timeline analysis (model output too) streams in as text.
+    page.get_by_role("tab", name="タイムライン分析").click()
+    page.get_by_role("button", name="分析を生成").click()
+    expect(page.locator("#analysis-status")).to_have_text("分析が完了しました。", timeout=GENERATION_TIMEOUT)
+    expect(page.locator('[data-analysis="psychology"] [data-analysis-text]')).to_contain_text("<script>")
+    assert_inert()
     page.reload()  # the server-rendered version
+    expect(page.locator('[data-analysis="psychology"] [data-analysis-text]')).to_contain_text("<img src=x")
+    page.get_by_role("tab", name="ペルソナ").click()
     expect(page.locator("#persona-name")).to_have_text(XSS_NAME)
     expect(page.locator("#section-personality [data-section-text]")).to_contain_text("<script>")
     assert_inert()
@@ -320,4 +328,23 @@ def test_reload_during_generation_resumes_the_stream(session_factory):
     page.reload()
     assert texts == [page.locator(f"#section-{key} [data-section-text]").text_content() for key in SECTION_KEYS]
     assert pid in page.url
+    s.problems.assert_clean()
+
+
+def test_failed_timeline_analysis(session_factory):
+    s = session_factory("desktop", name="timeline-failure")
+    page = fresh_wizard(s)
+    fill_wizard(page, mode="input", profile={"名前": "E2E-TLFAIL 三郎"})
+    submit_wizard(page)
+    expect(page.locator("#persona-status .badge")).to_have_text("完了", timeout=GENERATION_TIMEOUT)
+    page.get_by_role("tab", name="タイムライン分析").click()
+    page.get_by_role("button", name="分析を生成").click()
+    status = page.locator("#analysis-status")
+    expect(status).to_contain_text("もう一度お試しください。", timeout=GENERATION_TIMEOUT)
+    expect(status).to_have_class(re.compile("is-error"))
+    expect(page.get_by_role("button", name="もう一度分析する")).to_be_enabled()
+    # Stored: a reload shows the failure without running anything.
+    page.reload()
+    expect(page.locator("#analysis-status")).to_contain_text("もう一度お試しください。")
+    s.shot("failed")
     s.problems.assert_clean()
