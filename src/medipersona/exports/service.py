@@ -25,16 +25,12 @@ from medipersona.catalog.labels import (
     income_label,
 )
 from medipersona.catalog.service import get_catalog
+from medipersona.keywords.analysis import ANALYSIS_HEADINGS  # (key, 見出し) of the stored analysis
 from medipersona.personas.models import Persona
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.exports")
 
-ANALYSIS_HEADINGS: tuple[tuple[str, str], ...] = (
-    ("psychology", "心理変化の分析"),
-    ("hidden_needs", "隠れたニーズ"),
-    ("marketing", "マーケティング提案"),
-)
 MAX_EXTRA_FIELDS = 40
 
 
