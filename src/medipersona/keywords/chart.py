@@ -418,5 +418,6 @@ def render_png(layout: ChartLayout, scale: int = 2, *, title: str | None = None)
     cy = S((L.top + L.bottom) / 2)
     image.alpha_composite(rotated, (int(S(6)), int(cy - rotated.height / 2)))
     buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="PNG", optimize=True)
+    # compress_level 3: ~10x faster than optimize=True for a few % more bytes (exports render this per call).
+    image.convert("RGB").save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
