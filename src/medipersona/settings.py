@@ -73,6 +73,9 @@ class Settings(BaseSettings):
 
     # --- exports -------------------------------------------------------------------------------------------
     export_workers: int = Field(1, ge=1, le=8, description="Processes in the export (PDF/PPTX) pool.")
+    export_idle_seconds: float = Field(
+        600.0, ge=0, description="Stop the export processes (~130 MB each) after this long without exports; 0: never."
+    )
 
     # --- operations ----------------------------------------------------------------------------------------
     metrics_token: str = Field("", description="Bearer token Prometheus may use to scrape /metrics.")

@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,6 +33,8 @@ _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 _workers = 1
 _in_flight = 0
+_idle_seconds = 600.0  # stop the pool's processes after this long without exports (0: never)
+_last_used = 0.0
 
 
 def _initializer() -> None:
@@ -53,10 +56,20 @@ def _ping() -> bool:
     return True
 
 
-def configure(workers: int) -> None:
-    """Pool size for the next pool created (``run_export(..., workers=settings.export_workers)`` sets it)."""
-    global _workers
+def configure(workers: int, idle_seconds: float | None = None) -> None:
+    """Pool size for the next pool created and the idle time after which it stops (set from settings)."""
+    global _workers, _idle_seconds
     _workers = max(1, int(workers))
+    if idle_seconds is not None:
+        _idle_seconds = float(idle_seconds)
+
+
+def _stop_if_idle() -> None:
+    """Each export process holds ~130 MB: give it back when nobody has exported for a while."""
+    if _pool is None or _in_flight or _idle_seconds <= 0 or time.monotonic() - _last_used < _idle_seconds:
+        return
+    log.info("export pool idle for %.0f s; stopping its processes", _idle_seconds)
+    _discard(_pool)
 
 
 def get_pool() -> ProcessPoolExecutor:
@@ -77,15 +90,16 @@ def _discard(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def run_export(fn: Callable[..., T], *args: Any, workers: int | None = None) -> T:
+async def run_export(fn: Callable[..., T], *args: Any, workers: int | None = None,
+                     idle_seconds: float | None = None) -> T:
     """Run ``fn(*args)`` in the export pool and await its result without blocking the event loop.
 
     ``fn`` must be a module-level function whose module is light to import (heavy imports inside it). A pool
     that broke (a process was killed, e.g. out of memory) is replaced and the export retried once.
     """
-    global _in_flight
+    global _in_flight, _last_used
     if workers is not None:
-        configure(workers)
+        configure(workers, idle_seconds)
     if _in_flight >= _workers * MAX_WAITING_PER_WORKER:
         raise ServiceUnavailable("エクスポートが混み合っています。しばらくしてからもう一度お試しください。",
                                  code="export_busy")
@@ -109,6 +123,9 @@ async def run_export(fn: Callable[..., T], *args: Any, workers: int | None = Non
         raise AssertionError("unreachable")
     finally:
         _in_flight -= 1
+        _last_used = time.monotonic()
+        if _idle_seconds > 0:
+            loop.call_later(_idle_seconds + 1, _stop_if_idle)
 
 
 async def warm_up(workers: int | None = None) -> None:

@@ -44,7 +44,8 @@ async def _export(kind: str, persona_id: str, user, session, settings) -> Respon
                        code="persona_not_ready")
     doc = await build_document(session, settings, persona)
     started = time.perf_counter()
-    body = await run_export(RENDERERS[kind], doc, workers=settings.export_workers)
+    body = await run_export(RENDERERS[kind], doc, workers=settings.export_workers,
+                            idle_seconds=settings.export_idle_seconds)
     observe_export(kind, time.perf_counter() - started)
     return Response(
         content=body,
