@@ -99,15 +99,58 @@ async def sampler(base: str, headers: dict, stop: asyncio.Event, out: dict[str, 
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as c:
         while not stop.is_set():
             for name, path, hdrs in (("login", "/login", {}), ("catalog", "/api/catalog", headers)):
-                t0 = time.perf_counter()
+                started, t0 = time.time(), time.perf_counter()
                 r = await c.get(path, headers=hdrs)
-                out[name].append(time.perf_counter() - t0)
+                out[name].append((started, time.perf_counter() - t0))
                 if r.status_code != 200:
-                    out.setdefault("errors", []).append(r.status_code)
+                    out.setdefault("errors", []).append((started, r.status_code))
             await asyncio.sleep(0.01)
 
 
-async def run(args: argparse.Namespace, base: str, master: int) -> dict:
+def start_sampler(base: str, token: str, out: Path, stop: Path) -> subprocess.Popen:
+    """The login/catalog sampler runs in its own process: its latencies must not include the load
+    generator's event loop (200 streams) — they are another user's view of the server."""
+    return subprocess.Popen([sys.executable, __file__, "--sampler", base, "--token", token, "--out", str(out),
+                             "--stop", str(stop)])
+
+
+def run_sampler(base: str, token: str, out: Path, stop: Path) -> None:
+    samples: dict[str, list[float]] = {"login": [], "catalog": []}
+
+    async def main() -> None:
+        event = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.exists():
+                await asyncio.sleep(0.02)
+            event.set()
+
+        watcher = asyncio.create_task(watch())
+        await sampler(base, {"Authorization": f"Bearer {token}"}, event, samples)
+        await watcher
+
+    asyncio.run(main())
+    out.write_text(json.dumps(samples))
+
+
+async def sampled(base: str, token: str, tmp: Path, name: str, body) -> tuple[dict[str, list[float]], object]:
+    """Run ``body()`` while the sampler process samples; returns (latencies of requests started while body
+    ran, body's result)."""
+    out, stop = tmp / f"{name}.json", tmp / f"{name}.stop"
+    proc = start_sampler(base, token, out, stop)
+    await asyncio.sleep(1.5)  # the sampler's interpreter starts and its first requests are made
+    began = time.time()
+    try:
+        result = await body()
+    finally:
+        ended = time.time()
+        stop.write_text("stop")
+        await asyncio.to_thread(proc.wait, 30)
+    raw = json.loads(out.read_text())
+    return {k: [lat for t, lat in v if began <= t <= ended] for k, v in raw.items()}, result
+
+
+async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> dict:
     limits = httpx.Limits(max_connections=args.n * 2 + 20, max_keepalive_connections=args.n * 2 + 20)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
         token = (await client.post("/api/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD})
@@ -122,30 +165,30 @@ async def run(args: argparse.Namespace, base: str, master: int) -> dict:
         alone, alone_result = await follow(client, headers, 1)
         rss_after_one = {pid: round(rss_mb(pid), 1) for pid in workers}
 
-        samples: dict[str, list[float]] = {"login": [], "catalog": []}
-        idle_samples: dict[str, list[float]] = {"login": [], "catalog": []}
-        stop = asyncio.Event()
         workers = worker_pids(master)
-        icpu0 = sum(cpu_seconds(p) for p in workers)
-        idle = asyncio.create_task(sampler(base, headers, stop, idle_samples))
-        await asyncio.sleep(2.0)
-        stop.set()
-        await idle
-        idle_count = len(idle_samples["login"]) + len(idle_samples["catalog"])
-        cpu_per_sample = (sum(cpu_seconds(p) for p in workers) - icpu0) / max(1, idle_count)
+        marks: dict[str, float] = {}
 
-        stop = asyncio.Event()
-        sample_task = asyncio.create_task(sampler(base, headers, stop, samples))
-        await asyncio.sleep(0.2)
-        workers = worker_pids(master)
-        wcpu0 = sum(cpu_seconds(p) for p in workers)
-        cpu0, t0 = time.process_time(), time.perf_counter()
-        results = await asyncio.gather(*(follow(client, headers, 1000 + i) for i in range(args.n)))
-        wall = time.perf_counter() - t0
-        cpu = time.process_time() - cpu0
-        wcpu = sum(cpu_seconds(p) for p in workers) - wcpu0
-        stop.set()
-        await sample_task
+        async def idle_period() -> None:
+            marks["icpu0"] = sum(cpu_seconds(p) for p in workers)
+            await asyncio.sleep(2.0)
+            marks["icpu1"] = sum(cpu_seconds(p) for p in workers)
+
+        idle_samples, _ = await sampled(base, token, tmp, "idle", idle_period)
+        idle_count = len(idle_samples["login"]) + len(idle_samples["catalog"])
+        cpu_per_sample = (marks["icpu1"] - marks["icpu0"]) / max(1, idle_count)
+
+        async def burst():
+            wcpu0 = sum(cpu_seconds(p) for p in workers)
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            results = await asyncio.gather(*(follow(client, headers, 1000 + i) for i in range(args.n)))
+            marks["wall"] = time.perf_counter() - t0
+            marks["cpu"] = time.process_time() - cpu0
+            marks["wcpu"] = sum(cpu_seconds(p) for p in workers) - wcpu0
+            return results
+
+        samples, results = await sampled(base, token, tmp, "burst", burst)
+        wall, cpu, wcpu = marks["wall"], marks["cpu"], marks["wcpu"]
+        # samples taken after the burst ended (while the sampler was being stopped) are few; keep all
         await asyncio.sleep(0.5)
         workers = worker_pids(master)
         rss = {pid: round(rss_mb(pid), 1) for pid in workers}
@@ -165,6 +208,7 @@ async def run(args: argparse.Namespace, base: str, master: int) -> dict:
         "generation_p99": round(pct(latencies, 99), 3),
         "generation_max": round(max(latencies), 3),
         "login_idle_p50_ms": round(pct(idle_samples["login"], 50) * 1000, 1),
+        "login_idle_p99_ms": round(pct(idle_samples["login"], 99) * 1000, 1),
         "login_p50_ms": round(pct(samples["login"], 50) * 1000, 1),
         "login_p99_ms": round(pct(samples["login"], 99) * 1000, 1),
         "login_max_ms": round(max(samples["login"]) * 1000, 1),
@@ -193,8 +237,17 @@ def main() -> int:
     parser.add_argument("--image-seconds", type=float, default=5.0)
     parser.add_argument("--postgres", default="", help="database URL (default: SQLite in the temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server log)")
+    parser.add_argument("--log-level", default="WARNING", help="server log level (INFO shows loop lag and "
+                        "write-batch statistics at shutdown)")
     parser.add_argument("--profile", default="", help="py-spy record the worker into this SVG/speedscope file")
+    parser.add_argument("--sampler", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--token", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--out", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--stop", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.sampler:
+        run_sampler(args.sampler, args.token, Path(args.out), Path(args.stop))
+        return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="mp-bench-"))
     port = free_port()
@@ -208,7 +261,7 @@ def main() -> int:
         "MEDIPERSONA_IMAGE_PROVIDER": "simulated",
         "MEDIPERSONA_SIMULATED_TEXT_SECONDS": str(args.text_seconds),
         "MEDIPERSONA_SIMULATED_IMAGE_SECONDS": str(args.image_seconds),
-        "MEDIPERSONA_LOG_LEVEL": "WARNING",
+        "MEDIPERSONA_LOG_LEVEL": args.log_level,
         "PORT": str(port),
         "HOST": "127.0.0.1",
         "WEB_CONCURRENCY": "1",
@@ -243,7 +296,7 @@ def main() -> int:
                                          "-r", "250", "--nonblocking", "-f", "speedscope" if args.profile.endswith(".json") else
                                          "flamegraph"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
-        result = asyncio.run(run(args, base, server.pid))
+        result = asyncio.run(run(args, base, server.pid, tmp))
     finally:
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)

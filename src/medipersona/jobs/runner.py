@@ -46,6 +46,7 @@ from medipersona.settings import Settings
 log = logging.getLogger("medipersona.jobs")
 
 CLAIM_BATCH = 200
+SWITCH_INTERVAL = float(os.environ.get("MEDIPERSONA_SWITCH_INTERVAL", "0.001"))
 JOB_READ_SLOTS = 4  # pooled connections the jobs of one worker read with at once
 QUEUE_DEPTH_EVERY = 10.0  # seconds between queue-depth counts
 EVENT_RETENTION_DAYS = 7  # events of jobs finished longer ago are deleted (streams then send a snapshot)
@@ -373,6 +374,12 @@ async def start_job_runner(app: FastAPI) -> None:
 
     gc.collect()
     gc.freeze()
+    import sys
+
+    # Every database call hops to a driver thread (aiosqlite) and back. With a busy event loop the thread
+    # waits up to the interpreter's switch interval (5 ms) for the GIL at each hop; a shorter interval keeps
+    # hundreds of small queries from queueing behind each other.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     runtime = JobRuntime(app.state.settings, app.state.db)
     app.state.jobs = runtime
     _LOCAL_RUNTIMES.append(runtime)

@@ -44,6 +44,16 @@ from medipersona.providers.base import ProviderError
 log = logging.getLogger("medipersona.personas")
 
 EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+_FILE_LIMITER: anyio.CapacityLimiter | None = None
+
+
+def file_limiter() -> anyio.CapacityLimiter:
+    """Two threads for portrait files: 200 portraits at once must not take the shared 40-thread pool (and
+    40 threads' memory) from everything else."""
+    global _FILE_LIMITER
+    if _FILE_LIMITER is None:
+        _FILE_LIMITER = anyio.CapacityLimiter(2)
+    return _FILE_LIMITER
 KEYWORD_LIMIT = 15
 # Streamed text is looked at (partial JSON parsed) at most this often per job; matches the event coalescing.
 PROGRESS_INTERVAL = 0.15
@@ -193,7 +203,8 @@ async def _portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str, An
         result = await image_call(settings, request, info=info)
         ext = EXTENSIONS.get(result.mime, ".png")
         name = f"{persona_id}-{ctx.attempt}{ext}"
-        await anyio.to_thread.run_sync(_write_file, settings.images_dir / name, result.data)
+        await anyio.to_thread.run_sync(_write_file, settings.images_dir / name, result.data,
+                                       limiter=file_limiter())
     except ProviderError as exc:
         timings["image_seconds"] = round(time.monotonic() - started, 3)
         log.warning("portrait failed for persona %s: %s", persona_id, exc.code)

@@ -125,6 +125,8 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     if data.setting_type == "auto" and not patient_type_id:
         patient_type_id = random.Random(seed).choice(catalog.patient_types).id
     avoid = await recent_names(session, user.id)
+    # Reads done: give the pooled connection back before the CPU work and the (batched) insert.
+    await release_connection(session)
     profile, extras = autofill(given_profile, given_extras, department_id=data.department, seed=seed,
                                avoid_names=avoid)
     persona = Persona(
@@ -149,7 +151,6 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     )
     job = new_job(GENERATE_KIND, persona.id, generation_payload(persona, avoid), owner_id=user.id)
     persona.current_job_id = job.id
-    await release_connection(session)
     runtime = local_runtime(settings)
     if runtime is not None:
         # Group commit with the other requests of these milliseconds (one transaction for many personas).
