@@ -62,7 +62,7 @@ def check_consistent(p: dict, given: dict) -> None:
     if "income" not in given:
         if age < 18 or kind in ("preschool",) or (kind == "student" and age < 16):
             assert income == "none", (age, occ, income)
-        if kind == "retired":
+        if kind == "retired" and age >= 18:
             assert income in PENSION_INCOMES, (occ, income)
         if kind == "homemaker":
             assert income == "none"
