@@ -65,7 +65,10 @@ def rss_mb(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # the worker was recycled (max_requests) or died
+        return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -104,7 +107,9 @@ async def sampler(base: str, headers: dict, stop: asyncio.Event, out: dict[str, 
                 out[name].append((started, time.perf_counter() - t0))
                 if r.status_code != 200:
                     out.setdefault("errors", []).append((started, r.status_code))
-            await asyncio.sleep(0.01)
+            # ~30 requests/s: continuous, and the whole run stays under gunicorn's max_requests (1000 ± 100),
+            # so the single worker is not recycled in the middle of the burst
+            await asyncio.sleep(0.05)
 
 
 def start_sampler(base: str, token: str, out: Path, stop: Path) -> subprocess.Popen:
@@ -190,8 +195,10 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         wall, cpu, wcpu = marks["wall"], marks["cpu"], marks["wcpu"]
         # samples taken after the burst ended (while the sampler was being stopped) are few; keep all
         await asyncio.sleep(0.5)
-        workers = worker_pids(master)
-        rss = {pid: round(rss_mb(pid), 1) for pid in workers}
+        after = worker_pids(master)
+        rss = {pid: round(rss_mb(pid), 1) for pid in after}
+        if after != workers:
+            print(f"WARNING: worker recycled during the run: {workers} -> {after}", file=sys.stderr)
     latencies = [s for s, _ in results]
     outcomes: dict[str, int] = {}
     for _, last in results:
@@ -240,6 +247,7 @@ def main() -> int:
     parser.add_argument("--log-level", default="WARNING", help="server log level (INFO shows loop lag and "
                         "write-batch statistics at shutdown)")
     parser.add_argument("--profile", default="", help="py-spy record the worker into this SVG/speedscope file")
+    parser.add_argument("--app", default="medipersona.asgi:app", help="ASGI app for gunicorn (experiments)")
     parser.add_argument("--sampler", default="", help=argparse.SUPPRESS)
     parser.add_argument("--token", default="", help=argparse.SUPPRESS)
     parser.add_argument("--out", default="", help=argparse.SUPPRESS)
@@ -272,7 +280,7 @@ def main() -> int:
                    stdout=subprocess.DEVNULL)
     log = open(tmp / "server.log", "wb")
     server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "python:medipersona.ops.gunicorn_conf", "medipersona.asgi:app", "-w", "1",
+        [str(BIN / "gunicorn"), "-c", "python:medipersona.ops.gunicorn_conf", args.app, "-w", "1",
          "--bind", f"127.0.0.1:{port}"],
         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp),
     )

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -68,7 +69,9 @@ class JobRuntime:
         self.db = db
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.writer = WriteBatcher(self)
-        self.inserter = RowInserter(db)
+        self.inserter = RowInserter(db, self.write_connection)
+        self._conn = None
+        self._conn_lock = asyncio.Lock()
         self.read_slots = asyncio.Semaphore(JOB_READ_SLOTS)
         self.hub = EventHub()
         self.running: dict[str, RunningJob] = {}
@@ -126,6 +129,7 @@ class JobRuntime:
             if left:
                 await self._release(left)
         await self.writer.stop()
+        await self._close_connection()
         w = self.writer
         lags = sorted(getattr(self, "lags", []) or [0.0])
         log.info("loop lag while jobs ran: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d probes)",
@@ -133,6 +137,36 @@ class JobRuntime:
         log.info("job writer: %d flushes, %d events, %d writes, %.2fs in batches (max %.3fs), %.2fs waiting "
                     "for the write lock; %d jobs claimed", w.flushes, w.events_written, w.ops_applied,
                     w.flush_seconds, w.max_flush_seconds, w.lock_wait_seconds, self.claimed_total)
+        log.info("job writer, slowest phases (s): %s", {k: round(v, 3) for k, v in w.phase_max.items()})
+
+    @contextlib.asynccontextmanager
+    async def write_connection(self):
+        """The worker's own connection for its batched writes (flushes, claims, group inserts), used by one
+        of them at a time and committed on exit. Kept open: a burst of requests holding every pooled
+        connection must not make the writes they wait for queue for a connection too."""
+        async with write_lock(self.db.engine), self._conn_lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = await self.db.engine.connect()
+            conn = self._conn
+            try:
+                yield conn
+                if conn.in_transaction():
+                    await conn.commit()
+            except BaseException:
+                try:
+                    if conn.in_transaction():
+                        await asyncio.shield(conn.rollback())
+                except BaseException:  # noqa: BLE001 - a broken connection is replaced
+                    self._conn = None
+                    with contextlib.suppress(BaseException):
+                        await conn.invalidate()
+                raise
+
+    async def _close_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None
 
     # ------------------------------------------------------------------------------------------ loops
     async def _claim_loop(self) -> None:
@@ -185,7 +219,7 @@ class JobRuntime:
         """Delete the events of jobs that finished more than ``older_than_days`` ago."""
         cutoff = utcnow() - timedelta(days=older_than_days)
         finished = select(Job.id).where(Job.status.in_(("done", "failed")), Job.finished_at < cutoff)
-        async with write_lock(self.db.engine), self.db.engine.begin() as conn:
+        async with self.write_connection() as conn:
             result = await conn.execute(delete(JobEvent).where(JobEvent.job_id.in_(finished.scalar_subquery())))
         if result.rowcount:
             log.info("pruned %d job events older than %s days", result.rowcount, older_than_days)
@@ -243,7 +277,7 @@ class JobRuntime:
             .returning(Job.id, Job.kind, Job.persona_id, Job.owner_id, Job.payload, Job.attempts, Job.max_attempts)
             .execution_options(synchronize_session=False)
         )
-        async with write_lock(self.db.engine), self.db.engine.begin() as conn:
+        async with self.write_connection() as conn:
             rows = (await conn.execute(stmt)).all()
         if rows:
             self.claimed_total += len(rows)

@@ -186,6 +186,7 @@ class WriteBatcher:
         self.flush_seconds = 0.0
         self.max_flush_seconds = 0.0
         self.lock_wait_seconds = 0.0
+        self.phase_max: dict[str, float] = {}
 
     # ------------------------------------------------------------------------------------------ queueing
     def emit(self, ctx: JobContext, type: str, data: dict[str, Any]) -> None:
@@ -407,23 +408,28 @@ class WriteBatcher:
         publish: list[tuple[str, dict[str, Any]]] = []
         results: list[Any] = []
         t0 = time.perf_counter()
-        async with write_lock(self.runtime.db.engine):
-            self.lock_wait_seconds += time.perf_counter() - t0
-            # A Core connection (lighter than an ORM session); ``tx.session`` is this connection.
-            async with self.runtime.db.engine.connect() as session:
-                owned = await self._fence(session, job_ids)
-                await self._insert_events(session, [e for e in events if owned.get(e.job_id) == e.attempt],
-                                          publish)
-                await self._apply_patches(session, [p for p in patches if owned.get(p.job_id) == p.attempt])
-                tx = WriteTx(session, publish)
-                for op in ops:
-                    if owned.get(op.job_id) != op.attempt:
-                        results.append(LeaseLost(op.job_id))
-                    elif op.fn is None:
-                        results.append(None)
-                    else:
-                        results.append(await op.fn(tx))
-                await session.commit()
+        async with self.runtime.write_connection() as session:
+            t1 = time.perf_counter()
+            self.lock_wait_seconds += t1 - t0
+            owned = await self._fence(session, job_ids)
+            t2 = time.perf_counter()
+            await self._insert_events(session, [e for e in events if owned.get(e.job_id) == e.attempt], publish)
+            t3 = time.perf_counter()
+            await self._apply_patches(session, [p for p in patches if owned.get(p.job_id) == p.attempt])
+            t4 = time.perf_counter()
+            tx = WriteTx(session, publish)
+            for op in ops:
+                if owned.get(op.job_id) != op.attempt:
+                    results.append(LeaseLost(op.job_id))
+                elif op.fn is None:
+                    results.append(None)
+                else:
+                    results.append(await op.fn(tx))
+            t5 = time.perf_counter()
+        # committed (by write_connection) here
+        for name, value in (("wait", t1 - t0), ("fence", t2 - t1), ("events", t3 - t2), ("patches", t4 - t3),
+                            ("commit", time.perf_counter() - t5)):
+            self.phase_max[name] = max(self.phase_max.get(name, 0.0), value)
         return owned, publish, results
 
     async def _apply_separately(self, job_ids, events, ops, patches=()):
@@ -468,8 +474,9 @@ class RowInserter:
     its own request.
     """
 
-    def __init__(self, db: Any, delay: float = 0.003) -> None:
+    def __init__(self, db: Any, connection: Any, delay: float = 0.003) -> None:
         self.db = db
+        self.connection = connection  # JobRuntime.write_connection
         self.delay = delay
         self._pending: list[tuple[list[Any], asyncio.Future]] = []
         self._task: asyncio.Task | None = None
@@ -513,6 +520,6 @@ class RowInserter:
         for obj in objects:
             by_table[obj.__table__].append(row_values(obj))
         order = {table: i for i, table in enumerate(Base.metadata.sorted_tables)}
-        async with write_lock(self.db.engine), self.db.engine.begin() as conn:
+        async with self.connection() as conn:
             for table in sorted(by_table, key=lambda t: order.get(t, 0)):
                 await conn.execute(insert(table), by_table[table])

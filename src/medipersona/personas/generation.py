@@ -48,11 +48,11 @@ _FILE_LIMITER: anyio.CapacityLimiter | None = None
 
 
 def file_limiter() -> anyio.CapacityLimiter:
-    """Two threads for portrait files: 200 portraits at once must not take the shared 40-thread pool (and
+    """Eight threads for portrait files: 200 portraits at once must not take the shared 40-thread pool (and
     40 threads' memory) from everything else."""
     global _FILE_LIMITER
     if _FILE_LIMITER is None:
-        _FILE_LIMITER = anyio.CapacityLimiter(2)
+        _FILE_LIMITER = anyio.CapacityLimiter(8)
     return _FILE_LIMITER
 KEYWORD_LIMIT = 15
 # Streamed text is looked at (partial JSON parsed) at most this often per job; matches the event coalescing.
