@@ -80,6 +80,29 @@ def worker_pids(master: int) -> list[int]:
         return []
 
 
+async def sse_until_final(host: str, port: int, path: str, authorization: str) -> str:
+    """Follow an SSE stream until its ``done``/``error`` event with a bare asyncio connection: the load
+    generator must stay cheap (httpx costs ~1 ms of client CPU per streamed chunk), or it becomes the
+    bottleneck it is supposed to measure. Returns the final event's name."""
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {authorization}\r\n"
+                      "Accept: text/event-stream\r\nConnection: close\r\n\r\n").encode())
+        await writer.drain()
+        tail = b""
+        while True:
+            chunk = await reader.read(65536)
+            if not chunk:
+                return "eof"
+            tail = tail[-32:] + chunk
+            if b"event: done\n" in tail:
+                return "done"
+            if b"event: error\n" in tail:
+                return "error"
+    finally:
+        writer.close()
+
+
 async def follow(client: httpx.AsyncClient, headers: dict, seed: int) -> tuple[float, str]:
     """POST a generation and follow its SSE stream to the end. Returns (seconds, final event)."""
     started = time.perf_counter()
@@ -87,13 +110,8 @@ async def follow(client: httpx.AsyncClient, headers: dict, seed: int) -> tuple[f
     if r.status_code != 202:
         return time.perf_counter() - started, f"http {r.status_code}: {r.text[:200]}"
     pid = r.json()["id"]
-    last = ""
-    async with client.stream("GET", f"/api/personas/{pid}/events", headers=headers) as stream:
-        async for line in stream.aiter_lines():
-            if line.startswith("event: "):
-                last = line[7:]
-                if last in ("done", "error"):
-                    break
+    last = await sse_until_final(client.base_url.host, client.base_url.port, f"/api/personas/{pid}/events",
+                                 headers["Authorization"])
     return time.perf_counter() - started, last
 
 
