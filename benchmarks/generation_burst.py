@@ -214,6 +214,8 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         # samples taken after the burst ended (while the sampler was being stopped) are few; keep all
         await asyncio.sleep(0.5)
         after = worker_pids(master)
+        rss_now = {pid: round(rss_mb(pid), 1) for pid in after}
+        await asyncio.sleep(2.5)
         rss = {pid: round(rss_mb(pid), 1) for pid in after}
         if after != workers:
             print(f"WARNING: worker recycled during the run: {workers} -> {after}", file=sys.stderr)
@@ -244,6 +246,7 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         "sample_errors": samples.get("errors", []),
         "worker_rss_mb_at_start": rss_start,
         "worker_rss_mb_after_one": rss_after_one,
+        "worker_rss_mb_right_after": rss_now,
         "worker_rss_mb": rss,
         "worker_cpu_seconds": round(wcpu, 2),
         "worker_cpu_ms_per_sample_request": round(cpu_per_sample * 1000, 2),
