@@ -307,3 +307,24 @@ async def test_cookie_requests_need_csrf(client):
     assert r.status_code == 403
     r = await client.post("/api/personas", json=CREATE_BODY, headers={"X-CSRF-Token": client.csrf_token})
     assert r.status_code == 202
+
+
+async def test_events_of_a_long_finished_persona_are_a_snapshot(app, admin_client):
+    """Job events are pruned after a while; the stream then sends the stored state instead."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from medipersona.db import utcnow
+    from medipersona.jobs.models import Job
+
+    pid = (await admin_client.post("/api/personas", json=CREATE_BODY)).json()["id"]
+    await stream_events(admin_client, pid)
+    async with app.state.db.sessionmaker() as s:
+        await s.execute(update(Job).where(Job.persona_id == pid).values(finished_at=utcnow() - timedelta(days=30)))
+        await s.commit()
+    assert await app.state.jobs.prune_events() > 0
+    events = await stream_events(admin_client, pid)
+    assert [d["key"] for t, d in events if t == "section"] == list(SECTION_KEYS)
+    assert events[0] == ("status", {"status": "done"}) and events[-1][0] == "done"
+    assert any(t == "image" for t, _ in events)

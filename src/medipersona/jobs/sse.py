@@ -92,10 +92,11 @@ async def job_event_stream(
     ping_seconds: float | None = None,
     poll_seconds: float | None = None,
     session=None,
-    fallback: list[tuple[str, Any]] | None = None,
+    fallback: Any = None,
 ) -> AsyncIterator[bytes]:
     """``session``: optionally the request's session, used for the first read and then closed.
-    ``fallback``: events to send instead when the job has finished and its events were pruned."""
+    ``fallback``: events to send instead when the job has finished and its events were pruned: a list of
+    (type, data), or an object whose ``async events()`` returns one (loaded only when needed)."""
     settings = app.state.settings
     runtime = app.state.jobs
     ping = ping_seconds or PING_SECONDS
@@ -139,6 +140,8 @@ async def job_event_stream(
                             yield format_event("error", MISSING_JOB_MESSAGE)
                             return
                         if status in ("done", "failed") and not await _read_rows(app, job_id, last):
+                            if fallback is not None and hasattr(fallback, "events"):
+                                fallback = await fallback.events()
                             for type, data in fallback or [("done" if status == "done" else "error",
                                                             {"status": status})]:
                                 yield format_event(type, data)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import date
 
 import anyio
+from sqlalchemy import select
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -26,6 +27,7 @@ from medipersona.deps import CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import NotFound
 from medipersona.jobs.sse import SSE_RESPONSE_KWARGS, job_event_stream, parse_last_event_id, static_event_stream
 from medipersona.personas import service
+from medipersona.personas.models import Persona
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
 
 router = APIRouter(prefix="/api/personas", tags=["personas"])
@@ -121,18 +123,37 @@ async def persona_events(
     session: SessionDep,
     after: int = Query(0, ge=0, description="Resume after this event id (or send Last-Event-ID)."),
 ):
-    persona = await service.get_persona(session, user, persona_id)
-    job_id = persona.current_job_id
+    row = (await session.execute(
+        select(Persona.owner_id, Persona.status, Persona.current_job_id).where(Persona.id == persona_id))).first()
+    if row is None or (row.owner_id != user.id and not user.is_admin):
+        raise NotFound("ペルソナが見つかりません。")
+    job_id = row.current_job_id
     if not job_id:
+        persona = await service.get_persona(session, user, persona_id)
         state = _stored_state_events(persona)
         await session.close()
         return StreamingResponse(static_event_stream(state), **SSE_RESPONSE_KWARGS)
     after_id = max(after, parse_last_event_id(request.headers.get("last-event-id")))
-    fallback = _stored_state_events(persona) if persona.status in ("done", "failed") else None
+    fallback = _LazyState(request.app, persona_id) if row.status in ("done", "failed") else None
     # The stream reads the state so far with this session and then closes it, so the pooled connection is
     # given back while the stream stays open (for minutes, perhaps).
     return StreamingResponse(job_event_stream(request.app, job_id, after_id=after_id, session=session,
                                               fallback=fallback), **SSE_RESPONSE_KWARGS)
+
+
+class _LazyState:
+    """The stored state of a finished persona, loaded only if its job's events were pruned."""
+
+    def __init__(self, app, persona_id: str) -> None:
+        self.app = app
+        self.persona_id = persona_id
+
+    async def events(self) -> list[tuple[str, dict]]:
+        async with self.app.state.db.sessionmaker() as session:
+            persona = await session.get(Persona, self.persona_id)
+        if persona is None:
+            return [("error", {"code": "not_found", "message": "ペルソナが見つかりません。"})]
+        return _stored_state_events(persona)
 
 
 @router.get("/{persona_id}/image")

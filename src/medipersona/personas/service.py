@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
+from time import monotonic as time_monotonic
 import shutil
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -113,6 +114,31 @@ async def recent_names(session: AsyncSession, user_id: int, limit: int = 30) -> 
     return [n for n in rows if n]
 
 
+# Names to avoid, per user, for a short while: a burst of generations by one user reads them once, not per
+# request. Best effort (per process); names chosen here are added at once.
+_RECENT_NAMES: dict[int, tuple[float, list[str]]] = {}
+RECENT_NAMES_TTL = 30.0
+
+
+async def names_to_avoid(session: AsyncSession, user_id: int) -> list[str]:
+    now = time_monotonic()
+    cached = _RECENT_NAMES.get(user_id)
+    if cached is not None and now - cached[0] < RECENT_NAMES_TTL:
+        return cached[1]
+    names = await recent_names(session, user_id)
+    if len(_RECENT_NAMES) > 10_000:
+        _RECENT_NAMES.clear()
+    _RECENT_NAMES[user_id] = (now, names)
+    return names
+
+
+def _remember_name(user_id: int, name: str) -> None:
+    cached = _RECENT_NAMES.get(user_id)
+    if cached is not None and name:
+        cached[1].insert(0, name)
+        del cached[1][30:]
+
+
 async def create_persona(session: AsyncSession, settings: Settings, user: User, data: PersonaCreate) -> Persona:
     """Validate, auto-fill, store the persona and enqueue its generation job (committed; runner woken)."""
     validate_catalog(user, data)
@@ -124,7 +150,7 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     patient_type_id = data.patient_type
     if data.setting_type == "auto" and not patient_type_id:
         patient_type_id = random.Random(seed).choice(catalog.patient_types).id
-    avoid = await recent_names(session, user.id)
+    avoid = list(await names_to_avoid(session, user.id))
     # Reads done: give the pooled connection back before the CPU work and the (batched) insert.
     await release_connection(session)
     profile, extras = autofill(given_profile, given_extras, department_id=data.department, seed=seed,
@@ -149,6 +175,7 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
         image_status="pending",
         timings={},
     )
+    _remember_name(user.id, persona.name)
     job = new_job(GENERATE_KIND, persona.id, generation_payload(persona, avoid), owner_id=user.id)
     persona.current_job_id = job.id
     runtime = local_runtime(settings)
