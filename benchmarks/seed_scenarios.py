@@ -6,8 +6,9 @@
 Each scenario starts a fresh server (``gunicorn -c python:medipersona.ops.gunicorn_conf --workers W``, a temporary
 SQLite database, the **simulated** provider: text streamed over 3 s, portrait after 5 s — the seed's profile of an
 app that waits on AI APIs), then at once sends N ``POST /api/personas`` (202) and follows each generation over its
-SSE stream (``/api/personas/{id}/events``) until ``done``. Meanwhile a second client loads the login page every
-100 ms. Measured:
+SSE stream (``/api/personas/{id}/events``, read over bare asyncio connections so that the load generator stays
+cheap) until ``done``, reconnecting with ``Last-Event-ID`` like a browser if a stream breaks. Meanwhile a separate
+process loads the login page every 100 ms. Measured:
 
 * wall time from the first POST to the last ``done``;
 * generation latency (POST sent -> ``done`` received), p50 / p95, and time to the first streamed text;
