@@ -80,6 +80,7 @@ class JobRuntime:
         self._tasks: list[asyncio.Task] = []
         self._last_depth = 0.0
         self._full = False
+        self._reserved = 0  # slots promised to jobs being inserted by insert_and_run
         self.claimed_total = 0
         self.recovered_total = 0
 
@@ -239,7 +240,7 @@ class JobRuntime:
 
     # ------------------------------------------------------------------------------------------ claiming
     async def _claim_once(self, expired: bool = True) -> int:
-        free = self.settings.job_max_concurrency - len(self.running)
+        free = self.settings.job_max_concurrency - len(self.running) - self._reserved
         now_mono = time.monotonic()
         if now_mono - self._last_depth > QUEUE_DEPTH_EVERY:
             self._last_depth = now_mono
@@ -288,6 +289,33 @@ class JobRuntime:
                                 row.attempts)
                     metrics.job_recovered(row.kind)
         return [(row, expired) for row in rows]
+
+    async def insert_and_run(self, job: Job, objects: list[Any]) -> bool:
+        """Insert ``objects`` (rows for the job, the job itself among them) and, when this worker has a free
+        slot, run the job here at once: it is inserted already claimed (running, leased to this worker), so
+        no claim round trip is needed and no other worker can take it while the lease lives. Without a free
+        slot the job is inserted queued for whichever worker frees one first. Returns True if it runs here."""
+        here = not self._stopping and len(self.running) + self._reserved < self.settings.job_max_concurrency
+        if here:
+            now = utcnow()
+            job.status = "running"
+            job.lease_owner = self.worker_id
+            job.lease_expires_at = now + timedelta(seconds=self.settings.job_lease_seconds)
+            job.heartbeat_at = now
+            job.started_at = now
+            job.attempts = 1
+            self._reserved += 1
+        try:
+            await self.inserter.insert(objects)
+        finally:
+            if here:
+                self._reserved -= 1
+        if here:
+            self.claimed_total += 1
+            self._start_job(job, recovered=False)
+        else:
+            self.wake()
+        return here
 
     def _start_job(self, row: Any, recovered: bool) -> None:
         spec = get_handler(row.kind)

@@ -180,9 +180,10 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     persona.current_job_id = job.id
     runtime = local_runtime(settings)
     if runtime is not None:
-        # Group commit with the other requests of these milliseconds (one transaction for many personas).
-        await runtime.inserter.insert([persona, job, first_event(job)])
-        runtime.wake()
+        # Group commit with the other requests of these milliseconds (one transaction for many personas);
+        # the job starts in this worker right away when it has room (inserted already leased to it).
+        if await runtime.insert_and_run(job, [persona, job, first_event(job)]):
+            persona.status = "queued"  # the API answers queued; the job's first event says so too
         return persona
     async with write_lock(session.bind):
         # persona, job and its first event (three INSERTs, in foreign-key order), one commit
