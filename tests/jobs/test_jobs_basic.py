@@ -6,9 +6,8 @@ import asyncio
 import json
 
 import pytest
-from sqlalchemy import select
 
-from medipersona.jobs.models import Job, JobEvent
+from medipersona.jobs.models import Job
 from medipersona.jobs.registry import JobFailed, job_handler
 from medipersona.jobs.service import enqueue, wake_runner
 from medipersona.jobs.sse import job_event_stream

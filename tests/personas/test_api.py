@@ -159,6 +159,7 @@ async def test_sse_late_client_mid_generation(admin_client):
 @pytest.mark.parametrize("settings_overrides", [{"text_provider": "test_capture"}])
 async def test_keywords_really_reach_the_prompt(admin_client, monkeypatch):
     from medipersona.keywords import lookup
+
     from .helpers import CapturingProvider
 
     seen = {}

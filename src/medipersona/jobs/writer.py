@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, func, insert, select, update
 
 from medipersona.db import utcnow
-from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job, JobEvent
 from medipersona.jobs.registry import ApplyFn, JobContext, LeaseLost
 
@@ -496,7 +495,7 @@ class RowInserter:
             batch, self._pending = self._pending, []
             try:
                 await self._write([obj for objects, _ in batch for obj in objects])
-            except Exception:
+            except Exception:  # noqa: BLE001 - retried request by request below
                 for objects, future in batch:
                     try:
                         await self._write(objects)

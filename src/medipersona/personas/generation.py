@@ -68,7 +68,7 @@ async def section_lengths(session) -> dict[str, int]:
         return lengths
     try:
         configured = await get_section_lengths(session)
-    except Exception:  # noqa: BLE001 - the defaults are always usable
+    except Exception:
         log.exception("reading section lengths failed; using defaults")
         return lengths
     return {**lengths, **{k: int(v) for k, v in (configured or {}).items() if k in lengths}}
@@ -114,7 +114,7 @@ async def _keywords(session, persona: Persona) -> list[dict[str, Any]]:
     try:
         rows = await top_keywords_for_prompt(session, persona.department_id, persona.chief_complaint_id,
                                              profile.get("age"), profile.get("gender"), limit=KEYWORD_LIMIT)
-    except Exception:  # noqa: BLE001 - a persona without keyword grounding beats no persona
+    except Exception:
         log.exception("keyword lookup failed for persona %s", persona.id)
         return []
     return [dict(r) for r in rows or []]
@@ -387,4 +387,4 @@ async def regenerate_section(ctx: JobContext) -> None:
                                         "provider": meta.get("provider", "")})
 
 
-__all__ = ["generate_persona", "regenerate_section", "PERSONA_SECTIONS"]
+__all__ = ["PERSONA_SECTIONS", "generate_persona", "regenerate_section"]

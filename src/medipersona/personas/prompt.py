@@ -139,7 +139,7 @@ def keyword_lines(keywords: list[dict[str, Any]]) -> list[str]:
         bits = []
         volume = row.get("estimated_volume") or row.get("volume")
         if volume:
-            bits.append(f"推定検索数 約{int(round(float(volume))):,}回/月")
+            bits.append(f"推定検索数 約{round(float(volume)):,}回/月")
         days = row.get("days")
         if isinstance(days, (int, float)):
             bits.append(f"主訴の検索の{abs(int(days))}日{'前' if days < 0 else '後'}" if days else "主訴の検索と同時期")
@@ -182,8 +182,8 @@ def _common_blocks(inputs: PromptInputs, keywords: list[dict[str, Any]]) -> list
         who = "・".join(x for x in (band, gender_label(profile.get("gender"))) if x) or "この患者層"
         blocks += [
             "",
-            f"【検索キーワードデータ】「{inputs.chief_complaint.name}」で検索した人（{who}）が前後に検索している"
-            "キーワードです。このペルソナの悩み・情報収集・受診行動に具体的に反映してください:",
+            (f"【検索キーワードデータ】「{inputs.chief_complaint.name}」で検索した人（{who}）が前後に検索している"
+             "キーワードです。このペルソナの悩み・情報収集・受診行動に具体的に反映してください:"),
             *lines,
         ]
     return blocks

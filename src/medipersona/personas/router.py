@@ -17,15 +17,19 @@ from __future__ import annotations
 from datetime import date
 
 import anyio
-from sqlalchemy import select
-
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from sqlalchemy import select
 
 from medipersona.catalog.labels import SECTION_KEYS, SECTION_LABELS
 from medipersona.deps import CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import NotFound
-from medipersona.jobs.sse import SSE_RESPONSE_KWARGS, job_event_stream, parse_last_event_id, static_event_stream
+from medipersona.jobs.sse import (
+    SSE_RESPONSE_KWARGS,
+    job_event_stream,
+    parse_last_event_id,
+    static_event_stream,
+)
 from medipersona.personas import service
 from medipersona.personas.models import Persona
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate

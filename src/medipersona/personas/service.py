@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 import random
-from time import monotonic as time_monotonic
 import shutil
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic as time_monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
