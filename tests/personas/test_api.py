@@ -329,3 +329,28 @@ async def test_events_of_a_long_finished_persona_are_a_snapshot(app, admin_clien
     assert [d["key"] for t, d in events if t == "section"] == list(SECTION_KEYS)
     assert events[0] == ("status", {"status": "done"}) and events[-1][0] == "done"
     assert any(t == "image" for t, _ in events)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"text_provider": "test_capture"}])
+async def test_admin_section_lengths_and_instructions_reach_the_prompt(app, admin_client, settings):
+    from medipersona.admin import service as admin
+
+    from .helpers import CapturingProvider
+
+    admin.clear_cache()
+    async with app.state.db.sessionmaker() as session:
+        await admin.save_admin_settings(session, settings, {
+            "section_lengths": {"personality": 321, "demands": 77},
+            "prompt_addenda": {"persona_text": "地域密着の視点を必ず含めてください。"}}, None)
+    try:
+        CapturingProvider.requests.clear()
+        pid = (await admin_client.post("/api/personas", json=CREATE_BODY)).json()["id"]
+        assert (await wait_status(admin_client, pid))["status"] == "done"
+        request = CapturingProvider.requests[-1]
+        assert "321文字程度" in request.prompt and "77文字程度" in request.prompt
+        assert "地域密着の視点を必ず含めてください。" in request.prompt
+        assert request.context["section_lengths"]["personality"] == 321
+        # the admin's words come before the safety rules, which keep the last word
+        assert request.prompt.index("地域密着") < request.prompt.index("医療広告ガイドライン")
+    finally:
+        admin.clear_cache()

@@ -60,18 +60,44 @@ PROGRESS_INTERVAL = 0.15
 
 
 async def section_lengths(session) -> dict[str, int]:
-    """Per-section target lengths: admin settings when the admin domain provides them, else the defaults."""
-    lengths = default_section_lengths()
+    """Per-section target lengths: the admin's settings (admin domain), else the defaults."""
+    return (await admin_config(session, None))["lengths"]
+
+
+async def admin_config(session, settings) -> dict[str, Any]:
+    """What an admin configured for persona generation: section lengths, the text model, extra instructions.
+    Falls back to the defaults (and the env settings) when the admin domain is absent or unreadable."""
+    config: dict[str, Any] = {"lengths": default_section_lengths(), "text_model": "", "addendum": ""}
+    if settings is not None:
+        config["text_model"] = settings.text_model
     try:
-        from medipersona.admin.service import get_section_lengths  # type: ignore[import-not-found]
+        from medipersona.admin import service as admin
     except ImportError:
-        return lengths
+        return config
     try:
-        configured = await get_section_lengths(session)
+        configured = await admin.get_section_lengths(session)
+        config["lengths"].update({k: int(v) for k, v in (configured or {}).items() if k in config["lengths"]})
+        if settings is not None:
+            config["text_model"] = await admin.model_for(session, settings, "persona_text")
+            config["addendum"] = await admin.prompt_addendum(session, "persona_text")
     except Exception:
-        log.exception("reading section lengths failed; using defaults")
-        return lengths
-    return {**lengths, **{k: int(v) for k, v in (configured or {}).items() if k in lengths}}
+        log.exception("reading admin settings failed; using defaults")
+    return config
+
+
+async def _image_model(ctx: JobContext) -> str:
+    try:
+        from medipersona.admin import service as admin
+    except ImportError:
+        return ctx.settings.image_model
+    try:
+        # Not through the jobs' read slots: the admin settings are cached, so this rarely queries, and the
+        # portrait must not wait behind 200 starting jobs' reads.
+        async with ctx.db.sessionmaker() as session:
+            return await admin.model_for(session, ctx.settings, "portrait")
+    except Exception:
+        log.exception("reading the portrait model failed; using MEDIPERSONA_IMAGE_MODEL")
+        return ctx.settings.image_model
 
 
 def prompt_inputs(persona: Persona, avoid_names: list[str] | None = None) -> PromptInputs:
@@ -96,15 +122,16 @@ def prompt_inputs(persona: Persona, avoid_names: list[str] | None = None) -> Pro
 
 
 async def _load(ctx: JobContext, *, with_keywords: bool = False):
-    """The persona, the section lengths and (optionally) the keywords for its prompt, with one session."""
+    """The persona, the admin's generation settings and (optionally) the keywords for its prompt, with one
+    session."""
     async with ctx.session() as session:
         persona = await session.get(Persona, ctx.persona_id)
         if persona is None:
             raise JobFailed("ペルソナが見つかりません。削除された可能性があります。", code="persona_missing")
-        lengths = await section_lengths(session)
+        config = await admin_config(session, ctx.settings)
         session.expunge(persona)
         keywords = await _keywords(session, persona) if with_keywords else []
-    return persona, lengths, keywords
+    return persona, config, keywords
 
 
 async def _keywords(session, persona: Persona) -> list[dict[str, Any]]:
@@ -199,7 +226,7 @@ async def _portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str, An
     info = CallInfo()
     persona_id = ctx.persona_id
     try:
-        request = build_image_request(spec, seed=int(spec.get("seed") or 0), model=settings.image_model)
+        request = build_image_request(spec, seed=int(spec.get("seed") or 0), model=await _image_model(ctx))
         result = await image_call(settings, request, info=info)
         ext = EXTENSIONS.get(result.mime, ".png")
         name = f"{persona_id}-{ctx.attempt}{ext}"
@@ -252,7 +279,8 @@ async def _generate(ctx: JobContext) -> None:
         # The portrait starts at once, from the job payload; the text after one short read.
         image_task = asyncio.create_task(_portrait(ctx, image_spec, timings), name=f"portrait-{ctx.persona_id}")
     try:
-        persona, lengths, keywords = await _load(ctx, with_keywords=True)
+        persona, config, keywords = await _load(ctx, with_keywords=True)
+        lengths = config["lengths"]
     except BaseException:
         if image_task is not None:
             image_task.cancel()
@@ -273,7 +301,7 @@ async def _generate(ctx: JobContext) -> None:
     try:
         inputs = prompt_inputs(persona, (ctx.payload or {}).get("avoid_names"))
         request = build_text_request(inputs, keywords, section_lengths=lengths, seed=persona.seed,
-                                     model=ctx.settings.text_model)
+                                     model=config["text_model"], addendum=config["addendum"])
         stored: dict[str, str] = {}
 
         def on_complete(key: str, text: str) -> None:
@@ -347,14 +375,16 @@ async def regenerate_section(ctx: JobContext) -> None:
     key = (ctx.payload or {}).get("section")
     if key not in SECTION_KEYS:
         raise JobFailed("指定された項目はありません。", code="unknown_section")
-    persona, lengths, _ = await _load(ctx)
+    persona, config, _ = await _load(ctx)
+    lengths = config["lengths"]
     inputs = prompt_inputs(persona)
     inputs.generate_name = False
     current = dict(persona.sections or {})
     # A new seed per regeneration: the same section should not come back word for word.
     seed = (persona.seed * 31 + SECTION_KEYS.index(key) * 7919 + int(time.time())) % (2**31)
     request = build_section_request(inputs, list(persona.keywords_used or []), key, current,
-                                    section_lengths=lengths, seed=seed, model=ctx.settings.text_model)
+                                    section_lengths=lengths, seed=seed, model=config["text_model"],
+                                    addendum=config["addendum"])
 
     def on_progress(snapshot: dict[str, Any]) -> None:
         if isinstance(snapshot.get("text"), str):

@@ -196,7 +196,9 @@ def build_text_request(
     section_lengths: dict[str, int] | None = None,
     seed: int | None = None,
     model: str = "",
+    addendum: str = "",
 ) -> TextRequest:
+    """``addendum``: extra instructions an admin configured (put before the safety rules, which win)."""
     lengths = {**default_section_lengths(), **(section_lengths or {})}
     blocks = [
         "次の条件に合う患者ペルソナを1人作成してください。",
@@ -210,9 +212,10 @@ def build_text_request(
     if inputs.generate_name:
         avoid = "、".join(inputs.avoid_names[:20])
         blocks.append("- name: 性別と年代にふさわしい日本人の架空の氏名" + (f"（次の名前は使わない: {avoid}）" if avoid else ""))
+    blocks += ["", "「通院理由」は主訴に沿った内容にし、作成目的に役立つ視点を含めてください。" + LABEL_NOTE]
+    if addendum.strip():
+        blocks += ["", "【追加の指示】", addendum.strip()]
     blocks += [
-        "",
-        "「通院理由」は主訴に沿った内容にし、作成目的に役立つ視点を含めてください。" + LABEL_NOTE,
         "",
         *SAFETY_RULES,
         "",
@@ -241,6 +244,7 @@ def build_section_request(
     section_lengths: dict[str, int] | None = None,
     seed: int | None = None,
     model: str = "",
+    addendum: str = "",
 ) -> TextRequest:
     """Regenerate one section, keeping the other sections as they are."""
     lengths = {**default_section_lengths(), **(section_lengths or {})}
@@ -256,7 +260,10 @@ def build_section_request(
         blocks += ["", "【ほかの項目（矛盾しないようにしてください）】", *others]
     if current.get(section):
         blocks += ["", "【書き直す前の文章（同じ表現の繰り返しは避けてください）】", current[section]]
-    blocks += ["", LABEL_NOTE, "", *SAFETY_RULES, "",
+    blocks += ["", LABEL_NOTE]
+    if addendum.strip():
+        blocks += ["", "【追加の指示】", addendum.strip()]
+    blocks += ["", *SAFETY_RULES, "",
                "出力は {\"text\": \"...\"} の形のJSONオブジェクトのみとしてください。"]
     context = build_context(inputs, keywords, lengths)
     context["section"] = section
