@@ -178,3 +178,28 @@ async def test_lag_loop_observes(admin_client):
     text = (await admin_client.get("/metrics")).text
     count = [line for line in text.splitlines() if line.startswith("medipersona_event_loop_lag_seconds_count")]
     assert count and float(count[0].rsplit(" ", 1)[1]) >= 1
+
+
+def test_db_connection_budget():
+    assert mon.db_connections_state(None, 100) == "unknown"
+    assert mon.db_connections_state(12, None) == "ok"        # SQLite: no server limit
+    assert mon.db_connections_state(79, 100) == "ok"
+    assert mon.db_connections_state(80, 100) == "caution"
+    assert mon.db_connections_state(96, 100) == "warning"
+    snap = mon.snapshot_from_samples([("medipersona_db_connections_open", {"pid": "1"}, 50),
+                                      ("medipersona_db_connections_open", {"pid": "2"}, 35),
+                                      ("medipersona_db_connections_in_use", {"pid": "1"}, 30)])
+    assert snap.db_open == 85 and snap.db_in_use == 30
+    ind = {i.key: i for i in mon.evaluate(snap, snap, 10.0, db_max_connections=100)}["db_connections"]
+    assert ind.state == "caution" and "max_connections" in ind.remedy
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_json_reports_db_connections(admin_client, backend):
+    data = (await admin_client.get("/api/admin/monitoring")).json()
+    ind = {i["key"]: i for i in data["indicators"]}["db_connections"]
+    assert ind["value"] is not None and ind["value"] >= 1
+    if backend == "postgres":
+        assert "max_connections" in ind["detail"]
+    else:
+        assert "SQLite" in ind["target"]

@@ -94,6 +94,11 @@ class _AppMetrics:
         self.loop_lag_max = Gauge("medipersona_event_loop_lag_max_seconds",
                                   "Largest event-loop lag of each worker over the last sampling interval.",
                                   multiprocess_mode="liveall")
+        self.db_open = Gauge("medipersona_db_connections_open",
+                             "Database connections held by the workers' pools (idle + in use).",
+                             multiprocess_mode="livesum")
+        self.db_in_use = Gauge("medipersona_db_connections_in_use", "Database connections checked out now.",
+                               multiprocess_mode="livesum")
         self.box_memory_limit = Gauge("medipersona_box_memory_limit_bytes", "Memory limit of the box / container.",
                                       multiprocess_mode="livemostrecent")
 
@@ -233,23 +238,39 @@ async def _lag_loop() -> None:
         _lag_max = max(_lag_max, lag)
 
 
-async def _sampler_loop(memory_limit_mb: int) -> None:
+def sample_db(app: Any) -> None:
+    """Connections of this worker's SQLAlchemy pool (PostgreSQL counts them against max_connections)."""
+    db = getattr(getattr(app, "state", None), "db", None)
+    if db is None:
+        return
+    try:
+        pool = db.engine.sync_engine.pool
+        in_use, idle = int(pool.checkedout()), int(pool.checkedin())
+    except (AttributeError, TypeError):  # a pool class without counters
+        return
+    m = app_metrics()
+    m.db_in_use.set(in_use)
+    m.db_open.set(in_use + idle)
+
+
+async def _sampler_loop(memory_limit_mb: int, app: Any = None) -> None:
     from medipersona.ops.monitoring import HISTORY
 
     lag_task = asyncio.create_task(_lag_loop(), name="medipersona-loop-lag")
     try:
-        await _sample_forever(memory_limit_mb, HISTORY)
+        await _sample_forever(memory_limit_mb, HISTORY, app)
     finally:
         lag_task.cancel()
 
 
-async def _sample_forever(memory_limit_mb: int, history) -> None:
+async def _sample_forever(memory_limit_mb: int, history, app: Any = None) -> None:
     global _lag_max
     while True:
         try:
             app_metrics().loop_lag_max.set(_lag_max)
             _lag_max = 0.0
             sample_process(memory_limit_mb)
+            sample_db(app)
             samples = await asyncio.to_thread(collect_samples)
             history.add(time.time(), samples)
         except Exception:
@@ -387,7 +408,8 @@ class MetricsMiddleware:
                 settings = getattr(scope.get("app"), "state", None)
                 if settings is not None and getattr(settings, "settings", None) is not None:
                     limit = settings.settings.memory_limit_mb
-                self._sampler = asyncio.create_task(_sampler_loop(limit), name="medipersona-metrics-sampler")
+                self._sampler = asyncio.create_task(_sampler_loop(limit, scope.get("app")),
+                                                    name="medipersona-metrics-sampler")
             elif message["type"] == "lifespan.shutdown" and self._sampler is not None:
                 self._sampler.cancel()
                 self._sampler = None

@@ -37,6 +37,8 @@ PROVIDER_ERROR_CAUTION = 1.0   # ours
 PROVIDER_ERROR_WARNING = 5.0   # ours
 PROVIDER_P95_CAUTION = 30.0    # ours, from the seed's image range (10–30 s)
 QUEUE_DEPTH_CAUTION = 100      # ours: jobs wait only when every worker runs job_max_concurrency jobs
+DB_CONNECTIONS_CAUTION = 80.0  # ours: % of PostgreSQL's max_connections held by this instance
+DB_CONNECTIONS_WARNING = 95.0
 LOOP_LAG_CAUTION = 0.5         # ours: a worker's event loop busy for > 0.5 s delays every request it holds
 
 
@@ -66,6 +68,8 @@ class Snapshot:
     memory_used: float | None = None
     memory_limit: float | None = None
     job_recoveries: float = 0.0
+    db_open: float | None = None
+    db_in_use: float | None = None
 
 
 def snapshot_from_samples(samples: list[Sample]) -> Snapshot:
@@ -115,6 +119,10 @@ def snapshot_from_samples(samples: list[Sample]) -> Snapshot:
             snap.worker_cpu[labels.get("pid", "self")] = value
         elif name == "medipersona_event_loop_lag_max_seconds":
             snap.worker_lag[labels.get("pid", "self")] = value
+        elif name == "medipersona_db_connections_open":
+            snap.db_open = (snap.db_open or 0.0) + value
+        elif name == "medipersona_db_connections_in_use":
+            snap.db_in_use = (snap.db_in_use or 0.0) + value
         elif name == "medipersona_box_cpu_percent":
             snap.box_cpu = value
         elif name == "medipersona_box_memory_used_bytes":
@@ -157,6 +165,8 @@ def window_delta(now: Snapshot, then: Snapshot | None) -> Snapshot:
         memory_used=now.memory_used,
         memory_limit=now.memory_limit,
         job_recoveries=max(0.0, now.job_recoveries - then.job_recoveries),
+        db_open=now.db_open,
+        db_in_use=now.db_in_use,
     )
 
 
@@ -278,6 +288,18 @@ def queue_state(depth: float | None) -> str:
     return "caution" if depth > QUEUE_DEPTH_CAUTION else "ok"
 
 
+def db_connections_state(open_connections: float | None, max_connections: int | None) -> str:
+    """PostgreSQL only: the instance's open connections against the server's max_connections."""
+    if open_connections is None or not max_connections:
+        return "unknown" if open_connections is None else "ok"
+    share = 100.0 * open_connections / max_connections
+    if share >= DB_CONNECTIONS_WARNING:
+        return "warning"
+    if share >= DB_CONNECTIONS_CAUTION:
+        return "caution"
+    return "ok"
+
+
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}%"
 
@@ -287,7 +309,7 @@ def _mb(value: float | None) -> str:
 
 
 def evaluate(now: Snapshot, window: Snapshot, memory_percent: float | None, memory_detail: str = "",
-             window_label: str = "起動以降") -> list[Indicator]:
+             window_label: str = "起動以降", db_max_connections: int | None = None) -> list[Indicator]:
     """The seed's indicators with their states and remedies (Japanese, shown as is)."""
     out: list[Indicator] = []
     out.append(Indicator(
@@ -340,6 +362,15 @@ def evaluate(now: Snapshot, window: Snapshot, memory_percent: float | None, memo
         f"{QUEUE_DEPTH_CAUTION}件以下", qs,
         "全Workerが同時実行上限に達しています。job_max_concurrency かインスタンス数を見直す" if qs == "caution" else "",
         f"引き継ぎ（リース切れ）: {window.job_recoveries:.0f}件"))
+    ds = db_connections_state(now.db_open, db_max_connections)
+    in_use = "—" if now.db_in_use is None else f"{now.db_in_use:.0f}"
+    out.append(Indicator(
+        "db_connections", "DB接続数", now.db_open, "—" if now.db_open is None else f"{now.db_open:.0f}",
+        f"max_connections の{DB_CONNECTIONS_CAUTION:.0f}%未満" if db_max_connections else "（SQLite: 制限なし）", ds,
+        "Worker数を減らすか、PostgreSQLの max_connections を増やす（1 Workerあたり最大40接続）"
+        if ds in ("caution", "warning") else "",
+        f"使用中 {in_use}" + (f"・PostgreSQL max_connections {db_max_connections}（他のインスタンス・クライアントと共有）"
+                            if db_max_connections else "")))
     return out
 
 

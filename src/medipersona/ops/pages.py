@@ -39,13 +39,35 @@ async def prometheus_metrics(request: Request, session: SessionDep, settings: Se
     """Prometheus exposition format: every worker's metrics in one scrape under gunicorn."""
     await _require_scraper(request, session, settings)
     metrics.sample_process(settings.memory_limit_mb)
+    metrics.sample_db(request.app)
     body, content_type = await anyio.to_thread.run_sync(metrics.render_latest)
     return Response(body, media_type=content_type.split(";")[0], headers={"Cache-Control": "no-store"})
 
 
-async def build_report(settings: Settings) -> dict[str, Any]:
+_max_connections: dict[str, int | None] = {}
+
+
+async def _postgres_max_connections(request: Request) -> int | None:
+    """SHOW max_connections, once per process (None on SQLite or when it cannot be read)."""
+    db = request.app.state.db
+    if db.engine.dialect.name != "postgresql":
+        return None
+    url = str(db.engine.url)
+    if url not in _max_connections:
+        try:
+            from sqlalchemy import text
+
+            async with db.engine.connect() as conn:
+                _max_connections[url] = int((await conn.execute(text("SHOW max_connections"))).scalar_one())
+        except Exception:  # noqa: BLE001 - informational only
+            return None
+    return _max_connections[url]
+
+
+async def build_report(request: Request, settings: Settings) -> dict[str, Any]:
     """Everything the monitoring page shows, from the aggregated metrics (all workers)."""
     metrics.sample_process(settings.memory_limit_mb)
+    metrics.sample_db(request.app)
     samples = await anyio.to_thread.run_sync(metrics.collect_samples)
     now_ts = time.time()
     now = monitoring.snapshot_from_samples(samples)
@@ -60,7 +82,8 @@ async def build_report(settings: Settings) -> dict[str, Any]:
     rss_total = sum(now.worker_rss.values())
     memory_detail = (f"{mem.used_bytes / 1048576:.0f} MB / {mem.limit_bytes / 1048576:.0f} MB"
                      f"（{mem.used_source}・上限: {mem.limit_source}）・Worker RSS合計 {rss_total / 1048576:.0f} MB")
-    indicators = monitoring.evaluate(now, window, memory_percent, memory_detail, window_label)
+    indicators = monitoring.evaluate(now, window, memory_percent, memory_detail, window_label,
+                                     await _postgres_max_connections(request))
     cpus, cpu_source = system.detect_cpus()
     return {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_ts)),
@@ -81,14 +104,14 @@ async def build_report(settings: Settings) -> dict[str, Any]:
 
 
 @api_router.get("/monitoring")
-async def monitoring_json(_admin: AdminUser, settings: SettingsDep) -> dict[str, Any]:
+async def monitoring_json(request: Request, _admin: AdminUser, settings: SettingsDep) -> dict[str, Any]:
     """The monitoring page's data: the seed's indicators with states (ok | caution | warning | unknown)."""
-    return await build_report(settings)
+    return await build_report(request, settings)
 
 
 @router.get("/admin/monitoring")
 async def monitoring_page(request: Request, _admin: AdminUser, settings: SettingsDep):
-    report = await build_report(settings)
+    report = await build_report(request, settings)
     return render(request, "ops/monitoring.html", {
         "report": report, "state_labels": monitoring.STATE_LABELS,
     })
