@@ -67,6 +67,7 @@ control_socket_disable = True
 if json_logs_requested():
     logconfig_dict = gunicorn_logconfig_dict()
 
+
 def on_starting(server) -> None:
     path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     if os.path.isdir(path):
