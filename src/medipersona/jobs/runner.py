@@ -411,6 +411,31 @@ def wake_local_runners(settings: Settings) -> None:
             runtime.wake()
 
 
+_TUNED = False
+
+
+def _tune_process() -> None:
+    """Process-wide settings for a worker that carries hundreds of concurrent jobs; applied once per process
+    (the first app start — a test session starting many apps must not freeze each one's garbage)."""
+    global _TUNED
+    if _TUNED:
+        return
+    _TUNED = True
+    import gc
+    import sys
+
+    # The objects that exist now (modules, classes, the catalog ...) live as long as the process: move them
+    # out of the cyclic GC's generations, so that full collections during a burst take microseconds instead
+    # of tens of milliseconds of blocked event loop (measured: 67 ms for ~100k objects on the 2-core box).
+    gc.collect()
+    gc.freeze()
+    # Every database call hops to a driver thread (aiosqlite) and back. With a busy event loop the thread
+    # waits up to the interpreter's switch interval (5 ms) for the GIL at each hop; a shorter interval keeps
+    # hundreds of small queries from queueing behind each other.
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    _limit_malloc_arenas()
+
+
 def _limit_malloc_arenas(count: int = 1) -> None:
     """glibc gives every thread that allocates under contention its own heap arena (up to 8 per core), and
     keeps their pages: with ~70 driver and pool threads that is tens of MB of RSS after a burst (measured:
@@ -445,20 +470,7 @@ def wake_runner(app: FastAPI) -> None:
 
 
 async def start_job_runner(app: FastAPI) -> None:
-    # The objects that exist now (modules, classes, the catalog ...) live as long as the process: move them out
-    # of the cyclic GC's generations, so that full collections during a burst take microseconds instead of
-    # tens of milliseconds of blocked event loop (measured: 67 ms for ~100k objects on the 2-core box).
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    import sys
-
-    # Every database call hops to a driver thread (aiosqlite) and back. With a busy event loop the thread
-    # waits up to the interpreter's switch interval (5 ms) for the GIL at each hop; a shorter interval keeps
-    # hundreds of small queries from queueing behind each other.
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    _limit_malloc_arenas()
+    _tune_process()
     runtime = JobRuntime(app.state.settings, app.state.db)
     app.state.jobs = runtime
     _LOCAL_RUNTIMES.append(runtime)
