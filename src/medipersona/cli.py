@@ -49,7 +49,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.dev:
         import uvicorn
 
-        uvicorn.run("medipersona.asgi:app", host=host, port=int(port), reload=True, proxy_headers=True)
+        # No access log: uvicorn's prints full query strings (our own access line has the route only).
+        uvicorn.run("medipersona.asgi:app", host=host, port=int(port), reload=True, proxy_headers=True,
+                    access_log=False)
         return 0
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:medipersona.ops.gunicorn_conf",
             "--bind", f"{host}:{port}", "medipersona.asgi:app"]

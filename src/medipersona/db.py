@@ -36,6 +36,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # SQLite connections are cheap local handles: the pool-size settings budget PostgreSQL connections.
         engine = create_async_engine(url, pool_size=10, max_overflow=20, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -48,7 +49,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
             cur.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow, pool_pre_ping=True
+    )
 
 
 class Database:

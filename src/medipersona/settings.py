@@ -20,6 +20,11 @@ class Settings(BaseSettings):
 
     # --- storage -------------------------------------------------------------------------------------------
     data_dir: Path = Field(Path("var"), description="Where the SQLite file, images and the secret key live.")
+    database_pool_size: int = Field(
+        10, ge=1, le=200, description="PostgreSQL connections each worker keeps open. Budget: workers x "
+        "(pool size + overflow) must stay below the server's max_connections."
+    )
+    database_max_overflow: int = Field(10, ge=0, le=200, description="Extra PostgreSQL connections a worker may open at peaks.")
     database_url: str = Field(
         "", description="SQLAlchemy async URL. Empty: SQLite file <data_dir>/medipersona.db. "
         "PostgreSQL: postgresql+asyncpg://user:pass@host/db"
@@ -82,6 +87,11 @@ class Settings(BaseSettings):
     log_json: bool = Field(False, description="Log as JSON lines.")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
     memory_limit_mb: int = Field(0, ge=0, description="The box's memory limit for the monitoring page. 0: detect.")
+    # Read by the gunicorn config and advise-workers (ops/advisor.py) from the same variables.
+    worker_rss_mb: float = Field(
+        0, ge=0, description="Worker memory for the seed's formula. 0: last advise-workers measurement, else 600."
+    )
+    peak_users: int = Field(50, ge=0, description="Peak concurrent users for the seed's formula (users / 10).")
 
     @field_validator("data_dir")
     @classmethod
