@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
@@ -31,11 +30,10 @@ from medipersona.catalog.service import get_catalog
 from medipersona.deps import CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import AppError, NotFound
 from medipersona.personas.models import Persona
-from medipersona.web.templating import render
+from medipersona.web.templating import JST, local_time, render
 
 router = APIRouter(include_in_schema=False)
 
-JST = ZoneInfo("Asia/Tokyo")
 PAGE_SIZE = 30
 STATUS_LABELS = {"queued": "待機中", "running": "生成中", "done": "完了", "failed": "失敗"}
 OFFLINE_LABEL = "オフライン生成（AI未使用）"
@@ -45,14 +43,6 @@ WIZARD_STEPS = ("診療科", "主訴", "作成目的", "ペルソナの項目", 
 
 # --------------------------------------------------------------------------------------------------------------
 # helpers
-
-
-def _local(dt: datetime | None) -> str:
-    if dt is None:
-        return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(JST).strftime("%Y-%m-%d %H:%M")
 
 
 def _parse_date(value: str | None) -> date | None:
@@ -345,7 +335,7 @@ async def history(request: Request, user: CurrentUser, session: SessionDep, q: s
             "name": persona.name,
             "status": persona.status,
             "status_label": STATUS_LABELS.get(persona.status, persona.status),
-            "created": _local(persona.created_at),
+            "created": local_time(persona.created_at),
             "owner": username,
             "offline": is_offline(persona),
             "image_url": _image_url(persona),
@@ -399,7 +389,7 @@ async def delete_submit(request: Request, persona_id: str, user: CurrentUser, se
     if form.get("confirmed") != "1":
         # Without JavaScript there was no confirm() dialog: ask on a page of its own.
         return render(request, "personas/confirm_delete.html", {
-            "p": persona, "names": _catalog_names(persona), "created": _local(persona.created_at),
+            "p": persona, "names": _catalog_names(persona), "created": local_time(persona.created_at),
             "return_to": _safe_return(str(form.get("return_to") or "")),
         })
     await service.delete_persona(session, settings, user, persona.id)
@@ -449,7 +439,7 @@ async def persona_page(request: Request, persona_id: str, user: CurrentUser, ses
                 for s in PERSONA_SECTIONS
             ],
             "image_url": _image_url(persona),
-            "created": _local(persona.created_at),
+            "created": local_time(persona.created_at),
             "genders": GENDERS,
             "income_bands": INCOME_BANDS,
             "prefectures": get_catalog().prefectures,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -13,7 +15,20 @@ from medipersona import __version__
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
+# Clinics are in Japan: times are stored in UTC and shown in Japan time.
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def local_time(dt: datetime | None) -> str:
+    if dt is None:
+        return ""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.filters["local_time"] = local_time
 templates.env.globals["app_version"] = __version__
 # Autoescape is on for .html (Jinja2Templates default); never mark model or user text |safe.
 
