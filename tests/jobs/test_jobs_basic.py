@@ -123,3 +123,23 @@ async def test_keepalive_ping_and_pruned_events(app):
     fallback = [("status", {"status": "done"}), ("done", {"status": "done", "snapshot": True})]
     events = parse_sse(b"".join([c async for c in job_event_stream(app, job_id, fallback=fallback)]))
     assert events == fallback
+
+
+async def test_write_batch_failure_is_retried(app, monkeypatch):
+    """A failed batch (database briefly unavailable) keeps its writes for the next one; the job completes."""
+    writer = app.state.jobs.writer
+    real_apply = writer._apply
+    failures = {"left": 2}
+
+    async def flaky(*args, **kwargs):
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise RuntimeError("database is locked (test)")
+        return await real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(writer, "_apply", flaky)
+    job_id = await _enqueue(app, {"words": ["a", "b", "c"], "sleep": 0.05})
+    events = await asyncio.wait_for(collect(app, job_id), 20)
+    assert events[-1][0] == "done"
+    assert "".join(d["text"] for t, d in events if t == "delta") == "abc"
+    assert failures["left"] == 0

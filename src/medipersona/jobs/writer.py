@@ -314,16 +314,27 @@ class WriteBatcher:
         try:
             owned, publish, results = await self._apply(job_ids, events, ops, patches)
         except Exception as exc:
-            if not ops:
-                # Keep the writes for the next batch (the database may be briefly unavailable).
+            if ops:
+                log.warning("job write batch failed (%s); retrying its writes one by one", exc)
+                try:
+                    owned, publish, results = await self._apply_separately(job_ids, events, ops, patches)
+                except Exception as again:  # noqa: BLE001 - handed to the waiting jobs
+                    for op in ops:  # a waiting job sees the error (and fails or retries)
+                        if not op.future.done():
+                            op.future.set_exception(again)
+                    ops = []
+                    exc = again
+                else:
+                    exc = None
+            if exc is not None:
+                # Keep the other writes for the next batch (the database may be briefly unavailable).
                 self._events[:0] = events
                 for p in patches:
                     self._patches.setdefault((p.table.name, p.key), p)
                 self._completions[:0] = completions
+                self._kick.set()
                 log.warning("job write batch failed, will retry: %s", exc)
-                raise
-            log.warning("job write batch failed (%s); retrying its writes one by one", exc)
-            owned, publish, results = await self._apply_separately(job_ids, events, ops, patches)
+                raise exc  # noqa: TRY201 - the batch's or the retry's error
         self.flushes += 1
         self.ops_applied += len(ops) + len(patches)
         spent = time.perf_counter() - t0
