@@ -30,3 +30,15 @@ def write_csv(path: Path, rows: list[list], *, header: list[str] | None = None, 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(csv_text(rows, header, sep).encode(encoding))
     return path
+
+
+async def clear_keyword_data(db) -> None:
+    """Empty the keyword tables (test databases start from a template that holds the sample data)."""
+    from sqlalchemy import delete
+
+    from medipersona.keywords.models import KeywordDataset, KeywordRow
+
+    async with db.sessionmaker() as session:
+        await session.execute(delete(KeywordRow))
+        await session.execute(delete(KeywordDataset))
+        await session.commit()

@@ -23,12 +23,13 @@ from medipersona.keywords.importer import (
 )
 from medipersona.keywords.models import KeywordDataset, KeywordRow
 from tests.conftest import KEYWORDS_DIR
-from tests.keywords.kw_helpers import REAL_HEADER, csv_text, make_rows, write_csv
+from tests.keywords.kw_helpers import REAL_HEADER, clear_keyword_data, csv_text, make_rows, write_csv
 
 
 @pytest.fixture
 async def kdb(settings):
     db = Database(settings)
+    await clear_keyword_data(db)
     yield db
     await db.dispose()
 

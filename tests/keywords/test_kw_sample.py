@@ -14,6 +14,7 @@ from medipersona.catalog.service import get_catalog
 from medipersona.db import Database
 from medipersona.keywords.models import KeywordDataset
 from medipersona.keywords.sample import load_sample_if_empty, parsed_sample, sample_zip_bytes
+from tests.keywords.kw_helpers import clear_keyword_data
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,6 +57,7 @@ def test_shipped_zip_is_small_labelled_and_up_to_date(tmp_path):
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_load_sample_if_empty_once(settings):
     db = Database(settings)
+    await clear_keyword_data(db)
     try:
         message = await load_sample_if_empty(db)
         assert message and "架空のサンプル" in message

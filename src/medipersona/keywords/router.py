@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from medipersona.catalog.service import Department, get_catalog
-from medipersona.deps import AdminUser, CurrentUser, SessionDep
+from medipersona.deps import AdminUser, CurrentUser, IntId, SessionDep
 from medipersona.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from medipersona.keywords import store
 from medipersona.keywords.importer import import_upload
@@ -67,7 +67,7 @@ async def list_datasets(user: CurrentUser, session: SessionDep) -> dict:
 
 
 @router.delete("/keywords/datasets/{dataset_id}", status_code=204)
-async def delete_dataset(dataset_id: int, request: Request, user: AdminUser) -> Response:
+async def delete_dataset(dataset_id: IntId, request: Request, user: AdminUser) -> Response:
     """Remove one dataset (admin). Lookups then fall back to the department-level dataset."""
     from medipersona.keywords.importer import delete_dataset as remove
 
