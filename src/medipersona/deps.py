@@ -8,6 +8,7 @@ field).
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -81,19 +82,49 @@ async def _lookup(session: AsyncSession, token: str, kind: str) -> tuple[User, A
     return user, auth
 
 
+# Read-only requests reuse a token's lookup for a moment: under a burst of hundreds of requests the lookup
+# otherwise queues for a pooled connection. State-changing requests always look up afresh, and a revocation
+# in this worker clears the cache at once (other workers see it within PRINCIPAL_CACHE_SECONDS).
+PRINCIPAL_CACHE_SECONDS = 2.0
+PRINCIPAL_CACHE_MAX = 5000
+_principal_cache: dict[tuple[str, str], tuple[float, User, AuthSession]] = {}
+
+
+def clear_principal_cache() -> None:
+    _principal_cache.clear()
+
+
+async def _cached_lookup(request: Request, session: AsyncSession, token: str, kind: str):
+    if request.method not in SAFE_METHODS:
+        return await _lookup(session, token, kind)
+    key = (token, kind)
+    now = time.monotonic()
+    hit = _principal_cache.get(key)
+    if hit is not None and now - hit[0] < PRINCIPAL_CACHE_SECONDS and _aware(hit[2].expires_at) >= utcnow():
+        return hit[1], hit[2]
+    found = await _lookup(session, token, kind)
+    if found is not None:
+        if len(_principal_cache) >= PRINCIPAL_CACHE_MAX:
+            _principal_cache.clear()
+        _principal_cache[key] = (now, found[0], found[1])
+    else:
+        _principal_cache.pop(key, None)
+    return found
+
+
 async def get_optional_principal(request: Request, session: SessionDep) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     principal = None
     if token := bearer_token(request):
-        found = await _lookup(session, token, "api")
+        found = await _cached_lookup(request, session, token, "api")
         if found is None:
             raise NotAuthenticated("APIトークンが無効か、有効期限が切れています。", code="invalid_token",
                                    headers={"WWW-Authenticate": "Bearer"})
         principal = Principal(found[0], found[1], "bearer")
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        found = await _lookup(session, cookie, "cookie")
+        found = await _cached_lookup(request, session, cookie, "cookie")
         if found is not None:
             principal = Principal(found[0], found[1], "cookie")
     request.state.principal = principal

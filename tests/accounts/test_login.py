@@ -182,3 +182,22 @@ async def test_api_docs_only_for_logged_in_users(client):
     assert docs.status_code == 200
     assert "/static/swagger/swagger-ui-bundle.js" in docs.text
     assert "http" not in docs.text.split("<body>")[1]  # no external URLs
+
+
+async def test_revocation_elsewhere_blocks_state_changes_at_once(app, client, monkeypatch):
+    """Read-only requests may reuse a token lookup for up to 2 s; writes never do."""
+    from sqlalchemy import delete
+
+    from medipersona import deps
+    from medipersona.accounts.models import AuthSession
+
+    await client.use_token()
+    assert (await client.get("/api/auth/me")).status_code == 200  # now cached
+    # Another worker revokes every session: this worker's cache does not know.
+    async with app.state.db.sessionmaker() as session:
+        await session.execute(delete(AuthSession))
+        await session.commit()
+    write = await client.post("/api/admin/users", json={"username": "late-writer", "password": "late-writer-pw1"})
+    assert write.status_code == 401
+    monkeypatch.setattr(deps, "PRINCIPAL_CACHE_SECONDS", 0.0)
+    assert (await client.get("/api/auth/me")).status_code == 401

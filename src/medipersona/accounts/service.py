@@ -122,6 +122,7 @@ async def update_user(
     if is_active is not None:
         user.is_active = is_active
     await session.commit()
+    _forget_principals()
     return user
 
 
@@ -132,6 +133,7 @@ async def delete_user(session: AsyncSession, user: User, *, acting_user: User) -
         raise Conflict("最後の管理者は削除できません。", code="last_admin")
     await session.delete(user)
     await session.commit()
+    _forget_principals()
 
 
 async def change_password(
@@ -151,6 +153,7 @@ async def change_password(
         stmt = stmt.where(AuthSession.id != keep_session_id)
     await session.execute(stmt)
     await session.commit()
+    _forget_principals()
 
 
 async def ensure_first_admin(session: AsyncSession, settings: Settings) -> str | None:
@@ -248,6 +251,14 @@ async def resolve_token(session: AsyncSession, token: str, kind: str) -> tuple[U
 async def revoke_session(session: AsyncSession, session_id: int) -> None:
     await session.execute(delete(AuthSession).where(AuthSession.id == session_id))
     await session.commit()
+    _forget_principals()
+
+
+def _forget_principals() -> None:
+    """Sessions or users changed: drop this worker's short-lived principal cache (see deps.py)."""
+    from medipersona.deps import clear_principal_cache
+
+    clear_principal_cache()
 
 
 def _aware(value):
