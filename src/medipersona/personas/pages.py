@@ -7,13 +7,13 @@ the work; these handlers read personas for display and delegate every change to 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from medipersona.accounts.models import User
 from medipersona.catalog.labels import (
@@ -30,7 +30,8 @@ from medipersona.catalog.service import get_catalog
 from medipersona.deps import CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import AppError, NotFound
 from medipersona.personas.models import Persona
-from medipersona.web.templating import JST, local_time, render
+from medipersona.personas.service import filter_personas
+from medipersona.web.templating import local_time, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -297,31 +298,10 @@ async def history(request: Request, user: CurrentUser, session: SessionDep, q: s
     q = q.strip()[:100]
     page = max(1, min(page, 10_000))
     query = select(Persona, User.username).join(User, User.id == Persona.owner_id)
-    if not user.is_admin:
-        query = query.where(Persona.owner_id == user.id)
-    elif owner:
+    if user.is_admin and owner:
         query = query.where(User.username == owner)
-    if department:
-        query = query.where(Persona.department_id == department)
-    if chief_complaint:
-        query = query.where(Persona.chief_complaint_id == chief_complaint)
-    start, end = _parse_date(date_from), _parse_date(date_to)
-    if start:
-        query = query.where(Persona.created_at >= datetime.combine(start, time.min, JST).astimezone(UTC))
-    if end:
-        query = query.where(
-            Persona.created_at < datetime.combine(end + timedelta(days=1), time.min, JST).astimezone(UTC))
-    if q:
-        like = "%" + _escape_like(q) + "%"
-        needle = q.lower()
-        dep_ids = [d.id for d in catalog.departments if needle in d.name.lower()]
-        comp_ids = [c.id for d in catalog.departments for c in d.chief_complaints if needle in c.name.lower()]
-        conditions = [Persona.name.ilike(like, escape="\\")]
-        if dep_ids:
-            conditions.append(Persona.department_id.in_(dep_ids))
-        if comp_ids:
-            conditions.append(Persona.chief_complaint_id.in_(comp_ids))
-        query = query.where(or_(*conditions))
+    query = filter_personas(query, user, q=q, department=department, chief_complaint=chief_complaint,
+                            date_from=_parse_date(date_from), date_to=_parse_date(date_to))
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = (
         await session.execute(
@@ -368,9 +348,6 @@ async def history(request: Request, user: CurrentUser, session: SessionDep, q: s
         },
     )
 
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _safe_return(target: str | None) -> str:

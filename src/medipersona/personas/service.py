@@ -11,7 +11,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic as time_monotonic
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from sqlalchemy import delete as sa_delete
@@ -21,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medipersona.accounts.models import User
 from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS, SETTING_TYPES
 from medipersona.catalog.service import get_catalog
-from medipersona.db import utcnow
+from medipersona.db import JST, utcnow
 from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
@@ -35,7 +34,6 @@ from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.personas")
 
-JST = ZoneInfo("Asia/Tokyo")
 GENERATE_KIND = "persona_generate"
 SECTION_KIND = "persona_section"
 PERSONA_JOB_KINDS = (GENERATE_KIND, SECTION_KIND)
@@ -302,8 +300,8 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def list_personas(
-    session: AsyncSession,
+def filter_personas(
+    query,
     user: User,
     *,
     q: str = "",
@@ -312,10 +310,9 @@ async def list_personas(
     date_from: date | None = None,
     date_to: date | None = None,
     status: str = "",
-    page: int = 1,
-    per_page: int = 20,
-) -> dict[str, Any]:
-    query = select(Persona)
+):
+    """The history filters (API and page share them): ownership, catalog ids, Japan-time dates, free text
+    matching the name or a department/complaint name."""
     if not user.is_admin:
         query = query.where(Persona.owner_id == user.id)
     if department:
@@ -341,6 +338,24 @@ async def list_personas(
         if comp_ids:
             conditions.append(Persona.chief_complaint_id.in_(comp_ids))
         query = query.where(or_(*conditions))
+    return query
+
+
+async def list_personas(
+    session: AsyncSession,
+    user: User,
+    *,
+    q: str = "",
+    department: str = "",
+    chief_complaint: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    status: str = "",
+    page: int = 1,
+    per_page: int = 20,
+) -> dict[str, Any]:
+    query = filter_personas(select(Persona), user, q=q, department=department, chief_complaint=chief_complaint,
+                            date_from=date_from, date_to=date_to, status=status)
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = await session.scalars(
         query.order_by(Persona.created_at.desc(), Persona.id).offset((page - 1) * per_page).limit(per_page)

@@ -5,19 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from medipersona import __version__
+from medipersona.db import JST
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
-
-# Clinics are in Japan: times are stored in UTC and shown in Japan time.
-JST = ZoneInfo("Asia/Tokyo")
-
 
 def local_time(dt: datetime | None) -> str:
     if dt is None:
