@@ -16,7 +16,15 @@ from medipersona.accounts.schemas import (
     UserUpdate,
 )
 from medipersona.db import utcnow
-from medipersona.deps import AdminUser, CurrentPrincipal, CurrentUser, IntId, SessionDep, SettingsDep, client_ip
+from medipersona.deps import (
+    AdminUser,
+    CurrentPrincipal,
+    CurrentUser,
+    IntId,
+    SessionDep,
+    SettingsDep,
+    client_ip,
+)
 
 router = APIRouter(prefix="/api", tags=["accounts"])
 
