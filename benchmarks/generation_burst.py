@@ -258,6 +258,10 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
     }
 
 
+def profile_format(path: str) -> str:
+    return {".json": "speedscope", ".txt": "raw"}.get(Path(path).suffix, "flamegraph")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=200, help="concurrent generations (default 200)")
@@ -267,7 +271,8 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server log)")
     parser.add_argument("--log-level", default="WARNING", help="server log level (INFO shows loop lag and "
                         "write-batch statistics at shutdown)")
-    parser.add_argument("--profile", default="", help="py-spy record the worker into this SVG/speedscope file")
+    parser.add_argument("--profile", default="",
+                        help="py-spy record the worker: .json speedscope, .txt collapsed stacks, else flamegraph SVG")
     parser.add_argument("--app", default="medipersona.asgi:app", help="ASGI app for gunicorn (experiments)")
     parser.add_argument("--sampler", default="", help=argparse.SUPPRESS)
     parser.add_argument("--token", default="", help=argparse.SUPPRESS)
@@ -322,8 +327,8 @@ def main() -> int:
         workers = worker_pids(server.pid)
         if args.profile and workers:
             profiler = subprocess.Popen([str(BIN / "py-spy"), "record", "-o", args.profile, "-p", str(workers[0]),
-                                         "-r", "250", "--nonblocking", "-f", "speedscope" if args.profile.endswith(".json") else
-                                         "flamegraph"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                         "-r", "250", "--nonblocking", "-f", profile_format(args.profile)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
         result = asyncio.run(run(args, base, server.pid, tmp))
     finally:
