@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 from fastapi import APIRouter
+from fastapi.responses import Response
 
 from medipersona.catalog.labels import (
     AGE_BANDS,
@@ -36,8 +40,15 @@ def catalog_payload(sections: list[str] | None = None) -> dict:
     return data
 
 
+@lru_cache(maxsize=16)
+def _catalog_json(sections: tuple[str, ...] | None) -> bytes:
+    # The catalog never changes while the process runs: serialise each section combination once.
+    return json.dumps(catalog_payload(list(sections) if sections is not None else None),
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
 @router.get("/catalog")
-async def read_catalog(user: CurrentUser, all_sections: bool = False) -> dict:
+async def read_catalog(user: CurrentUser, all_sections: bool = False) -> Response:
     """Departments (limited to the user's sections unless an admin asks for all), complaints, types, purposes."""
-    sections = None if (all_sections and user.is_admin) else list(user.sections)
-    return catalog_payload(sections)
+    sections = None if (all_sections and user.is_admin) else tuple(user.sections)
+    return Response(_catalog_json(sections), media_type="application/json")
