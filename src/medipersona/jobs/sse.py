@@ -84,6 +84,19 @@ async def _job_status(app: FastAPI, job_id: str) -> str | None:
         return await conn.scalar(select(Job.status).where(Job.id == job_id))
 
 
+def _format_after(events, last: int) -> tuple[list[bytes], int, bool]:
+    """SSE frames for the events after id ``last`` (up to a terminal one): (frames, new last id, finished)."""
+    frames: list[bytes] = []
+    for event in events:
+        if event["id"] <= last:
+            continue
+        last = event["id"]
+        frames.append(format_event(event["type"], event["data"], event["id"]))
+        if event["type"] in TERMINAL_EVENTS:
+            return frames, last, True
+    return frames, last, False
+
+
 async def job_event_stream(
     app: FastAPI,
     job_id: str,
@@ -115,14 +128,7 @@ async def job_event_stream(
                 local_at_read = runtime.is_local(job_id)
                 rows = await _read_rows(app, job_id, last, session)
                 session = None
-                chunk: list[bytes] = []
-                finished = False
-                for row in rows:
-                    last = row["id"]
-                    chunk.append(format_event(row["type"], row["data"], row["id"]))
-                    if row["type"] in TERMINAL_EVENTS:
-                        finished = True
-                        break
+                chunk, last, finished = _format_after(rows, last)
                 if chunk:
                     yield b"".join(chunk)
                     last_sent = time.monotonic()
@@ -164,16 +170,7 @@ async def job_event_stream(
             batch = [event]
             while not queue.empty():
                 batch.append(queue.get_nowait())
-            chunk = []
-            finished = False
-            for item in batch:
-                if item["id"] <= last:
-                    continue
-                last = item["id"]
-                chunk.append(format_event(item["type"], item["data"], item["id"]))
-                if item["type"] in TERMINAL_EVENTS:
-                    finished = True
-                    break
+            chunk, last, finished = _format_after(batch, last)
             if chunk:
                 # one write per wake-up, however many events it carries
                 yield b"".join(chunk)

@@ -246,18 +246,30 @@ async def stream_text_call(
                 err.mid_stream = True
                 _record(prov, model, req.task, _outcome(err), seconds, attempt, err)
                 raise err
-            if _should_retry(err, attempt, settings):
-                _record(prov, model, req.task, "retry", seconds, attempt, err)
-                await asyncio.sleep(backoff_delay(attempt, err.retry_after))
+            if await _retry_after_failure(err, prov, model, req.task, seconds, attempt, settings):
                 continue
-            _record(prov, model, req.task, _outcome(err), seconds, attempt, err)
             last_error = err
             break
-        if index + 1 < len(candidates):
-            log.warning("AI provider %s failed (%s); trying fallback %s", prov.name, last_error.code,
-                        candidates[index + 1].name, extra={"provider": prov.name, "task": request.task})
+        _log_fallback(candidates, index, last_error, request.task)
     assert last_error is not None
     raise last_error
+
+
+async def _retry_after_failure(err: ProviderError, prov: Provider, model: str, task: str, seconds: float,
+                               attempt: int, settings: Settings) -> bool:
+    """After a failed attempt: True when it is retried (recorded, backoff slept), False when it is final."""
+    if _should_retry(err, attempt, settings):
+        _record(prov, model, task, "retry", seconds, attempt, err)
+        await asyncio.sleep(backoff_delay(attempt, err.retry_after))
+        return True
+    _record(prov, model, task, _outcome(err), seconds, attempt, err)
+    return False
+
+
+def _log_fallback(candidates: list[Provider], index: int, error: ProviderError | None, task: str) -> None:
+    if index + 1 < len(candidates) and error is not None:
+        log.warning("AI provider %s failed (%s); trying fallback %s", candidates[index].name, error.code,
+                    candidates[index + 1].name, extra={"provider": candidates[index].name, "task": task})
 
 
 # --- images --------------------------------------------------------------------------------------------------
@@ -308,15 +320,10 @@ async def image_call(
                     result.model = model
                 return result
             err.provider = prov.name
-            if _should_retry(err, attempt, settings):
-                _record(prov, model, req.task, "retry", seconds, attempt, err)
-                await asyncio.sleep(backoff_delay(attempt, err.retry_after))
+            if await _retry_after_failure(err, prov, model, req.task, seconds, attempt, settings):
                 continue
-            _record(prov, model, req.task, _outcome(err), seconds, attempt, err)
             last_error = err
             break
-        if index + 1 < len(candidates):
-            log.warning("AI provider %s failed (%s); trying fallback %s", prov.name, last_error.code,
-                        candidates[index + 1].name, extra={"provider": prov.name, "task": request.task})
+        _log_fallback(candidates, index, last_error, request.task)
     assert last_error is not None
     raise last_error
