@@ -46,6 +46,7 @@ test-fast: install-test
 ## Benchmarks (numbers are recorded in docs/benchmarks.md).
 bench: install-test
 	$(BIN)/python benchmarks/generation_burst.py
+	$(BIN)/python benchmarks/request_cpu.py
 	$(BIN)/python benchmarks/keywords_bench.py
 	$(BIN)/python benchmarks/export_bench.py
 

@@ -83,8 +83,10 @@ async def _lookup(session: AsyncSession, token: str, kind: str) -> tuple[User, A
 
 
 # Read-only requests reuse a token's lookup for a moment: under a burst of hundreds of requests the lookup
-# otherwise queues for a pooled connection. State-changing requests always look up afresh, and a revocation
-# in this worker clears the cache at once (other workers see it within PRINCIPAL_CACHE_SECONDS).
+# otherwise queues for a pooled connection (and costs ~1 ms of CPU each). State-changing requests look up
+# afresh, except those whose service checks the session again inside its own write transaction
+# (``CommitCheckedPrincipal``). A revocation in this worker clears the cache at once; other workers' reads
+# see it within PRINCIPAL_CACHE_SECONDS, their writes at once.
 PRINCIPAL_CACHE_SECONDS = 2.0
 PRINCIPAL_CACHE_MAX = 5000
 _principal_cache: dict[tuple[str, str], tuple[float, User, AuthSession]] = {}
@@ -94,8 +96,8 @@ def clear_principal_cache() -> None:
     _principal_cache.clear()
 
 
-async def _cached_lookup(request: Request, session: AsyncSession, token: str, kind: str):
-    if request.method not in SAFE_METHODS:
+async def _cached_lookup(session: AsyncSession, token: str, kind: str, *, allow_cached: bool):
+    if not allow_cached:
         return await _lookup(session, token, kind)
     key = (token, kind)
     now = time.monotonic()
@@ -113,18 +115,22 @@ async def _cached_lookup(request: Request, session: AsyncSession, token: str, ki
 
 
 async def get_optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    return await _resolve_principal(request, session, allow_cached=request.method in SAFE_METHODS)
+
+
+async def _resolve_principal(request: Request, session: AsyncSession, *, allow_cached: bool) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     principal = None
     if token := bearer_token(request):
-        found = await _cached_lookup(request, session, token, "api")
+        found = await _cached_lookup(session, token, "api", allow_cached=allow_cached)
         if found is None:
             raise NotAuthenticated("APIトークンが無効か、有効期限が切れています。", code="invalid_token",
                                    headers={"WWW-Authenticate": "Bearer"})
         principal = Principal(found[0], found[1], "bearer")
     elif cookie := request.cookies.get(SESSION_COOKIE):
-        found = await _cached_lookup(request, session, cookie, "cookie")
+        found = await _cached_lookup(session, cookie, "cookie", allow_cached=allow_cached)
         if found is not None:
             principal = Principal(found[0], found[1], "cookie")
     request.state.principal = principal
@@ -156,6 +162,16 @@ async def get_principal(
     return principal
 
 
+async def get_commit_checked_principal(request: Request, session: SessionDep) -> Principal:
+    """For a write whose service passes ``principal.auth_session.id`` to its write transaction, which refuses
+    it if the session is gone by then (``RowInserter``): the lookup itself may come from the cache."""
+    principal = await _resolve_principal(request, session, allow_cached=True)
+    if principal is None:
+        raise NotAuthenticated()
+    await check_csrf(request, principal)
+    return principal
+
+
 async def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> User:
     return principal.user
 
@@ -168,6 +184,7 @@ async def get_admin_user(user: Annotated[User, Depends(get_current_user)]) -> Us
 
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+CommitCheckedPrincipal = Annotated[Principal, Depends(get_commit_checked_principal)]
 CurrentUser = Annotated[User, Depends(get_current_user)]
 AdminUser = Annotated[User, Depends(get_admin_user)]
 

@@ -185,7 +185,8 @@ async def test_api_docs_only_for_logged_in_users(client):
 
 
 async def test_revocation_elsewhere_blocks_state_changes_at_once(app, client, monkeypatch):
-    """Read-only requests may reuse a token lookup for up to 2 s; writes never do."""
+    """Read-only requests may reuse a token lookup for up to 2 s; writes look up afresh (persona creation
+    checks the session in its insert transaction instead: tests/personas/test_hot_path.py)."""
     from sqlalchemy import delete
 
     from medipersona import deps

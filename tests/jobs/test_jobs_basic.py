@@ -143,3 +143,28 @@ async def test_write_batch_failure_is_retried(app, monkeypatch):
     assert events[-1][0] == "done"
     assert "".join(d["text"] for t, d in events if t == "delta") == "abc"
     assert failures["left"] == 0
+
+
+async def test_idle_worker_gives_memory_back_after_a_burst(app, monkeypatch):
+    """After TRIM_AFTER_JOBS jobs, once nothing has run for TRIM_IDLE_SECONDS, the freed heap is returned
+    (malloc_trim) once; a short run of jobs below the threshold does not trigger it."""
+    from medipersona.jobs import runner
+
+    trims: list[float] = []
+    monkeypatch.setattr(runner, "release_free_memory", lambda: trims.append(1.0))
+    monkeypatch.setattr(runner, "TRIM_IDLE_SECONDS", 0.2)
+    monkeypatch.setattr(runner, "TRIM_AFTER_JOBS", 5)
+    runtime = app.state.jobs
+    runtime._jobs_since_trim = 0
+
+    async def run_jobs(count: int) -> None:
+        ids = [await _enqueue(app, {"words": ["a"], "sleep": 0.0}) for _ in range(count)]
+        await asyncio.wait_for(asyncio.gather(*(collect(app, job_id) for job_id in ids)), 20)
+
+    await run_jobs(3)
+    await asyncio.sleep(0.5)
+    assert trims == []
+    await run_jobs(3)  # 6 since the last trim: the idle worker trims once
+    await asyncio.sleep(0.6)
+    assert trims == [1.0]
+    assert runtime._jobs_since_trim == 0

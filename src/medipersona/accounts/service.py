@@ -248,6 +248,20 @@ async def resolve_token(session: AsyncSession, token: str, kind: str) -> tuple[U
     return user, row
 
 
+async def live_session_ids(conn, session_ids: set[int]) -> set[int]:
+    """Which of ``session_ids`` are still valid: not revoked, not expired, their user active. ``conn`` is a
+    connection or session in the caller's write transaction, so the answer holds for what it commits."""
+    if not session_ids:
+        return set()
+    rows = await conn.execute(
+        select(AuthSession.id, AuthSession.expires_at)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.id.in_(sorted(session_ids)), User.is_active.is_(True))
+    )
+    now = utcnow()
+    return {row.id for row in rows if _aware(row.expires_at) >= now}
+
+
 async def revoke_session(session: AsyncSession, session_id: int) -> None:
     await session.execute(delete(AuthSession).where(AuthSession.id == session_id))
     await session.commit()

@@ -137,6 +137,8 @@ class JobContext:
     runtime: JobRuntime
     spec: HandlerSpec
     finished: bool = field(default=False)
+    # Objects the job's creator had in memory (e.g. the persona it just inserted); first attempt only.
+    preloaded: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------------------------------ reads
     @contextlib.asynccontextmanager

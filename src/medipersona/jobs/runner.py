@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import delete, func, select, update
 
@@ -49,6 +50,8 @@ log = logging.getLogger("medipersona.jobs")
 CLAIM_BATCH = 200
 SWITCH_INTERVAL = 0.001  # seconds; CPython default 0.005
 JOB_READ_SLOTS = 4  # pooled connections the jobs of one worker read with at once
+TRIM_AFTER_JOBS = 20  # jobs since the last trim that make an idle worker give its free heap back
+TRIM_IDLE_SECONDS = 1.0  # idle this long first (the burst's streams and connections close meanwhile)
 QUEUE_DEPTH_EVERY = 10.0  # seconds between queue-depth counts
 EVENT_RETENTION_DAYS = 7  # events of jobs finished longer ago are deleted (streams then send a snapshot)
 PRUNE_EVERY = 3600.0  # seconds
@@ -81,6 +84,9 @@ class JobRuntime:
         self._last_depth = 0.0
         self._full = False
         self._reserved = 0  # slots promised to jobs being inserted by insert_and_run
+        self._logged_by_persona: dict[str, str] = {}  # persona id -> its job whose events the hub keeps
+        self._jobs_since_trim = 0
+        self._trim_task: asyncio.Task | None = None
         self.claimed_total = 0
         self.recovered_total = 0
 
@@ -91,6 +97,15 @@ class JobRuntime:
     def is_local(self, job_id: str) -> bool:
         running = self.running.get(job_id)
         return running is not None and not running.lost
+
+    def local_job_of(self, persona_id: str) -> RunningJob | None:
+        """The job this worker created and runs for ``persona_id`` with its events kept in memory, if any
+        (SSE streams of such a job need no database read to start)."""
+        job_id = self._logged_by_persona.get(persona_id)
+        running = self.running.get(job_id) if job_id else None
+        if running is None or running.lost or not self.hub.has_log(running.ctx.job_id):
+            return None
+        return running
 
     def is_lost(self, job_id: str, attempt: int) -> bool:
         running = self.running.get(job_id)
@@ -290,11 +305,16 @@ class JobRuntime:
                     metrics.job_recovered(row.kind)
         return [(row, expired) for row in rows]
 
-    async def insert_and_run(self, job: Job, objects: list[Any]) -> bool:
+    async def insert_and_run(self, job: Job, objects: list[Any], *, preloaded: dict[str, Any] | None = None,
+                             auth_session_id: int | None = None) -> bool:
         """Insert ``objects`` (rows for the job, the job itself among them) and, when this worker has a free
         slot, run the job here at once: it is inserted already claimed (running, leased to this worker), so
         no claim round trip is needed and no other worker can take it while the lease lives. Without a free
-        slot the job is inserted queued for whichever worker frees one first. Returns True if it runs here."""
+        slot the job is inserted queued for whichever worker frees one first. Returns True if it runs here.
+
+        ``preloaded``: objects the creator has in memory (e.g. the persona just built), handed to the job's
+        first attempt so that it need not read them back. ``auth_session_id``: insert only if that login
+        session is still valid at commit (see ``RowInserter``)."""
         here = not self._stopping and len(self.running) + self._reserved < self.settings.job_max_concurrency
         if here:
             now = utcnow()
@@ -306,24 +326,37 @@ class JobRuntime:
             job.attempts = 1
             self._reserved += 1
         try:
-            await self.inserter.insert(objects)
+            await self.inserter.insert(objects, auth_session_id=auth_session_id)
         finally:
             if here:
                 self._reserved -= 1
         if here:
             self.claimed_total += 1
-            self._start_job(job, recovered=False)
+            # The events inserted with the job (its "queued" status) start the hub's log for late streams;
+            # without their ids (not numbered) the job's streams read the table instead.
+            first = [{"id": obj.id, "type": obj.type, "data": obj.data} for obj in objects
+                     if isinstance(obj, JobEvent) and obj.job_id == job.id]
+            complete = bool(first) and all(event["id"] is not None for event in first)
+            self._start_job(job, recovered=False, preloaded=preloaded, log_events=first if complete else None)
         else:
             self.wake()
         return here
 
-    def _start_job(self, row: Any, recovered: bool) -> None:
+    def _start_job(self, row: Any, recovered: bool, *, preloaded: dict[str, Any] | None = None,
+                   log_events: list[dict[str, Any]] | None = None) -> None:
+        """``log_events``: the job is new and runs here from its start, and these are all its events so far
+        (as inserted with it): the hub keeps them and every later one for streams that connect late."""
         spec = get_handler(row.kind)
         ctx = JobContext(
             job_id=row.id, kind=row.kind, persona_id=row.persona_id, owner_id=row.owner_id,
             payload=dict(row.payload or {}), attempt=row.attempts, settings=self.settings, db=self.db,
             runtime=self, spec=spec,  # type: ignore[arg-type]
+            preloaded=dict(preloaded or {}),
         )
+        if log_events is not None:
+            self.hub.open_log(row.id, log_events)
+            if row.persona_id:
+                self._logged_by_persona[row.persona_id] = row.id
         task = asyncio.create_task(self._run_job(ctx, row.max_attempts), name=f"job-{row.kind}-{row.id}")
         self.running[row.id] = RunningJob(ctx, task, row.attempts)
 
@@ -354,9 +387,26 @@ class JobRuntime:
             current = self.running.get(ctx.job_id)
             if current is not None and current.attempt == ctx.attempt:
                 del self.running[ctx.job_id]
+                self.hub.close_log(ctx.job_id)
+                if ctx.persona_id and self._logged_by_persona.get(ctx.persona_id) == ctx.job_id:
+                    del self._logged_by_persona[ctx.persona_id]
             self.writer.forget(ctx.job_id, ctx.attempt)
             if self._full:
                 self._wake.set()
+            self._jobs_since_trim += 1
+            if not self.running and self._jobs_since_trim >= TRIM_AFTER_JOBS and not self._stopping and (
+                    self._trim_task is None or self._trim_task.done()):
+                self._trim_task = asyncio.create_task(self._trim_when_idle(), name="job-memory-trim")
+
+    async def _trim_when_idle(self) -> None:
+        """After a burst of jobs, once the worker has stayed idle for a moment (its streams closed), return
+        the freed heap to the OS: the worker's RSS goes back near its level before the burst instead of
+        staying at the peak until it is recycled."""
+        await asyncio.sleep(TRIM_IDLE_SECONDS)
+        if self.running or self._stopping:
+            return
+        self._jobs_since_trim = 0
+        await anyio.to_thread.run_sync(release_free_memory)
 
     async def _safe_fail(self, ctx: JobContext, error: dict[str, str]) -> None:
         if ctx.finished:
@@ -448,6 +498,18 @@ def _limit_malloc_arenas(count: int = 1) -> None:
         import ctypes
 
         ctypes.CDLL("libc.so.6").mallopt(-8, count)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the OS (glibc ``malloc_trim``). After a burst, the memory its
+    hundreds of requests and jobs used is free but stays in the process's RSS: glibc returns only the top of
+    the heap on its own. Blocking for a few milliseconds: call it in a thread. No-op without glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
 

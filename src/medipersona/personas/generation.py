@@ -124,12 +124,15 @@ def prompt_inputs(persona: Persona, avoid_names: list[str] | None = None) -> Pro
 async def _load(ctx: JobContext, *, with_keywords: bool = False):
     """The persona, the admin's generation settings and (optionally) the keywords for its prompt, with one
     session."""
+    # A job started by the request that created the persona gets the object it inserted: no read back.
+    persona = ctx.preloaded.get("persona") if ctx.attempt == 1 else None
     async with ctx.session() as session:
-        persona = await session.get(Persona, ctx.persona_id)
         if persona is None:
-            raise JobFailed("ペルソナが見つかりません。削除された可能性があります。", code="persona_missing")
+            persona = await session.get(Persona, ctx.persona_id)
+            if persona is None:
+                raise JobFailed("ペルソナが見つかりません。削除された可能性があります。", code="persona_missing")
+            session.expunge(persona)
         config = await admin_config(session, ctx.settings)
-        session.expunge(persona)
         keywords = await _keywords(session, persona) if with_keywords else []
     return persona, config, keywords
 

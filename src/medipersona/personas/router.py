@@ -22,8 +22,9 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from sqlalchemy import select
 
 from medipersona.catalog.labels import SECTION_KEYS, SECTION_LABELS
-from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.deps import CommitCheckedPrincipal, CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import NotFound
+from medipersona.jobs.runner import get_runtime
 from medipersona.jobs.sse import (
     SSE_RESPONSE_KWARGS,
     job_event_stream,
@@ -38,8 +39,10 @@ router = APIRouter(prefix="/api/personas", tags=["personas"])
 
 
 @router.post("", status_code=202)
-async def create_persona(data: PersonaCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep):
-    persona = await service.create_persona(session, settings, user, data)
+async def create_persona(data: PersonaCreate, principal: CommitCheckedPrincipal, session: SessionDep,
+                         settings: SettingsDep):
+    persona = await service.create_persona(session, settings, principal.user, data,
+                                           auth_session_id=principal.auth_session.id)
     return JSONResponse({"id": persona.id, "status": persona.status,
                          "events_url": f"/api/personas/{persona.id}/events"}, status_code=202)
 
@@ -127,6 +130,14 @@ async def persona_events(
     session: SessionDep,
     after: int = Query(0, ge=0, description="Resume after this event id (or send Last-Event-ID)."),
 ):
+    after_id = max(after, parse_last_event_id(request.headers.get("last-event-id")))
+    runtime = get_runtime(request.app)
+    local = runtime.local_job_of(persona_id) if runtime is not None else None
+    if local is not None:  # running here: owner and events are in memory, no database read
+        if local.ctx.owner_id != user.id and not user.is_admin:
+            raise NotFound("ペルソナが見つかりません。")
+        return StreamingResponse(job_event_stream(request.app, local.ctx.job_id, after_id=after_id,
+                                                  session=session), **SSE_RESPONSE_KWARGS)
     row = (await session.execute(
         select(Persona.owner_id, Persona.status, Persona.current_job_id).where(Persona.id == persona_id))).first()
     if row is None or (row.owner_id != user.id and not user.is_admin):
@@ -137,7 +148,6 @@ async def persona_events(
         state = _stored_state_events(persona)
         await session.close()
         return StreamingResponse(static_event_stream(state), **SSE_RESPONSE_KWARGS)
-    after_id = max(after, parse_last_event_id(request.headers.get("last-event-id")))
     fallback = _LazyState(request.app, persona_id) if row.status in ("done", "failed") else None
     # The stream reads the state so far with this session and then closes it, so the pooled connection is
     # given back while the stream stays open (for minutes, perhaps).

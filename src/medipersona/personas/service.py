@@ -18,13 +18,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.accounts.models import User
+from medipersona.accounts.service import live_session_ids
 from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS, SETTING_TYPES
 from medipersona.catalog.service import get_catalog
 from medipersona.db import JST, utcnow
-from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from medipersona.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import local_runtime, wake_local_runners
+from medipersona.jobs.writer import SESSION_GONE_MESSAGE
 from medipersona.jobs.service import enqueue, first_event, new_job
 from medipersona.personas.autofill import autofill
 from medipersona.personas.models import Persona, new_persona_id
@@ -137,8 +139,12 @@ def _remember_name(user_id: int, name: str) -> None:
         del cached[1][30:]
 
 
-async def create_persona(session: AsyncSession, settings: Settings, user: User, data: PersonaCreate) -> Persona:
-    """Validate, auto-fill, store the persona and enqueue its generation job (committed; runner woken)."""
+async def create_persona(session: AsyncSession, settings: Settings, user: User, data: PersonaCreate, *,
+                         auth_session_id: int | None = None) -> Persona:
+    """Validate, auto-fill, store the persona and enqueue its generation job (committed; runner woken).
+
+    ``auth_session_id``: the login session the request came with; nothing is stored unless it is still valid
+    in the inserting transaction (so the caller may have authenticated from the principal cache)."""
     validate_catalog(user, data)
     await check_quota(session, user)
     catalog = get_catalog()
@@ -180,10 +186,13 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     if runtime is not None:
         # Group commit with the other requests of these milliseconds (one transaction for many personas);
         # the job starts in this worker right away when it has room (inserted already leased to it).
-        if await runtime.insert_and_run(job, [persona, job, first_event(job)]):
+        if await runtime.insert_and_run(job, [persona, job, first_event(job)], preloaded={"persona": persona},
+                                        auth_session_id=auth_session_id):
             persona.status = "queued"  # the API answers queued; the job's first event says so too
         return persona
     async with write_lock(session.bind):
+        if auth_session_id is not None and auth_session_id not in await live_session_ids(session, {auth_session_id}):
+            raise NotAuthenticated(SESSION_GONE_MESSAGE, code="session_revoked")
         # persona, job and its first event (three INSERTs, in foreign-key order), one commit
         session.add(persona)
         await session.flush()

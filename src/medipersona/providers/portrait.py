@@ -2,7 +2,8 @@
 
 The look is chosen from a small set of variants (age group x gender x hair style x skin tone x palette = 288)
 derived from the seed, so rendered PNGs are cached (LRU) and 200 concurrent generations cost a handful of
-renders. Rendering runs in a worker thread; concurrent requests for the same variant share one render.
+renders. Rendering runs in one worker thread (see render_limiter); concurrent requests for the same variant
+share one render.
 """
 
 from __future__ import annotations
@@ -207,6 +208,19 @@ def render_portrait(v: Variant) -> bytes:
 _cache: OrderedDict[Variant, bytes] = OrderedDict()
 _pending: dict[Variant, asyncio.Future[bytes]] = {}
 stats = {"renders": 0, "hits": 0}
+_render_limiter = None
+
+
+def render_limiter():
+    """One render thread per process: rendering is pure CPU under the GIL, so more threads only take turns
+    with the event loop (each CPU-bound thread gets an equal share of the GIL, and the loop serves requests
+    with the rest). One thread leaves the loop at least half the interpreter while a burst renders."""
+    import anyio
+
+    global _render_limiter
+    if _render_limiter is None:
+        _render_limiter = anyio.CapacityLimiter(1)
+    return _render_limiter
 
 
 async def portrait_png(context: dict[str, Any], seed: int | None = None) -> bytes:
@@ -226,7 +240,7 @@ async def portrait_png(context: dict[str, Any], seed: int | None = None) -> byte
     future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
     _pending[variant] = future
     try:
-        data = await anyio.to_thread.run_sync(render_portrait, variant)
+        data = await anyio.to_thread.run_sync(render_portrait, variant, limiter=render_limiter())
     except BaseException as exc:
         if not future.done():
             if isinstance(exc, Exception):
