@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,6 +71,21 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Latency of the simulated image provider."
     )
 
+    # --- competitor analysis ------------------------------------------------------------------------------
+    google_places_api_key: SecretStr | None = Field(
+        None, description="Google Places API (New) key for competitor search and geocoding (kept on the server). "
+        "Empty: competitors come from an imported list."
+    )
+    google_places_base_url: str = Field("https://places.googleapis.com", description="Places API (New) base URL.")
+    estat_app_id: str = Field("", description="e-Stat API application id (population by age). Empty: entered by hand.")
+    estat_base_url: str = Field(
+        "https://api.e-stat.go.jp/rest/3.0/app/json", description="e-Stat API 3.0 JSON base URL."
+    )
+    estat_stats_data_id: str = Field(
+        "", description="e-Stat statsDataId of the census table with population by age and municipality."
+    )
+    places_timeout_seconds: float = Field(15.0, gt=0, description="Deadline of one Places / e-Stat request.")
+
     # --- jobs ----------------------------------------------------------------------------------------------
     job_lease_seconds: float = Field(30.0, gt=1, description="A running job whose lease is older is taken over.")
     job_max_concurrency: int = Field(500, ge=1, description="Jobs one worker runs at once.")
@@ -106,6 +121,10 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value[len(prefix):]
         return value
+
+    @property
+    def places_configured(self) -> bool:
+        return bool(self.google_places_api_key and self.google_places_api_key.get_secret_value().strip())
 
     @property
     def effective_database_url(self) -> str:

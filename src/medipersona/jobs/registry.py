@@ -102,6 +102,7 @@ def registered_kinds() -> list[str]:
 BUILTIN_HANDLER_MODULES: list[str] = [
     "medipersona.personas.generation",
     "medipersona.keywords.jobs",
+    "medipersona.competitors.jobs",
 ]
 _loaded = False
 
