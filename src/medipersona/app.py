@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.admin import pages as admin_pages
     from medipersona.admin import router as admin_api
     from medipersona.catalog import router as catalog_api
+    from medipersona.competitors import pages as competitor_pages
     from medipersona.competitors import router as competitor_api
     from medipersona.exports import router as exports_api
     from medipersona.keywords import pages as keyword_pages
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keyword_api,
         keyword_pages,
         competitor_api,
+        competitor_pages,
         exports_api,
         docs,
     ):

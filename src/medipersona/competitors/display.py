@@ -1,0 +1,171 @@
+"""An analysis (the dict of ``GET /api/competitors/{id}``) as Japanese rows for people: the result page and the
+PDF/PPTX exports read these, so both show the same labels and the same formatting (one source of truth).
+
+Nothing here invents data: a value the analysis does not hold is shown as "—" or "データなし".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medipersona.competitors.labels import AGE_BAND_LABELS, STRATEGY_SECTIONS, SWOT_SECTIONS
+
+NO_DATA = "—"
+POPULATION_SOURCE_LABELS = {"estat": "e-Stat（国勢調査）", "user": "入力値", "manual": "入力値",
+                            "none": "データなし", "unavailable": "データなし"}
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def distance_label(metres: Any) -> str:
+    m = _num(metres)
+    if m is None:
+        return NO_DATA
+    return f"{m / 1000:.2f}km" if m >= 1000 else f"{m:.0f}m"
+
+
+def rating_label(value: Any) -> str:
+    v = _num(value)
+    return NO_DATA if v is None else f"{v:.1f}"
+
+
+def count_label(value: Any, unit: str = "件") -> str:
+    v = _num(value)
+    return NO_DATA if v is None else f"{round(v):,}{unit}"
+
+
+def percent_label(value: Any) -> str:
+    """A share 0..1 (or 0..100) as a percentage."""
+    v = _num(value)
+    if v is None:
+        return NO_DATA
+    return f"{v * 100 if v <= 1 else v:.0f}%"
+
+
+def text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return "\n".join(f"・{text(v)}" for v in value if text(v))
+    if isinstance(value, dict):
+        return text(value.get("text") or value.get("items") or value.get("body"))
+    return str(value).strip()
+
+
+def competitor_rows(analysis: dict[str, Any]) -> list[dict[str, str]]:
+    """The competitor table (sorted by distance; ``number`` matches the map's dots)."""
+    comps = [c for c in analysis.get("competitors") or [] if isinstance(c, dict)]
+    comps.sort(key=lambda c: _num(c.get("distance_m")) if _num(c.get("distance_m")) is not None else float("inf"))
+    rows = []
+    for number, c in enumerate(comps, start=1):
+        website = str(c.get("website") or "")
+        rows.append({
+            "number": str(number),
+            "name": str(c.get("name") or ""),
+            "address": str(c.get("address") or ""),
+            "distance": distance_label(c.get("distance_m")),
+            "rating": rating_label(c.get("rating")),
+            "reviews": count_label(c.get("reviews")),
+            "hours": text(c.get("hours")) or NO_DATA,
+            "website": website if website.lower().startswith(("http://", "https://")) else "",
+        })
+    return rows
+
+
+def market_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
+    market = analysis.get("market") or {}
+    radius = analysis.get("radius_km")
+    density = _num(market.get("per_km2", market.get("density_per_km2")))
+    rows = [
+        (f"競合数（半径{radius}km）", count_label(market.get("count"))),
+        ("1km²あたり", NO_DATA if density is None else f"{density:.2f}件"),
+        ("平均評価", rating_label(market.get("avg_rating"))),
+        ("平均口コミ数", count_label(market.get("avg_reviews"))),
+        ("ウェブサイトあり", percent_label(market.get("website_share"))),
+    ]
+    return rows
+
+
+def band_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
+    market = analysis.get("market") or {}
+    return [(str(b.get("label") or ""), count_label(b.get("count")))
+            for b in market.get("bands") or [] if isinstance(b, dict)]
+
+
+def population_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
+    """Population by age band, or a single "データなし" row: never a guessed figure."""
+    pop = analysis.get("population") or {}
+    bands = pop.get("age_bands") or {}
+    if not bands and _num(pop.get("total")) is None:
+        return [("人口データ", str(pop.get("message") or "データなし（e-Stat未設定、または入力なし）"))]
+    rows = []
+    if pop.get("area_name") or pop.get("area_code"):
+        rows.append(("地域", " ".join(str(v) for v in (pop.get("area_name"), pop.get("area_code")) if v)))
+    rows.append(("総人口", count_label(pop.get("total"), "人")))
+    total = _num(pop.get("total")) or sum(_num(v) or 0 for v in bands.values())
+    for key, label in AGE_BAND_LABELS.items():
+        value = _num(bands.get(key))
+        if value is None:
+            continue
+        share = f"（{value / total * 100:.1f}%）" if total else ""
+        rows.append((label, f"{round(value):,}人{share}"))
+    source = POPULATION_SOURCE_LABELS.get(str(pop.get("source") or ""), str(pop.get("source") or ""))
+    if source:
+        rows.append(("出典", source))
+    return rows
+
+
+def demand_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
+    demand = analysis.get("demand") or {}
+    if not demand or demand.get("available") is False:
+        return [("需要推計", str(demand.get("message") or "人口データがないため推計できません。"))]
+    rows = []
+    for key, label in (("daily_patients", "1日あたり外来患者数（推計）"), ("annual_patients", "年間外来患者数（推計）"),
+                       ("per_clinic_daily", "1施設あたり（1日）")):
+        if _num(demand.get(key)) is not None:
+            rows.append((label, count_label(demand.get(key), "人")))
+    if demand.get("area_type_label"):
+        rows.append(("地域区分", str(demand["area_type_label"])))
+    return rows
+
+
+def demand_method(analysis: dict[str, Any]) -> str:
+    demand = analysis.get("demand") or {}
+    return text(demand.get("method") or demand.get("formula")) + (
+        ("\n" + text(demand.get("note"))) if demand.get("note") else "")
+
+
+def swot_blocks(analysis: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, label, text) of the four SWOT quadrants."""
+    swot = analysis.get("swot") or {}
+    return [(key, label, text(swot.get(key))) for key, label in SWOT_SECTIONS]
+
+
+def strategy_blocks(analysis: dict[str, Any]) -> list[tuple[str, str, str]]:
+    swot = analysis.get("swot") or {}
+    strategies = swot.get("strategies") if isinstance(swot.get("strategies"), dict) else swot
+    return [(key, label, text(strategies.get(key))) for key, label in STRATEGY_SECTIONS]
+
+
+def clinic_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
+    clinic = analysis.get("clinic") or {}
+    departments = "、".join(d.get("name", "") for d in analysis.get("departments") or [] if isinstance(d, dict))
+    lat, lng = _num(clinic.get("lat")), _num(clinic.get("lng"))
+    return [
+        ("医院名", str(clinic.get("name") or "")),
+        ("住所", " ".join(v for v in (f"〒{clinic['postal_code']}" if clinic.get("postal_code") else "",
+                                     str(clinic.get("address") or "")) if v) or NO_DATA),
+        ("位置", f"{lat:.5f}, {lng:.5f}" if lat is not None and lng is not None else NO_DATA),
+        ("診療科", departments or NO_DATA),
+        ("分析範囲", f"半径{analysis.get('radius_km')}km"),
+        ("競合データ", str(analysis.get("source_label") or analysis.get("source") or "")),
+        ("強み・特徴", str(clinic.get("strengths") or NO_DATA)),
+        ("主なターゲット層", str(clinic.get("target") or NO_DATA)),
+    ]
