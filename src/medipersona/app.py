@@ -106,11 +106,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await stop_job_runner(app)
+            from medipersona.competitors.http import aclose_http_client
             from medipersona.exports.pool import shutdown_export_pool
             from medipersona.providers.registry import aclose_providers
 
             shutdown_export_pool()
             await aclose_providers()
+            await aclose_http_client()
             await db.dispose()
 
     app = FastAPI(

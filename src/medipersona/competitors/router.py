@@ -7,6 +7,7 @@ GET    /api/competitors/{id}         → the analysis (clinic, competitors by di
                                        swot, status, error, timings)
 DELETE /api/competitors/{id}         → 204
 GET    /api/competitors/{id}/events  → text/event-stream: status, section, delta, done | error (see ``jobs.py``)
+GET    /api/competitors/{id}/map.svg → the map (``map.render_map``: our own SVG, no tiles, no key)
 """
 
 from __future__ import annotations
@@ -95,6 +96,17 @@ async def get_analysis(analysis_id: str, user: CurrentUser, session: SessionDep)
 async def delete_analysis(analysis_id: str, user: CurrentUser, session: SessionDep):
     await service.delete_analysis(session, user, analysis_id)
     return Response(status_code=204)
+
+
+@router.get("/{analysis_id}/map.svg")
+async def analysis_map(analysis_id: str, user: CurrentUser, session: SessionDep):
+    from medipersona.competitors.map import render_map
+
+    data = service.analysis_to_api(await service.get_analysis(session, user, analysis_id))
+    await session.close()
+    svg = render_map(data)
+    return Response(svg, media_type="image/svg+xml; charset=utf-8",
+                    headers={"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/{analysis_id}/events")

@@ -454,4 +454,8 @@ def compose(task: str, context: dict[str, Any], seed: int | None) -> dict[str, A
         except ImportError:
             raise ProviderError("オフラインのタイムライン分析はまだ利用できません。", code="unsupported") from None
         return compose_timeline_analysis(context, seed_for(context, seed, "timeline"))
+    if task == "competitor_swot":
+        from medipersona.providers.offline_competitors import compose_competitor_swot
+
+        return compose_competitor_swot(context, seed_for(context, seed, "competitor_swot"))
     raise ProviderError(f"オフライン生成はタスク {task!r} に対応していません。", code="unsupported")

@@ -1,0 +1,74 @@
+"""The one ``httpx.AsyncClient`` per process for the outside data sources (Places, e-Stat): created lazily on
+first use, closed at worker shutdown (``aclose_http_client`` in the app lifespan)."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
+
+_CLIENT: httpx.AsyncClient | None = None
+_CLIENT_LOOP: asyncio.AbstractEventLoop | None = None
+MAX_RETRY_AFTER_SECONDS = 10.0
+
+
+class _RedactSecrets(logging.Filter):
+    """httpx logs every request URL at INFO: the e-Stat appId travels in the query string, so mask it."""
+
+    _pattern = re.compile(r"(appId=)[^&\s\"']+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(self._pattern.sub(r"\1***", str(a)) if "appId=" in str(a) else a
+                                for a in (record.args if isinstance(record.args, tuple) else (record.args,)))
+        if isinstance(record.msg, str) and "appId=" in record.msg:
+            record.msg = self._pattern.sub(r"\1***", record.msg)
+        return True
+
+
+_FILTER_INSTALLED = False
+
+
+def http_client() -> httpx.AsyncClient:
+    global _CLIENT, _CLIENT_LOOP, _FILTER_INSTALLED
+    import httpx
+
+    if not _FILTER_INSTALLED:
+        logging.getLogger("httpx").addFilter(_RedactSecrets())
+        _FILTER_INSTALLED = True
+
+    loop = asyncio.get_running_loop()
+    if _CLIENT is None or _CLIENT.is_closed or _CLIENT_LOOP is not loop:
+        _CLIENT = httpx.AsyncClient(limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+                                    follow_redirects=False, headers={"User-Agent": "medipersona"})
+        _CLIENT_LOOP = loop
+    return _CLIENT
+
+
+async def aclose_http_client() -> None:
+    global _CLIENT, _CLIENT_LOOP
+    client, _CLIENT, _CLIENT_LOOP = _CLIENT, None, None
+    if client is not None and not client.is_closed:
+        try:
+            await client.aclose()
+        except RuntimeError:  # its loop is gone (tests): nothing left to close
+            pass
+
+
+def retry_after_seconds(value: str | None, default: float) -> float:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), bounded."""
+    if value:
+        value = value.strip()
+        try:
+            seconds = float(value)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value) if value else None
+            seconds = parsed.timestamp() - time.time() if parsed is not None else default
+        return max(0.0, min(MAX_RETRY_AFTER_SECONDS, seconds))
+    return default
