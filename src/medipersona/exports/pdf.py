@@ -129,4 +129,19 @@ def render_pdf(doc: dict) -> bytes:
     return bytes(pdf.output())
 
 
-__all__ = ["FONT_FAMILY", "render_pdf", "warm_up"]
+def render_competitors_pdf(doc: dict) -> bytes:
+    """The PDF of a competitor analysis (plain data from ``exports.competitors.build_competitor_document``)."""
+    from medipersona.exports.assets import created_at
+    from medipersona.exports.competitors import competitor_pages, map_svg
+
+    pages = competitor_pages(metrics(), doc, lambda w, h: map_svg(doc, FONT_KEY))
+    pdf = _new_pdf()
+    pdf.set_title(f"{doc.get('name') or ''} 競合分析")
+    pdf.set_author("medipersona")
+    if created := created_at(doc):
+        pdf.set_creation_date(created)
+    draw_pages(pdf, pages)
+    return bytes(pdf.output())
+
+
+__all__ = ["FONT_FAMILY", "render_competitors_pdf", "render_pdf", "warm_up"]

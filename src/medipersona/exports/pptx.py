@@ -123,6 +123,28 @@ def render_pptx(doc: dict) -> bytes:
     return out.getvalue()
 
 
+def render_competitors_pptx(doc: dict) -> bytes:
+    """The PPTX of a competitor analysis: the same pages as its PDF, the map as a picture."""
+    from pptx import Presentation
+
+    from medipersona.exports.assets import created_at
+    from medipersona.exports.competitors import competitor_pages, map_png
+    from medipersona.exports.layout import PAGE_H, PAGE_W
+
+    pages = competitor_pages(metrics(), doc, lambda w, h: map_png(doc))
+    prs = Presentation()
+    prs.slide_width = _emu(PAGE_W)
+    prs.slide_height = _emu(PAGE_H)
+    prs.core_properties.title = f"{doc.get('name') or ''} 競合分析"
+    prs.core_properties.author = "medipersona"
+    if created := created_at(doc):
+        prs.core_properties.created = prs.core_properties.modified = created.replace(tzinfo=None)
+    draw_slides(prs, pages)
+    out = BytesIO()
+    prs.save(out)
+    return out.getvalue()
+
+
 def warm_up() -> None:
     from pptx import Presentation
 

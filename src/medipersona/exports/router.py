@@ -1,7 +1,7 @@
-"""Persona exports: ``GET /api/personas/{id}/export.pdf`` and ``/export.pptx``.
+"""Exports: ``GET /api/personas/{id}/export.pdf|.pptx`` and ``GET /api/competitors/{id}/export.pdf|.pptx``.
 
-The handler reads the stored persona and the keyword store (async), then renders in the export process pool.
-Only stored data is used: the stored portrait file and the keyword data; no URL is ever fetched.
+The handler reads the stored persona (and the keyword store) or the stored competitor analysis (async), then
+renders in the export process pool. Only stored data is used; no URL is ever fetched.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from medipersona.personas.service import get_persona
 
 log = logging.getLogger("medipersona.exports")
 
-router = APIRouter(prefix="/api/personas", tags=["exports"])
+router = APIRouter(tags=["exports"])
 
 MEDIA_TYPES = {
     "pdf": "application/pdf",
     "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
 RENDERERS = {"pdf": pdf_export.render_pdf, "pptx": pptx_export.render_pptx}
+COMPETITOR_RENDERERS = {"pdf": pdf_export.render_competitors_pdf, "pptx": pptx_export.render_competitors_pptx}
 EXPORT_RESPONSES = {
     200: {"description": "The file (attachment)."},
     404: {"description": "No such persona, or not yours."},
@@ -57,13 +58,60 @@ async def _export(kind: str, persona_id: str, user, session, settings) -> Respon
     )
 
 
-@router.get("/{persona_id}/export.pdf", responses=EXPORT_RESPONSES, response_class=Response)
+@router.get("/api/personas/{persona_id}/export.pdf", responses=EXPORT_RESPONSES, response_class=Response)
 async def export_pdf(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
     """The persona as an A4 landscape PDF (page 2: timeline chart and analysis when present)."""
     return await _export("pdf", persona_id, user, session, settings)
 
 
-@router.get("/{persona_id}/export.pptx", responses=EXPORT_RESPONSES, response_class=Response)
+@router.get("/api/personas/{persona_id}/export.pptx", responses=EXPORT_RESPONSES, response_class=Response)
 async def export_pptx(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
     """The persona as a two-slide PowerPoint file with the same content as the PDF."""
     return await _export("pptx", persona_id, user, session, settings)
+
+
+COMPETITOR_EXPORT_RESPONSES = {
+    **EXPORT_RESPONSES,
+    404: {"description": "No such analysis, or not yours."},
+    409: {"description": "The analysis is not finished yet."},
+}
+
+
+async def _export_analysis(kind: str, analysis_id: str, user, session, settings) -> Response:
+    from medipersona.competitors.service import analysis_to_api, get_analysis
+    from medipersona.exports.competitors import build_competitor_document
+
+    analysis = await get_analysis(session, user, analysis_id)  # 404 unless the owner or an admin
+    if analysis.status != "done":
+        raise Conflict("競合分析が完了していないため、まだエクスポートできません。分析の完了後にもう一度お試しください。",
+                       code="analysis_not_ready")
+    doc = build_competitor_document(analysis_to_api(analysis))
+    await session.close()  # give the connection back while the pool renders
+    started = time.perf_counter()
+    body = await run_export(COMPETITOR_RENDERERS[kind], doc, workers=settings.export_workers,
+                            idle_seconds=settings.export_idle_seconds)
+    observe_export(kind, time.perf_counter() - started)
+    return Response(
+        content=body,
+        media_type=MEDIA_TYPES[kind],
+        headers={
+            "Content-Disposition": content_disposition(doc["name"], kind, suffix="competitors"),
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/api/competitors/{analysis_id}/export.pdf", responses=COMPETITOR_EXPORT_RESPONSES,
+            response_class=Response)
+async def export_analysis_pdf(analysis_id: str, user: CurrentUser, session: SessionDep,
+                              settings: SettingsDep) -> Response:
+    """The competitor analysis as an A4 landscape PDF (map and stats, competitor table, SWOT, strategies)."""
+    return await _export_analysis("pdf", analysis_id, user, session, settings)
+
+
+@router.get("/api/competitors/{analysis_id}/export.pptx", responses=COMPETITOR_EXPORT_RESPONSES,
+            response_class=Response)
+async def export_analysis_pptx(analysis_id: str, user: CurrentUser, session: SessionDep,
+                               settings: SettingsDep) -> Response:
+    """The competitor analysis as PowerPoint slides with the same content as the PDF."""
+    return await _export_analysis("pptx", analysis_id, user, session, settings)

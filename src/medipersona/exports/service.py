@@ -200,15 +200,15 @@ async def build_document(session: AsyncSession, settings: Settings, persona: Per
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
 
 
-def export_filename(name: str, ext: str) -> str:
+def export_filename(name: str, ext: str, suffix: str = "persona") -> str:
     clean = " ".join(_UNSAFE.sub("", unicodedata.normalize("NFC", name or "")).split())[:80]
-    return f"{clean}_persona.{ext}" if clean else f"persona.{ext}"
+    return f"{clean}_{suffix}.{ext}" if clean else f"{suffix}.{ext}"
 
 
-def content_disposition(name: str, ext: str) -> str:
+def content_disposition(name: str, ext: str, suffix: str = "persona") -> str:
     """``attachment`` with an ASCII fallback and the UTF-8 name per RFC 5987/6266."""
-    full = export_filename(name, ext)
+    full = export_filename(name, ext, suffix)
     stem = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:60]
-    fallback = f"{stem}_persona.{ext}" if stem else f"persona.{ext}"
+    fallback = f"{stem}_{suffix}.{ext}" if stem else f"{suffix}.{ext}"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(full, safe='')}"

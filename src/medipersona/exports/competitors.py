@@ -1,0 +1,223 @@
+"""Competitor-analysis exports: the analysis (the dict of ``GET /api/competitors/{id}``) turned into plain data for
+the export process, and the A4 landscape pages drawn from it (the same pages for the PDF and the PPTX).
+
+``build_competitor_document`` runs in the web worker (light: labels and rows from ``competitors.display``, the
+same the result page shows). ``competitor_pages`` runs in the export pool; the map comes from
+``competitors.map`` (SVG for the PDF, PNG for the PPTX), drawn from stored coordinates only: nothing is fetched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from medipersona.competitors import display
+
+TABLE_COLUMNS = (("No.", 9.0), ("名称", 62.0), ("距離", 18.0), ("評価", 12.0), ("口コミ数", 16.0),
+                 ("診療時間", 102.0), ("ウェブサイト", 58.0))  # widths in mm: 277 = page width - margins
+
+
+def build_competitor_document(analysis: dict[str, Any]) -> dict[str, Any]:
+    clinic = analysis.get("clinic") or {}
+    name = str(clinic.get("name") or "")
+    offline = analysis.get("text_provider") == "offline"
+    return {
+        "title": "競合分析",
+        "created": analysis.get("created_at"),
+        "name": name,
+        "subtitle": f"{name}　半径{analysis.get('radius_km')}km" + ("　※SWOT・戦略はオフライン生成（AI未使用）"
+                                                                   if offline else ""),
+        # Only what the map needs (plain data for the pool process).
+        "map": {"clinic": {"name": name, "lat": clinic.get("lat"), "lng": clinic.get("lng")},
+                "radius_km": analysis.get("radius_km"),
+                "competitors": [{k: c.get(k) for k in ("name", "lat", "lng", "distance_m")}
+                                for c in analysis.get("competitors") or [] if isinstance(c, dict)]},
+        "clinic": display.clinic_rows(analysis),
+        "market": display.market_rows(analysis),
+        "bands": display.band_rows(analysis),
+        "competitors": [[r["number"], r["name"], r["distance"], r["rating"], r["reviews"], r["hours"],
+                         r["website"] or display.NO_DATA] for r in display.competitor_rows(analysis)],
+        "population": display.population_rows(analysis),
+        "demand": display.demand_rows(analysis),
+        "demand_method": display.demand_method(analysis),
+        "swot": [(label, text) for _key, label, text in display.swot_blocks(analysis)],
+        "strategies": [(label, text) for _key, label, text in display.strategy_blocks(analysis)],
+    }
+
+
+# --- layout (export pool) -----------------------------------------------------------------------------------
+
+
+def _header(fm, ops, title: str, subtitle: str) -> float:
+    from medipersona.exports.layout import ACCENT, MARGIN, MUTED, PAGE_W, RectOp, shrink_to_content, text_op
+
+    ops.append(shrink_to_content(text_op(fm, title, MARGIN, MARGIN, 150, 9, 16, 10, color=ACCENT)))
+    if subtitle:
+        ops.append(shrink_to_content(text_op(fm, subtitle, MARGIN + 155, MARGIN + 2, PAGE_W - 2 * MARGIN - 155, 6,
+                                             9, 6, color=MUTED, align="right")))
+    ops.append(RectOp(MARGIN, MARGIN + 10, PAGE_W - 2 * MARGIN, 0.6, fill=ACCENT))
+    return MARGIN + 14
+
+
+def _overview_page(fm, doc: dict, map_fn):
+    from medipersona.exports.layout import (
+        BORDER,
+        MARGIN,
+        PAGE_H,
+        PAGE_W,
+        PLACEHOLDER,
+        ImageOp,
+        Page,
+        RectOp,
+        _contain,
+        info_panels,
+    )
+
+    page = Page()
+    top = _header(fm, page.ops, "競合分析", doc.get("subtitle") or "")
+    size = PAGE_H - MARGIN - top
+    image = map_fn(size, size) if map_fn is not None else None
+    if image is not None:
+        data, iw, ih = image[:3]
+        fmt = "svg" if image[3:] == ("svg",) else "raster"
+        x, y, w, h = _contain(iw, ih, MARGIN, top, size, size)
+        page.ops.append(RectOp(MARGIN, top, size, size, fill=(255, 255, 255), border=BORDER))
+        page.ops.append(ImageOp(x, y, w, h, data, fmt))
+    else:
+        page.ops.append(RectOp(MARGIN, top, size, size, fill=PLACEHOLDER, border=BORDER))
+    x = MARGIN + size + 6
+    panels = [("自院の情報", doc.get("clinic") or []), ("市場データ", doc.get("market") or [])]
+    if doc.get("bands"):
+        panels.append(("距離帯別の競合数", doc["bands"]))
+    page.ops.extend(info_panels(fm, panels, x, top, PAGE_W - MARGIN - x, PAGE_H - MARGIN - top))
+    return page
+
+
+TABLE_PT = 7.5
+TABLE_MAX_LINES = 3
+
+
+def _table_pages(fm, doc: dict) -> list:
+    from medipersona.exports.layout import (
+        ACCENT,
+        ACCENT_LIGHT,
+        BORDER,
+        LINE_FACTOR,
+        MARGIN,
+        MUTED,
+        PAGE_H,
+        Page,
+        RectOp,
+        TextOp,
+        text_height,
+        truncate,
+        wrap,
+    )
+    from medipersona.exports.fonts import PT_MM
+
+    rows = doc.get("competitors") or []
+    pad = 1.2
+    pages: list = []
+    total = len(rows)
+
+    def new_page(first_row: int):
+        page = Page()
+        title = f"競合医療機関（距離の近い順・{total}件）"
+        if first_row:
+            title += "（続き）"
+        top = _header(fm, page.ops, title, doc.get("subtitle") or "")
+        x = MARGIN
+        head_h = text_height(1, TABLE_PT) + 2 * pad
+        page.ops.append(RectOp(MARGIN, top, sum(w for _, w in TABLE_COLUMNS), head_h, fill=ACCENT))
+        for label, w in TABLE_COLUMNS:
+            page.ops.append(TextOp(x + pad, top + pad, w - 2 * pad, text_height(1, TABLE_PT), label, [label],
+                                   TABLE_PT, color=(255, 255, 255)))
+            x += w
+        pages.append(page)
+        return page, top + head_h
+
+    page, y = new_page(0)
+    if not rows:
+        msg = "範囲内に競合医療機関は見つかりませんでした。"
+        page.ops.append(TextOp(MARGIN + pad, y + 3, 200, text_height(1, 9), msg, [msg], 9, color=MUTED))
+        return pages
+    line_h = TABLE_PT * LINE_FACTOR * PT_MM
+    for i, row in enumerate(rows):
+        cells = []
+        for (_label, w), value in zip(TABLE_COLUMNS, row, strict=True):
+            value = fm.clean(str(value)) or "—"
+            lines = wrap(fm, value, w - 2 * pad, TABLE_PT)
+            lines = truncate(fm, lines, TABLE_MAX_LINES, w - 2 * pad, TABLE_PT)
+            cells.append((value, lines))
+        h = max(len(lines) for _, lines in cells) * line_h + 2 * pad
+        if y + h > PAGE_H - MARGIN:
+            page, y = new_page(i)
+        width = sum(w for _, w in TABLE_COLUMNS)
+        page.ops.append(RectOp(MARGIN, y, width, h, fill=ACCENT_LIGHT if i % 2 else (255, 255, 255), border=BORDER))
+        x = MARGIN
+        for (value, lines), (_label, w) in zip(cells, TABLE_COLUMNS, strict=True):
+            text = value if len(lines) == len(wrap(fm, value, w - 2 * pad, TABLE_PT)) else "\n".join(lines)
+            page.ops.append(TextOp(x + pad, y + pad, w - 2 * pad, text_height(len(lines), TABLE_PT), text, lines,
+                                   TABLE_PT))
+            x += w
+        y += h
+    return pages
+
+
+def _swot_page(fm, doc: dict):
+    from medipersona.exports.layout import MARGIN, PAGE_H, PAGE_W, Page, titled_blocks
+
+    page = Page()
+    top = _header(fm, page.ops, "SWOT分析", doc.get("subtitle") or "")
+    gap = 4.0
+    w = (PAGE_W - 2 * MARGIN - gap) / 2
+    h = (PAGE_H - MARGIN - top - gap) / 2
+    blocks = [(label, text or "—", MARGIN + (i % 2) * (w + gap), top + (i // 2) * (h + gap), w, h)
+              for i, (label, text) in enumerate(doc.get("swot") or [])]
+    page.ops.extend(titled_blocks(fm, blocks, 11.0, 5.0))
+    return page
+
+
+def _strategy_page(fm, doc: dict):
+    from medipersona.exports.layout import MARGIN, PAGE_H, PAGE_W, Page, info_panels, titled_blocks
+
+    page = Page()
+    top = _header(fm, page.ops, "地域・需要と戦略提案", doc.get("subtitle") or "")
+    left_w = 95.0
+    panels = [("地域の人口", doc.get("population") or []), ("需要推計", doc.get("demand") or [])]
+    if doc.get("demand_method"):
+        panels.append(("推計の方法", [("方法", doc["demand_method"])]))
+    page.ops.extend(info_panels(fm, panels, MARGIN, top, left_w, PAGE_H - MARGIN - top))
+    x = MARGIN + left_w + 5
+    gap = 3.0
+    strategies = doc.get("strategies") or []
+    h = (PAGE_H - MARGIN - top - gap * (len(strategies) - 1)) / max(1, len(strategies))
+    blocks = [(label, text or "—", x, top + i * (h + gap), PAGE_W - MARGIN - x, h)
+              for i, (label, text) in enumerate(strategies)]
+    page.ops.extend(titled_blocks(fm, blocks, 10.0, 5.0))
+    return page
+
+
+def competitor_pages(fm, doc: dict, map_fn=None) -> list:
+    """``map_fn(w_mm, h_mm)`` -> (data, px_w, px_h[, "svg"]) | None draws the map for the box left to it."""
+    return [_overview_page(fm, doc, map_fn), *_table_pages(fm, doc), _swot_page(fm, doc), _strategy_page(fm, doc)]
+
+
+MAP_PX = 640
+
+
+def map_svg(doc: dict, font_key: str) -> tuple[bytes, int, int, str]:
+    """The map as SVG for the PDF, drawn by fpdf2 with the document's own font (it has no ``<title>``)."""
+    import re
+
+    from medipersona.competitors.map import render_map
+
+    svg = render_map(doc.get("map") or {}, MAP_PX, MAP_PX, font_family=font_key)
+    svg = re.sub(r"<title>.*?</title>", "", svg, flags=re.DOTALL)
+    return svg.encode(), MAP_PX, MAP_PX, "svg"
+
+
+def map_png(doc: dict) -> tuple[bytes, int, int]:
+    from medipersona.competitors.map import build_map_layout, render_png
+
+    scale = 3
+    return render_png(build_map_layout(doc.get("map") or {}, MAP_PX, MAP_PX), scale), MAP_PX * scale, MAP_PX * scale
