@@ -90,6 +90,9 @@ def market_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
         ("平均口コミ数", count_label(market.get("avg_reviews"))),
         ("ウェブサイトあり", percent_label(market.get("website_share"))),
     ]
+    nearest = market.get("nearest")
+    if isinstance(nearest, dict) and nearest.get("name"):
+        rows.append(("最寄りの競合", f"{nearest['name']}（{distance_label(nearest.get('distance_m'))}）"))
     return rows
 
 
@@ -118,7 +121,7 @@ def population_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append((label, f"{round(value):,}人{share}"))
     source = POPULATION_SOURCE_LABELS.get(str(pop.get("source") or ""), str(pop.get("source") or ""))
     if source:
-        rows.append(("出典", source))
+        rows.append(("出典", source + (f"（{pop['time']}）" if pop.get("time") else "")))
     return rows
 
 
@@ -127,19 +130,25 @@ def demand_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
     if not demand or demand.get("available") is False:
         return [("需要推計", str(demand.get("message") or "人口データがないため推計できません。"))]
     rows = []
-    for key, label in (("daily_patients", "1日あたり外来患者数（推計）"), ("annual_patients", "年間外来患者数（推計）"),
-                       ("per_clinic_daily", "1施設あたり（1日）")):
+    for key, label in (("daily_patients", "外来患者数／日（推計）"), ("monthly_patients", "外来患者数／月（推計）"),
+                       ("annual_patients", "外来患者数／年（推計）")):
         if _num(demand.get(key)) is not None:
             rows.append((label, count_label(demand.get(key), "人")))
     if demand.get("area_type_label"):
-        rows.append(("地域区分", str(demand["area_type_label"])))
+        assumed = "（指定なしのため仮定）" if demand.get("area_type_assumed") else ""
+        rows.append(("地域区分", f"{demand['area_type_label']}{assumed}"))
+    if demand.get("groups"):
+        rows.append(("診療科グループ", "、".join(str(g.get("label", "")) for g in demand["groups"]
+                                            if isinstance(g, dict))))
     return rows
 
 
 def demand_method(analysis: dict[str, Any]) -> str:
+    """How the estimate was made (method, formula, the calculation, the note on the sample rates)."""
     demand = analysis.get("demand") or {}
-    return text(demand.get("method") or demand.get("formula")) + (
-        ("\n" + text(demand.get("note"))) if demand.get("note") else "")
+    if not demand.get("available"):
+        return ""
+    return "\n".join(text(demand.get(k)) for k in ("method", "formula", "calculation", "note") if demand.get(k))
 
 
 def swot_blocks(analysis: dict[str, Any]) -> list[tuple[str, str, str]]:

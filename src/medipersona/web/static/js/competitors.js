@@ -270,6 +270,7 @@
       if (!key) { return; }
       var step = stepEl(key) ? key : (cell(key) ? "swot" : "");
       if (typeof d.text === "string") { setText(key, d.text); }
+      if (Array.isArray(d.items)) { setText(key, d.items.join("\n")); }
       if (step && step !== "swot") {
         setStep(step, "done", "完了");
         if (step === "competitors") {
