@@ -42,31 +42,41 @@ async def create_analysis(data: AnalysisCreate, user: CurrentUser, session: Sess
                          "events_url": f"/api/competitors/{analysis.id}/events"}, status_code=202)
 
 
-@router.post("/import", dependencies=[Depends(import_size_guard)])
-async def import_file(request: Request, user: CurrentUser):
-    """Parse an uploaded CSV/XLSX (clinic info or a competitor list). Nothing is stored: the rows come back for
-    the form. 422 when nothing usable was found."""
-    from medipersona.competitors.importer import parse_upload
-    from medipersona.keywords.router import read_upload
+async def _read_upload(request: Request) -> tuple[str, bytes, str]:
+    """(file name, bytes, kind) of a multipart import request; 413/422 with Japanese messages."""
+    from medipersona.competitors.importer import MAX_FILE_BYTES, TOO_LARGE_MESSAGE
 
-    from medipersona.competitors.importer import MAX_FILE_BYTES
-
-    upload = await read_upload(request, max_bytes=MAX_FILE_BYTES)
+    file_error = [{"field": "file", "in": "body", "message": "ファイルを選択してください。"}]
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("ファイルを multipart/form-data の file 項目で送信してください。", fields=file_error)
+    form = await request.form(max_files=1, max_fields=10)
     try:
-        form = await request.form()
         kind = str(form.get("kind") or "").strip()
         if kind not in ("clinic", "competitors"):
             raise InvalidInput("取り込む内容（kind）を clinic か competitors で指定してください。",
                                fields=[{"field": "kind", "in": "body",
                                         "message": "次のいずれかを指定してください: clinic, competitors"}])
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str) or not getattr(upload, "filename", None):
+            raise InvalidInput("取り込むファイルを選択してください。", fields=file_error)
         data = await upload.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
-            from medipersona.competitors.importer import TOO_LARGE_MESSAGE
-
             raise PayloadTooLarge(TOO_LARGE_MESSAGE)
-        result = await parse_upload(upload.filename or "", data, kind)
+        if not data:
+            raise InvalidInput("ファイルが空です。", fields=[{"field": "file", "in": "body", "message": "ファイルが空です。"}])
+        return upload.filename, data, kind
     finally:
-        await upload.close()
+        await form.close()
+
+
+@router.post("/import", dependencies=[Depends(import_size_guard)])
+async def import_file(request: Request, user: CurrentUser):
+    """Parse an uploaded CSV/XLSX (clinic info or a competitor list) in a worker thread. Nothing is stored: the
+    rows come back for the form. 422 when nothing usable was found."""
+    from medipersona.competitors.importer import parse_upload
+
+    filename, data, kind = await _read_upload(request)
+    result = await parse_upload(filename, data, kind)
     body = {"kind": result.kind, "rows": result.rows, "errors": result.errors}
     if not result.rows:
         message = result.fatal or "取り込めるデータがありませんでした。"
