@@ -130,3 +130,29 @@ def test_form_errors_are_shown_in_japanese(session_factory):
     expect(page.locator("#c-name")).to_have_attribute("aria-invalid", "true")
     assert "/competitors" in page.url and not re.search(r"/competitors/[0-9a-f]{32}", page.url)
     s.problems.assert_clean(allow=("422",))
+
+
+def test_without_javascript_the_form_posts_the_list_file(session_factory):
+    s = session_factory("desktop", name="competitors-nojs", javascript=False)
+    page = s.page
+    s.goto("/competitors")
+    expect(page.locator("#clinic-file")).to_be_hidden()  # the JSON import needs JavaScript
+    page.get_by_label("医院名（必須）").fill("E2E静的クリニック")
+    page.get_by_label("緯度（必須）").fill(str(LAT0))
+    page.get_by_label("経度（必須）").fill(str(LNG0))
+    page.locator("#comp-form").get_by_label("内科", exact=True).check()
+    page.get_by_label("半径1km").check()
+    page.locator("#competitors-file").set_input_files(
+        files=[{"name": "list.csv", "mimeType": "text/csv", "buffer": competitor_csv()}])
+    page.get_by_role("button", name="この内容で分析する").click()
+    page.wait_for_url(re.compile(r"/competitors/[0-9a-f]{32}$"))
+    for _ in range(30):  # the page refreshes itself (noscript meta refresh); reload sooner here
+        if page.locator("#comp-status .badge").inner_text() == "完了":
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    expect(page.locator("#comp-status .badge")).to_have_text("完了")
+    # Radius 1 km: only the competitor 600 m away.
+    expect(page.locator("#comp-table tbody tr")).to_have_count(1)
+    expect(page.locator("#comp-table tbody th")).to_contain_text("あおば内科")
+    s.problems.assert_clean()
