@@ -195,3 +195,14 @@ async def test_fetch_population_and_resolve_over_http(fake):
     assert meta_call.query["appId"] == ["app-1"] and meta_call.query["statsDataId"] == ["0003445139"]
     assert stats_call.query["cdArea"] == ["13101"] and stats_call.query["statsDataId"] == ["0003445139"]
     assert stats_call.query["metaGetFlg"] == ["Y"]
+
+
+async def test_estat_app_id_is_masked_in_httpx_logs(fake, caplog):
+    import logging
+
+    fake.on(STATS, Reply(200, stats_data()))
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        await estat.fetch_population(_settings(fake), "13101")
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "httpx")
+    assert "getStatsData" in logged and "appId=***" in logged
+    assert "app-1" not in logged

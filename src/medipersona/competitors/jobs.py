@@ -7,7 +7,7 @@ Events (jobs/sse.py wire format):
 - ``section`` {"key": "clinic"|"competitors"|"market"|"population"|"demand", "label", "data"} as each step ends
 - ``delta``   {"section": <swot key>, "text", "offset"} — the SWOT streamed; a key's text is its items joined by
   newlines (partial while written)
-- ``section`` {"key": <swot key>, "label", "items": [...]} when the SWOT is complete
+- ``section`` {"key": <swot key>, "label", "items": [...], "text": items joined by newlines} when complete
 - ``done``    {"status": "done", "id"}  /  ``error`` {"code", "message"}
 
 Each finished step is stored on the row at once (the result page and the map read it while the job runs); the
@@ -57,8 +57,10 @@ async def resolve_population(settings, given: dict[str, Any] | None, clinic: dic
                 "total": int(given.get("total") or sum(bands.values())), "age_bands": bands,
                 "source": "user", "source_detail": "利用者の入力"}
     if not estat.configured(settings):
+        reason = ("e-Statの統計表ID（MEDIPERSONA_ESTAT_STATS_DATA_ID）が設定されておらず"
+                  if settings.estat_app_id.strip() else "e-Stat APIが設定されておらず")
         return {"status": "unavailable", "source": "unavailable", "area_code": given.get("area_code"),
-                "message": "人口データはありません（e-Stat APIが設定されておらず、人口の入力もありません）。"}
+                "message": f"人口データはありません（{reason}、人口の入力もありません）。"}
     code = given.get("area_code")
     try:
         if not code and clinic.get("address"):
@@ -188,7 +190,8 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
     if any(not swot.get(k) for k in SWOT_KEYS):  # validated already; never report blank sections as done
         raise JobFailed("AIの出力に空の項目がありました。", code="invalid_output")
     for key in SWOT_KEYS:
-        ctx.emit("section", {"key": key, "label": SWOT_LABELS[key], "items": swot[key]})
+        ctx.emit("section", {"key": key, "label": SWOT_LABELS[key], "items": swot[key],
+                             "text": "\n".join(swot[key])})
     swot["meta"] = {"provider": meta.get("provider", ""), "model": meta.get("model", ""),
                     "label": meta.get("label", ""), "is_offline": bool(meta.get("is_offline")),
                     "fallback_used": bool(meta.get("fallback_used"))}
