@@ -381,17 +381,27 @@ async def _active_job(session: AsyncSession, persona: Persona) -> Job | None:
     return None
 
 
+REQUIRED_PROFILE_FIELDS = {"name": "名前", "gender": "性別", "age": "年齢"}
+
+
 async def update_persona(session: AsyncSession, user: User, persona_id: str, data: PersonaUpdate) -> Persona:
     persona = await get_persona(session, user, persona_id)
     if await _active_job(session, persona) is not None:
         raise Conflict("生成中のペルソナは編集できません。完了してからもう一度お試しください。", code="busy")
     await release_connection(session)
     if data.profile is not None:
+        # A field sent empty (or null) is cleared, except the ones every persona needs.
+        given = data.profile.model_dump(exclude_unset=True)
+        missing = [{"field": f"profile.{key}", "message": f"{label}は空にできません。"}
+                   for key, label in REQUIRED_PROFILE_FIELDS.items() if key in given and given[key] is None]
+        if missing:
+            raise InvalidInput("入力内容を確認してください。", fields=missing)
         profile = dict(persona.profile or {})
-        for key, value in data.profile.model_dump(exclude_unset=True).items():
+        for key, value in given.items():
             if value is None:
-                continue
-            profile[key] = value
+                profile.pop(key, None)
+            else:
+                profile[key] = value
         persona.profile = profile
         if data.profile.name:
             persona.name = data.profile.name
