@@ -18,15 +18,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.accounts.models import User
-from medipersona.accounts.service import live_session_ids
+from medipersona.accounts.service import live_session_ids, session_gone_error
 from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS, SETTING_TYPES
 from medipersona.catalog.service import get_catalog
 from medipersona.db import JST, utcnow
-from medipersona.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
+from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import local_runtime, wake_local_runners
-from medipersona.jobs.writer import SESSION_GONE_MESSAGE
 from medipersona.jobs.service import enqueue, first_event, new_job
 from medipersona.personas.autofill import autofill
 from medipersona.personas.models import Persona, new_persona_id
@@ -192,7 +191,7 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
         return persona
     async with write_lock(session.bind):
         if auth_session_id is not None and auth_session_id not in await live_session_ids(session, {auth_session_id}):
-            raise NotAuthenticated(SESSION_GONE_MESSAGE, code="session_revoked")
+            raise session_gone_error()
         # persona, job and its first event (three INSERTs, in foreign-key order), one commit
         session.add(persona)
         await session.flush()
