@@ -271,6 +271,16 @@ async def test_patch_regenerate_duplicate_delete(admin_client, settings):
     assert edited["profile"]["age"] == before["profile"]["age"]
     r = await admin_client.patch(f"/api/personas/{pid}", json={"profile": {"age": -1}})
     assert r.status_code == 422 and "profile.age" in field_messages(r)
+    # a field sent empty is cleared (the edit form sends "" for a field the user emptied) ...
+    r = await admin_client.patch(f"/api/personas/{pid}", json={"profile": {"hobby": "", "life_events": None}})
+    assert r.status_code == 200, r.text
+    assert "hobby" not in r.json()["profile"] and "life_events" not in r.json()["profile"]
+    assert r.json()["profile"]["age"] == before["profile"]["age"]
+    # ... except name, gender and age, which every persona needs
+    r = await admin_client.patch(f"/api/personas/{pid}", json={"profile": {"age": None, "gender": "", "hobby": "囲碁"}})
+    assert r.status_code == 422
+    assert field_messages(r) == {"profile.age": "年齢は空にできません。", "profile.gender": "性別は空にできません。"}
+    assert "hobby" not in (await admin_client.get(f"/api/personas/{pid}")).json()["profile"]  # nothing written
     # regenerate one section
     assert (await admin_client.post(f"/api/personas/{pid}/sections/nope/regenerate")).status_code == 404
     r = await admin_client.post(f"/api/personas/{pid}/sections/reviews/regenerate")

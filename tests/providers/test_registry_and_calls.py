@@ -168,12 +168,18 @@ async def test_retryable_error_before_first_chunk_is_retried(make_settings, scri
                for r in lines)
 
 
-async def test_non_retryable_error_is_not_retried(make_settings, scripted, observed):
-    scripted.script = [ProviderError("bad request", retryable=False, status=400)]
-    with pytest.raises(ProviderError, match="bad request"):
+async def test_non_retryable_error_is_not_retried(make_settings, scripted, observed, caplog):
+    from medipersona.providers.base import status_error
+
+    scripted.script = [status_error("scripted", 400, "model 'gpt-x' does not exist")]
+    caplog.set_level(logging.INFO, logger="medipersona.ai")
+    with pytest.raises(ProviderError, match="HTTP 400") as info:
         await collect(make_settings(text_provider="scripted"), req())
     assert len(scripted.calls) == 1
     assert [o[3] for o in observed] == ["error"]
+    assert "does not exist" not in info.value.message
+    logged = [r for r in caplog.records if "[AI] Response time:" in r.getMessage()]
+    assert [r.error_detail for r in logged] == ["model 'gpt-x' does not exist"]
 
 
 async def test_retries_are_bounded(make_settings, scripted, observed):
@@ -267,6 +273,9 @@ def test_upstream_messages_are_redacted():
     assert "sk-" not in err.message and "401" in err.message and "APIキー" in err.message
     err = status_error("openai", 400, "bad key sk-proj-abcdef123456 and AIzaSyA1234567890 here")
     assert "abcdef123456" not in err.message and "AIzaSy" not in err.message and "HTTP 400" in err.message
+    # the upstream's English stays out of the user's Japanese message; the operator gets it, redacted
+    assert "here" not in err.message and err.detail.startswith("bad ") and err.detail.endswith(" here")
+    assert "abcdef123456" not in err.detail and "AIzaSy" not in err.detail
     assert redact("model gpt-5.4-mini not found") == "model gpt-5.4-mini not found"
 
 

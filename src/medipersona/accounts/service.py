@@ -248,6 +248,14 @@ async def resolve_token(session: AsyncSession, token: str, kind: str) -> tuple[U
     return user, row
 
 
+SESSION_GONE_MESSAGE = "ログイン状態が無効になりました（ログアウト・期限切れ・アカウント停止）。もう一度ログインしてください。"
+
+
+def session_gone_error() -> NotAuthenticated:
+    """The 401 for a write refused because its login session ended before it committed."""
+    return NotAuthenticated(SESSION_GONE_MESSAGE, code="session_revoked")
+
+
 async def live_session_ids(conn, session_ids: set[int]) -> set[int]:
     """Which of ``session_ids`` are still valid: not revoked, not expired, their user active. ``conn`` is a
     connection or session in the caller's write transaction, so the answer holds for what it commits."""

@@ -32,6 +32,8 @@ from sqlalchemy import delete, func, select, update
 
 from medipersona.db import Database, utcnow
 from medipersona.jobs.dblock import write_lock
+from medipersona.jobs.hub import EventHub
+from medipersona.jobs.inserter import RowInserter
 from medipersona.jobs.models import Job, JobEvent
 from medipersona.jobs.registry import (
     GAVE_UP_FAILURE,
@@ -41,7 +43,7 @@ from medipersona.jobs.registry import (
     LeaseLost,
     get_handler,
 )
-from medipersona.jobs.writer import EventHub, RowInserter, WriteBatcher
+from medipersona.jobs.writer import WriteBatcher
 from medipersona.ops import metrics
 from medipersona.settings import Settings
 

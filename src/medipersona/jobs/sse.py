@@ -121,27 +121,20 @@ async def job_event_stream(
         need_read = True
         local_at_read = False
         last_sent = time.monotonic()
-        # A job created and run here: the state so far is in the hub's log (taken right after subscribing,
-        # with no await in between, so the queue carries exactly what comes after it). No table read.
-        replay = runtime.hub.replay(job_id) if runtime.is_local(job_id) else None
-        if replay is not None:
-            if session is not None:
-                await session.close()
-                session = None
-            need_read = False
-            local_at_read = True
-            chunk, last, finished = _format_after(replay, last)
-            if chunk:
-                yield b"".join(chunk)
-                last_sent = time.monotonic()
-            if finished:
-                return
         while True:
             if need_read:
                 # Locality is checked *before* reading: if the job ran here then, every later row reaches us
                 # through the hub (we subscribed first), so the hub alone is gap-free from now on.
                 local_at_read = runtime.is_local(job_id)
-                rows = await _read_rows(app, job_id, last, session)
+                # A job created and run here keeps its events in the hub: the state so far comes from memory
+                # (taken with no await since subscribing, so the queue carries exactly what follows it).
+                replay = runtime.hub.replay(job_id) if local_at_read else None
+                if replay is None:
+                    rows = await _read_rows(app, job_id, last, session)
+                else:
+                    rows = replay
+                    if session is not None:
+                        await session.close()
                 session = None
                 chunk, last, finished = _format_after(rows, last)
                 if chunk:

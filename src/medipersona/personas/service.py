@@ -18,15 +18,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.accounts.models import User
-from medipersona.accounts.service import live_session_ids
+from medipersona.accounts.service import live_session_ids, session_gone_error
 from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS, SETTING_TYPES
 from medipersona.catalog.service import get_catalog
 from medipersona.db import JST, utcnow
-from medipersona.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
+from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import local_runtime, wake_local_runners
-from medipersona.jobs.writer import SESSION_GONE_MESSAGE
 from medipersona.jobs.service import enqueue, first_event, new_job
 from medipersona.personas.autofill import autofill
 from medipersona.personas.models import Persona, new_persona_id
@@ -192,7 +191,7 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
         return persona
     async with write_lock(session.bind):
         if auth_session_id is not None and auth_session_id not in await live_session_ids(session, {auth_session_id}):
-            raise NotAuthenticated(SESSION_GONE_MESSAGE, code="session_revoked")
+            raise session_gone_error()
         # persona, job and its first event (three INSERTs, in foreign-key order), one commit
         session.add(persona)
         await session.flush()
@@ -381,17 +380,27 @@ async def _active_job(session: AsyncSession, persona: Persona) -> Job | None:
     return None
 
 
+REQUIRED_PROFILE_FIELDS = {"name": "名前", "gender": "性別", "age": "年齢"}
+
+
 async def update_persona(session: AsyncSession, user: User, persona_id: str, data: PersonaUpdate) -> Persona:
     persona = await get_persona(session, user, persona_id)
     if await _active_job(session, persona) is not None:
         raise Conflict("生成中のペルソナは編集できません。完了してからもう一度お試しください。", code="busy")
     await release_connection(session)
     if data.profile is not None:
+        # A field sent empty (or null) is cleared, except the ones every persona needs.
+        given = data.profile.model_dump(exclude_unset=True)
+        missing = [{"field": f"profile.{key}", "message": f"{label}は空にできません。"}
+                   for key, label in REQUIRED_PROFILE_FIELDS.items() if key in given and given[key] is None]
+        if missing:
+            raise InvalidInput("入力内容を確認してください。", fields=missing)
         profile = dict(persona.profile or {})
-        for key, value in data.profile.model_dump(exclude_unset=True).items():
+        for key, value in given.items():
             if value is None:
-                continue
-            profile[key] = value
+                profile.pop(key, None)
+            else:
+                profile[key] = value
         persona.profile = profile
         if data.profile.name:
             persona.name = data.profile.name

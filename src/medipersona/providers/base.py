@@ -32,12 +32,15 @@ class ProviderError(Exception):
 
     ``code``: provider_error | provider_timeout | rate_limited | connection_error | invalid_output | refused |
     unsupported. ``message`` is Japanese (it may reach users); it never holds keys or prompt contents.
+    ``detail``: the upstream's own words (English, shortened, redacted) for the operator: logged with the call
+    (``error_detail``), never shown to users.
     """
 
     def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None,
-                 status: int | None = None, code: str = "provider_error") -> None:
+                 status: int | None = None, code: str = "provider_error", detail: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.detail = detail
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
@@ -102,8 +105,8 @@ def redact(text: str) -> str:
 def status_error(provider: str, status: int, detail: str = "", *, retry_after: float | None = None) -> ProviderError:
     """A ProviderError for an HTTP status: 408/409/429/5xx are retryable, other 4xx are not.
 
-    ``detail`` (the upstream message) is shortened and redacted; it is dropped for 401/403, whose messages
-    quote the key.
+    ``detail`` (the upstream message) is shortened and redacted and kept for the log, not the user's message;
+    it is dropped for 401/403, whose messages quote the key.
     """
     retryable = status in (408, 409, 429) or status >= 500
     code = "rate_limited" if status == 429 else "provider_error"
@@ -116,9 +119,8 @@ def status_error(provider: str, status: int, detail: str = "", *, retry_after: f
         message = f"AIプロバイダー（{provider}）でサーバーエラーが発生しました（HTTP {status}）。"
     else:
         message = f"AIプロバイダー（{provider}）がリクエストを受け付けませんでした（HTTP {status}）。"
-    if detail:
-        message += f" 詳細: {detail}"
-    return ProviderError(message, retryable=retryable, retry_after=retry_after, status=status, code=code)
+    return ProviderError(message, retryable=retryable, retry_after=retry_after, status=status, code=code,
+                         detail=detail)
 
 
 @dataclass

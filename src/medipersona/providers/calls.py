@@ -119,6 +119,8 @@ def _record(provider: Provider, model: str, task: str, outcome: str, seconds: fl
         extra["error_code"] = err.code
         if err.status is not None:
             extra["status"] = err.status
+        if err.detail:
+            extra["error_detail"] = err.detail
     level = logging.INFO if outcome in ("ok", "cancelled") else logging.WARNING
     log.log(level, "[AI] Response time: %.2f seconds", seconds, extra=extra)
     if outcome != "cancelled":
