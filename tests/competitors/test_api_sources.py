@@ -67,6 +67,30 @@ async def test_places_and_estat_to_done(admin_client, fake):
     assert KEY not in str(events)
 
 
+async def test_a_full_page_of_places_is_reported_as_a_lower_bound(admin_client, fake):
+    """searchNearby returns at most 20 places: 20 back means the radius may hold more, and the page, the
+    prompt and the stats say so instead of presenting 20 as the market's size."""
+    from medipersona.competitors.display import market_rows
+    from medipersona.competitors.labels import PLACES_CAP_NOTE
+
+    fake.on(NEARBY, Reply(200, {"places": [place(f"p{i}", f"医院{i}", 50 * i, 0) for i in range(1, 21)]}))
+    r = await admin_client.post("/api/competitors", json=places_body(population=None))
+    assert r.status_code == 202, r.text
+    assert (await stream(admin_client, r.json()["id"]))[-1][0] == "done"
+    data = (await admin_client.get(f"/api/competitors/{r.json()['id']}")).json()
+    assert data["market"]["count"] == 20 and data["market"]["capped"] is True
+    rows = dict(market_rows(data))
+    assert rows["競合数（半径3km）"] == "20件以上" and rows["注意"] == PLACES_CAP_NOTE
+    page = await admin_client.get(f"/competitors/{r.json()['id']}")
+    assert "20件以上" in page.text
+
+    fake.on(NEARBY, Reply(200, {"places": [place("q1", "医院A", 100, 0)]}))
+    r = await admin_client.post("/api/competitors", json=places_body(population=None))
+    assert (await stream(admin_client, r.json()["id"]))[-1][0] == "done"
+    data = (await admin_client.get(f"/api/competitors/{r.json()['id']}")).json()
+    assert data["market"]["capped"] is False and "注意" not in dict(market_rows(data))
+
+
 async def test_places_403_fails_the_job_with_a_japanese_message(admin_client, fake):
     fake.on(NEARBY, Reply(403, {"error": {"code": 403, "message": "Places API (New) has not been used",
                                           "status": "PERMISSION_DENIED"}}))

@@ -3,11 +3,10 @@ estimate, the population shapes), so a renamed key shows up here instead of as a
 
 from __future__ import annotations
 
-from tests.competitors.analysis_samples import analysis_values
-
 from medipersona.competitors import display
 from medipersona.competitors.demand import estimate
 from medipersona.competitors.market import market_stats
+from tests.competitors.analysis_samples import analysis_values
 
 BANDS = {"0-14": 12_000, "15-64": 60_000, "65-74": 14_000, "75+": 14_000}
 

@@ -67,7 +67,7 @@ def test_xlsx_file():
 
 
 @pytest.mark.parametrize(("name", "data", "needle"), [
-    ("a.csv", "foo,bar\n1,2\n".encode(), "必須の列が見つかりません: 名称、緯度、経度"),
+    ("a.csv", b"foo,bar\n1,2\n", "必須の列が見つかりません: 名称、緯度、経度"),
     ("a.xls", b"\xd0\xcf\x11\xe0 old excel", ".xls"),
     ("a.xlsx", b"PK\x03\x04 broken zip", "Excelファイル"),
     ("a.pdf", b"%PDF-1.4", "CSV（.csv）または Excel"),

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.competitors.analysis_samples import XSS, insert_analysis
-
 from medipersona.catalog.service import get_catalog
+from tests.competitors.analysis_samples import XSS, insert_analysis
 from tests.conftest import MEMBER_PASSWORD
 
 CSV = ("名称,住所,緯度,経度,評価,口コミ数\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from medipersona.competitors.labels import AGE_BAND_LABELS, STRATEGY_SECTIONS, SWOT_SECTIONS
+from medipersona.competitors.labels import AGE_BAND_LABELS, PLACES_CAP_NOTE, STRATEGY_SECTIONS, SWOT_SECTIONS
 
 NO_DATA = "—"
 POPULATION_SOURCE_LABELS = {"estat": "e-Stat（国勢調査）", "user": "入力値", "manual": "入力値",
@@ -83,8 +83,9 @@ def market_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
     market = analysis.get("market") or {}
     radius = analysis.get("radius_km")
     density = _num(market.get("per_km2", market.get("density_per_km2")))
+    count = count_label(market.get("count"))
     rows = [
-        (f"競合数（半径{radius}km）", count_label(market.get("count"))),
+        (f"競合数（半径{radius}km）", f"{count}以上" if market.get("capped") and count != NO_DATA else count),
         ("1km²あたり", NO_DATA if density is None else f"{density:.2f}件"),
         ("平均評価", rating_label(market.get("avg_rating"))),
         ("平均口コミ数", count_label(market.get("avg_reviews"))),
@@ -93,6 +94,8 @@ def market_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
     nearest = market.get("nearest")
     if isinstance(nearest, dict) and nearest.get("name"):
         rows.append(("最寄りの競合", f"{nearest['name']}（{distance_label(nearest.get('distance_m'))}）"))
+    if market.get("capped"):
+        rows.append(("注意", PLACES_CAP_NOTE))
     return rows
 
 

@@ -81,7 +81,7 @@ def choose_partition(classes: dict[str, tuple[int, int | None]]) -> list[str]:
         starting = [(code, rng) for code, rng in classes.items() if rng[0] == age]
         if not starting:
             break
-        code, (lo, hi) = min(starting, key=lambda item: (item[1][1] is None, (item[1][1] or 999) - item[1][0]))
+        code, (_lo, hi) = min(starting, key=lambda item: (item[1][1] is None, (item[1][1] or 999) - item[1][0]))
         chosen.append(code)
         if hi is None:
             return chosen

@@ -111,7 +111,13 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
     from medipersona.competitors import places
     from medipersona.competitors.demand import estimate, load_rates
     from medipersona.competitors.market import market_stats
-    from medipersona.competitors.prompt import SWOT_KEYS, SWOT_LABELS, CompetitorSwot, build_context, build_request
+    from medipersona.competitors.prompt import (
+        SWOT_KEYS,
+        SWOT_LABELS,
+        CompetitorSwot,
+        build_context,
+        build_request,
+    )
     from medipersona.providers.base import ProviderError
     from medipersona.providers.structured import generate_structured
 
@@ -153,7 +159,8 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
                                                 clinic.get("departments") or [], clinic.get("name", ""))
             competitors = nearby.competitors
             extra = {"included_types": nearby.included_types, "returned": nearby.raw_count,
-                     "excluded_outside_radius": nearby.outside_radius}
+                     "excluded_outside_radius": nearby.outside_radius,
+                     "capped": nearby.raw_count >= places.MAX_RESULTS}
         else:
             competitors, outside = places.locate(clinic["lat"], clinic["lng"], list(request.get("competitors") or []),
                                                  radius_km * 1000.0, clinic.get("name", ""))

@@ -32,3 +32,7 @@ ANALYSIS_STEPS: tuple[tuple[str, str], ...] = (
 )
 
 AGE_BAND_LABELS: dict[str, str] = {"0-14": "0〜14歳", "15-64": "15〜64歳", "65-74": "65〜74歳", "75+": "75歳以上"}
+
+# Google Places (New) returns at most 20 places per search: when it returned that many, the radius may hold more.
+PLACES_CAP_NOTE = ("Google Places APIは1回の検索で最大20件を返します。半径内にはこれより多くの医療機関がある可能性があります"
+                   "（表示しているのは近い順の20件です）。")

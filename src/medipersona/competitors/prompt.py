@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from medipersona.competitors.labels import STRATEGY_SECTIONS
+from medipersona.competitors.labels import PLACES_CAP_NOTE, STRATEGY_SECTIONS
 from medipersona.competitors.labels import SWOT_SECTIONS as SWOT_QUADRANTS
 
 # The SWOT quadrants then the strategy groups: the keys of ``swot`` and of the streamed ``delta`` events.
@@ -103,6 +103,7 @@ def build_prompt(context: dict[str, Any]) -> str:
         f"- ウェブサイトのある競合: {_fmt(m.get('website_count'), '件')}"
         + (f"（{m['website_share'] * 100:.0f}%）" if m.get("website_share") is not None else ""),
         "- 距離帯別の競合数: " + "、".join(f"{b['label']} {b['count']}件" for b in m.get("bands", [])),
+        *([f"- 注意: {PLACES_CAP_NOTE}競合数・密度は下限として扱うこと。"] if m.get("capped") else []),
         "",
         "## 近い競合（距離順）",
     ]

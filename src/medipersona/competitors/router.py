@@ -21,7 +21,12 @@ from medipersona.competitors.models import CompetitorAnalysis
 from medipersona.competitors.schemas import AnalysisCreate
 from medipersona.deps import CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import InvalidInput, NotFound, PayloadTooLarge
-from medipersona.jobs.sse import SSE_RESPONSE_KWARGS, job_event_stream, parse_last_event_id, static_event_stream
+from medipersona.jobs.sse import (
+    SSE_RESPONSE_KWARGS,
+    job_event_stream,
+    parse_last_event_id,
+    static_event_stream,
+)
 
 router = APIRouter(prefix="/api/competitors", tags=["competitors"])
 

@@ -21,7 +21,7 @@ from medipersona.errors import Forbidden, InvalidInput, NotFound
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import wake_local_runners
-from medipersona.jobs.service import first_event, new_job
+from medipersona.jobs.service import commit_with_job, new_job
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.competitors")
@@ -121,12 +121,7 @@ async def create_analysis(session: AsyncSession, settings: Settings, user: User,
     analysis.current_job_id = job.id
     await session.commit()  # end the read transaction before queueing for the writer
     async with write_lock(session.bind):
-        session.add(analysis)
-        await session.flush()
-        session.add(job)
-        await session.flush()
-        session.add(first_event(job))
-        await session.commit()
+        await commit_with_job(session, analysis, job)
     wake_local_runners(settings)
     return analysis
 

@@ -97,6 +97,7 @@ TABLE_MAX_LINES = 3
 
 
 def _table_pages(fm, doc: dict) -> list:
+    from medipersona.exports.fonts import PT_MM
     from medipersona.exports.layout import (
         ACCENT,
         ACCENT_LIGHT,
@@ -112,7 +113,6 @@ def _table_pages(fm, doc: dict) -> list:
         truncate,
         wrap,
     )
-    from medipersona.exports.fonts import PT_MM
 
     rows = doc.get("competitors") or []
     pad = 1.2

@@ -33,6 +33,18 @@ def first_event(job: Job) -> JobEvent:
                     created_at=job.created_at)
 
 
+async def commit_with_job(session: AsyncSession, subject: Any, job: Job) -> None:
+    """Insert ``subject`` (the row the job works on: a persona, an analysis), ``job`` and its first event, in
+    foreign-key order, and commit: one transaction. Hold the database's write lock around it
+    (``jobs.dblock.write_lock``)."""
+    session.add(subject)
+    await session.flush()
+    session.add(job)
+    await session.flush()
+    session.add(first_event(job))
+    await session.commit()
+
+
 async def enqueue(
     session: AsyncSession,
     kind: str,

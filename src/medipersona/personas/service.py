@@ -26,7 +26,7 @@ from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound, TooM
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import local_runtime, wake_local_runners
-from medipersona.jobs.service import enqueue, first_event, new_job
+from medipersona.jobs.service import commit_with_job, enqueue, first_event, new_job
 from medipersona.personas.autofill import autofill
 from medipersona.personas.models import Persona, new_persona_id
 from medipersona.personas.prompt import extras_labels, profile_labels
@@ -192,13 +192,7 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     async with write_lock(session.bind):
         if auth_session_id is not None and auth_session_id not in await live_session_ids(session, {auth_session_id}):
             raise session_gone_error()
-        # persona, job and its first event (three INSERTs, in foreign-key order), one commit
-        session.add(persona)
-        await session.flush()
-        session.add(job)
-        await session.flush()
-        session.add(first_event(job))
-        await session.commit()
+        await commit_with_job(session, persona, job)
     wake_local_runners(settings)
     return persona
 
