@@ -116,21 +116,19 @@ def compose_competitor_swot(context: dict[str, Any], seed: int | None) -> dict[s
     ]
     rng.shuffle(operations)
 
-    def fit(items: list[str], fallback: list[str]) -> list[str]:
-        seen: list[str] = []
-        for item in items + fallback:
-            if item not in seen:
-                seen.append(item)
-        return seen[:5]
+    def fit(items: list[str], fallback: str) -> list[str]:
+        """Distinct items, 2 to 5; ``fallback`` (this group's own, never shared) only when fewer than 2."""
+        unique = list(dict.fromkeys(items))
+        if len(unique) < 2 and fallback not in unique:
+            unique.append(fallback)
+        return unique[:5]
 
-    generic = ["地域の医療機関との連携を深め、必要に応じて適切に紹介できる体制を整える。",
-               "スタッフ間で患者対応の方針を共有し、説明の一貫性を保つ。"]
     return {
-        "strengths": fit(strengths, generic),
-        "weaknesses": fit(weaknesses, generic),
-        "opportunities": fit(opportunities, generic),
-        "threats": fit(threats, generic),
-        "differentiation": fit(differentiation, generic),
-        "marketing": fit(marketing, generic),
-        "operations": fit(operations, generic),
+        "strengths": fit(strengths, "近隣に住む人・働く人にとって、通いやすい距離にあること自体が受診先に選ばれる理由になる。"),
+        "weaknesses": fit(weaknesses, "競合の評価・口コミ・ウェブサイトと同じ基準で、自院の見え方をまだ比べられていない。"),
+        "opportunities": fit(opportunities, "地域の年齢別人口を入力すると、見込める受診需要をより具体的に見極められる。"),
+        "threats": fit(threats, "半径の外の医療機関やオンライン診療など、ほかの受診手段も比較の対象になりうる。"),
+        "differentiation": fit(differentiation, "自院の方針を一文で言い表し、院内外の案内で同じ言葉を使う。"),
+        "marketing": fit(marketing, "診療時間・休診日の変更を地図サービスとウェブサイトに同時に反映する。"),
+        "operations": fit(operations, "スタッフ間で患者対応の方針を共有し、説明の一貫性を保つ。"),
     }
