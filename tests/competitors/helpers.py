@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
+
+from tests.personas.helpers import parse_sse
 
 from .fakes import LAT0, LNG0, offset
 
@@ -35,21 +36,6 @@ def body(**overrides) -> dict:
     }
     data.update(overrides)
     return data
-
-
-def parse_sse(raw: bytes | str) -> list[tuple[str, dict]]:
-    text = raw.decode() if isinstance(raw, bytes) else raw
-    events = []
-    for block in text.split("\n\n"):
-        typ, data = None, None
-        for line in block.splitlines():
-            if line.startswith("event: "):
-                typ = line[7:]
-            elif line.startswith("data: "):
-                data = json.loads(line[6:])
-        if typ:
-            events.append((typ, data))
-    return events
 
 
 async def stream(client, analysis_id: str, timeout: float = 30.0) -> list[tuple[str, dict]]:

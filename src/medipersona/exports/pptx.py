@@ -101,41 +101,34 @@ def draw_slides(prs, pages) -> None:
 
 def render_pptx(doc: dict) -> bytes:
     """The PPTX bytes for an export document (plain data from ``exports.service.build_document``)."""
-    from pptx import Presentation
+    from medipersona.exports.assets import chart_png, load_portrait
+    from medipersona.exports.layout import build_pages
 
-    from medipersona.exports.assets import chart_png, created_at, load_portrait
-    from medipersona.exports.layout import PAGE_H, PAGE_W, build_pages
-
-    fm = metrics()
     portrait = load_portrait(doc.get("portrait_path"))
     series = (doc.get("timeline") or {}).get("series")
-    pages = build_pages(fm, doc, portrait, lambda w, h: chart_png(series, w, h))
-    prs = Presentation()
-    prs.slide_width = _emu(PAGE_W)
-    prs.slide_height = _emu(PAGE_H)
-    prs.core_properties.title = f"{doc.get('name') or ''} ペルソナ"
-    prs.core_properties.author = "medipersona"
-    if created := created_at(doc):
-        prs.core_properties.created = prs.core_properties.modified = created.replace(tzinfo=None)
-    draw_slides(prs, pages)
-    out = BytesIO()
-    prs.save(out)
-    return out.getvalue()
+    pages = build_pages(metrics(), doc, portrait, lambda w, h: chart_png(series, w, h))
+    return _save(pages, doc, "ペルソナ")
 
 
 def render_competitors_pptx(doc: dict) -> bytes:
     """The PPTX of a competitor analysis: the same pages as its PDF, the map as a picture."""
+    from medipersona.exports.competitors import competitor_pages, map_png
+
+    pages = competitor_pages(metrics(), doc, lambda w, h: map_png(doc))
+    return _save(pages, doc, "競合分析")
+
+
+def _save(pages, doc: dict, kind_label: str) -> bytes:
+    """A presentation of ``pages`` (one slide each) with the document's title and date, as bytes."""
     from pptx import Presentation
 
     from medipersona.exports.assets import created_at
-    from medipersona.exports.competitors import competitor_pages, map_png
     from medipersona.exports.layout import PAGE_H, PAGE_W
 
-    pages = competitor_pages(metrics(), doc, lambda w, h: map_png(doc))
     prs = Presentation()
     prs.slide_width = _emu(PAGE_W)
     prs.slide_height = _emu(PAGE_H)
-    prs.core_properties.title = f"{doc.get('name') or ''} 競合分析"
+    prs.core_properties.title = f"{doc.get('name') or ''} {kind_label}"
     prs.core_properties.author = "medipersona"
     if created := created_at(doc):
         prs.core_properties.created = prs.core_properties.modified = created.replace(tzinfo=None)
