@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     image_provider: str = Field("offline", description="offline | simulated | openai | gemini")
     text_model: str = Field("", description="Model for persona text. Empty: the provider's default.")
     image_model: str = Field("", description="Model for portraits. Empty: the provider's default.")
-    analysis_model: str = Field("", description="Model for timeline analysis. Empty: text_model.")
+    analysis_model: str = Field("", description="Model for the timeline and competitor analyses. Empty: text_model.")
     fallback_text_provider: str = Field("", description="Provider tried when the text provider fails.")
     fallback_image_provider: str = Field("", description="Provider tried when the image provider fails.")
     provider_timeout_seconds: float = Field(120.0, gt=0, description="Deadline of one AI call.")

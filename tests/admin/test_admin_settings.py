@@ -1,10 +1,24 @@
 """Admin settings: section lengths, models per task (validated against the provider), prompt addenda, usage."""
 
+import asyncio
 import re
 
 import pytest
 
 from medipersona.admin import service
+from medipersona.providers.registry import register_provider
+from tests.personas.helpers import CapturingProvider
+
+
+@register_provider
+class AnyModelCapture(CapturingProvider):
+    """Remembers its requests and takes any model name (like an OpenAI-compatible server)."""
+
+    name = "test_capture_any_model"
+
+    @classmethod
+    def accepts_custom_models(cls) -> bool:
+        return True
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +103,36 @@ async def test_settings_page_form_roundtrip(client):
                                                     "addendum.persona_text": "地域密着を意識"})
     assert ok.status_code == 200 and "保存しました" in ok.text
     assert 'value="120"' in ok.text and "地域密着を意識" in ok.text
+
+
+@pytest.mark.parametrize("settings_overrides", [{"text_provider": "test_capture_any_model"}])
+async def test_model_and_instructions_reach_the_analysis_jobs(admin_client):
+    """What the admin sets for タイムライン分析 and 競合分析 is what those jobs ask the provider for."""
+    from tests.competitors.helpers import body as competitor_body
+    from tests.competitors.helpers import wait_status as wait_analysis
+    from tests.personas.helpers import CREATE_BODY, wait_status
+
+    saved = await admin_client.put("/api/admin/settings", json={
+        "models": {"timeline_analysis": "timeline-model-x", "competitor_swot": "swot-model-y"},
+        "prompt_addenda": {"timeline_analysis": "通院前の不安に特に注目してください。",
+                           "competitor_swot": "駐車場の有無を必ず検討してください。"}})
+    assert saved.status_code == 200, saved.text
+    CapturingProvider.requests.clear()
+
+    pid = (await admin_client.post("/api/personas", json=CREATE_BODY)).json()["id"]
+    assert (await wait_status(admin_client, pid))["status"] == "done"
+    assert (await admin_client.post(f"/api/personas/{pid}/timeline-analysis")).status_code == 202
+    analysis_id = (await admin_client.post("/api/competitors", json=competitor_body())).json()["id"]
+    assert (await wait_analysis(admin_client, analysis_id))["status"] == "done"
+    for _ in range(100):
+        if any(r.task == "timeline_analysis" for r in CapturingProvider.requests):
+            break
+        await asyncio.sleep(0.1)
+
+    by_task = {r.task: r for r in CapturingProvider.requests}
+    assert by_task["persona_text"].model not in ("timeline-model-x", "swot-model-y")
+    assert by_task["timeline_analysis"].model == "timeline-model-x"
+    assert "通院前の不安に特に注目してください。" in by_task["timeline_analysis"].prompt
+    assert by_task["competitor_swot"].model == "swot-model-y"
+    assert "駐車場の有無を必ず検討してください。" in by_task["competitor_swot"].prompt
+    assert "駐車場" not in by_task["timeline_analysis"].prompt

@@ -5,6 +5,7 @@ The cache lives 2 s, so a change made in one worker reaches every worker within 
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from medipersona.db import utcnow
 from medipersona.errors import InvalidInput
 from medipersona.settings import Settings
 
+log = logging.getLogger("medipersona.admin")
+
 CACHE_SECONDS = 2.0
 MAX_ADDENDUM_LENGTH = 1000
 
@@ -33,9 +36,13 @@ MODEL_TASKS: dict[str, tuple[str, str]] = {
     "persona_text": ("text", "ペルソナ本文"),
     "portrait": ("image", "ポートレート画像"),
     "timeline_analysis": ("text", "タイムライン分析"),
+    "competitor_swot": ("text", "競合分析（SWOT・戦略）"),
 }
+# Analysis tasks default to MEDIPERSONA_ANALYSIS_MODEL (then the text model).
+ANALYSIS_TASKS = frozenset({"timeline_analysis", "competitor_swot"})
 # Tasks that accept extra prompt instructions.
-PROMPT_TASKS: dict[str, str] = {"persona_text": "ペルソナ本文", "timeline_analysis": "タイムライン分析"}
+PROMPT_TASKS: dict[str, str] = {"persona_text": "ペルソナ本文", "timeline_analysis": "タイムライン分析",
+                                "competitor_swot": "競合分析（SWOT・戦略）"}
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
 
 
@@ -91,12 +98,14 @@ def _provider_for(settings: Settings, kind: str) -> str:
 
 async def model_for(session: AsyncSession, settings: Settings, task: str) -> str:
     """The model for a task: the admin's choice, else the env setting, else '' (the provider's default)."""
-    chosen = (await load_admin_settings(session)).models.get(task, "")
-    if chosen:
-        return chosen
+    return (await load_admin_settings(session)).models.get(task, "") or env_model(settings, task)
+
+
+def env_model(settings: Settings, task: str) -> str:
+    """The model the environment sets for a task ('' = the provider's default)."""
     if task == "portrait":
         return settings.image_model
-    if task == "timeline_analysis":
+    if task in ANALYSIS_TASKS:
         return settings.analysis_model or settings.text_model
     return settings.text_model
 
@@ -104,6 +113,16 @@ async def model_for(session: AsyncSession, settings: Settings, task: str) -> str
 async def prompt_addendum(session: AsyncSession, task: str) -> str:
     """Extra instructions an admin added for a task ('' when none)."""
     return (await load_admin_settings(session)).prompt_addenda.get(task, "")
+
+
+async def task_options(session: AsyncSession, settings: Settings, task: str) -> tuple[str, str]:
+    """(model, extra instructions) an admin configured for a text task; the env settings and no extra
+    instructions when the admin settings cannot be read (a job must not fail over them)."""
+    try:
+        return await model_for(session, settings, task), await prompt_addendum(session, task)
+    except Exception:
+        log.exception("reading the admin settings for %s failed; using the defaults", task)
+        return env_model(settings, task), ""
 
 
 def model_choices(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -108,6 +108,7 @@ class SwotStreamer:
 
 @job_handler(JOB_KIND, on_failure=_mark_failed, max_attempts=3)
 async def run_competitor_analysis(ctx: JobContext) -> None:
+    from medipersona.admin import service as admin
     from medipersona.competitors import places
     from medipersona.competitors.demand import estimate, load_rates
     from medipersona.competitors.market import market_stats
@@ -132,6 +133,7 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
         clinic = dict(analysis.clinic or {})
         radius_km = int(analysis.radius_km)
         source = analysis.source
+        model, addendum = await admin.task_options(session, ctx.settings, "competitor_swot")
     settings = ctx.settings
     timings: dict[str, Any] = {"attempt": ctx.attempt}
     ctx.emit("status", {"status": "running", "attempt": ctx.attempt})
@@ -188,7 +190,8 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
     text_started = time.monotonic()
     streamer = SwotStreamer(ctx)
     try:
-        obj, meta = await generate_structured(settings, build_request(context, zlib.crc32(analysis_id.encode())),
+        obj, meta = await generate_structured(settings, build_request(context, zlib.crc32(analysis_id.encode()),
+                                                                      model=model, addendum=addendum),
                                               CompetitorSwot, on_progress=streamer,
                                               progress_interval=PROGRESS_INTERVAL)
     except ProviderError as exc:

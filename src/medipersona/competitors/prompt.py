@@ -85,7 +85,8 @@ def build_context(analysis: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_prompt(context: dict[str, Any]) -> str:
+def build_prompt(context: dict[str, Any], addendum: str = "") -> str:
+    """``addendum``: extra instructions an admin configured (the system prompt's rules still apply)."""
     c = context["clinic"]
     m = context["market"]
     lines = [
@@ -130,6 +131,8 @@ def build_prompt(context: dict[str, Any]) -> str:
                      "受療率は概算のサンプル値）")
     else:
         lines.append("- 推計なし（人口データがないため）")
+    if addendum.strip():
+        lines += ["", "## 追加の指示", addendum.strip()]
     lines += [
         "",
         "## 出力",
@@ -140,13 +143,13 @@ def build_prompt(context: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def build_request(context: dict[str, Any], seed: int | None, model: str = ""):
+def build_request(context: dict[str, Any], seed: int | None, model: str = "", addendum: str = ""):
     from medipersona.providers.base import TextRequest
 
     return TextRequest(
         task="competitor_swot",
         system=SYSTEM_PROMPT,
-        prompt=build_prompt(context),
+        prompt=build_prompt(context, addendum),
         schema=CompetitorSwot.model_json_schema(),
         schema_name="competitor_swot",
         model=model,

@@ -102,7 +102,8 @@ SYSTEM_PROMPT = (
 )
 
 
-def build_prompt(context: dict[str, Any]) -> str:
+def build_prompt(context: dict[str, Any], addendum: str = "") -> str:
+    """``addendum``: extra instructions an admin configured (the system prompt's rules still apply)."""
     p = context["persona"]
     s = context["summary"]
     lines = [
@@ -130,6 +131,8 @@ def build_prompt(context: dict[str, Any]) -> str:
         lines.append(f"- {label}: {items}")
     if context["dataset"]["is_sample"]:
         lines.append("\n※ キーワードデータは架空のサンプルデータです。")
+    if addendum.strip():
+        lines += ["", "## 追加の指示", addendum.strip()]
     lines += [
         "",
         "## 出力",
@@ -141,14 +144,15 @@ def build_prompt(context: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def build_request(context: dict[str, Any], seed: int | None):
+def build_request(context: dict[str, Any], seed: int | None, model: str = "", addendum: str = ""):
     from medipersona.providers.base import TextRequest
 
     return TextRequest(
         task="timeline_analysis",
         system=SYSTEM_PROMPT,
-        prompt=build_prompt(context),
+        prompt=build_prompt(context, addendum),
         schema=TimelineAnalysis.model_json_schema(),
+        model=model,
         schema_name="timeline_analysis",
         max_output_tokens=3000,
         temperature=0.7,

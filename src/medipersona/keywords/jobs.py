@@ -101,6 +101,7 @@ async def mark_timeline_failed(tx, ctx: JobContext, error: dict[str, str]) -> No
 
 @job_handler(KIND, on_failure=mark_timeline_failed)
 async def run_timeline_analysis(ctx: JobContext) -> None:
+    from medipersona.admin import service as admin
     from medipersona.keywords import store
     from medipersona.providers.base import ProviderError
     from medipersona.providers.structured import generate_structured
@@ -117,6 +118,7 @@ async def run_timeline_analysis(ctx: JobContext) -> None:
                             "できません。", code="no_keyword_data")
         context = build_context(persona, timeline)
         seed = persona.seed
+        model, addendum = await admin.task_options(session, ctx.settings, KIND)
     ctx.emit("status", {"status": "running", "task": KIND})
     await ctx.write(_apply_status(ctx.persona_id, {"timeline_status": "running", "updated_at": utcnow()}))
 
@@ -133,7 +135,8 @@ async def run_timeline_analysis(ctx: JobContext) -> None:
                 sent[key] = len(text)
 
     try:
-        result, meta = await generate_structured(ctx.settings, build_request(context, seed), TimelineAnalysis,
+        result, meta = await generate_structured(ctx.settings, build_request(context, seed, model, addendum),
+                                                 TimelineAnalysis,
                                                  on_progress=on_progress)
     except ProviderError as exc:
         raise JobFailed(str(exc) or "AIによる分析に失敗しました。時間をおいてもう一度お試しください。",
