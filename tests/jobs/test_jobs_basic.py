@@ -149,9 +149,10 @@ async def test_idle_worker_gives_memory_back_after_a_burst(app, monkeypatch):
     """After TRIM_AFTER_JOBS jobs, once nothing has run for TRIM_IDLE_SECONDS, the freed heap is returned
     (malloc_trim) once; a short run of jobs below the threshold does not trigger it."""
     from medipersona.jobs import runner
+    from medipersona.ops import process
 
     trims: list[float] = []
-    monkeypatch.setattr(runner, "release_free_memory", lambda: trims.append(1.0))
+    monkeypatch.setattr(process, "release_free_memory", lambda: trims.append(1.0))
     monkeypatch.setattr(runner, "TRIM_IDLE_SECONDS", 0.2)
     monkeypatch.setattr(runner, "TRIM_AFTER_JOBS", 5)
     runtime = app.state.jobs

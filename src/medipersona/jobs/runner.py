@@ -44,13 +44,12 @@ from medipersona.jobs.registry import (
     get_handler,
 )
 from medipersona.jobs.writer import WriteBatcher
-from medipersona.ops import metrics
+from medipersona.ops import metrics, process
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.jobs")
 
 CLAIM_BATCH = 200
-SWITCH_INTERVAL = 0.001  # seconds; CPython default 0.005
 JOB_READ_SLOTS = 4  # pooled connections the jobs of one worker read with at once
 TRIM_AFTER_JOBS = 20  # jobs since the last trim that make an idle worker give its free heap back
 TRIM_IDLE_SECONDS = 1.0  # idle this long first (the burst's streams and connections close meanwhile)
@@ -408,7 +407,7 @@ class JobRuntime:
         if self.running or self._stopping:
             return
         self._jobs_since_trim = 0
-        await anyio.to_thread.run_sync(release_free_memory)
+        await anyio.to_thread.run_sync(process.release_free_memory)
 
     async def _safe_fail(self, ctx: JobContext, error: dict[str, str]) -> None:
         if ctx.finished:
@@ -463,59 +462,6 @@ def wake_local_runners(settings: Settings) -> None:
             runtime.wake()
 
 
-_TUNED = False
-
-
-def _tune_process() -> None:
-    """Process-wide settings for a worker that carries hundreds of concurrent jobs; applied once per process
-    (the first app start — a test session starting many apps must not freeze each one's garbage)."""
-    global _TUNED
-    if _TUNED:
-        return
-    _TUNED = True
-    import gc
-    import sys
-
-    # The objects that exist now (modules, classes, the catalog ...) live as long as the process: move them
-    # out of the cyclic GC's generations, so that full collections during a burst take microseconds instead
-    # of tens of milliseconds of blocked event loop (measured: 67 ms for ~100k objects on the 2-core box).
-    gc.collect()
-    gc.freeze()
-    # Every database call hops to a driver thread (aiosqlite) and back. With a busy event loop the thread
-    # waits up to the interpreter's switch interval (5 ms) for the GIL at each hop; a shorter interval keeps
-    # hundreds of small queries from queueing behind each other.
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    _limit_malloc_arenas()
-
-
-def _limit_malloc_arenas(count: int = 1) -> None:
-    """glibc gives every thread that allocates under contention its own heap arena (up to 8 per core), and
-    keeps their pages: with ~70 driver and pool threads that is tens of MB of RSS after a burst (measured:
-    worker RSS after 200 generations 151 MB → 137 MB with 2 arenas → 126 MB with 1; the threads mostly wait
-    on I/O and the GIL, so one arena costs no throughput). Like ``MALLOC_ARENA_MAX=1`` in the environment
-    (which wins when set), applied before this worker's threads exist. No-op without glibc."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-8, count)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
-def release_free_memory() -> None:
-    """Give the heap's free pages back to the OS (glibc ``malloc_trim``). After a burst, the memory its
-    hundreds of requests and jobs used is free but stays in the process's RSS: glibc returns only the top of
-    the heap on its own. Blocking for a few milliseconds: call it in a thread. No-op without glibc."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def local_runtime(settings: Settings) -> JobRuntime | None:
     """A running runtime of this process on the same database, if any."""
     url = settings.effective_database_url
@@ -534,7 +480,7 @@ def wake_runner(app: FastAPI) -> None:
 
 
 async def start_job_runner(app: FastAPI) -> None:
-    _tune_process()
+    process.tune_worker_process()
     runtime = JobRuntime(app.state.settings, app.state.db)
     app.state.jobs = runtime
     _LOCAL_RUNTIMES.append(runtime)
