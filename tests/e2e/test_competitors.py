@@ -156,3 +156,48 @@ def test_without_javascript_the_form_posts_the_list_file(session_factory):
     expect(page.locator("#comp-table tbody tr")).to_have_count(1)
     expect(page.locator("#comp-table tbody th")).to_contain_text("あおば内科")
     s.problems.assert_clean()
+
+
+def test_result_and_form_fit_a_phone(session_factory, api):
+    """At 390 px: no sideways scrolling of the page (the table scrolls in its own box), the map fits the width,
+    the form's fields are usable."""
+    rows = [{"name": name, "lat": float(_at(n, e)[0]), "lng": float(_at(n, e)[1]), "rating": 4.0, "reviews": 10,
+             "hours": "月〜金 9:00〜18:00", "website": "https://example.jp/"}
+            for name, n, e in (("とても長い名前の医療法人社団さくら会さくら内科クリニック", 300, 0),
+                               ("みどり医院", 0, 900), ("あおば内科", -1500, 200))]
+    created = api.post("/api/competitors", json={
+        "clinic": {"name": "スマホ確認内科", "lat": LAT0, "lng": LNG0, "departments": ["internal_medicine"]},
+        "radius_km": 3, "source": "list", "competitors": rows})
+    assert created.status_code == 202, created.text
+    analysis_id = created.json()["id"]
+    for _ in range(60):
+        if api.get(f"/api/competitors/{analysis_id}").json()["status"] == "done":
+            break
+        import time
+
+        time.sleep(0.5)
+
+    s = session_factory("phone", name="competitors")
+    page = s.page
+    s.goto(f"/competitors/{analysis_id}")
+    expect(page.locator("#comp-status .badge")).to_have_text("完了")
+    page.wait_for_function("() => document.getElementById('comp-map').naturalWidth > 0")
+    fit = page.evaluate("""() => ({
+        page: document.scrollingElement.scrollWidth, view: window.innerWidth,
+        map: document.getElementById('comp-map').getBoundingClientRect().right})""")
+    assert fit["page"] <= fit["view"] and fit["map"] <= fit["view"], fit
+    expect(page.locator("#comp-table tbody tr")).to_have_count(3)
+    # Names stay readable (the table scrolls in its own box rather than squeezing a column to one character).
+    name_width = page.locator("#comp-table tbody th").first.bounding_box()["width"]
+    assert name_width >= 150, name_width
+    assert page.evaluate("() => { const w = document.querySelector('#comp-table').closest('.table-wrap');"
+                         " return w.scrollWidth > w.clientWidth; }")
+    s.shot("result-done", docs=True)
+
+    s.goto("/competitors")
+    expect(page.get_by_label("医院名（必須）")).to_be_visible()
+    width = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], width
+    page.get_by_label("医院名（必須）").fill("スマホ入力テスト")
+    expect(page.get_by_label("医院名（必須）")).to_have_value("スマホ入力テスト")
+    s.problems.assert_clean()
