@@ -150,6 +150,37 @@ async def test_offline_provider_failure_fails_the_job(admin_client, monkeypatch)
     assert "SWOT" in data["error"]["message"]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_a_failed_analysis_runs_again_with_its_inputs(app, admin_client, member_client, monkeypatch):
+    from sqlalchemy import func, select
+
+    from medipersona.jobs.models import Job
+    from medipersona.providers import offline_competitors
+
+    working = offline_competitors.compose_competitor_swot
+    monkeypatch.setattr(offline_competitors, "compose_competitor_swot", lambda context, seed: {})
+    analysis_id = (await admin_client.post("/api/competitors", json=body(radius_km=1))).json()["id"]
+    assert (await wait_status(admin_client, analysis_id))["status"] == "failed"
+    # only a failed analysis can run again, and only for its owner
+    assert (await member_client.post(f"/api/competitors/{analysis_id}/retry")).status_code == 404
+
+    monkeypatch.setattr(offline_competitors, "compose_competitor_swot", working)  # the cause is fixed
+    r = await admin_client.post(f"/api/competitors/{analysis_id}/retry")
+    assert r.status_code == 202 and r.json()["status"] == "queued", r.text
+    events = await stream(admin_client, analysis_id)
+    assert events[-1][0] == "done", events[-2:]
+    assert not any(t == "error" for t, _ in events), "the failed run's events are gone with its job"
+    data = (await admin_client.get(f"/api/competitors/{analysis_id}")).json()
+    assert data["status"] == "done" and data["error"] is None and data["swot"]["strengths"]
+    assert data["radius_km"] == 1 and [c["name"] for c in data["competitors"]] == ["近い内科", "中間クリニック"]
+    async with app.state.db.sessionmaker() as session:
+        jobs = await session.scalar(select(func.count()).select_from(Job).where(Job.owner_id == data["owner_id"]))
+    assert jobs == 1  # the failed job was replaced, not left behind
+
+    again = await admin_client.post(f"/api/competitors/{analysis_id}/retry")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "not_failed"
+
+
 # ------------------------------------------------------------------------------------------------ history
 async def test_owner_isolation_list_and_delete(admin_client, member_client):
     mine = (await member_client.post("/api/competitors", json=body())).json()["id"]

@@ -126,3 +126,27 @@ async def test_delete_from_the_page(client, app):
     response = await client.post(f"/competitors/{analysis.id}/delete", data={"csrf_token": client.csrf_token})
     assert response.status_code == 303 and response.headers["location"] == "/competitors?message=deleted"
     assert (await client.get(f"/competitors/{analysis.id}")).status_code == 404
+
+
+async def test_a_failed_analysis_offers_to_run_again(client, app, monkeypatch):
+    from medipersona.providers import offline_competitors
+
+    from .helpers import body, wait_status
+
+    await _logged_in(client)
+    working = offline_competitors.compose_competitor_swot
+    monkeypatch.setattr(offline_competitors, "compose_competitor_swot", lambda context, seed: {})
+    created = await client.post("/api/competitors", json=body(), headers={"X-CSRF-Token": client.csrf_token})
+    analysis_id = created.json()["id"]
+    assert (await wait_status(client, analysis_id))["status"] == "failed"
+    page = (await client.get(f"/competitors/{analysis_id}")).text
+    assert f'action="/competitors/{analysis_id}/retry"' in page and "同じ条件でもう一度実行" in page
+    assert not re.search(r'<div id="comp-failure"[^>]* hidden>', page)
+
+    monkeypatch.setattr(offline_competitors, "compose_competitor_swot", working)
+    assert (await client.post(f"/competitors/{analysis_id}/retry")).status_code == 403  # CSRF
+    response = await client.post(f"/competitors/{analysis_id}/retry", data={"csrf_token": client.csrf_token})
+    assert response.status_code == 303 and response.headers["location"] == f"/competitors/{analysis_id}"
+    assert (await wait_status(client, analysis_id))["status"] == "done"
+    done_page = (await client.get(f"/competitors/{analysis_id}")).text
+    assert re.search(r'<div id="comp-failure"[^>]* hidden>', done_page)  # the failure box (and its button) hidden

@@ -171,6 +171,14 @@ async def delete_submit(analysis_id: str, user: CurrentUser, session: SessionDep
     return RedirectResponse("/competitors?message=deleted", status_code=303)
 
 
+@router.post("/competitors/{analysis_id}/retry")
+async def retry_submit(analysis_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    from medipersona.competitors import service
+
+    await service.retry_analysis(session, settings, user, analysis_id)
+    return RedirectResponse(f"/competitors/{analysis_id}", status_code=303)
+
+
 @router.get("/competitors/{analysis_id}")
 async def result_page(request: Request, analysis_id: str, user: CurrentUser, session: SessionDep):
     from medipersona.competitors import service

@@ -47,6 +47,14 @@ async def create_analysis(data: AnalysisCreate, user: CurrentUser, session: Sess
                          "events_url": f"/api/competitors/{analysis.id}/events"}, status_code=202)
 
 
+@router.post("/{analysis_id}/retry", status_code=202)
+async def retry_analysis(analysis_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    """Run a failed analysis again with its original inputs (409 unless it failed)."""
+    analysis = await service.retry_analysis(session, settings, user, analysis_id)
+    return JSONResponse({"id": analysis.id, "status": analysis.status,
+                         "events_url": f"/api/competitors/{analysis.id}/events"}, status_code=202)
+
+
 async def _read_upload(request: Request) -> tuple[str, bytes, str]:
     """(file name, bytes, kind) of a multipart import request; 413/422 with Japanese messages."""
     from medipersona.competitors.importer import MAX_FILE_BYTES, TOO_LARGE_MESSAGE

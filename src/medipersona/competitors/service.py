@@ -17,11 +17,12 @@ from medipersona.accounts.models import User
 from medipersona.catalog.service import get_catalog
 from medipersona.competitors.models import CompetitorAnalysis, new_analysis_id
 from medipersona.competitors.schemas import AnalysisCreate
-from medipersona.errors import Forbidden, InvalidInput, NotFound
+from medipersona.db import utcnow
+from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import wake_local_runners
-from medipersona.jobs.service import commit_with_job, new_job
+from medipersona.jobs.service import commit_with_job, first_event, new_job
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.competitors")
@@ -122,6 +123,41 @@ async def create_analysis(session: AsyncSession, settings: Settings, user: User,
     await session.commit()  # end the read transaction before queueing for the writer
     async with write_lock(session.bind):
         await commit_with_job(session, analysis, job)
+    wake_local_runners(settings)
+    return analysis
+
+
+async def retry_analysis(session: AsyncSession, settings: Settings, user: User,
+                         analysis_id: str) -> CompetitorAnalysis:
+    """Run a failed analysis again with the inputs it was created with (e.g. once the Places key is fixed).
+    The failed job (and its events) is replaced by the new one in the same transaction: an analysis has one job."""
+    analysis = await get_analysis(session, user, analysis_id)
+    if analysis.status != "failed":
+        raise Conflict("失敗した競合分析だけ再実行できます。", code="not_failed")
+    previous = await session.get(Job, analysis.current_job_id) if analysis.current_job_id else None
+    request = (previous.payload or {}).get("request") if previous is not None else None
+    if not isinstance(request, dict):
+        raise Conflict("元の入力が見つからないため再実行できません。新しい競合分析を作成してください。",
+                       code="inputs_missing")
+    if analysis.source == "places" and not settings.places_configured:
+        raise Conflict("Google Places APIが設定されていないため再実行できません。競合リストを取り込んで新しい競合分析を"
+                       "作成してください。", code="places_not_configured")
+    job = new_job(JOB_KIND, None, {"analysis_id": analysis.id, "request": request}, owner_id=user.id)
+    await session.commit()  # end the read transaction before queueing for the writer
+    async with write_lock(session.bind):
+        await session.execute(sa_delete(Job).where(Job.id == previous.id))
+        analysis.status = "queued"
+        analysis.error = None
+        analysis.finished_at = None
+        analysis.current_job_id = job.id
+        analysis.competitors, analysis.market, analysis.population = [], {}, {}
+        analysis.demand, analysis.swot, analysis.timings = {}, {}, {}
+        analysis.updated_at = utcnow()
+        session.add(analysis)
+        session.add(job)
+        await session.flush()
+        session.add(first_event(job))
+        await session.commit()
     wake_local_runners(settings)
     return analysis
 
