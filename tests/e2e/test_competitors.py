@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -170,11 +171,9 @@ def test_result_and_form_fit_a_phone(session_factory, api):
         "radius_km": 3, "source": "list", "competitors": rows})
     assert created.status_code == 202, created.text
     analysis_id = created.json()["id"]
-    for _ in range(60):
+    for _ in range(60):  # a sync (Playwright) test: no event loop to block here
         if api.get(f"/api/competitors/{analysis_id}").json()["status"] == "done":
             break
-        import time
-
         time.sleep(0.5)
 
     s = session_factory("phone", name="competitors")
