@@ -4,6 +4,7 @@ section, duplicate, retry, delete. Routers and pages call these.
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import shutil
@@ -466,52 +467,33 @@ def _image_file(settings: Settings, persona: Persona) -> Path | None:
     return path
 
 
+# Columns a duplicate does not take from its source: its own identity, state and times; the portrait file is
+# copied separately; the timeline analysis is run again on demand.
+NOT_DUPLICATED = frozenset({"id", "owner_id", "status", "current_job_id", "image_path", "timeline_status",
+                            "timeline_analysis", "created_at", "updated_at", "finished_at"})
+
+
 async def duplicate_persona(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> Persona:
     source = await get_persona(session, user, persona_id)
     if source.status != "done":
         raise Conflict("完成したペルソナだけ複製できます。", code="not_done")
-    copy = Persona(
-        id=new_persona_id(),
-        owner_id=user.id,
-        status="done",
-        department_id=source.department_id,
-        chief_complaint_id=source.chief_complaint_id,
-        purpose_id=source.purpose_id,
-        setting_type=source.setting_type,
-        patient_type_id=source.patient_type_id,
-        seed=source.seed,
-        request=dict(source.request or {}),
-        name=source.name,
-        profile=dict(source.profile or {}),
-        extras=dict(source.extras or {}),
-        extra_fields=list(source.extra_fields or []),
-        sections=dict(source.sections or {}),
-        keywords_used=list(source.keywords_used or []),
-        image_status=source.image_status,
-        image_mime=source.image_mime,
-        text_provider=source.text_provider,
-        text_model=source.text_model,
-        image_provider=source.image_provider,
-        image_model=source.image_model,
-        timings=dict(source.timings or {}),
-        error=source.error,
-        note=source.note,
-        finished_at=utcnow(),
-    )
+    copied = {column.key: copy.deepcopy(getattr(source, column.key))
+              for column in Persona.__table__.columns if column.key not in NOT_DUPLICATED}
+    duplicate = Persona(**copied, id=new_persona_id(), owner_id=user.id, status="done", finished_at=utcnow())
     src_file = _image_file(settings, source)
     if src_file is not None and source.image_status == "done":
-        target = settings.images_dir / f"{copy.id}-1{src_file.suffix}"
+        target = settings.images_dir / f"{duplicate.id}-1{src_file.suffix}"
         try:
             await anyio.to_thread.run_sync(shutil.copyfile, src_file, target)
-            copy.image_path = target.name
+            duplicate.image_path = target.name
         except OSError:
-            copy.image_status = "failed"
-            copy.image_path = None
+            duplicate.image_status = "failed"
+            duplicate.image_path = None
     await release_connection(session)
     async with write_lock(session.bind):
-        session.add(copy)
+        session.add(duplicate)
         await session.commit()
-    return copy
+    return duplicate
 
 
 async def delete_persona(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> None:
