@@ -9,6 +9,15 @@ from dataclasses import dataclass
 
 GENDERS: dict[str, str] = {"male": "男性", "female": "女性", "other": "その他"}
 
+# What a chief complaint is: it decides how prompts frame it (a procedure is considered, a check-up scheduled).
+COMPLAINT_KINDS: dict[str, str] = {
+    "symptom": "症状",
+    "disease": "疾患",
+    "procedure": "施術・自費メニュー",
+    "checkup": "検査・健診",
+    "prevention": "予防",
+}
+
 SETTING_TYPES: dict[str, str] = {
     "patient_type": "患者タイプ別",
     "input": "詳細設定",

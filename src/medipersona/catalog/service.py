@@ -17,17 +17,37 @@ class Section:
 
 @dataclass(frozen=True)
 class ChiefComplaint:
+    """A chief complaint (主訴) and the attributes that keep personas believable.
+
+    ``sexes``: the genders (codes of ``labels.GENDERS``) it applies to; empty = any.
+    ``age_min``/``age_max``: the typical age range in whole years (inclusive).
+    ``kind``: one of ``labels.COMPLAINT_KINDS`` (symptom, disease, procedure, checkup, prevention).
+    ``pediatric``: the patient is a child (the guardian searches and decides).
+    ``hidden``: hidden from the wizard (personas that use it still render).
+    """
+
     id: str
     name: str
     department_id: str
+    sexes: tuple[str, ...] = ()
+    age_min: int = 0
+    age_max: int = 100
+    kind: str = "symptom"
+    pediatric: bool = False
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
 class Department:
+    """A department (診療科). ``search_terms``: words that find clinics of this specialty on a map
+    (e.g. 眼科 → 眼科, 眼科クリニック, 眼科医院); empty = the department's name."""
+
     id: str
     name: str
     section: str
     chief_complaints: tuple[ChiefComplaint, ...]
+    search_terms: tuple[str, ...] = ()
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,13 +133,30 @@ class Catalog:
         }
 
 
+def _complaint(raw: dict, department: dict) -> ChiefComplaint:
+    """A complaint from catalog.json: optional ``sexes``, ``age`` ([min, max]), ``kind``, ``pediatric``
+    (default: the department's ``pediatric``)."""
+    age_min, age_max = raw.get("age", (0, 100))
+    return ChiefComplaint(
+        id=raw["id"],
+        name=raw["name"],
+        department_id=department["id"],
+        sexes=tuple(raw.get("sexes", ())),
+        age_min=int(age_min),
+        age_max=int(age_max),
+        kind=raw.get("kind", "symptom"),
+        pediatric=bool(raw.get("pediatric", department.get("pediatric", False))),
+    )
+
+
 def _build(raw: dict) -> Catalog:
     departments = tuple(
         Department(
             id=d["id"],
             name=d["name"],
             section=d["section"],
-            chief_complaints=tuple(ChiefComplaint(c["id"], c["name"], d["id"]) for c in d["chief_complaints"]),
+            chief_complaints=tuple(_complaint(c, d) for c in d["chief_complaints"]),
+            search_terms=tuple(d.get("search_terms", ())),
         )
         for d in raw["departments"]
     )
