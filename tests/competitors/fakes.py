@@ -62,6 +62,8 @@ class FakeServer:
                     reply = Reply(404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}})
                 else:
                     reply = replies.pop(0) if len(replies) > 1 else replies[0]
+                if callable(reply):  # a handler that answers from the request (the Places stand-in)
+                    reply = reply(server.requests[-1])
                 data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -81,7 +83,8 @@ class FakeServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def on(self, path: str, *replies: Reply) -> None:
+    def on(self, path: str, *replies) -> None:
+        """Replies served in order (the last repeats); a reply may be a callable ``(Recorded) -> Reply``."""
         self.routes[path] = list(replies)
 
     def calls(self, path: str) -> list[Recorded]:

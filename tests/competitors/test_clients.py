@@ -14,7 +14,6 @@ from .fakes import (
     LAT0,
     LNG0,
     META,
-    NEARBY,
     STATS,
     TEXT,
     FakeServer,
@@ -39,35 +38,35 @@ def _settings(fake, **extra) -> Settings:
                     estat_base_url=fake.url, estat_stats_data_id="0003445139", places_timeout_seconds=5, **extra)
 
 
-async def test_search_nearby_request_and_filtering(fake):
-    fake.on(NEARBY, Reply(200, {"places": [
-        place("p3", "遠いクリニック", 1500, 1500),       # 2.12 km: outside a 1 km radius (the API's edge case)
-        place("p1", "近い内科", 300, 0, rating=4.5, userRatingCount=20, websiteUri="https://near.example",
+ONE_TERM = ["allergology"]  # one search term (アレルギー科): one Text Search
+
+
+async def test_text_search_request_and_parsing(fake):
+    fake.on(TEXT, Reply(200, {"places": [
+        place("p3", "遠いクリニック", 1500, 1500),       # 2.12 km: outside a 1 km radius (in the rectangle's corner)
+        place("p1", "近いアレルギー科", 300, 0, rating=4.5, userRatingCount=20, websiteUri="https://near.example",
               regularOpeningHours={"weekdayDescriptions": ["月曜日: 9時00分～18時00分", "火曜日: 休業日"]},
               nationalPhoneNumber="03-0000-0000"),
-        place("p0", "さくら内科クリニック", 5, 5),          # the clinic itself
+        place("p0", "さくらアレルギー科クリニック", 5, 5),  # the clinic itself
         place("p2", "中くらい医院", 0, -700),
         place("p2", "中くらい医院", 0, -700),              # a duplicate
         {"id": "bad", "displayName": {"text": "no location"}},
     ]}))
-    result = await places.search_nearby(_settings(fake), LAT0, LNG0, 1, ["internal_medicine", "pediatrics"],
-                                        "さくら内科クリニック")
+    result = await places.search_specialties(_settings(fake), LAT0, LNG0, 1, ONE_TERM, "さくらアレルギー科クリニック")
     calls = fake.requests
-    assert len(calls) == 1 and calls[0].path == NEARBY  # one search, no per-place detail calls
+    assert len(calls) == 1 and calls[0].path == TEXT  # one search, no per-place detail calls
     call = calls[0]
     assert call.headers["x-goog-api-key"] == KEY
     assert call.headers["x-goog-fieldmask"] == (
         "places.id,places.displayName,places.formattedAddress,places.location,places.rating,places.userRatingCount,"
         "places.regularOpeningHours.weekdayDescriptions,places.websiteUri,places.nationalPhoneNumber,"
-        "places.primaryType,places.types")
-    assert call.body["locationRestriction"] == {"circle": {"center": {"latitude": LAT0, "longitude": LNG0},
-                                                           "radius": 1000.0}}
-    assert call.body["includedTypes"] == ["doctor", "hospital"]
-    assert call.body["maxResultCount"] == 20 and call.body["rankPreference"] == "DISTANCE"
-    assert call.body["languageCode"] == "ja"
-    assert [c["name"] for c in result.competitors] == ["近い内科", "中くらい医院"]
+        "places.types,nextPageToken")
+    assert call.body["textQuery"] == "アレルギー科" and call.body["pageSize"] == 20
+    assert set(call.body["locationRestriction"]) == {"rectangle"}
+    assert call.body["rankPreference"] == "DISTANCE" and call.body["languageCode"] == "ja"
+    assert [c["name"] for c in result.competitors] == ["近いアレルギー科", "中くらい医院"]
     assert all(c["distance_m"] <= 1000 for c in result.competitors)
-    assert result.outside_radius == 1
+    assert result.outside_radius == 1 and result.calls == 1
     near = result.competitors[0]
     assert near["number"] == 1 and near["rating"] == 4.5 and near["reviews"] == 20
     assert near["hours"] == "月曜日: 9時00分～18時00分 / 火曜日: 休業日"
@@ -75,49 +74,40 @@ async def test_search_nearby_request_and_filtering(fake):
     assert near["distance_m"] == pytest.approx(300, abs=1) and near["bearing_deg"] == pytest.approx(0, abs=0.5)
 
 
-async def test_dental_types_and_radius_metres(fake):
-    fake.on(NEARBY, Reply(200, {}))  # no places: the API answers {}
-    result = await places.search_nearby(_settings(fake), LAT0, LNG0, 5, ["general_dentistry"])
-    assert result.competitors == []
-    body = fake.requests[0].body
-    assert body["includedTypes"] == ["dentist", "dental_clinic"]
-    assert body["locationRestriction"]["circle"]["radius"] == 5000.0
-
-
 @pytest.mark.parametrize(("status", "code", "needle"), [
     (403, "places_forbidden", "Places API (New) が有効"),
     (400, "places_bad_request", "400"),
 ])
 async def test_client_errors_fail_at_once(fake, status, code, needle):
-    fake.on(NEARBY, Reply(status, {"error": {"code": status, "message": "denied", "status": "PERMISSION_DENIED"}}))
+    fake.on(TEXT, Reply(status, {"error": {"code": status, "message": "denied", "status": "PERMISSION_DENIED"}}))
     with pytest.raises(places.PlacesError) as info:
-        await places.search_nearby(_settings(fake), LAT0, LNG0, 3, ["internal_medicine"])
+        await places.search_specialties(_settings(fake), LAT0, LNG0, 3, ONE_TERM)
     assert info.value.code == code and needle in info.value.message
     assert len(fake.requests) == 1  # not retried
 
 
 async def test_invalid_key_message(fake):
-    fake.on(NEARBY, Reply(400, {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
-                                          "status": "INVALID_ARGUMENT"}}))
+    fake.on(TEXT, Reply(400, {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                                        "status": "INVALID_ARGUMENT"}}))
     with pytest.raises(places.PlacesError) as info:
-        await places.search_nearby(_settings(fake), LAT0, LNG0, 3, ["internal_medicine"])
+        await places.search_specialties(_settings(fake), LAT0, LNG0, 3, ONE_TERM)
     assert info.value.code == "places_key_invalid" and "APIキーが無効" in info.value.message
     assert KEY not in info.value.message
 
 
 async def test_429_and_5xx_are_retried_honouring_retry_after(fake):
-    fake.on(NEARBY, Reply(429, {"error": {"code": 429}}, {"Retry-After": "0"}),
+    fake.on(TEXT, Reply(429, {"error": {"code": 429}}, {"Retry-After": "0"}),
             Reply(503, {"error": {"code": 503}}, {"Retry-After": "0"}),
             Reply(200, {"places": [place("p1", "A", 100, 0)]}))
-    result = await places.search_nearby(_settings(fake), LAT0, LNG0, 1, ["internal_medicine"])
+    result = await places.search_specialties(_settings(fake), LAT0, LNG0, 1, ONE_TERM)
     assert [c["name"] for c in result.competitors] == ["A"]
-    assert len(fake.requests) == 3
+    assert len(fake.requests) == 3 and result.calls == 1  # only the answered request is billed
 
 
 async def test_retries_are_bounded(fake):
-    fake.on(NEARBY, Reply(500, {"error": {"code": 500}}, {"Retry-After": "0"}))
+    fake.on(TEXT, Reply(500, {"error": {"code": 500}}, {"Retry-After": "0"}))
     with pytest.raises(places.PlacesError) as info:
-        await places.search_nearby(_settings(fake), LAT0, LNG0, 1, ["internal_medicine"])
+        await places.search_specialties(_settings(fake), LAT0, LNG0, 1, ONE_TERM)
     assert info.value.code == "places_unavailable" and "500" in info.value.message
     assert len(fake.requests) == places.MAX_ATTEMPTS
 

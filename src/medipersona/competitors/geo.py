@@ -27,6 +27,17 @@ def bearing_deg(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return (math.degrees(math.atan2(x, y)) + 360.0) % 360.0
 
 
+def bounding_box(lat: float, lng: float, radius_m: float) -> tuple[float, float, float, float]:
+    """(low_lat, low_lng, high_lat, high_lng) of the smallest latitude/longitude box holding the circle of
+    ``radius_m`` around (lat, lng) on the sphere (the longitude span is widest at the circle's tangent points,
+    not on the centre's parallel)."""
+    angular = radius_m / EARTH_RADIUS_M
+    dlat = math.degrees(angular)
+    ratio = math.sin(angular) / math.cos(math.radians(lat))
+    dlng = 180.0 if ratio >= 1 else math.degrees(math.asin(ratio))
+    return (max(-90.0, lat - dlat), lng - dlng, min(90.0, lat + dlat), lng + dlng)
+
+
 def within_radius(center_lat: float, center_lng: float, lat: float, lng: float, radius_m: float) -> bool:
     return haversine_m(center_lat, center_lng, lat, lng) <= radius_m
 

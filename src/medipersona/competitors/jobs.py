@@ -77,6 +77,21 @@ async def resolve_population(settings, given: dict[str, Any] | None, clinic: dic
                 "message": exc.message}
 
 
+async def record_places_calls(ctx: JobContext, calls: int) -> None:
+    """Add the Places requests of this run to the owner's day (the admin usage page); never fails the job."""
+    from medipersona.competitors.usage import add_calls
+    from medipersona.jobs.dblock import write_lock
+
+    if not calls or not ctx.owner_id:
+        return
+    try:
+        async with ctx.db.sessionmaker() as session, write_lock(session.bind):
+            await add_calls(session, ctx.owner_id, calls)
+            await session.commit()
+    except Exception:
+        log.exception("recording %d Places calls failed", calls)
+
+
 class SwotStreamer:
     """Progress snapshots of the SWOT object → coalesced ``delta`` events per key."""
 
@@ -89,8 +104,10 @@ class SwotStreamer:
 
     @staticmethod
     def text_of(value: Any) -> str | None:
+        from medipersona.competitors.prompt import item_line
+
         if isinstance(value, list):
-            return "\n".join(str(v) for v in value if isinstance(v, str))
+            return "\n".join(line for line in (item_line(v) for v in value) if line)
         return None
 
     def __call__(self, snapshot: dict[str, Any]) -> None:
@@ -118,6 +135,7 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
         CompetitorSwot,
         build_context,
         build_request,
+        item_line,
     )
     from medipersona.providers.base import ProviderError
     from medipersona.providers.structured import generate_structured
@@ -147,28 +165,36 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
         timings[f"{key}_seconds"] = round(time.monotonic() - started, 3)
 
     # 1. where the clinic is
+    counter = places.CallCounter()
     try:
-        if clinic.get("lat") is None or clinic.get("lng") is None:
-            found = await places.geocode(settings, clinic.get("address") or "")
-            clinic.update(lat=found["lat"], lng=found["lng"], geocoded=True,
-                          formatted_address=found.get("formatted_address"))
-        step("clinic", clinic)
+        try:
+            if clinic.get("lat") is None or clinic.get("lng") is None:
+                found = await places.geocode(settings, clinic.get("address") or "", counter)
+                clinic.update(lat=found["lat"], lng=found["lng"], geocoded=True,
+                              formatted_address=found.get("formatted_address"))
+            step("clinic", clinic)
 
-        # 2. competitors within the radius (great-circle distance), sorted by distance
-        extra: dict[str, Any] = {}
-        if source == "places":
-            nearby = await places.search_nearby(settings, clinic["lat"], clinic["lng"], radius_km,
-                                                clinic.get("departments") or [], clinic.get("name", ""))
-            competitors = nearby.competitors
-            extra = {"included_types": nearby.included_types, "returned": nearby.raw_count,
-                     "excluded_outside_radius": nearby.outside_radius,
-                     "capped": nearby.raw_count >= places.MAX_RESULTS}
-        else:
-            competitors, outside = places.locate(clinic["lat"], clinic["lng"], list(request.get("competitors") or []),
-                                                 radius_km * 1000.0, clinic.get("name", ""))
-            extra = {"returned": len(request.get("competitors") or []), "excluded_outside_radius": outside}
-    except places.PlacesError as exc:
-        raise JobFailed(exc.message, code=exc.code) from None
+            # 2. competitors of the same specialties within the radius (great-circle distance), by distance
+            extra: dict[str, Any] = {}
+            if source == "places":
+                found = await places.search_specialties(settings, clinic["lat"], clinic["lng"], radius_km,
+                                                        clinic.get("departments") or [], clinic.get("name", ""),
+                                                        counter)
+                competitors = found.competitors
+                extra = {"search_terms": found.terms, "returned": found.returned,
+                         "excluded_outside_radius": found.outside_radius, "excluded_not_clinic": found.not_clinics,
+                         "capped": found.capped, "searches_left_out": found.searches_left_out}
+            else:
+                competitors, outside = places.locate(clinic["lat"], clinic["lng"],
+                                                     list(request.get("competitors") or []), radius_km * 1000.0,
+                                                     clinic.get("name", ""))
+                extra = {"returned": len(request.get("competitors") or []), "excluded_outside_radius": outside}
+        except places.PlacesError as exc:
+            raise JobFailed(exc.message, code=exc.code) from None
+    finally:
+        await record_places_calls(ctx, counter.calls)
+    if source == "places":
+        extra["places_calls"] = counter.calls
     step("competitors", competitors)
 
     # 3. market
@@ -201,7 +227,7 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
         raise JobFailed("AIの出力に空の項目がありました。", code="invalid_output")
     for key in SWOT_KEYS:
         ctx.emit("section", {"key": key, "label": SWOT_LABELS[key], "items": swot[key],
-                             "text": "\n".join(swot[key])})
+                             "text": "\n".join(item_line(i) for i in swot[key])})
     swot["meta"] = {"provider": meta.get("provider", ""), "model": meta.get("model", ""),
                     "label": meta.get("label", ""), "is_offline": bool(meta.get("is_offline")),
                     "fallback_used": bool(meta.get("fallback_used"))}

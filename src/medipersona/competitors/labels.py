@@ -33,6 +33,7 @@ ANALYSIS_STEPS: tuple[tuple[str, str], ...] = (
 
 AGE_BAND_LABELS: dict[str, str] = {"0-14": "0〜14歳", "15-64": "15〜64歳", "65-74": "65〜74歳", "75+": "75歳以上"}
 
-# Google Places (New) returns at most 20 places per search: when it returned that many, the radius may hold more.
-PLACES_CAP_NOTE = ("Google Places APIは1回の検索で最大20件を返します。半径内にはこれより多くの医療機関がある可能性があります"
-                   "（表示しているのは近い順の20件です）。")
+# Google Places (New) returns at most 60 places per search term (20 per type search): when a search had more,
+# the radius may hold more clinics than the analysis shows.
+PLACES_CAP_NOTE = ("Google Places APIは1つの検索語につき最大60件（種別検索は20件）を返します。上限に達した検索語があるため、"
+                   "半径内にはこれより多くの医療機関がある可能性があります（近い順に取得しています）。")

@@ -1,11 +1,19 @@
-"""Google Places API (New) client: competitors near a point (``places:searchNearby``) and the clinic's
-position from its address (``places:searchText``).
+"""Google Places API (New) client: the clinics of the clinic's own specialties within the radius
+(``places:searchText`` per search term, ``places:searchNearby`` for a type) and the clinic's position from its
+address (``places:searchText``).
 
-One request per search (no per-place detail calls): the field mask asks for exactly the fields we show. The
-key is sent only from the server (``X-Goog-Api-Key``), never to a browser, and never logged. Results are
-filtered again by great-circle distance ≤ radius (the API can return edge cases) and the clinic itself is
-dropped. 429 and 5xx are retried with backoff (Retry-After honoured, bounded); 400/403 fail at once with a
-Japanese message saying what to check.
+Specialty search: every selected department contributes its search terms (catalog ``search_terms``, e.g. 眼科 →
+眼科, 眼科クリニック, 眼科医院). Each term is one Text Search restricted to the rectangle around the radius circle,
+ranked by distance, followed through ``nextPageToken`` up to 3 pages (the API's 60 results per query). Dental
+departments search among dentists only (``includedType`` dentist, strict); general dentistry also takes every
+dentist nearby by type (Nearby Search). Results are merged by place id across terms and departments, places
+that are not clinics (pharmacies, shops) are dropped, and what is left is cut to the true radius by great-circle
+distance. The search reports how many places each term found.
+
+One request per page (no per-place detail calls): the field mask asks for exactly the fields we show (plus
+``types``, which tells a clinic from a pharmacy, and ``nextPageToken``). The key is sent only from the server
+(``X-Goog-Api-Key``), never to a browser, and never logged. 429 and 5xx are retried with backoff (Retry-After
+honoured, bounded); 400/403 fail at once with a Japanese message saying what to check.
 """
 
 from __future__ import annotations
@@ -14,33 +22,38 @@ import asyncio
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from medipersona.competitors.geo import bearing_deg, haversine_m
+from medipersona.competitors.geo import bearing_deg, bounding_box, haversine_m
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.competitors")
 
-NEARBY_FIELDS = ("places.id", "places.displayName", "places.formattedAddress", "places.location",
-                 "places.rating", "places.userRatingCount", "places.regularOpeningHours.weekdayDescriptions",
-                 "places.websiteUri", "places.nationalPhoneNumber", "places.primaryType", "places.types")
-NEARBY_FIELD_MASK = ",".join(NEARBY_FIELDS)
+PLACE_FIELDS = ("places.id", "places.displayName", "places.formattedAddress", "places.location",
+                "places.rating", "places.userRatingCount", "places.regularOpeningHours.weekdayDescriptions",
+                "places.websiteUri", "places.nationalPhoneNumber", "places.types")
+TEXT_FIELD_MASK = ",".join(PLACE_FIELDS + ("nextPageToken",))
+NEARBY_FIELD_MASK = ",".join(PLACE_FIELDS)
 GEOCODE_FIELD_MASK = "places.location,places.formattedAddress"
-MAX_RESULTS = 20  # the API's maximum per searchNearby request
+PAGE_SIZE = 20  # the API's maximum per page (Text Search) and per request (Nearby Search)
+MAX_PAGES = 3  # Text Search returns at most 60 results per query
+MAX_SEARCHES = 12  # searches per analysis (cost bound): departments × terms beyond this are not searched
+SEARCH_CONCURRENCY = 3
 MAX_ATTEMPTS = 3
 BACKOFF_SECONDS = (0.5, 1.5)
 SELF_MATCH_METRES = 30.0
 
-# The one mapping from catalog sections/departments to Places (New) Table A types.
-SECTION_PLACE_TYPES: dict[str, tuple[str, ...]] = {
-    "dental": ("dentist", "dental_clinic"),
-    "medical": ("doctor", "hospital"),
-    "others": ("doctor", "hospital"),
-}
-DEPARTMENT_PLACE_TYPES: dict[str, tuple[str, ...]] = {
-    "rehabilitation": ("physiotherapist",),
-}
+# Places (New) Table A types. Dental departments search among dentists only; general dentistry competes with
+# every dentist, so it also takes the dentists nearby by type.
+SECTION_TEXT_TYPE: dict[str, str] = {"dental": "dentist"}
+DEPARTMENT_TYPE_SEARCH: dict[str, tuple[str, ...]] = {"general_dentistry": ("dentist", "dental_clinic")}
+TYPE_SEARCH_LABELS: dict[str, str] = {"dentist": "歯科医院（種別検索）"}
+# A result typed as one of these is a clinic whatever else it is; one typed as a shop (and none of these) is not.
+CLINIC_TYPES = frozenset({"doctor", "hospital", "dentist", "dental_clinic", "physiotherapist", "medical_clinic",
+                          "medical_center", "general_hospital", "skin_care_clinic"})
+NOT_CLINIC_TYPES = frozenset({"pharmacy", "drugstore", "store", "optician", "health_food_store",
+                              "beauty_salon", "spa", "gym"})
 
 
 class PlacesError(Exception):
@@ -51,20 +64,6 @@ class PlacesError(Exception):
         self.message = message
         self.code = code
         self.status = status
-
-
-def included_types(department_ids: list[str]) -> list[str]:
-    from medipersona.catalog.service import get_catalog
-
-    catalog = get_catalog()
-    types: list[str] = []
-    for dep_id in department_ids:
-        dep = catalog.department(dep_id)
-        section = dep.section if dep is not None else "medical"
-        for t in SECTION_PLACE_TYPES.get(section, SECTION_PLACE_TYPES["medical"]) + DEPARTMENT_PLACE_TYPES.get(dep_id, ()):
-            if t not in types:
-                types.append(t)
-    return types or list(SECTION_PLACE_TYPES["medical"])
 
 
 def _error_for(status: int, body: Any) -> PlacesError:
@@ -91,7 +90,15 @@ def _error_for(status: int, body: Any) -> PlacesError:
                        status=status)
 
 
-async def _post(settings: Settings, path: str, body: dict[str, Any], field_mask: str) -> dict[str, Any]:
+class CallCounter:
+    """Places requests answered with 200 (the billed ones) during one analysis."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+
+async def _post(settings: Settings, path: str, body: dict[str, Any], field_mask: str,
+                counter: CallCounter | None = None) -> dict[str, Any]:
     import httpx
 
     from medipersona.competitors.http import http_client, retry_after_seconds
@@ -120,6 +127,8 @@ async def _post(settings: Settings, path: str, body: dict[str, Any], field_mask:
             except ValueError:
                 data = None
             if response.status_code == 200:
+                if counter is not None:
+                    counter.calls += 1
                 if not isinstance(data, dict):
                     raise PlacesError("Google Places APIの応答を読み取れませんでした。", code="places_bad_response")
                 return data
@@ -159,9 +168,13 @@ def place_to_competitor(place: dict[str, Any]) -> dict[str, Any] | None:
         out["website"] = str(place["websiteUri"])[:500]
     if place.get("nationalPhoneNumber"):
         out["phone"] = str(place["nationalPhoneNumber"])[:30]
-    if place.get("primaryType"):
-        out["primary_type"] = place["primaryType"]
     return out
+
+
+def is_clinic(place: dict[str, Any]) -> bool:
+    """False for a pharmacy, a shop or the like that a text search returned next to the clinics."""
+    types = {t for t in place.get("types") or [] if isinstance(t, str)}
+    return bool(types & CLINIC_TYPES) or not (types & NOT_CLINIC_TYPES)
 
 
 def locate(center_lat: float, center_lng: float, competitors: list[dict[str, Any]], radius_m: float,
@@ -189,50 +202,178 @@ def locate(center_lat: float, center_lng: float, competitors: list[dict[str, Any
 
 
 @dataclass
-class NearbyResult:
-    competitors: list[dict[str, Any]]
-    raw_count: int
-    outside_radius: int
-    included_types: list[str]
+class Search:
+    """One query of the plan: a search term (Text Search) or a place type (Nearby Search)."""
+
+    kind: str  # "text" | "type"
+    query: str  # the term, or the first type
+    label: str
+    department_ids: list[str]
+    included_types: tuple[str, ...] = ()
 
 
-async def search_nearby(settings: Settings, lat: float, lng: float, radius_km: int, department_ids: list[str],
-                        clinic_name: str = "") -> NearbyResult:
-    radius_m = float(radius_km) * 1000.0
-    types = included_types(department_ids)
-    body = {
-        "includedTypes": types,
-        "maxResultCount": MAX_RESULTS,
-        "locationRestriction": {"circle": {"center": {"latitude": lat, "longitude": lng}, "radius": radius_m}},
-        "languageCode": "ja",
-        "regionCode": "JP",
-        "rankPreference": "DISTANCE",
-    }
-    data = await _post(settings, "/v1/places:searchNearby", body, NEARBY_FIELD_MASK)
+def search_plan(department_ids: list[str]) -> tuple[list[Search], int]:
+    """The searches for the departments, in order, one per distinct (term, type); and how many were left out
+    over ``MAX_SEARCHES``."""
+    from medipersona.catalog.service import get_catalog
+
+    catalog = get_catalog()
+    plan: dict[tuple[str, str, tuple[str, ...]], Search] = {}
+    for dep_id in department_ids:
+        dep = catalog.department(dep_id)
+        if dep is None:
+            continue
+        text_type = SECTION_TEXT_TYPE.get(dep.section)
+        for term in dep.search_terms or (dep.name,):
+            term = term.strip()
+            if not term:
+                continue
+            key = ("text", term, (text_type,) if text_type else ())
+            search = plan.setdefault(key, Search("text", term, term, [], key[2]))
+            if dep_id not in search.department_ids:
+                search.department_ids.append(dep_id)
+        if types := DEPARTMENT_TYPE_SEARCH.get(dep_id):
+            key = ("type", types[0], types)
+            label = TYPE_SEARCH_LABELS.get(types[0], types[0])
+            search = plan.setdefault(key, Search("type", types[0], label, [], types))
+            if dep_id not in search.department_ids:
+                search.department_ids.append(dep_id)
+    searches = list(plan.values())
+    return searches[:MAX_SEARCHES], max(0, len(searches) - MAX_SEARCHES)
+
+
+@dataclass
+class SearchOutcome:
+    search: Search
+    places: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    more_available: bool = False  # the API had more than it may return (60 per term, 20 per type search)
+
+
+def rectangle(lat: float, lng: float, radius_m: float) -> dict[str, Any]:
+    """The Text Search ``locationRestriction``: the rectangle that just contains the radius circle."""
+    low_lat, low_lng, high_lat, high_lng = bounding_box(lat, lng, radius_m)
+    return {"rectangle": {"low": {"latitude": low_lat, "longitude": low_lng},
+                          "high": {"latitude": high_lat, "longitude": high_lng}}}
+
+
+async def _text_search(settings: Settings, search: Search, lat: float, lng: float, radius_m: float,
+                       counter: CallCounter) -> SearchOutcome:
+    body: dict[str, Any] = {"textQuery": search.query, "pageSize": PAGE_SIZE, "languageCode": "ja",
+                            "regionCode": "JP", "rankPreference": "DISTANCE",
+                            "locationRestriction": rectangle(lat, lng, radius_m)}
+    if search.included_types:
+        body.update(includedType=search.included_types[0], strictTypeFiltering=True)
+    outcome = SearchOutcome(search)
+    token = ""
+    while outcome.pages < MAX_PAGES:
+        # Every page repeats the first request's parameters, with the token of the page before.
+        data = await _post(settings, "/v1/places:searchText", {**body, "pageToken": token} if token else body,
+                           TEXT_FIELD_MASK, counter)
+        outcome.pages += 1
+        outcome.places.extend(_places_of(data))
+        token = str(data.get("nextPageToken") or "")
+        if not token:
+            break
+    # 60 answers is all the API gives for one query: the area may hold more.
+    outcome.more_available = bool(token) or len(outcome.places) >= MAX_PAGES * PAGE_SIZE
+    return outcome
+
+
+async def _type_search(settings: Settings, search: Search, lat: float, lng: float, radius_m: float,
+                       counter: CallCounter) -> SearchOutcome:
+    body = {"includedTypes": list(search.included_types), "maxResultCount": PAGE_SIZE,
+            "locationRestriction": {"circle": {"center": {"latitude": lat, "longitude": lng}, "radius": radius_m}},
+            "languageCode": "ja", "regionCode": "JP", "rankPreference": "DISTANCE"}
+    data = await _post(settings, "/v1/places:searchNearby", body, NEARBY_FIELD_MASK, counter)
+    places = _places_of(data)
+    return SearchOutcome(search, places, pages=1, more_available=len(places) >= PAGE_SIZE)
+
+
+def _places_of(data: dict[str, Any]) -> list[dict[str, Any]]:
     places = data.get("places") or []
     if not isinstance(places, list):
         raise PlacesError("Google Places APIの応答を読み取れませんでした。", code="places_bad_response")
-    seen, items = set(), []
-    for place in places:
-        if not isinstance(place, dict):
-            continue
-        item = place_to_competitor(place)
-        if item is None or (item.get("place_id") and item["place_id"] in seen):
-            continue
-        seen.add(item.get("place_id"))
-        items.append(item)
-    kept, outside = locate(lat, lng, items, radius_m, clinic_name)
-    return NearbyResult(kept, len(places), outside, types)
+    return [p for p in places if isinstance(p, dict)]
 
 
-async def geocode(settings: Settings, address: str) -> dict[str, Any]:
+@dataclass
+class SpecialtyResult:
+    competitors: list[dict[str, Any]]
+    terms: list[dict[str, Any]]  # per search: label, departments, found, in radius, new, pages, capped
+    returned: int  # distinct places the searches returned
+    outside_radius: int
+    not_clinics: int
+    capped: bool  # some search had more results than the API returns
+    searches_left_out: int
+    calls: int
+
+
+async def search_specialties(settings: Settings, lat: float, lng: float, radius_km: int, department_ids: list[str],
+                             clinic_name: str = "", counter: CallCounter | None = None) -> SpecialtyResult:
+    """The clinics of the departments' specialties within ``radius_km`` of (lat, lng), nearest first."""
+    from medipersona.catalog.service import get_catalog
+
+    counter = counter or CallCounter()
+    radius_m = float(radius_km) * 1000.0
+    plan, left_out = search_plan(department_ids)
+    gate = asyncio.Semaphore(SEARCH_CONCURRENCY)
+
+    async def run(search: Search) -> SearchOutcome:
+        async with gate:
+            runner = _text_search if search.kind == "text" else _type_search
+            return await runner(settings, search, lat, lng, radius_m, counter)
+
+    try:  # a failed search (403, key) cancels the others: the job fails once, nothing keeps calling
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(run(s)) for s in plan]
+    except* PlacesError as failed:
+        raise failed.exceptions[0] from None
+    outcomes = [task.result() for task in tasks]
+    catalog = get_catalog()
+    merged: dict[str, dict[str, Any]] = {}
+    terms, not_clinics = [], set()
+    for outcome in outcomes:
+        found, in_radius, new = set(), 0, 0
+        for place in outcome.places:
+            item = place_to_competitor(place)
+            if item is None:
+                continue
+            key = item.get("place_id") or f"{item['name']}@{item['lat']:.5f},{item['lng']:.5f}"
+            if key in found:
+                continue
+            found.add(key)
+            if not is_clinic(place):
+                not_clinics.add(key)
+                continue
+            inside = haversine_m(lat, lng, item["lat"], item["lng"]) <= radius_m
+            in_radius += inside
+            entry = merged.get(key)
+            if entry is None:
+                new += inside
+                entry = merged[key] = {**item, "departments": [], "matched_terms": []}  # catalog ids, as imported
+            for dep_id in outcome.search.department_ids:
+                if dep_id not in entry["departments"]:
+                    entry["departments"].append(dep_id)
+            if outcome.search.label not in entry["matched_terms"]:
+                entry["matched_terms"].append(outcome.search.label)
+        names = [d.name for d in (catalog.department(i) for i in outcome.search.department_ids) if d is not None]
+        terms.append({"term": outcome.search.label, "kind": outcome.search.kind, "departments": names,
+                      "found": len(found), "in_radius": in_radius, "new": new, "pages": outcome.pages,
+                      "capped": outcome.more_available})
+    kept, outside = locate(lat, lng, list(merged.values()), radius_m, clinic_name)
+    return SpecialtyResult(kept, terms, len(merged) + len(not_clinics), outside, len(not_clinics),
+                           any(o.more_available for o in outcomes), left_out, counter.calls)
+
+
+async def geocode(settings: Settings, address: str, counter: CallCounter | None = None) -> dict[str, Any]:
     """{"lat", "lng", "formatted_address"} of an address (the first Text Search hit)."""
     body = {"textQuery": address, "languageCode": "ja", "regionCode": "JP", "pageSize": 1}
-    data = await _post(settings, "/v1/places:searchText", body, GEOCODE_FIELD_MASK)
+    data = await _post(settings, "/v1/places:searchText", body, GEOCODE_FIELD_MASK, counter)
     for place in data.get("places") or []:
         location = (place or {}).get("location") or {}
         lat, lng = location.get("latitude"), location.get("longitude")
         if isinstance(lat, (int, float)) and isinstance(lng, (int, float)):
             return {"lat": float(lat), "lng": float(lng), "formatted_address": place.get("formattedAddress")}
-    raise PlacesError("住所から位置を特定できませんでした。住所を確認するか、緯度・経度を入力してください。",
+    raise PlacesError("住所から位置を特定できませんでした。住所を確認するか、地図をクリックして位置を指定してください。",
                       code="geocode_not_found")
