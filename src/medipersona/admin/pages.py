@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from medipersona.admin import service
-from medipersona.admin.router import settings_payload
+from medipersona.admin.router import settings_payload, usage_payload
 from medipersona.deps import AdminUser, SessionDep, SettingsDep
 from medipersona.errors import AppError
 from medipersona.web.templating import render
@@ -15,7 +15,7 @@ router = APIRouter(include_in_schema=False)
 
 async def _page(request, session, settings, *, error="", fields=None, message="", status_code=200):
     payload = await settings_payload(session, settings)
-    usage = await service.usage_by_user_and_day(session, 14)
+    usage = await usage_payload(session, 14)
     return render(request, "admin/settings.html", {
         **payload, "usage": usage, "error": error, "field_errors": {f["field"]: f["message"] for f in fields or []},
         "message": message,
@@ -30,7 +30,7 @@ async def settings_page(request: Request, _admin: AdminUser, session: SessionDep
 @router.post("/admin/settings")
 async def settings_submit(request: Request, admin: AdminUser, session: SessionDep, settings: SettingsDep):
     form = await request.form()
-    update: dict = {"section_lengths": {}, "models": {}, "prompt_addenda": {}}
+    update: dict = {"section_lengths": {}, "models": {}, "prompt_addenda": {}, "limits": {}}
     bad_numbers = []
     for key, value in form.multi_items():
         if not isinstance(value, str):
@@ -44,6 +44,11 @@ async def settings_submit(request: Request, admin: AdminUser, session: SessionDe
             update["models"][key[6:]] = value
         elif key.startswith("addendum."):
             update["prompt_addenda"][key[9:]] = value
+        elif key.startswith("limit."):
+            try:
+                update["limits"][key[6:]] = int(value.strip() or "0")
+            except ValueError:
+                bad_numbers.append({"field": f"limits.{key[6:]}", "message": "整数で入力してください（0は無制限）。"})
     if bad_numbers:
         return await _page(request, session, settings, error="設定内容に誤りがあります。", fields=bad_numbers,
                            status_code=422)

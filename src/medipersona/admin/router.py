@@ -20,7 +20,16 @@ async def settings_payload(session, settings) -> dict:
                       "min": MIN_SECTION_LENGTH, "max": MAX_SECTION_LENGTH} for s in PERSONA_SECTIONS],
         "model_choices": service.model_choices(settings),
         "prompt_tasks": service.PROMPT_TASKS,
+        "limits": {key: {"label": label, "max": maximum} for key, (label, _default, maximum) in service.LIMITS.items()},
     }
+
+
+async def usage_payload(session, days: int) -> dict:
+    """Personas per user and day, and (under "places") the Google Places use of competitor analyses."""
+    from medipersona.competitors import usage as places_usage
+
+    return {**await service.usage_by_user_and_day(session, days),
+            "places": await places_usage.usage_by_user_and_day(session, days)}
 
 
 @router.get("/settings")
@@ -37,4 +46,4 @@ async def update_settings(body: AdminSettingsUpdate, admin: AdminUser, session: 
 
 @router.get("/usage")
 async def read_usage(_admin: AdminUser, session: SessionDep, days: int = Query(14, ge=1, le=90)) -> dict:
-    return await service.usage_by_user_and_day(session, days)
+    return await usage_payload(session, days)

@@ -10,3 +10,4 @@ class AdminSettingsUpdate(BaseModel):
     section_lengths: dict[str, int] | None = None
     models: dict[str, str] | None = None
     prompt_addenda: dict[str, str] | None = Field(None, description="Extra instructions per task.")
+    limits: dict[str, int] | None = Field(None, description="Daily limits per user (0 = none).")

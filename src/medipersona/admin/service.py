@@ -43,6 +43,10 @@ ANALYSIS_TASKS = frozenset({"timeline_analysis", "competitor_swot"})
 # Tasks that accept extra prompt instructions.
 PROMPT_TASKS: dict[str, str] = {"persona_text": "ペルソナ本文", "timeline_analysis": "タイムライン分析",
                                 "competitor_swot": "競合分析（SWOT・戦略）"}
+# Daily limits an admin sets (key → (label, default, maximum)); 0 = no limit.
+LIMITS: dict[str, tuple[str, int, int]] = {
+    "places_analyses_per_day": ("Google Placesを使う競合分析（1ユーザー1日あたり）", 10, 1000),
+}
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
 
 
@@ -51,9 +55,11 @@ class AdminSettings:
     section_lengths: dict[str, int] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)  # task -> model ("" = provider default)
     prompt_addenda: dict[str, str] = field(default_factory=dict)  # task -> extra instructions
+    limits: dict[str, int] = field(default_factory=dict)  # LIMITS key -> per user and day (0 = none)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"section_lengths": self.section_lengths, "models": self.models, "prompt_addenda": self.prompt_addenda}
+        return {"section_lengths": self.section_lengths, "models": self.models, "prompt_addenda": self.prompt_addenda,
+                "limits": self.limits}
 
 
 def default_admin_settings() -> AdminSettings:
@@ -61,6 +67,7 @@ def default_admin_settings() -> AdminSettings:
         section_lengths={s.key: s.default_length for s in PERSONA_SECTIONS},
         models={task: "" for task in MODEL_TASKS},
         prompt_addenda={task: "" for task in PROMPT_TASKS},
+        limits={key: default for key, (_label, default, _max) in LIMITS.items()},
     )
 
 
@@ -78,7 +85,7 @@ async def load_admin_settings(session: AsyncSession) -> AdminSettings:
         return _cache[1]
     result = default_admin_settings()
     rows = {row.key: row.value for row in await session.scalars(select(AppSetting))}
-    for name in ("section_lengths", "models", "prompt_addenda"):
+    for name in ("section_lengths", "models", "prompt_addenda", "limits"):
         stored = rows.get(name)
         if isinstance(stored, dict):
             current = getattr(result, name)
@@ -108,6 +115,11 @@ def env_model(settings: Settings, task: str) -> str:
     if task in ANALYSIS_TASKS:
         return settings.analysis_model or settings.text_model
     return settings.text_model
+
+
+async def daily_limit(session: AsyncSession, key: str) -> int:
+    """A daily limit from ``LIMITS`` (0 = none)."""
+    return int((await load_admin_settings(session)).limits.get(key, LIMITS[key][1]))
 
 
 async def prompt_addendum(session: AsyncSession, task: str) -> str:
@@ -189,6 +201,14 @@ def validate_update(settings: Settings, update: dict[str, Any]) -> AdminSettings
                            "message": f"追加の指示は{MAX_ADDENDUM_LENGTH}文字以内の文字列で指定してください。"})
         else:
             result.prompt_addenda[task] = value.strip()
+    for key, value in (update.get("limits") or {}).items():
+        if key not in LIMITS:
+            errors.append({"field": f"limits.{key}", "message": "不明な上限です。"})
+        elif not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= LIMITS[key][2]:
+            errors.append({"field": f"limits.{key}",
+                           "message": f"{LIMITS[key][0]}の上限は0〜{LIMITS[key][2]}の整数で指定してください（0は無制限）。"})
+        else:
+            result.limits[key] = value
     if errors:
         raise InvalidInput("設定内容に誤りがあります。", fields=errors)
     return result
@@ -202,6 +222,7 @@ async def save_admin_settings(session: AsyncSession, settings: Settings, update:
         "section_lengths": {**current.section_lengths, **(update.get("section_lengths") or {})},
         "models": {**current.models, **(update.get("models") or {})},
         "prompt_addenda": {**current.prompt_addenda, **(update.get("prompt_addenda") or {})},
+        "limits": {**current.limits, **(update.get("limits") or {})},
     }
     validated = validate_update(settings, merged)
     for key, value in validated.as_dict().items():

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.accounts.models import User
 from medipersona.catalog.service import get_catalog
+from medipersona.competitors import usage
 from medipersona.competitors.models import CompetitorAnalysis, new_analysis_id
 from medipersona.competitors.schemas import AnalysisCreate
 from medipersona.db import utcnow
@@ -80,10 +81,11 @@ def validate_request(settings: Settings, user: User, data: AnalysisCreate) -> st
         errors.append(_field_error("competitors", "競合リストを取り込むか入力してください。"))
     if not has_coords:
         if not settings.places_configured:
-            errors.append(_field_error("clinic.lat", "緯度・経度を入力してください（Google Places APIが未設定のため、"
+            how = "地図をクリックして医院の位置を指定" if settings.map_tile_url else "緯度・経度を入力"
+            errors.append(_field_error("clinic.lat", f"{how}してください（Google Places APIが未設定のため、"
                                                      "住所から位置を求められません）。"))
         elif not data.clinic.address:
-            errors.append(_field_error("clinic.address", "住所、または緯度・経度を入力してください。"))
+            errors.append(_field_error("clinic.address", "住所を入力するか、地図をクリックして医院の位置を指定してください。"))
     if data.population is not None and data.population.area_code:
         pref = prefecture_of(data.clinic.address)
         code_pref = int(data.population.area_code[:2])
@@ -120,11 +122,21 @@ async def create_analysis(session: AsyncSession, settings: Settings, user: User,
     )
     job = new_job(JOB_KIND, None, {"analysis_id": analysis.id, "request": request}, owner_id=user.id)
     analysis.current_job_id = job.id
+    limit = await places_limit(session, source)
     await session.commit()  # end the read transaction before queueing for the writer
     async with write_lock(session.bind):
+        if source == "places":
+            await usage.reserve_analysis(session, user.id, limit)
         await commit_with_job(session, analysis, job)
     wake_local_runners(settings)
     return analysis
+
+
+async def places_limit(session: AsyncSession, source: str) -> int:
+    """The admin's daily limit of Places-backed analyses per user (read only for such an analysis)."""
+    from medipersona.admin.service import daily_limit
+
+    return await daily_limit(session, "places_analyses_per_day") if source == "places" else 0
 
 
 async def retry_analysis(session: AsyncSession, settings: Settings, user: User,
@@ -143,8 +155,11 @@ async def retry_analysis(session: AsyncSession, settings: Settings, user: User,
         raise Conflict("Google Places APIが設定されていないため再実行できません。競合リストを取り込んで新しい競合分析を"
                        "作成してください。", code="places_not_configured")
     job = new_job(JOB_KIND, None, {"analysis_id": analysis.id, "request": request}, owner_id=user.id)
+    limit = await places_limit(session, analysis.source)
     await session.commit()  # end the read transaction before queueing for the writer
     async with write_lock(session.bind):
+        if analysis.source == "places":  # a run again searches Places again: it counts
+            await usage.reserve_analysis(session, user.id, limit)
         await session.execute(sa_delete(Job).where(Job.id == previous.id))
         analysis.status = "queued"
         analysis.error = None
