@@ -28,7 +28,8 @@ def analysis_values(owner_id: int, **overrides) -> dict:
         "source": "list",
         # Stored out of order on purpose: the page sorts by distance.
         "competitors": [
-            competitor("みどり医院", 0, 2100, rating=3.9, reviews=42, hours="月〜金 9:00〜18:00"),
+            competitor("みどり医院", 0, 2100, rating=3.9, reviews=42, hours="月〜金 9:00〜18:00", phone="03-1234-5678",
+                       departments=["内科"]),
             competitor("あおば内科", 600, 0, rating=4.4, reviews=120, website="https://aoba.example.jp/"),
             competitor(XSS, -1200, -300, rating=3.1, reviews=5, website="javascript:alert(1)"),
         ],
@@ -37,11 +38,15 @@ def analysis_values(owner_id: int, **overrides) -> dict:
                              {"label": "2〜3km", "count": 1}]},
         "population": {},
         "demand": {},
-        "swot": {"strengths": "土曜午後の診療は周辺で少ない。", "weaknesses": "口コミ数が少ない。",
-                 "opportunities": "昼間人口が多い。", "threats": "駅前に評価の高い内科がある。",
-                 "differentiation": "平日夜と土曜午後の受診しやすさを打ち出す。",
-                 "marketing": "会社員向けにWeb予約と待ち時間の案内を整える。",
-                 "operations": "問診票のWeb化で待ち時間を短くする。"},
+        "swot": {"strengths": [{"text": "土曜午後の診療は周辺で少ない。", "evidence": None},
+                               {"text": "駅から近い。", "evidence": "競合No.1"}],
+                 "weaknesses": [{"text": "口コミ数が少ない。", "evidence": "競合の平均口コミ数 56件"}],
+                 "opportunities": [{"text": "昼間人口が多い。", "evidence": XSS}],
+                 "threats": [{"text": "駅前に評価の高い内科がある。", "evidence": "競合No.1"}],
+                 "differentiation": [{"text": "問診の説明を丁寧にする。", "priority": "低"},
+                                     {"text": "平日夜と土曜午後の受診しやすさを打ち出す。", "priority": "高"}],
+                 "marketing": [{"text": "会社員向けにWeb予約と待ち時間の案内を整える。", "priority": "中"}],
+                 "operations": "問診票のWeb化で待ち時間を短くする。"},  # an older analysis: plain text
         "text_provider": "offline",
     }
     values.update(overrides)

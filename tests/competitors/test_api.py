@@ -23,7 +23,7 @@ def field_messages(response) -> dict[str, str]:
     ({"clinic": {**body()["clinic"], "departments": []}}, "clinic.departments", "最低1件"),
     ({"clinic": {**body()["clinic"], "departments": ["no_such"]}}, "clinic.departments.0", "診療科が見つかりません"),
     ({"clinic": {**body()["clinic"], "postal_code": "12-34"}}, "clinic.postal_code", "123-4567"),
-    ({"clinic": {**body()["clinic"], "lat": None, "lng": None}}, "clinic.lat", "緯度・経度を入力してください"),
+    ({"clinic": {**body()["clinic"], "lat": None, "lng": None}}, "clinic.lat", "地図をクリックして医院の位置を指定してください"),
     ({"competitors": None}, "competitors", "競合リスト"),
     ({"source": "places"}, "source", "Google Places API"),
     ({"source": "web"}, "source", "次のいずれか"),
@@ -102,9 +102,11 @@ async def test_list_source_runs_to_done(admin_client):
     assert data["demand"]["daily_patients"] > 0
     swot = data["swot"]
     for key in ("strengths", "weaknesses", "opportunities", "threats", "differentiation", "marketing", "operations"):
-        assert swot[key] and all(item.strip() for item in swot[key]), key
-    assert any("土曜午後も診療" in s for s in swot["strengths"])
-    assert any("3件" in s for s in swot["threats"])
+        assert swot[key] and all(item["text"].strip() for item in swot[key]), key
+    assert any("土曜午後も診療" in s["text"] for s in swot["strengths"])
+    assert any("3件" in s["text"] for s in swot["threats"])
+    assert all(s["priority"] in ("高", "中", "低") for key in ("differentiation", "marketing", "operations")
+               for s in swot[key])
     assert swot["meta"]["is_offline"] is True and data["text_provider"] == "offline"
 
     # A late client gets the whole story again, ending with done.

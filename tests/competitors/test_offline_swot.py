@@ -1,5 +1,6 @@
 """The offline SWOT composer: built from the facts only, valid for the schema, no sentence repeated across
-groups (a generic filler in every quadrant reads as boilerplate), deterministic under a seed."""
+groups (a generic filler in every quadrant reads as boilerplate), deterministic under a seed; SWOT items cite
+their evidence, strategies carry a priority."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ RICH = {
     "clinic": {"name": "B", "departments": ["内科", "小児科"], "strengths": "土曜午後も診療、駅から徒歩2分",
                "target": "共働きの子育て世帯"},
     "radius_km": 3,
+    "competitors": [{"name": "あおば内科", "distance_m": 600, "reviews": 12}, {"name": "みどり医院", "reviews": 140}],
     "market": {"count": 12, "per_km2": 0.42, "avg_rating": 3.8, "avg_reviews": 56, "website_share": 0.33,
                "nearest": {"name": "あおば内科", "distance_m": 600},
                "bands": [{"label": "0.5km以内", "count": 0}, {"label": "0.5〜1km", "count": 2}]},
@@ -27,13 +29,26 @@ RICH = {
 def test_valid_distinct_and_deterministic(context, seed):
     out = compose_competitor_swot(context, seed)
     CompetitorSwot.model_validate(out)  # 2-6 items per group
-    sentences = [item for items in out.values() for item in items]
+    sentences = [item["text"] for items in out.values() for item in items]
     assert len(sentences) == len(set(sentences)), "a sentence appears in two groups"
     assert compose_competitor_swot(context, seed) == out
 
 
 def test_facts_reach_the_text():
     out = compose_competitor_swot(RICH, 7)
-    text = "".join(item for items in out.values() for item in items)
+    text = "".join(item["text"] for items in out.values() for item in items)
     for fact in ("土曜午後も診療", "共働きの子育て世帯", "12件", "あおば内科", "33%", "千代田区", "310"):
         assert fact in text, fact
+
+
+def test_evidence_and_priorities():
+    out = compose_competitor_swot(RICH, 7)
+    evidence = {item["evidence"] for key in ("strengths", "weaknesses", "opportunities", "threats")
+                for item in out[key] if item["evidence"]}
+    # A competitor's number in the table (the nearest is No.1, the most reviewed No.2) and the statistics used.
+    assert {"競合No.1", "競合No.2", "半径3km内 競合12件", "65歳以上 20%", "ウェブサイトのある競合 33%"} <= evidence
+    for key in ("differentiation", "marketing", "operations"):
+        priorities = [item["priority"] for item in out[key]]
+        assert set(priorities) <= {"高", "中", "低"} and "高" in priorities, key
+    assert out["differentiation"][0] == {"text": "「土曜午後も診療」を診療方針として明確にし、院内掲示やウェブサイトで具体的な内容を"
+                                                 "説明する。", "priority": "高"}

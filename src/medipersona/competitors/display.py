@@ -6,9 +6,11 @@ Nothing here invents data: a value the analysis does not hold is shown as "—" 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from medipersona.competitors.labels import AGE_BAND_LABELS, PLACES_CAP_NOTE, STRATEGY_SECTIONS, SWOT_SECTIONS
+from medipersona.competitors.prompt import PRIORITIES, item_line
 
 NO_DATA = "—"
 POPULATION_SOURCE_LABELS = {"estat": "e-Stat（国勢調査）", "user": "入力値", "manual": "入力値",
@@ -59,13 +61,33 @@ def text(value: Any) -> str:
     return str(value).strip()
 
 
-def competitor_rows(analysis: dict[str, Any]) -> list[dict[str, str]]:
-    """The competitor table (sorted by distance; ``number`` matches the map's dots)."""
+def tel_href(phone: Any) -> str:
+    """``tel:`` link of a Japanese phone number ('03-1234-5678' → 'tel:0312345678'); '' when it has no digits."""
+    digits = re.sub(r"[^0-9+]", "", str(phone or ""))
+    return f"tel:{digits}" if len(digits.lstrip("+")) >= 3 else ""
+
+
+def department_name(dep_id: str) -> str:
+    """A catalog department's name (an unknown id as it is)."""
+    from medipersona.catalog.service import get_catalog
+
+    dep = get_catalog().department(dep_id)
+    return dep.name if dep is not None else dep_id
+
+
+def _sorted_competitors(analysis: dict[str, Any]) -> list[dict[str, Any]]:
     comps = [c for c in analysis.get("competitors") or [] if isinstance(c, dict)]
-    comps.sort(key=lambda c: _num(c.get("distance_m")) if _num(c.get("distance_m")) is not None else float("inf"))
+    comps.sort(key=lambda c: (_num(c.get("distance_m")) if _num(c.get("distance_m")) is not None else float("inf"),
+                              str(c.get("name") or "")))
+    return comps
+
+
+def competitor_rows(analysis: dict[str, Any]) -> list[dict[str, str]]:
+    """The competitor table (sorted by distance; ``number`` matches the map's markers)."""
     rows = []
-    for number, c in enumerate(comps, start=1):
+    for number, c in enumerate(_sorted_competitors(analysis), start=1):
         website = str(c.get("website") or "")
+        departments = [department_name(d) for d in c.get("departments") or [] if isinstance(d, str)]
         rows.append({
             "number": str(number),
             "name": str(c.get("name") or ""),
@@ -73,8 +95,46 @@ def competitor_rows(analysis: dict[str, Any]) -> list[dict[str, str]]:
             "distance": distance_label(c.get("distance_m")),
             "rating": rating_label(c.get("rating")),
             "reviews": count_label(c.get("reviews")),
+            "phone": str(c.get("phone") or ""),
+            "tel": tel_href(c.get("phone")),
             "hours": text(c.get("hours")) or NO_DATA,
             "website": website if website.lower().startswith(("http://", "https://")) else "",
+            "departments": "・".join(d for d in departments if d),
+        })
+    return rows
+
+
+def map_points(analysis: dict[str, Any]) -> dict[str, Any]:
+    """What the interactive map draws: the clinic, the radius, and each competitor with the table's number and
+    the popup's fields (same labels as the table)."""
+    clinic = analysis.get("clinic") or {}
+    comps = _sorted_competitors(analysis)
+    points = []
+    for row, c in zip(competitor_rows(analysis), comps, strict=True):
+        lat, lng = _num(c.get("lat")), _num(c.get("lng"))
+        if lat is not None and lng is not None:
+            points.append({**row, "lat": lat, "lng": lng})
+    lat, lng = _num(clinic.get("lat")), _num(clinic.get("lng"))
+    return {
+        "clinic": {"name": str(clinic.get("name") or ""), "address": str(clinic.get("address") or ""),
+                   "lat": lat, "lng": lng},
+        "radius_m": (_num(analysis.get("radius_km")) or 0) * 1000,
+        "competitors": points,
+    }
+
+
+def term_rows(analysis: dict[str, Any]) -> list[dict[str, str]]:
+    """How many places each search term found (Places searches only)."""
+    rows = []
+    for t in (analysis.get("market") or {}).get("search_terms") or []:
+        if not isinstance(t, dict):
+            continue
+        rows.append({
+            "term": str(t.get("term") or ""),
+            "departments": "・".join(str(d) for d in t.get("departments") or []),
+            "found": count_label(t.get("found")) + ("（上限）" if t.get("capped") else ""),
+            "in_radius": count_label(t.get("in_radius")),
+            "new": count_label(t.get("new")),
         })
     return rows
 
@@ -94,8 +154,12 @@ def market_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:
     nearest = market.get("nearest")
     if isinstance(nearest, dict) and nearest.get("name"):
         rows.append(("最寄りの競合", f"{nearest['name']}（{distance_label(nearest.get('distance_m'))}）"))
+    if _num(market.get("excluded_not_clinic")):
+        rows.append(("除外（薬局・店舗など）", count_label(market.get("excluded_not_clinic"))))
     if market.get("capped"):
         rows.append(("注意", PLACES_CAP_NOTE))
+    if _num(market.get("searches_left_out")):
+        rows.append(("検索しなかった語", f"{count_label(market.get('searches_left_out'))}（1回の分析の検索数の上限を超えたため）"))
     return rows
 
 
@@ -154,16 +218,54 @@ def demand_method(analysis: dict[str, Any]) -> str:
     return "\n".join(text(demand.get(k)) for k in ("method", "formula", "calculation", "note") if demand.get(k))
 
 
-def swot_blocks(analysis: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(key, label, text) of the four SWOT quadrants."""
+def swot_items(value: Any, *, by_priority: bool = False) -> list[dict[str, str]]:
+    """Items of one SWOT/strategy key as {"text", "evidence", "priority"} (older analyses stored plain strings);
+    strategies sorted 高 → 中 → 低 when ``by_priority``."""
+    items = []
+    for item in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+        if isinstance(item, str) and item.strip():
+            items.append({"text": item.strip(), "evidence": "", "priority": ""})
+        elif isinstance(item, dict) and str(item.get("text") or "").strip():
+            priority = str(item.get("priority") or "")
+            items.append({"text": str(item["text"]).strip(), "evidence": str(item.get("evidence") or ""),
+                          "priority": priority if priority in PRIORITIES else ""})
+    if by_priority:
+        rank = {p: i for i, p in enumerate(PRIORITIES)}
+        items.sort(key=lambda i: rank.get(i["priority"], len(PRIORITIES)))
+    return items
+
+
+def _lines(items: list[dict[str, str]]) -> str:
+    return "\n".join(f"・{item_line({k: v for k, v in i.items() if v})}" for i in items)
+
+
+def _strategies(analysis: dict[str, Any]) -> dict[str, Any]:
     swot = analysis.get("swot") or {}
-    return [(key, label, text(swot.get(key))) for key, label in SWOT_SECTIONS]
+    return swot.get("strategies") if isinstance(swot.get("strategies"), dict) else swot
+
+
+def swot_blocks(analysis: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, label, text) of the four SWOT quadrants (text: one line per item, its evidence after it)."""
+    swot = analysis.get("swot") or {}
+    return [(key, label, _lines(swot_items(swot.get(key)))) for key, label in SWOT_SECTIONS]
 
 
 def strategy_blocks(analysis: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key, label, text) of the strategy groups, 高 first (text: one line per item with its priority)."""
+    strategies = _strategies(analysis)
+    return [(key, label, _lines(swot_items(strategies.get(key), by_priority=True))) for key, label in STRATEGY_SECTIONS]
+
+
+def swot_item_blocks(analysis: dict[str, Any]) -> list[tuple[str, str, list[dict[str, str]]]]:
+    """(key, label, items) of the SWOT quadrants for the page (evidence shown beside each item)."""
     swot = analysis.get("swot") or {}
-    strategies = swot.get("strategies") if isinstance(swot.get("strategies"), dict) else swot
-    return [(key, label, text(strategies.get(key))) for key, label in STRATEGY_SECTIONS]
+    return [(key, label, swot_items(swot.get(key))) for key, label in SWOT_SECTIONS]
+
+
+def strategy_item_blocks(analysis: dict[str, Any]) -> list[tuple[str, str, list[dict[str, str]]]]:
+    """(key, label, items) of the strategy groups for the page (priority badges), 高 first."""
+    strategies = _strategies(analysis)
+    return [(key, label, swot_items(strategies.get(key), by_priority=True)) for key, label in STRATEGY_SECTIONS]
 
 
 def clinic_rows(analysis: dict[str, Any]) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ testimonials as inducement)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -18,28 +18,66 @@ SWOT_LABELS = dict(SWOT_SECTIONS)
 ITEM_MAX = 300
 
 
-def _items():
+EVIDENCE_MAX = 60
+PRIORITIES = ("高", "中", "低")
+
+
+def _clean_text(value: str | None) -> str | None:
+    """Stripped; a blank string is refused (``None`` stays: an evidence may be absent)."""
+    if value is None:
+        return value
+    value = value.strip()
+    if not value:
+        raise ValueError("空の項目があります")
+    return value
+
+
+class SwotItem(BaseModel):
+    """One SWOT point; ``evidence`` cites what it rests on: a competitor's number or a figure of the data."""
+
+    text: str = Field(max_length=ITEM_MAX)
+    evidence: str | None = Field(None, max_length=EVIDENCE_MAX,
+                                 description="根拠（例: 競合No.3、65歳以上 28%、半径3km内 競合12件）。なければ null")
+
+    _clean = field_validator("text", "evidence")(_clean_text)
+
+
+class StrategyItem(BaseModel):
+    """One strategy with its priority (高 first: what to do soonest)."""
+
+    text: str = Field(max_length=ITEM_MAX)
+    priority: Literal["高", "中", "低"]
+
+    _clean = field_validator("text")(_clean_text)
+
+
+def _swot():
     return Field(min_length=2, max_length=6)
 
 
 class CompetitorSwot(BaseModel):
-    strengths: list[str] = _items()
-    weaknesses: list[str] = _items()
-    opportunities: list[str] = _items()
-    threats: list[str] = _items()
-    differentiation: list[str] = _items()
-    marketing: list[str] = _items()
-    operations: list[str] = _items()
+    strengths: list[SwotItem] = _swot()
+    weaknesses: list[SwotItem] = _swot()
+    opportunities: list[SwotItem] = _swot()
+    threats: list[SwotItem] = _swot()
+    differentiation: list[StrategyItem] = _swot()
+    marketing: list[StrategyItem] = _swot()
+    operations: list[StrategyItem] = _swot()
 
-    @field_validator("*")
-    @classmethod
-    def _clean(cls, value: list[str]) -> list[str]:
-        out = [v.strip() for v in value]
-        if any(not v for v in out):
-            raise ValueError("空の項目があります")
-        if any(len(v) > ITEM_MAX for v in out):
-            raise ValueError(f"各項目は{ITEM_MAX}文字以内にしてください")
-        return out
+
+def item_line(item: Any) -> str:
+    """One item as a line of text: the streamed deltas and plain-text exports. The evidence and the priority
+    come after the text, so a line being streamed only ever grows."""
+    if isinstance(item, str):
+        return item
+    if not isinstance(item, dict):
+        return ""
+    line = str(item.get("text") or "")
+    if item.get("evidence"):
+        line += f"（根拠: {item['evidence']}）"
+    if item.get("priority"):
+        line += f"〔優先度: {item['priority']}〕"
+    return line
 
 
 SYSTEM_PROMPT = (
@@ -105,11 +143,13 @@ def build_prompt(context: dict[str, Any], addendum: str = "") -> str:
         + (f"（{m['website_share'] * 100:.0f}%）" if m.get("website_share") is not None else ""),
         "- 距離帯別の競合数: " + "、".join(f"{b['label']} {b['count']}件" for b in m.get("bands", [])),
         *([f"- 注意: {PLACES_CAP_NOTE}競合数・密度は下限として扱うこと。"] if m.get("capped") else []),
+        *([f"- 競合は自院と同じ診療科の医療機関（検索語: {'・'.join(t['term'] for t in m['search_terms'])}）"]
+          if m.get("search_terms") else []),
         "",
         "## 近い競合（距離順）",
     ]
     for i, comp in enumerate(context["competitors"], start=1):
-        lines.append(f"{i}. {comp['name']}（{_fmt(comp['distance_m'], 'm', 0)}・評価 {_fmt(comp['rating'], '', 1)}・"
+        lines.append(f"No.{i} {comp['name']}（{_fmt(comp['distance_m'], 'm', 0)}・評価 {_fmt(comp['rating'], '', 1)}・"
                      f"口コミ {_fmt(comp['reviews'], '件')}・ウェブサイト{'あり' if comp['has_website'] else 'なし'}）")
     if not context["competitors"]:
         lines.append("- 半径内に競合は見つかりませんでした。")
@@ -137,8 +177,11 @@ def build_prompt(context: dict[str, Any], addendum: str = "") -> str:
         "",
         "## 出力",
         "各項目を2〜5個の箇条（1項目60〜150文字程度）で書いてください。上のデータにない事実は書かないでください。",
-        "- strengths / weaknesses / opportunities / threats: 自院のSWOT",
-        "- differentiation: 差別化戦略 / marketing: マーケティング戦略 / operations: オペレーション改善",
+        "- strengths / weaknesses / opportunities / threats: 自院のSWOT。各箇条の text に内容、evidence に根拠を"
+        "短く書く（競合なら「競合No.3」のように上の一覧の番号、統計なら「65歳以上 28%」のように数値）。"
+        "データに根拠がない箇条の evidence は null。",
+        "- differentiation: 差別化戦略 / marketing: マーケティング戦略 / operations: オペレーション改善。"
+        "各箇条の text に内容、priority に優先度（高・中・低）。高は効果が大きくすぐ着手すべきもの。",
     ]
     return "\n".join(lines)
 

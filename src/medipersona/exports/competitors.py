@@ -12,8 +12,8 @@ from typing import Any
 
 from medipersona.competitors import display
 
-TABLE_COLUMNS = (("No.", 9.0), ("名称", 62.0), ("距離", 18.0), ("評価", 12.0), ("口コミ数", 16.0),
-                 ("診療時間", 102.0), ("ウェブサイト", 58.0))  # widths in mm: 277 = page width - margins
+TABLE_COLUMNS = (("No.", 9.0), ("名称", 58.0), ("距離", 16.0), ("評価", 11.0), ("口コミ数", 14.0), ("電話", 26.0),
+                 ("診療時間", 90.0), ("ウェブサイト", 53.0))  # widths in mm: 277 = page width - margins
 
 
 def build_competitor_document(analysis: dict[str, Any]) -> dict[str, Any]:
@@ -34,8 +34,9 @@ def build_competitor_document(analysis: dict[str, Any]) -> dict[str, Any]:
         "clinic": display.clinic_rows(analysis),
         "market": display.market_rows(analysis),
         "bands": display.band_rows(analysis),
-        "competitors": [[r["number"], r["name"], r["distance"], r["rating"], r["reviews"], r["hours"],
-                         r["website"] or display.NO_DATA] for r in display.competitor_rows(analysis)],
+        "competitors": [[r["number"], r["name"], r["distance"], r["rating"], r["reviews"],
+                         r["phone"] or display.NO_DATA, r["hours"], r["website"] or display.NO_DATA]
+                        for r in display.competitor_rows(analysis)],
         "population": display.population_rows(analysis),
         "demand": display.demand_rows(analysis),
         "demand_method": display.demand_method(analysis),
