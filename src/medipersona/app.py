@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.competitors import pages as competitor_pages
     from medipersona.competitors import router as competitor_api
     from medipersona.exports import router as exports_api
+    from medipersona.geo import router as geo_api
     from medipersona.keywords import pages as keyword_pages
     from medipersona.keywords import router as keyword_api
     from medipersona.ops import router as ops_router
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keyword_pages,
         competitor_api,
         competitor_pages,
+        geo_api,
         exports_api,
         docs,
     ):
@@ -161,11 +163,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     import swagger_ui_bundle
 
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    from xstatic.pkg import leaflet as xstatic_leaflet  # Leaflet's dist files, installed with the app
+
+    app.mount("/static/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     from medipersona.ops.metrics import MetricsMiddleware
 
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, tile_origin=settings.map_tile_origin)
     return app
 

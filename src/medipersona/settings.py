@@ -6,6 +6,7 @@ There are no default secrets: the session secret is generated once per installat
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -85,6 +86,15 @@ class Settings(BaseSettings):
         "", description="e-Stat statsDataId of the census table with population by age and municipality."
     )
     places_timeout_seconds: float = Field(15.0, gt=0, description="Deadline of one Places / e-Stat request.")
+    map_tile_url: str = Field(
+        "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png",
+        description="Basemap tiles of the competitor maps ({z}/{x}/{y}, optional {s}); the page CSP allows exactly "
+        "this host. Empty: no basemap, the map drawn by our own code instead.",
+    )
+    map_tile_attribution: str = Field("地理院タイル", description="Attribution shown on the map for the basemap.")
+    map_tile_attribution_url: str = Field(
+        "https://maps.gsi.go.jp/development/ichiran.html", description="Link of the basemap attribution."
+    )
 
     # --- jobs ----------------------------------------------------------------------------------------------
     job_lease_seconds: float = Field(30.0, gt=1, description="A running job whose lease is older is taken over.")
@@ -121,6 +131,28 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value[len(prefix):]
         return value
+
+    @field_validator("map_tile_url", "map_tile_attribution_url")
+    @classmethod
+    def _tile_url(cls, value: str, info) -> str:
+        """http(s) URLs only (the browser loads them); a tile template must name {z}, {x} and {y}."""
+        value = value.strip()
+        if not value:
+            return value
+        if not re.fullmatch(r"https?://[A-Za-z0-9.\-{}]+(:\d+)?(/[^\s\"'<>\\]*)?", value):
+            raise ValueError("must be an http:// or https:// URL without spaces or quotes")
+        if info.field_name == "map_tile_url" and not all(p in value for p in ("{z}", "{x}", "{y}")):
+            raise ValueError("must contain {z}, {x} and {y}")
+        return value
+
+    @property
+    def map_tile_origin(self) -> str:
+        """The scheme and host of the tiles for the CSP (``{s}`` subdomains become ``*.``); '' without tiles."""
+        if not self.map_tile_url:
+            return ""
+        scheme, rest = self.map_tile_url.split("://", 1)
+        host = rest.split("/", 1)[0].replace("{s}.", "*.")
+        return f"{scheme}://{host}"
 
     @property
     def places_configured(self) -> bool:

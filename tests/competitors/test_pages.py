@@ -90,6 +90,22 @@ async def test_result_page_sorted_table_map_swot_exports_and_escaping(client, ap
     for label in ("強み", "弱み", "機会", "脅威", "差別化戦略", "マーケティング戦略", "オペレーション改善"):
         assert f">{label}</h3>" in html
     assert "土曜午後の診療は周辺で少ない。" in html
+    # Phone numbers as tel: links; SWOT evidence beside its item; strategies by priority with badges.
+    assert '<a href="tel:0312345678">03-1234-5678</a>' in html
+    assert "根拠: 競合No.1" in html and "根拠: 競合の平均口コミ数 56件" in html
+    diff = html[html.index('id="strategy-differentiation-title"'):html.index('id="strategy-marketing-title"')]
+    assert diff.index("優先度 高") < diff.index("平日夜と土曜午後") < diff.index("優先度 低") < diff.index("問診の説明")
+    assert 'class="badge comp-priority comp-priority--high"' in diff
+    assert "問診票のWeb化で待ち時間を短くする。" in html  # an older analysis's plain text still shows
+    # The Leaflet map (served by the app) with the configured basemap; the CSP allows exactly that tile host.
+    assert 'id="comp-leaflet"' in html and f'data-points-url="/api/competitors/{analysis.id}/map-points"' in html
+    assert 'src="/static/leaflet/leaflet.js' in html and 'data-tile-url="https://cyberjapandata.gsi.go.jp/xyz/std/' in html
+    csp = page.headers["content-security-policy"]
+    assert "img-src 'self' data: blob: https://cyberjapandata.gsi.go.jp;" in csp
+    assert (await client.get("/static/leaflet/leaflet.js")).status_code == 200
+    points = (await client.get(f"/api/competitors/{analysis.id}/map-points")).json()
+    assert [(p["number"], p["name"]) for p in points["competitors"]] == [("1", "あおば内科"), ("2", XSS), ("3", "みどり医院")]
+    assert points["competitors"][2]["tel"] == "tel:0312345678" and points["competitors"][2]["phone"] == "03-1234-5678"
     assert f'href="/api/competitors/{analysis.id}/export.pdf"' in html
     assert f'href="/api/competitors/{analysis.id}/export.pptx"' in html
     # No population was given and none was fetched: it says so instead of inventing numbers.

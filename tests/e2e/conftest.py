@@ -51,6 +51,7 @@ class Server:
     data_dir: Path
     env: dict[str, str]
     log_path: Path
+    tile_netloc: str = ""  # the local basemap host the pages may load images from
 
     def log(self) -> str:
         try:
@@ -59,9 +60,51 @@ class Server:
             return ""
 
 
-def _server_env(data_dir: Path) -> dict[str, str]:
+class TileServer:
+    """A local stand-in for the basemap tile host: every ``/tiles/{z}/{x}/{y}.png`` is one small PNG. The pages
+    load tiles only from the configured host, which the CSP allows; nothing leaves the machine."""
+
+    def __init__(self) -> None:
+        import io
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (256, 256), (226, 232, 240)).save(buffer, format="PNG")
+        png = buffer.getvalue()
+        self.paths: list[str] = []
+        tiles = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                tiles.paths.append(self.path)
+                ok = self.path.startswith("/tiles/") and self.path.endswith(".png")
+                self.send_response(200 if ok else 404)
+                self.send_header("Content-Type", "image/png" if ok else "text/plain")
+                self.send_header("Content-Length", str(len(png) if ok else 0))
+                self.end_headers()
+                if ok:
+                    self.wfile.write(png)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.netloc = f"127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"http://{self.netloc}/tiles/{{z}}/{{x}}/{{y}}.png"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _server_env(data_dir: Path, tile_url: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIPERSONA_")}
     env.update(
+        MEDIPERSONA_MAP_TILE_URL=tile_url,
         MEDIPERSONA_DATA_DIR=str(data_dir),
         MEDIPERSONA_ADMIN_USERNAME="admin",
         MEDIPERSONA_ADMIN_PASSWORD=ADMIN_PASSWORD,
@@ -88,12 +131,19 @@ def _patient_expectations():
 
 
 @pytest.fixture(scope="session")
-def e2e_server(tmp_path_factory) -> Iterator[Server]:
+def tile_server() -> Iterator[TileServer]:
+    server = TileServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def e2e_server(tmp_path_factory, tile_server) -> Iterator[Server]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium)")
     base = tmp_path_factory.mktemp("e2e")
     data_dir = base / "var"
-    env = _server_env(data_dir)
+    env = _server_env(data_dir, tile_server.url)
     serve = [sys.executable, str(Path(__file__).with_name("serve.py"))]
     migrated = subprocess.run(serve + ["migrate"], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert migrated.returncode == 0, migrated.stdout + migrated.stderr
@@ -106,7 +156,7 @@ def e2e_server(tmp_path_factory) -> Iterator[Server]:
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(serve + ["serve", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", data_dir, env, log_path)
+    server = Server(f"http://127.0.0.1:{port}", data_dir, env, log_path, tile_server.netloc)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -206,11 +256,11 @@ class Session:
         self.problems = PageProblems()
         self.context = browser.new_context(viewport=viewport, storage_state=storage_state, locale="ja-JP",
                                            accept_downloads=True, java_script_enabled=javascript)
-        host = urlsplit(server.base_url).netloc
+        hosts = {urlsplit(server.base_url).netloc, server.tile_netloc}
 
         def guard(route):
             url = route.request.url
-            if urlsplit(url).netloc == host or url.startswith(("data:", "blob:")):
+            if urlsplit(url).netloc in hosts or url.startswith(("data:", "blob:")):
                 route.continue_()
             else:
                 self.problems.external_requests.append(url)

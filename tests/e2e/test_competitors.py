@@ -86,7 +86,8 @@ def test_competitor_analysis_journey(session_factory, api):
     assert page.evaluate("window.__xss") is None
     for quadrant in ("strengths", "weaknesses", "opportunities", "threats", "differentiation", "marketing",
                      "operations"):
-        expect(page.locator(f'[data-swot="{quadrant}"] [data-swot-text]')).not_to_be_empty()
+        expect(page.locator(f'[data-swot="{quadrant}"] .comp-items li').first).not_to_be_empty()
+    expect(page.locator('[data-swot="marketing"] .comp-priority').first).to_contain_text("優先度")
     expect(page.locator("#market-rows")).to_contain_text("3件")
     expect(page.locator("#population-rows")).to_contain_text("人口データはありません")  # never invented
     s.shot("result-done", docs=True)

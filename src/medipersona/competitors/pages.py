@@ -28,6 +28,12 @@ PAGE_SIZE = 20
 CLINIC_FIELDS = ("name", "postal_code", "address", "lat", "lng", "strengths", "target")
 
 
+def map_tiles(settings) -> dict[str, str]:
+    """The basemap the page's Leaflet maps use (url '' = none: the SVG diagram, coordinates typed)."""
+    return {"url": settings.map_tile_url, "attribution": settings.map_tile_attribution,
+            "attribution_url": settings.map_tile_attribution_url}
+
+
 def _departments_for(user: User) -> list[dict[str, Any]]:
     """The catalog's departments the user may use, grouped by section (labels from the catalog only)."""
     catalog = get_catalog()
@@ -71,6 +77,7 @@ async def _index_page(request: Request, user: User, session, settings, *, values
         "age_bands": AGE_BANDS,
         "age_band_labels": display.AGE_BAND_LABELS,
         "places_configured": settings.places_configured,
+        "tiles": map_tiles(settings),
         "values": values,
         "clinic": values.get("clinic") or {},
         "selected_departments": set((values.get("clinic") or {}).get("departments") or []),
@@ -180,7 +187,8 @@ async def retry_submit(analysis_id: str, user: CurrentUser, session: SessionDep,
 
 
 @router.get("/competitors/{analysis_id}")
-async def result_page(request: Request, analysis_id: str, user: CurrentUser, session: SessionDep):
+async def result_page(request: Request, analysis_id: str, user: CurrentUser, session: SessionDep,
+                      settings: SettingsDep):
     from medipersona.competitors import service
 
     analysis = service.analysis_to_api(await service.get_analysis(session, user, analysis_id))
@@ -199,11 +207,13 @@ async def result_page(request: Request, analysis_id: str, user: CurrentUser, ses
         "competitors": display.competitor_rows(analysis),
         "market_rows": display.market_rows(analysis),
         "band_rows": display.band_rows(analysis),
+        "term_rows": display.term_rows(analysis),
+        "tiles": map_tiles(settings),
         "population_rows": display.population_rows(analysis),
         "demand_rows": display.demand_rows(analysis),
         "demand_method": display.demand_method(analysis),
-        "swot": display.swot_blocks(analysis),
-        "strategies": display.strategy_blocks(analysis),
+        "swot": display.swot_item_blocks(analysis),
+        "strategies": display.strategy_item_blocks(analysis),
         "steps": [{"key": k, "label": label, "done": step_done.get(k, False)} for k, label in ANALYSIS_STEPS],
         "swot_sections": SWOT_SECTIONS,
         "strategy_sections": STRATEGY_SECTIONS,

@@ -8,6 +8,7 @@ GET    /api/competitors/{id}         → the analysis (clinic, competitors by di
 DELETE /api/competitors/{id}         → 204
 GET    /api/competitors/{id}/events  → text/event-stream: status, section, delta, done | error (see ``jobs.py``)
 GET    /api/competitors/{id}/map.svg → the map (``map.render_map``: our own SVG, no tiles, no key)
+GET    /api/competitors/{id}/map-points → the interactive map's data (clinic, radius, numbered competitors)
 """
 
 from __future__ import annotations
@@ -130,6 +131,14 @@ async def analysis_map(analysis_id: str, user: CurrentUser, session: SessionDep)
     svg = render_map(data)
     return Response(svg, media_type="image/svg+xml; charset=utf-8",
                     headers={"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/{analysis_id}/map-points")
+async def analysis_map_points(analysis_id: str, user: CurrentUser, session: SessionDep):
+    """What the interactive map draws: clinic, radius and the numbered competitors with their popup fields."""
+    from medipersona.competitors.display import map_points
+
+    return map_points(service.analysis_to_api(await service.get_analysis(session, user, analysis_id)))
 
 
 @router.get("/{analysis_id}/events")

@@ -276,6 +276,7 @@
         if (step === "competitors") {
           var img = $("comp-map");
           img.src = img.getAttribute("data-src") + "?t=" + Date.now();
+          if (window.mpCompMap && window.mpCompMap.refresh) { window.mpCompMap.refresh(); }
         }
         var next = stepEl(step) && stepEl(step).nextElementSibling;
         if (next && next.classList.contains("is-pending")) { setStep(next.getAttribute("data-step"), "running", "実行中"); }
