@@ -212,6 +212,13 @@ class Search:
     included_types: tuple[str, ...] = ()
 
 
+def _join(plan: dict[tuple, Search], search: Search, dep_id: str) -> None:
+    """Add ``search`` to the plan, or the department to the same search already planned."""
+    planned = plan.setdefault((search.kind, search.query, search.included_types), search)
+    if dep_id not in planned.department_ids:
+        planned.department_ids.append(dep_id)
+
+
 def search_plan(department_ids: list[str]) -> tuple[list[Search], int]:
     """The searches for the departments, in order, one per distinct (term, type); and how many were left out
     over ``MAX_SEARCHES``."""
@@ -228,16 +235,10 @@ def search_plan(department_ids: list[str]) -> tuple[list[Search], int]:
             term = term.strip()
             if not term:
                 continue
-            key = ("text", term, (text_type,) if text_type else ())
-            search = plan.setdefault(key, Search("text", term, term, [], key[2]))
-            if dep_id not in search.department_ids:
-                search.department_ids.append(dep_id)
+            types = (text_type,) if text_type else ()
+            _join(plan, Search("text", term, term, [], types), dep_id)
         if types := DEPARTMENT_TYPE_SEARCH.get(dep_id):
-            key = ("type", types[0], types)
-            label = TYPE_SEARCH_LABELS.get(types[0], types[0])
-            search = plan.setdefault(key, Search("type", types[0], label, [], types))
-            if dep_id not in search.department_ids:
-                search.department_ids.append(dep_id)
+            _join(plan, Search("type", types[0], TYPE_SEARCH_LABELS.get(types[0], types[0]), [], types), dep_id)
     searches = list(plan.values())
     return searches[:MAX_SEARCHES], max(0, len(searches) - MAX_SEARCHES)
 
