@@ -92,6 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.providers.registry import check_configuration
 
     configure_logging(settings)
+    from medipersona import localtime
+
+    localtime.configure(settings.timezone)
     # Unknown providers and missing keys fail here, at start-up, not at the first request.
     check_configuration(settings)
 
@@ -160,9 +163,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
 
-    import swagger_ui_bundle
-
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
     from xstatic.pkg import leaflet as xstatic_leaflet  # Leaflet's dist files, installed with the app
 
     app.mount("/static/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")

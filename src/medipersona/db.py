@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -29,10 +28,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-# Clinics are in Japan: times are stored in UTC and shown (and filtered by date) in Japan time.
-JST = ZoneInfo("Asia/Tokyo")
-
-
+# Times are stored in UTC; medipersona.localtime shows them (and filters by day) in Japan time.
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         "PostgreSQL: postgresql+asyncpg://user:pass@host/db"
     )
 
+    timezone: str = Field(
+        "Asia/Tokyo", description="Time zone of every date people read (pages, PDF/PPTX, usage per day, monitoring); "
+        "an IANA name. Times are stored in UTC."
+    )
+
     # --- accounts and sessions -----------------------------------------------------------------------------
     secret_key: str = Field("", description="Signing secret. Empty: generated once into <data_dir>/secret_key.")
     admin_username: str = Field("admin", description="Username of the first admin, created at first start.")
@@ -122,6 +127,13 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from medipersona.localtime import parse_zone
+
+        return parse_zone(value or "Asia/Tokyo").key
 
     @field_validator("database_url")
     @classmethod

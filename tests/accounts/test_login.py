@@ -180,8 +180,13 @@ async def test_api_docs_only_for_logged_in_users(client):
     assert "/api/catalog" in spec.json()["paths"]
     docs = await client.get("/docs")
     assert docs.status_code == 200
-    assert "/static/swagger/swagger-ui-bundle.js" in docs.text
+    assert "/docs/assets/swagger-ui-bundle.js" in docs.text
     assert "http" not in docs.text.split("<body>")[1]  # no external URLs
+    bundle = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
+    assert (await client.get("/docs/assets/index.html")).status_code == 404  # the package's demo page is not served
+    client.headers.pop("Authorization")
+    assert (await client.get("/docs/assets/swagger-ui-bundle.js")).status_code == 303  # to the login page
 
 
 async def test_revocation_elsewhere_blocks_state_changes_at_once(app, client, monkeypatch):

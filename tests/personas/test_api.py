@@ -219,7 +219,7 @@ async def test_portrait_failure_does_not_fail_the_text(admin_client):
     pid = (await admin_client.post("/api/personas", json=CREATE_BODY)).json()["id"]
     events = await stream_events(admin_client, pid)
     image = next(d for t, d in events if t == "image")
-    assert image["status"] == "failed" and "ポートレート画像" in image["message"]
+    assert image["status"] == "failed" and "似顔絵" in image["message"]
     assert events[-1][0] == "done" and events[-1][1]["image_status"] == "failed"
     body = (await admin_client.get(f"/api/personas/{pid}")).json()
     assert body["status"] == "done" and body["image_status"] == "failed" and body["image_url"] is None

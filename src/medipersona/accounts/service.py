@@ -33,7 +33,7 @@ def validate_sections(sections: list[str]) -> list[str]:
     known = [s.id for s in get_catalog().sections]
     unknown = [s for s in sections if s not in known]
     if unknown:
-        raise _field_error("sections", f"不明なセクションです: {', '.join(unknown)}（{', '.join(known)} から選んでください）")
+        raise _field_error("sections", f"不明な区分です: {', '.join(unknown)}（{', '.join(known)} から選んでください）")
     # Keep catalog order, drop duplicates.
     return [s for s in known if s in sections]
 

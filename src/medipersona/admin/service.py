@@ -9,12 +9,13 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medipersona import localtime
 from medipersona.admin.models import AppSetting
 from medipersona.catalog.labels import (
     MAX_SECTION_LENGTH,
@@ -34,7 +35,7 @@ MAX_ADDENDUM_LENGTH = 1000
 # Tasks whose model an admin may choose, with the kind of provider that serves them.
 MODEL_TASKS: dict[str, tuple[str, str]] = {
     "persona_text": ("text", "ペルソナ本文"),
-    "portrait": ("image", "ポートレート画像"),
+    "portrait": ("image", "似顔絵"),
     "timeline_analysis": ("text", "タイムライン分析"),
     "competitor_swot": ("text", "競合分析（SWOT・戦略）"),
 }
@@ -150,6 +151,7 @@ def model_choices(settings: Settings) -> dict[str, dict[str, Any]]:
             "label": label,
             "kind": kind,
             "provider": provider,
+            "provider_label": cls.label or provider,
             "known_models": known,
             "default_model": cls.default_image_model if kind == "image" else cls.default_text_model,
             "accepts_custom": cls.accepts_custom_models(),
@@ -167,7 +169,7 @@ def validate_update(settings: Settings, update: dict[str, Any]) -> AdminSettings
     result = default_admin_settings()
     for key, value in (update.get("section_lengths") or {}).items():
         if key not in result.section_lengths:
-            errors.append({"field": f"section_lengths.{key}", "message": "不明なセクションです。"})
+            errors.append({"field": f"section_lengths.{key}", "message": "ペルソナ詳細にない項目です。"})
         elif not isinstance(value, int) or isinstance(value, bool) or not (
             MIN_SECTION_LENGTH <= value <= MAX_SECTION_LENGTH
         ):
@@ -190,7 +192,7 @@ def validate_update(settings: Settings, update: dict[str, Any]) -> AdminSettings
         elif value not in choices[task]["known_models"] and not choices[task]["accepts_custom"]:
             known = "、".join(choices[task]["known_models"]) or "（なし）"
             errors.append({"field": f"models.{task}",
-                           "message": f"プロバイダ「{choices[task]['provider']}」では使えないモデルです。選べるモデル: {known}"})
+                           "message": f"AIサービス「{choices[task]['provider_label']}」では使えないモデルです。選べるモデル: {known}"})
         else:
             result.models[task] = value
     for task, value in (update.get("prompt_addenda") or {}).items():
@@ -239,17 +241,17 @@ async def save_admin_settings(session: AsyncSession, settings: Settings, update:
 
 
 async def usage_by_user_and_day(session: AsyncSession, days: int = 14) -> dict[str, Any]:
-    """Personas created per user per day (UTC) over the last ``days`` days, with each user's quota."""
+    """Personas created per user per local day (Japan time) over the last ``days`` days, with each user's quota."""
     from medipersona.accounts.models import User
     from medipersona.personas.models import Persona
 
-    since = utcnow() - timedelta(days=days - 1)
-    since = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    first_day = localtime.today() - timedelta(days=days - 1)
     rows = (await session.execute(
-        select(Persona.owner_id, Persona.created_at, Persona.status).where(Persona.created_at >= since)
+        select(Persona.owner_id, Persona.created_at, Persona.status)
+        .where(Persona.created_at >= localtime.day_start_utc(first_day))
     )).all()
     users = {u.id: u for u in await session.scalars(select(User).order_by(User.id))}
-    day_list = [(since.date() + timedelta(days=i)).isoformat() for i in range(days)]
+    day_list = [(first_day + timedelta(days=i)).isoformat() for i in range(days)]
     table: dict[int, dict[str, Any]] = {
         uid: {"user_id": uid, "username": u.username, "daily_quota": u.daily_quota,
               "days": {d: 0 for d in day_list}, "failed": 0, "total": 0}
@@ -259,7 +261,7 @@ async def usage_by_user_and_day(session: AsyncSession, days: int = 14) -> dict[s
         entry = table.get(owner_id)
         if entry is None:
             continue
-        day = created_at.date().isoformat() if isinstance(created_at.date(), date) else str(created_at)[:10]
+        day = localtime.format_date(created_at)
         if day in entry["days"]:
             entry["days"][day] += 1
         entry["total"] += 1

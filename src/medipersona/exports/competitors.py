@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from medipersona import localtime
 from medipersona.competitors import display
 
 TABLE_COLUMNS = (("No.", 9.0), ("名称", 58.0), ("距離", 16.0), ("評価", 11.0), ("口コミ数", 14.0), ("電話", 26.0),
@@ -24,8 +25,8 @@ def build_competitor_document(analysis: dict[str, Any]) -> dict[str, Any]:
         "title": "競合分析",
         "created": analysis.get("created_at"),
         "name": name,
-        "subtitle": f"{name}　半径{analysis.get('radius_km')}km" + ("　※SWOT・戦略はオフライン生成（AI未使用）"
-                                                                   if offline else ""),
+        "subtitle": f"{name}　半径{analysis.get('radius_km')}km　作成日 {localtime.format_date(analysis.get('created_at'))}"
+                    + ("　※SWOT・戦略はオフライン生成（AI未使用）" if offline else ""),
         # Only what the map needs (plain data for the pool process).
         "map": {"clinic": {"name": name, "lat": clinic.get("lat"), "lng": clinic.get("lng")},
                 "radius_km": analysis.get("radius_km"),

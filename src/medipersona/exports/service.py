@@ -16,6 +16,7 @@ from urllib.parse import quote
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medipersona import localtime
 from medipersona.catalog.labels import (
     EXTRA_FIELDS,
     PERSONA_SECTIONS,
@@ -93,7 +94,7 @@ def meta_rows(persona: Persona) -> list[tuple[str, str]]:
     catalog = get_catalog()
     department = catalog.department(persona.department_id)
     complaint = catalog.chief_complaint(persona.chief_complaint_id)
-    created = persona.created_at.strftime("%Y-%m-%d") if persona.created_at else ""
+    created = localtime.format_date(persona.created_at)
     return [
         ("診療科", department.name if department else persona.department_id),
         ("主訴", complaint.name if complaint else persona.chief_complaint_id),

@@ -12,10 +12,11 @@ else the totals since start.
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from medipersona import localtime
 
 Sample = tuple[str, dict[str, str], float]
 
@@ -316,66 +317,69 @@ def evaluate(now: Snapshot, window: Snapshot, memory_percent: float | None, memo
         "cpu", "CPU使用率", now.box_cpu, _pct(now.box_cpu), "10–30%（AI待ちが長いため低くて正常）", cpu_state(now.box_cpu),
         "ボトルネックを調査（通常発生しないはず）。重い処理（PDF・画像・取り込み）がイベントループ上で動いていないか確認。"
         if cpu_state(now.box_cpu) != "ok" else "",
-        "Worker合計: " + _pct(sum(now.worker_cpu.values())) if now.worker_cpu else ""))
+        "ワーカー合計: " + _pct(sum(now.worker_cpu.values())) if now.worker_cpu else ""))
     out.append(Indicator(
         "memory", "メモリ使用率", memory_percent, _pct(memory_percent), "70–80%以下", memory_state(memory_percent),
-        {"warning": "Worker数を減らす（medipersona advise-workers で実測値から再計算）",
-         "caution": "目標超過: Worker数の見直しを検討"}.get(memory_state(memory_percent), ""),
+        {"warning": "ワーカー数を減らす（medipersona advise-workers で実測値から再計算）",
+         "caution": "目標超過: ワーカー数の見直しを検討"}.get(memory_state(memory_percent), ""),
         memory_detail))
     p95 = histogram_quantile(0.95, window.latency_buckets)
     out.append(Indicator(
         "p95", "レスポンスタイム（P95）", p95, "—" if p95 is None else f"{p95:.2f}秒", "30秒以内", p95_state(p95),
-        "遅いルートとプロバイダーのレイテンシ（[AI] Response time ログ）を確認" if p95_state(p95) == "warning" else "",
-        f"{window_label}・{window.requests:.0f}件（SSEストリーム・ヘルスチェックを除く）"))
+        "遅い画面とAIサービスの応答時間（ログの「[AI] Response time」）を確認" if p95_state(p95) == "warning" else "",
+        f"{window_label}・{window.requests:.0f}件（生成中の逐次配信・死活監視を除く）"))
     rate = 100.0 * window.errors_5xx / window.requests if window.requests else None
     out.append(Indicator(
-        "error_rate", "エラー率（5xx）", rate, _pct(rate), "1%未満", error_rate_state(window.errors_5xx, window.requests),
-        "リクエストIDでログのエラー内容を確認" if error_rate_state(window.errors_5xx, window.requests) == "warning" else "",
+        "error_rate", "サーバーエラー率（5xx）", rate, _pct(rate), "1%未満", error_rate_state(window.errors_5xx, window.requests),
+        "画面に表示されたリクエストIDでログのエラー内容を確認" if error_rate_state(window.errors_5xx, window.requests) == "warning" else "",
         f"{window_label}・{window.errors_5xx:.0f}件 / {window.requests:.0f}件"))
     s503 = status_503_state(window.status_503, window.requests)
     out.append(Indicator(
-        "status_503", "503エラー", window.status_503, f"{window.status_503:.0f}件", "0件（頻発しないこと）", s503,
-        "Worker数を減らすか、タイムアウトを延長" if s503 != "ok" else "",
+        "status_503", "混雑による受付拒否（503）", window.status_503, f"{window.status_503:.0f}件", "0件（頻発しないこと）", s503,
+        "ワーカー数を減らすか、タイムアウトを延長" if s503 != "ok" else "",
         window_label))
     sigkills_window = window.restarts.get("sigkill", 0.0)
     sigkills_total = now.restarts.get("sigkill", 0.0)
     sk = sigkill_state(sigkills_window, sigkills_total)
-    last = (time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now.last_sigkill)) if now.last_sigkill else "なし")
+    last = localtime.format_datetime(now.last_sigkill, seconds=True) if now.last_sigkill else "なし"
     out.append(Indicator(
-        "sigkill", "SIGKILL / OOM", sigkills_total, f"{sigkills_total:.0f}回", "0回", sk,
-        "OOM発生、Worker数を即座に削減" if sk != "ok" else "",
+        "sigkill", "メモリ不足による強制終了", sigkills_total, f"{sigkills_total:.0f}回", "0回", sk,
+        "メモリ不足（ログでは SIGKILL / OOM）: ワーカー数をすぐに減らす" if sk != "ok" else "",
         f"{window_label}: {sigkills_window:.0f}回・最後: {last}"))
     restarts_total = sum(v for k, v in now.restarts.items() if k != "sigkill")
     reasons = "、".join(f"{REASON_LABELS.get(k, k)} {v:.0f}" for k, v in sorted(now.restarts.items()) if v) or "なし"
     rs = restart_state(now.restarts)
     out.append(Indicator(
-        "restarts", "Worker再起動", restarts_total, f"{restarts_total:.0f}回", "max-requestsによる入れ替えのみ", rs,
-        "WORKER TIMEOUT: イベントループをブロックする同期処理がないか確認。異常終了: ログを確認" if rs != "ok" else "",
+        "restarts", "ワーカーの再起動", restarts_total, f"{restarts_total:.0f}回", "定期的な入れ替え（max-requests）のみ", rs,
+        "応答なしによる再起動（ログでは WORKER TIMEOUT）: 処理を止めている同期処理がないか確認。異常終了: ログを確認"
+        if rs != "ok" else "",
         f"起動以降の内訳: {reasons}"))
     out.append(Indicator(
-        "in_flight", "実行中の生成", now.in_flight, f"{now.in_flight:.0f}件", "1 Workerで数百件まで", "ok", "",
-        "生成完了: " + "、".join(f"{k} {v:.0f}" for k, v in sorted(window.generations.items())) if window.generations
-        else ""))
+        "in_flight", "実行中の生成", now.in_flight, f"{now.in_flight:.0f}件", "1ワーカーで数百件まで", "ok", "",
+        "終了した生成: " + "・".join(f"{OUTCOME_LABELS.get(k, k)} {v:.0f}件" for k, v in sorted(window.generations.items()))
+        if window.generations else ""))
     qs = queue_state(now.queue_depth)
     out.append(Indicator(
         "queue", "ジョブ待ち行列", now.queue_depth, "—" if now.queue_depth is None else f"{now.queue_depth:.0f}件",
         f"{QUEUE_DEPTH_CAUTION}件以下", qs,
-        "全Workerが同時実行上限に達しています。job_max_concurrency かインスタンス数を見直す" if qs == "caution" else "",
-        f"引き継ぎ（リース切れ）: {window.job_recoveries:.0f}件"))
+        "全ワーカーが同時実行の上限に達しています。上限（MEDIPERSONA_JOB_MAX_CONCURRENCY）かサーバー台数を見直す"
+        if qs == "caution" else "",
+        f"止まったワーカーから引き継いだ生成: {window.job_recoveries:.0f}件"))
     ds = db_connections_state(now.db_open, db_max_connections)
     in_use = "—" if now.db_in_use is None else f"{now.db_in_use:.0f}"
     out.append(Indicator(
-        "db_connections", "DB接続数", now.db_open, "—" if now.db_open is None else f"{now.db_open:.0f}",
-        f"max_connections の{DB_CONNECTIONS_CAUTION:.0f}%未満" if db_max_connections else "（SQLite: 制限なし）", ds,
-        "Worker数を減らすか、PostgreSQLの max_connections を増やす（1 Workerあたり最大40接続）"
+        "db_connections", "データベース接続数", now.db_open, "—" if now.db_open is None else f"{now.db_open:.0f}",
+        f"接続上限（max_connections）の{DB_CONNECTIONS_CAUTION:.0f}%未満" if db_max_connections else "（SQLite: 上限なし）", ds,
+        "ワーカー数を減らすか、PostgreSQLの接続上限（max_connections）を増やす（1ワーカーあたり最大40接続）"
         if ds in ("caution", "warning") else "",
-        f"使用中 {in_use}" + (f"・PostgreSQL max_connections {db_max_connections}（他のインスタンス・クライアントと共有）"
+        f"使用中 {in_use}" + (f"・PostgreSQLの接続上限 {db_max_connections}（他のサーバー・クライアントと共有）"
                             if db_max_connections else "")))
     return out
 
 
-REASON_LABELS = {"recycled": "入れ替え", "sigkill": "SIGKILL", "timeout": "タイムアウト", "signal": "シグナル",
-                 "error": "異常終了"}
+REASON_LABELS = {"recycled": "定期的な入れ替え", "sigkill": "メモリ不足による強制終了", "timeout": "応答なし",
+                 "signal": "外部からの停止", "error": "異常終了"}
+OUTCOME_LABELS = {"done": "完了", "failed": "失敗"}
 
 
 def provider_rows(window: Snapshot) -> list[dict[str, Any]]:
@@ -393,7 +397,7 @@ def provider_rows(window: Snapshot) -> list[dict[str, Any]]:
             "p50_display": "—" if p50 is None else f"{p50:.1f}秒", "p95_display": "—" if p95 is None else f"{p95:.1f}秒",
             "state": worst,
             "remedy": ("より高速なAIモデルを選択（例: gpt-4o-mini）" if state_l == "caution" else "")
-            + (" エラー率が高い: APIキー・クォータ・フォールバック設定を確認" if state_e in ("caution", "warning") else ""),
+            + (" エラー率が高い: APIキー・利用枠・予備のAIサービスの設定を確認" if state_e in ("caution", "warning") else ""),
         })
     return rows
 

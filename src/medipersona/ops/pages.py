@@ -11,9 +11,11 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from medipersona import localtime
 from medipersona.deps import AdminUser, SessionDep, SettingsDep, bearer_token, get_optional_principal
 from medipersona.errors import Forbidden, NotAuthenticated
 from medipersona.ops import metrics, monitoring, system
+from medipersona.providers.registry import provider_label
 from medipersona.settings import Settings
 from medipersona.web.templating import render
 
@@ -81,16 +83,17 @@ async def build_report(request: Request, settings: Settings) -> dict[str, Any]:
     memory_percent = mem.percent if mem.limit_bytes else None
     rss_total = sum(now.worker_rss.values())
     memory_detail = (f"{mem.used_bytes / 1048576:.0f} MB / {mem.limit_bytes / 1048576:.0f} MB"
-                     f"（{mem.used_source}・上限: {mem.limit_source}）・Worker RSS合計 {rss_total / 1048576:.0f} MB")
+                     f"・ワーカーの使用メモリ合計 {rss_total / 1048576:.0f} MB")
     indicators = monitoring.evaluate(now, window, memory_percent, memory_detail, window_label,
                                      await _postgres_max_connections(request))
     cpus, cpu_source = system.detect_cpus()
     return {
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_ts)),
+        "generated_at": localtime.format_datetime(now_ts, seconds=True),
         "window": window_label,
         "state": monitoring.overall_state(indicators),
         "indicators": [i.as_dict() for i in indicators],
-        "providers": monitoring.provider_rows(window),
+        "providers": [{**row, "provider_label": provider_label(row["provider"])}
+                      for row in monitoring.provider_rows(window)],
         "workers": monitoring.worker_rows(now),
         "environment": {
             "multiprocess": metrics.multiprocess_dir() is not None,
@@ -98,6 +101,7 @@ async def build_report(request: Request, settings: Settings) -> dict[str, Any]:
             "cpu_source": cpu_source,
             "memory_limit_mb": round(mem.limit_bytes / 1048576),
             "memory_limit_source": mem.limit_source,
+            "memory_used_source": mem.used_source,
             "serving_pid": os.getpid(),
         },
     }

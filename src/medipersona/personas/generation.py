@@ -239,13 +239,13 @@ async def _portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str, An
         timings["image_seconds"] = round(time.monotonic() - started, 3)
         log.warning("portrait failed for persona %s: %s", persona_id, exc.code)
         error = {"code": "image_failed", "part": "image",
-                 "message": f"ポートレート画像を生成できませんでした。{exc.message}"}
+                 "message": f"似顔絵を生成できませんでした。{exc.message}"}
         _image_state(ctx, "failed", None, None, info)
         ctx.emit("image", {"status": "failed", "message": error["message"]})
         return error
     except OSError:
         log.exception("storing the portrait failed for persona %s", persona_id)
-        error = {"code": "image_failed", "part": "image", "message": "ポートレート画像を保存できませんでした。"}
+        error = {"code": "image_failed", "part": "image", "message": "似顔絵を保存できませんでした。"}
         _image_state(ctx, "failed", None, None, info)
         ctx.emit("image", {"status": "failed", "message": error["message"]})
         return error

@@ -8,7 +8,7 @@ import copy
 import logging
 import random
 import shutil
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from time import monotonic as time_monotonic
 from typing import Any
@@ -18,11 +18,12 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medipersona import localtime
 from medipersona.accounts.models import User
 from medipersona.accounts.service import live_session_ids, session_gone_error
 from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS, SETTING_TYPES
 from medipersona.catalog.service import get_catalog
-from medipersona.db import JST, utcnow
+from medipersona.db import utcnow
 from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
@@ -81,8 +82,7 @@ def validate_catalog(user: User, data: PersonaCreate) -> None:
 
 
 def day_start_utc(now: datetime | None = None) -> datetime:
-    local = (now or utcnow()).astimezone(JST)
-    return datetime.combine(local.date(), time.min, JST).astimezone(UTC)
+    return localtime.day_start_utc(localtime.local_date(now or utcnow()))
 
 
 async def check_quota(session: AsyncSession, user: User) -> None:
@@ -101,9 +101,8 @@ async def check_quota(session: AsyncSession, user: User) -> None:
 
 
 def _seconds_to_midnight() -> int:
-    now = utcnow().astimezone(JST)
-    tomorrow = datetime.combine(now.date() + timedelta(days=1), time.min, JST)
-    return max(1, int((tomorrow - now).total_seconds()))
+    now = utcnow()
+    return max(1, int((localtime.day_end_utc(localtime.local_date(now)) - now).total_seconds()))
 
 
 async def recent_names(session: AsyncSession, user_id: int, limit: int = 30) -> list[str]:
@@ -325,10 +324,9 @@ def filter_personas(
     if status:
         query = query.where(Persona.status == status)
     if date_from:
-        query = query.where(Persona.created_at >= datetime.combine(date_from, time.min, JST).astimezone(UTC))
+        query = query.where(Persona.created_at >= localtime.day_start_utc(date_from))
     if date_to:
-        query = query.where(
-            Persona.created_at < datetime.combine(date_to + timedelta(days=1), time.min, JST).astimezone(UTC))
+        query = query.where(Persona.created_at < localtime.day_end_utc(date_to))
     q = q.strip()[:100]
     if q:
         catalog = get_catalog()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,22 +9,16 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from medipersona import __version__
-from medipersona.db import JST
+from medipersona.localtime import format_datetime as local_time
+from medipersona.localtime import zone_label
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
-def local_time(dt: datetime | None) -> str:
-    if dt is None:
-        return ""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(JST).strftime("%Y-%m-%d %H:%M")
-
-
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["local_time"] = local_time
 templates.env.globals["app_version"] = __version__
+templates.env.globals["zone_label"] = zone_label
 # Autoescape is on for .html (Jinja2Templates default); never mark model or user text |safe.
 
 
