@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Workers for `make run` (a local try-out): one async worker carries hundreds of generations; the second keeps the
+# site answering while the other is recycled. Production sizing (`medipersona serve` without --workers) uses the
+# seed's formula or WEB_CONCURRENCY; `make run WORKERS=` (empty) does the same here.
+WORKERS ?= 2
 BIN := $(VENV)/bin
 
 .PHONY: run dev test test-fast install install-test system-deps bench lint clean
@@ -25,7 +29,7 @@ install-test: $(VENV)/.installed-test
 
 ## Set up (venv, install, migrate, first admin, sample data) and serve http://$(HOST):$(PORT) with gunicorn.
 run: install
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/medipersona serve --host $(HOST) --port $(PORT)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/medipersona serve --host $(HOST) --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
 
 ## Development server with auto-reload.
 dev: install

@@ -18,6 +18,8 @@ def test_seed_example_gives_three():
     assert a.workers == 3
     assert a.limiting == "memory"
     assert a.steps()[-1] == "結果: min(4-8, 3, 5) = 3 workers"
+    assert a.summary() == ("3 = min(CPU 1 x 4 = 4, memory 2048 MB / 600 MB per worker = 3, peak users 50 / 10 = 5), "
+                           "limited by memory")
 
 
 def test_seed_upgrade_plan_pro_box():
@@ -72,7 +74,8 @@ def test_worker_rss_input_order(tmp_path):
 def test_workers_for_this_box_honours_web_concurrency(tmp_path):
     assert advisor.workers_for_this_box(tmp_path, env={"WEB_CONCURRENCY": "7"}) == (7, "WEB_CONCURRENCY")
     n, why = advisor.workers_for_this_box(tmp_path, env={"MEDIPERSONA_PEAK_USERS": "10"})
-    assert n == 1 and "ユーザー基準: 10人 / 10 = 1 workers" in why
+    assert n == 1 and "peak users 10 / 10 = 1" in why
+    assert why.isascii()  # the start-up log line is in one language
 
 
 def test_cli_prints_the_calculation_and_ends_with_workers(capsys):

@@ -69,6 +69,18 @@ class Advice:
         ]
 
 
+    def summary(self) -> str:
+        """The calculation on one line, for the server's start-up log (English, like the rest of the log)."""
+        cpus = f"{self.cpus:g}"
+        bounds = {
+            "cpu": f"CPU {cpus} x {CPU_FACTOR_LOW} = {self.cpu_bound}",
+            "memory": f"memory {self.memory_mb:.0f} MB / {self.worker_rss_mb:.0f} MB per worker = {self.memory_bound}",
+            "users": f"peak users {self.peak_users} / {USERS_PER_WORKER} = {self.user_bound}",
+        }
+        limit = {"cpu": "the CPUs", "memory": "memory", "users": "peak users (MEDIPERSONA_PEAK_USERS)"}[self.limiting]
+        return f"{self.workers} = min({', '.join(bounds.values())}), limited by {limit}"
+
+
 def advise(cpus: float, memory_mb: float, peak_users: int, worker_rss_mb: float) -> Advice:
     """min(CPU × 4, floor(memory / worker RSS), floor(peak users / 10)), at least 1."""
     if cpus <= 0 or memory_mb <= 0 or worker_rss_mb <= 0 or peak_users < 0:
@@ -155,7 +167,7 @@ def workers_for_this_box(data_dir: Path | None, env: dict | None = None) -> tupl
     limit_bytes, _ = system.detect_memory_limit(memory_mb_configured)
     rss_mb, rss_source = worker_rss_input(data_dir, env)
     advice = advise(cpus, limit_bytes / 1048576, peak_users_input(env), rss_mb)
-    return advice.workers, "; ".join(advice.steps()) + f"; worker memory: {rss_source}"
+    return advice.workers, f"the seed's formula: {advice.summary()}; worker memory: {rss_source}"
 
 
 def postgres_connections_per_worker() -> int | None:

@@ -84,7 +84,7 @@ def on_starting(server) -> None:
     if server.cfg.workers == workers:
         server.log.info("workers: %s (%s)", workers, workers_reason)
     else:
-        server.log.info("workers: %s (command line; the seed's formula gives %s)", server.cfg.workers, workers)
+        server.log.info("workers: %s (set on the command line; without it: %s)", server.cfg.workers, workers_reason)
 
 
 def child_exit(server, worker) -> None:

@@ -80,7 +80,19 @@
       "青は検索前、赤は検索後のキーワード。同じ内容を下の表でも確認できます。";
     img.src = api + "/timeline/chart.svg";
     img.onerror = function () { clear(chartBox); chartBox.appendChild(el("p", "グラフを表示できませんでした。", "alert alert--warn")); };
-    chartBox.appendChild(img);
+    // On a phone the chart keeps a readable size and scrolls sideways in its own box (keyboard too), with a cue.
+    var scroller = el("div", null, "timeline__chart-scroll");
+    scroller.tabIndex = 0;
+    scroller.setAttribute("role", "region");
+    scroller.setAttribute("aria-label", "検索タイムラインのグラフ（横にスクロールできます）");
+    scroller.appendChild(img);
+    chartBox.appendChild(el("p", "← グラフは横にスクロールできます →", "timeline__scroll-cue"));
+    chartBox.appendChild(scroller);
+    var full = el("a", "グラフを拡大して開く", "timeline__open");
+    full.href = img.src;
+    full.target = "_blank";
+    full.rel = "noopener";
+    chartBox.appendChild(full);
     var legend = el("p", null, "muted timeline__legend");
     legend.appendChild(el("span", "● 検索前", "timeline__before"));
     legend.appendChild(document.createTextNode("　"));
