@@ -65,3 +65,40 @@ def test_upgrade_matches_models_and_round_trips(empty_db):
 def test_migrate_command_is_idempotent(empty_db):
     upgrade(empty_db)
     upgrade(empty_db)  # second run is a no-op, not an error
+
+
+def test_history_columns_are_filled_from_stored_profiles(empty_db):
+    """0007 adds gender/age columns for the history filters and fills them from personas saved before it."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from medipersona.accounts.service import create_user
+    from medipersona.db import Database
+    from medipersona.personas.models import Persona
+
+    upgrade(empty_db)
+
+    async def add_personas():
+        db = Database(empty_db)
+        async with db.sessionmaker() as session:
+            user = await create_user(session, username="owner1", password="owner-password-1", role="member")
+            for pid, profile in (("a" * 32, {"gender": "female", "age": 45}), ("b" * 32, {"age": "7"}),
+                                 ("c" * 32, {})):
+                session.add(Persona(id=pid, owner_id=user.id, department_id="internal_medicine",
+                                    chief_complaint_id="internal_medicine.influenza", purpose_id="increase_patients",
+                                    setting_type="input", seed=1, profile=profile))
+            await session.commit()
+        await db.dispose()
+
+    async def read():
+        db = Database(empty_db)
+        async with db.sessionmaker() as session:
+            rows = (await session.execute(select(Persona.id, Persona.gender, Persona.age).order_by(Persona.id))).all()
+        await db.dispose()
+        return [tuple(r) for r in rows]
+
+    asyncio.run(add_personas())
+    downgrade(empty_db, "0006")  # as if the personas had been saved before 0007
+    upgrade(empty_db)
+    assert asyncio.run(read()) == [("a" * 32, "female", 45), ("b" * 32, "", 7), ("c" * 32, "", None)]

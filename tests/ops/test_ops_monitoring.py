@@ -85,7 +85,7 @@ def test_snapshot_excludes_probes_and_evaluates():
     assert snap.worker_rss == {"11": 100 * 1048576, "12": 120 * 1048576}
     indicators = {i.key: i for i in mon.evaluate(snap, snap, memory_percent=95.0)}
     assert indicators["memory"].state == "warning"
-    assert indicators["memory"].remedy.startswith("Worker数を減らす")
+    assert indicators["memory"].remedy.startswith("ワーカー数を減らす")
     assert indicators["cpu"].state == "ok"
     assert indicators["error_rate"].state == "warning"
     assert indicators["status_503"].state == "warning"

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from medipersona.db import Base, utcnow
 
@@ -64,5 +64,40 @@ class Persona(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    # The user's tags, stored as "|tag1|tag2|" so one portable LIKE finds a tag (tags never contain "|"; see
+    # tags_to_column). Read them with persona_tags().
+    tags: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Copies of profile.gender and profile.age, kept in step by _index_profile, for the history's filters.
+    gender: Mapped[str] = mapped_column(String(16), default="", server_default="", index=True)
+    age: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     # The job whose events GET /api/personas/{id}/events streams (generation or a section regeneration).
     current_job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+    @validates("profile")
+    def _index_profile(self, _key: str, profile: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Every assignment of a profile (creation, edits, generation) refreshes the filter columns."""
+        self.gender, self.age = profile_index(profile)
+        return profile
+
+
+def profile_index(profile: dict[str, Any] | None) -> tuple[str, int | None]:
+    """(gender, age) as the history filters store them."""
+    profile = profile or {}
+    gender = str(profile.get("gender") or "")[:16]
+    raw_age = profile.get("age")
+    try:
+        age = int(raw_age) if raw_age is not None and raw_age != "" else None
+    except (TypeError, ValueError):
+        age = None
+    return gender, age
+
+
+TAG_SEPARATOR = "|"
+
+
+def tags_to_column(tags: list[str]) -> str:
+    return f"{TAG_SEPARATOR}{TAG_SEPARATOR.join(tags)}{TAG_SEPARATOR}" if tags else ""
+
+
+def persona_tags(persona: Persona) -> list[str]:
+    return [t for t in (persona.tags or "").split(TAG_SEPARATOR) if t]

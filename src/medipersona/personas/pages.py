@@ -29,8 +29,9 @@ from medipersona.catalog.router import catalog_payload
 from medipersona.catalog.service import get_catalog
 from medipersona.deps import CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import AppError, NotFound
-from medipersona.personas.models import Persona
-from medipersona.personas.service import filter_personas
+from medipersona.personas.models import Persona, persona_tags
+from medipersona.personas.schemas import NOTE_MAX, TAG_MAX, TAGS_MAX
+from medipersona.personas.search import AGE_BAND_LABELS, HistoryFilters, filter_personas
 from medipersona.web.templating import local_time, render
 
 router = APIRouter(include_in_schema=False)
@@ -293,38 +294,29 @@ async def wizard_submit(request: Request, user: CurrentUser, session: SessionDep
 @router.get("/personas")
 async def history(request: Request, user: CurrentUser, session: SessionDep, q: str = "", department: str = "",
                   chief_complaint: str = "", date_from: str = "", date_to: str = "", owner: str = "",
+                  gender: str = "", age_band: str = "", patient_type: str = "", tag: str = "",
                   page: int = 1, message: str = ""):
     catalog = get_catalog()
-    q = q.strip()[:100]
     page = max(1, min(page, 10_000))
+    filters = HistoryFilters(
+        q=q.strip()[:100], department=department[:64], chief_complaint=chief_complaint[:128],
+        date_from=_parse_date(date_from), date_to=_parse_date(date_to),
+        gender=gender if gender in GENDERS else "", age_band=age_band if age_band in AGE_BAND_LABELS else "",
+        patient_type=patient_type[:64], tag=" ".join(tag.split())[:20])
     query = select(Persona, User.username).join(User, User.id == Persona.owner_id)
-    if user.is_admin and owner:
+    owner = owner.strip()[:64] if user.is_admin else ""
+    if owner:
         query = query.where(User.username == owner)
-    query = filter_personas(query, user, q=q, department=department, chief_complaint=chief_complaint,
-                            date_from=_parse_date(date_from), date_to=_parse_date(date_to))
+    query = filter_personas(query, user, filters)
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = (
         await session.execute(
             query.order_by(Persona.created_at.desc(), Persona.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
         )
     ).all()
-    items = []
-    for persona, username in rows:
-        items.append({
-            "id": persona.id,
-            "name": persona.name,
-            "status": persona.status,
-            "status_label": STATUS_LABELS.get(persona.status, persona.status),
-            "created": local_time(persona.created_at),
-            "owner": username,
-            "offline": is_offline(persona),
-            "image_url": _image_url(persona),
-            **_catalog_names(persona),
-        })
+    items = [history_item(persona, username) for persona, username in rows]
     departments = catalog.departments if user.is_admin else catalog.departments_in(user.sections)
-    filters = {"q": q, "department": department, "chief_complaint": chief_complaint, "date_from": date_from,
-               "date_to": date_to, "owner": owner if user.is_admin else ""}
-    active_filters = {k: v for k, v in filters.items() if v}
+    active_filters = {**filters.active(), **({"owner": owner} if owner else {})}
     pages = max(1, -(-total // PAGE_SIZE))
 
     def page_link(n: int) -> str:
@@ -336,9 +328,12 @@ async def history(request: Request, user: CurrentUser, session: SessionDep, q: s
         {
             "items": items,
             "total": total,
-            "filters": filters,
+            "filters": {**filters.form_values(), "owner": owner},
             "filtered": bool(active_filters),
             "departments": departments,
+            "genders": GENDERS,
+            "age_bands": AGE_BAND_LABELS,
+            "patient_types": catalog.patient_types,
             "page": page,
             "pages": pages,
             "prev_link": page_link(page - 1) if page > 1 else "",
@@ -348,6 +343,26 @@ async def history(request: Request, user: CurrentUser, session: SessionDep, q: s
         },
     )
 
+
+def history_item(persona: Persona, owner: str) -> dict[str, Any]:
+    """One card of the history: who the persona is (sex, age, patient type) at a glance, tags and note."""
+    profile = persona.profile or {}
+    months = _int_or_none(profile.get("age_months")) or 0
+    return {
+        "id": persona.id,
+        "name": persona.name,
+        "status": persona.status,
+        "status_label": STATUS_LABELS.get(persona.status, persona.status),
+        "created": local_time(persona.created_at),
+        "owner": owner,
+        "offline": is_offline(persona),
+        "image_url": _image_url(persona),
+        "gender": GENDERS.get(persona.gender, ""),
+        "age": age_label(persona.age, months) if persona.age is not None else "",
+        "tags": persona_tags(persona),
+        "note": persona.note or "",
+        **_catalog_names(persona),
+    }
 
 
 def _safe_return(target: str | None) -> str:
@@ -427,5 +442,9 @@ async def persona_page(request: Request, persona_id: str, user: CurrentUser, ses
             "timeline_analysis": persona.timeline_analysis or {},
             "analysis_headings": _analysis_headings(),
             "keywords_used": [k for k in (persona.keywords_used or []) if isinstance(k, dict) and k.get("keyword")],
+            "tags": persona_tags(persona),
+            "tags_max": TAGS_MAX,
+            "tag_max": TAG_MAX,
+            "note_max": NOTE_MAX,
         },
     )

@@ -118,6 +118,29 @@ class PersonaCreate(BaseModel):
         return _strip(value)
 
 
+NOTE_MAX = 2000
+TAGS_MAX = 10
+TAG_MAX = 20
+
+
+def clean_tags(values: list[str]) -> list[str]:
+    """Tags as the user typed them, trimmed, without duplicates; ValueError (Japanese) for a bad one."""
+    tags: list[str] = []
+    for raw in values:
+        tag = " ".join(str(raw).split())
+        if not tag:
+            continue
+        if len(tag) > TAG_MAX:
+            raise ValueError(f"タグは1つ{TAG_MAX}文字以内で入力してください（「{tag[:TAG_MAX]}…」）。")
+        if "|" in tag or any(ord(ch) < 32 for ch in tag):
+            raise ValueError("タグに「|」や制御文字は使えません。")
+        if tag not in tags:
+            tags.append(tag)
+    if len(tags) > TAGS_MAX:
+        raise ValueError(f"タグは{TAGS_MAX}個までです。")
+    return tags
+
+
 class PersonaUpdate(BaseModel):
     """PATCH: the given parts replace the stored ones (profile and extras are merged field by field)."""
 
@@ -128,7 +151,13 @@ class PersonaUpdate(BaseModel):
     extras: ExtrasIn | None = None
     extra_fields: list[ExtraFieldIn] | None = Field(None, max_length=EXTRA_ROWS_MAX)
     sections: dict[str, str] | None = None
-    note: str | None = Field(None, max_length=2000)
+    note: str | None = Field(None, max_length=NOTE_MAX)
+    tags: list[str] | None = Field(None, max_length=100)  # clean_tags allows TAGS_MAX after de-duplication
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else clean_tags(value)
 
     @field_validator("sections")
     @classmethod

@@ -8,14 +8,14 @@ import copy
 import logging
 import random
 import shutil
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic as time_monotonic
 from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona import localtime
@@ -30,9 +30,10 @@ from medipersona.jobs.models import Job
 from medipersona.jobs.runner import local_runtime, wake_local_runners
 from medipersona.jobs.service import commit_with_job, enqueue, first_event, new_job
 from medipersona.personas.autofill import autofill
-from medipersona.personas.models import Persona, new_persona_id
+from medipersona.personas.models import Persona, new_persona_id, persona_tags, tags_to_column
 from medipersona.personas.prompt import extras_labels, profile_labels
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
+from medipersona.personas.search import HistoryFilters, filter_personas
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.personas")
@@ -266,6 +267,7 @@ def persona_to_api(persona: Persona, job: Job | None = None) -> dict[str, Any]:
         "timings": persona.timings or {},
         "error": persona.error,
         "note": persona.note,
+        "tags": persona_tags(persona),
         "timeline_status": persona.timeline_status,
         "created_at": _iso(persona.created_at),
         "updated_at": _iso(persona.updated_at),
@@ -286,6 +288,11 @@ def persona_summary(persona: Persona) -> dict[str, Any]:
         "status": persona.status,
         "department": _ref("department", persona.department_id),
         "chief_complaint": _ref("chief_complaint", persona.chief_complaint_id),
+        "patient_type": _ref("patient_type", persona.patient_type_id),
+        "gender": persona.gender or None,
+        "age": persona.age,
+        "tags": persona_tags(persona),
+        "note": persona.note,
         "owner_id": persona.owner_id,
         "image_url": image_url(persona),
         "created_at": _iso(persona.created_at),
@@ -298,65 +305,9 @@ async def current_job(session: AsyncSession, persona: Persona) -> Job | None:
     return await session.get(Job, persona.current_job_id)
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def filter_personas(
-    query,
-    user: User,
-    *,
-    q: str = "",
-    department: str = "",
-    chief_complaint: str = "",
-    date_from: date | None = None,
-    date_to: date | None = None,
-    status: str = "",
-):
-    """The history filters (API and page share them): ownership, catalog ids, Japan-time dates, free text
-    matching the name or a department/complaint name."""
-    if not user.is_admin:
-        query = query.where(Persona.owner_id == user.id)
-    if department:
-        query = query.where(Persona.department_id == department)
-    if chief_complaint:
-        query = query.where(Persona.chief_complaint_id == chief_complaint)
-    if status:
-        query = query.where(Persona.status == status)
-    if date_from:
-        query = query.where(Persona.created_at >= localtime.day_start_utc(date_from))
-    if date_to:
-        query = query.where(Persona.created_at < localtime.day_end_utc(date_to))
-    q = q.strip()[:100]
-    if q:
-        catalog = get_catalog()
-        needle = q.lower()
-        conditions = [Persona.name.ilike("%" + _escape_like(q) + "%", escape="\\")]
-        dep_ids = [d.id for d in catalog.departments if needle in d.name.lower()]
-        comp_ids = [c.id for d in catalog.departments for c in d.chief_complaints if needle in c.name.lower()]
-        if dep_ids:
-            conditions.append(Persona.department_id.in_(dep_ids))
-        if comp_ids:
-            conditions.append(Persona.chief_complaint_id.in_(comp_ids))
-        query = query.where(or_(*conditions))
-    return query
-
-
-async def list_personas(
-    session: AsyncSession,
-    user: User,
-    *,
-    q: str = "",
-    department: str = "",
-    chief_complaint: str = "",
-    date_from: date | None = None,
-    date_to: date | None = None,
-    status: str = "",
-    page: int = 1,
-    per_page: int = 20,
-) -> dict[str, Any]:
-    query = filter_personas(select(Persona), user, q=q, department=department, chief_complaint=chief_complaint,
-                            date_from=date_from, date_to=date_to, status=status)
+async def list_personas(session: AsyncSession, user: User, filters: HistoryFilters, *, page: int = 1,
+                        per_page: int = 20) -> dict[str, Any]:
+    query = filter_personas(select(Persona), user, filters)
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = await session.scalars(
         query.order_by(Persona.created_at.desc(), Persona.id).offset((page - 1) * per_page).limit(per_page)
@@ -416,6 +367,8 @@ async def update_persona(session: AsyncSession, user: User, persona_id: str, dat
         persona.sections = {**(persona.sections or {}), **{k: v.strip() for k, v in data.sections.items()}}
     if data.note is not None:
         persona.note = data.note
+    if data.tags is not None:
+        persona.tags = tags_to_column(data.tags)
     persona.updated_at = utcnow()
     async with write_lock(session.bind):
         await session.commit()

@@ -435,8 +435,17 @@
       build: buildProfile, refresh: ["persona-head", "profile-list", "profile-form"] },
     { form: "extras-form", list: "extras-list", button: "extras-edit", status: "extras-status",
       title: "extras-form-title", prefix: "", saved: "その他の特徴を保存しました。",
-      build: buildExtras, refresh: ["extras-list", "extras-form"] }
+      build: buildExtras, refresh: ["extras-list", "extras-form"] },
+    { form: "notes-form", list: "notes-view", button: "notes-edit", status: "notes-status",
+      title: "notes-form-title", prefix: "", saved: "メモ・タグを保存しました。",
+      build: buildNotes, refresh: ["notes-view", "notes-form"] }
   ];
+
+  function buildNotes(form) {
+    var tags = form.elements.namedItem("tags").value.split(/[、,，]/).map(function (t) { return t.trim(); })
+      .filter(function (t) { return t; });
+    return { body: { note: form.elements.namedItem("note").value.trim(), tags: tags }, errors: [] };
+  }
 
   function buildProfile(form) {
     var profile = {};
