@@ -330,6 +330,7 @@ async def history(request: Request, user: CurrentUser, session: SessionDep, q: s
             "total": total,
             "filters": {**filters.form_values(), "owner": owner},
             "filtered": bool(active_filters),
+            "narrowed": bool(set(active_filters) - {"q"}),
             "departments": departments,
             "genders": GENDERS,
             "age_bands": AGE_BAND_LABELS,
