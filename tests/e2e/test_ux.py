@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.helpers import choose, fill_wizard, next_step
+
 pytestmark = pytest.mark.e2e
 
 GENERATION_TIMEOUT = 30_000
@@ -278,4 +280,79 @@ def test_admin_pages_on_a_phone_read_in_japanese(session_factory):
     expect(page.get_by_role("heading", name="用語の説明")).to_be_visible()
     expect(page.locator("[data-indicator=sigkill] th")).to_contain_text("メモリ不足による強制終了")
     s.shot("monitoring", docs=True)
+    s.problems.assert_clean()
+
+
+# ------------------------------------------------------------------------------------------------ wizard
+def _fresh_wizard(s) -> Page:
+    s.goto("/personas/new")
+    s.page.evaluate("sessionStorage.clear()")
+    s.page.reload()
+    s.page.wait_for_selector("#wizard.is-enhanced", state="attached")
+    return s.page
+
+
+def test_wizard_errors_clear_when_fixed_and_name_their_field_once(session_factory, viewport_name):
+    s = session_factory(viewport_name, name="wizard-errors")
+    page = _fresh_wizard(s)
+    page.get_by_role("button", name="次へ").click()
+    alert = page.locator("#wizard-alert")
+    expect(alert.locator("li")).to_have_text(["診療科を選んでください。"])  # not 「診療科：診療科を…」
+    choose(page, "内科")
+    expect(alert).to_be_hidden()  # fixed: the error goes without pressing 次へ again
+    expect(page.locator('[data-error-for="department"]')).to_be_hidden()
+    expect(page.locator('input[name="department"][aria-invalid]')).to_have_count(0)
+    next_step(page, 2)
+    choose(page, "頭痛")
+    next_step(page, 3)
+    # 作成目的 has a default: the first purpose is chosen, 次へ goes on.
+    expect(page.locator('input[name="purpose"]:checked')).to_have_value("increase_patients")
+    next_step(page, 4)
+    choose(page, "患者タイプ別")
+    page.get_by_role("button", name="次へ").click()
+    expect(page.locator('[data-error-for="patient_type"]')).to_have_text("患者タイプを選んでください。")
+    choose(page, "対話重視型")
+    expect(page.locator('[data-error-for="patient_type"]')).to_be_hidden()
+    expect(alert).to_be_hidden()
+    next_step(page, 5)
+    s.problems.assert_clean()
+
+
+def test_wizard_submit_stays_in_the_sticky_bar_on_step_6(session_factory, viewport_name):
+    s = session_factory(viewport_name, name="wizard-sticky")
+    page = _fresh_wizard(s)
+    fill_wizard(page, mode="input", department="内科", complaint="頭痛",
+                profile={"名前": "長い 確認", "職業": "会社員", "趣味": "登山とキャンプ"},
+                extras={"座右の銘": "継続は力なり", "休日の過ごし方": "家族と公園"},
+                rows=[("ペット", "柴犬"), ("通勤", "電車で40分")], gender="男性")
+    submit = page.get_by_role("button", name="この内容で作成する")
+    expect(submit).to_have_count(1)
+    for where in ("top", "bottom"):
+        page.evaluate("(w) => window.scrollTo(0, w === 'top' ? 0 : document.body.scrollHeight)", where)
+        box = submit.bounding_box()
+        viewport = page.viewport_size
+        assert box and 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"], (where, box, viewport)
+    expect(page.locator("#wizard-nav")).to_contain_text("この内容で作成する")
+    s.shot("step6", docs=viewport_name == "phone", full_page=False)
+    submit.click()
+    page.wait_for_url(re.compile(r"/personas/[0-9a-f]{32}$"))
+    s.problems.assert_clean()
+
+
+def test_wizard_stepper_on_a_phone_and_locked_steps_out_of_the_tab_order(session_factory, viewport_name):
+    s = session_factory(viewport_name, name="wizard-stepper")
+    page = _fresh_wizard(s)
+    # Locked steps (2-6 on a fresh wizard) are skipped by Tab.
+    for n in range(2, 7):
+        expect(page.locator(f'[data-stepper="{n}"] a')).to_have_attribute("tabindex", "-1")
+    page.locator('[data-stepper="1"] a').focus()
+    page.keyboard.press("Tab")
+    assert not page.evaluate("() => !!document.activeElement.closest('#wizard-stepper')")
+    # Nothing in the stepper overflows or overlaps (on a phone the step's heading names it).
+    boxes = page.evaluate("""() => [...document.querySelectorAll('#wizard-stepper a')].map(a => {
+        const r = a.getBoundingClientRect();
+        return {left: r.left, right: r.right, overflow: a.scrollWidth > a.clientWidth + 1}; })""")
+    assert not any(b["overflow"] for b in boxes), boxes
+    assert all(a["right"] <= b["left"] + 0.5 for a, b in zip(boxes, boxes[1:], strict=False)), boxes
+    no_sideways_scroll(page)
     s.problems.assert_clean()

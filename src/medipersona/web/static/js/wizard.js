@@ -35,6 +35,10 @@
   Array.prototype.forEach.call(document.querySelectorAll("[data-no-js-note]"), function (el) { el.hidden = true; });
   nav.hidden = false;
   addRowBtn.hidden = false;
+  // On the last step the submit button sits in the sticky bar (on a phone the summary is long); the no-JavaScript
+  // page keeps it under the summary.
+  nav.appendChild(submitBtn);
+  submitBtn.classList.add("wizard-nav__submit");
 
   // ------------------------------------------------------------------------------------------ small helpers
   function $(selector, root) { return (root || form).querySelector(selector); }
@@ -90,7 +94,10 @@
       li.classList.toggle("is-done", n < current || n <= maxReached && n !== current);
       li.classList.toggle("is-locked", n > maxReached);
       if (n === current) { link.setAttribute("aria-current", "step"); } else { link.removeAttribute("aria-current"); }
-      if (n > maxReached) { link.setAttribute("aria-disabled", "true"); } else { link.removeAttribute("aria-disabled"); }
+      // Locked steps are not in the Tab order (they cannot be opened yet).
+      if (n > maxReached) { link.setAttribute("aria-disabled", "true"); link.tabIndex = -1; } else {
+        link.removeAttribute("aria-disabled"); link.removeAttribute("tabindex");
+      }
     });
   }
 
@@ -102,6 +109,7 @@
     });
     prevBtn.hidden = current === 1;
     nextBtn.hidden = current === STEP_COUNT;
+    submitBtn.hidden = current !== STEP_COUNT;
     posLabel.textContent = current + " / " + STEP_COUNT;
     if (current === 2) { syncComplaints(); }
     if (current === 4) { syncMode(); }
@@ -407,7 +415,9 @@
       }
       var li = document.createElement("li");
       var label = target && target.input ? fieldLabel(target.input) : "";
-      li.textContent = (label ? label + "：" : "") + err.message;
+      // 「診療科を選んでください。」 already names its field: no 「診療科：」 in front of it.
+      li.textContent = (label && err.message.indexOf(label) === -1 ? label + "：" : "") + err.message;
+      li.setAttribute("data-error-item", err.field);
       list.appendChild(li);
     });
     var head = document.createElement("p");
@@ -546,15 +556,38 @@
     return true;
   }
 
+  // An error goes away as soon as its field is fixed: next to the field, in the alert, and the alert itself
+  // when nothing is left in it.
+  function clearFieldError(el) {
+    var name = el.name || "";
+    if (!name) { return; }
+    var field = name;
+    if (name === "extra_name" || name === "extra_value") {
+      var row = el.closest("[data-extra-row]");
+      var box = row && row.querySelector('[data-error-role="' + name.slice(6) + '"]');
+      if (box) { box.textContent = ""; box.hidden = true; }
+      el.removeAttribute("aria-invalid");
+      var index = $all("[data-extra-row]", rowsList).indexOf(row);
+      field = "extra_fields." + index + "." + name.slice(6);
+    } else {
+      var fieldBox = form.querySelector('[data-error-for="' + name + '"]');
+      if (fieldBox) { fieldBox.textContent = ""; fieldBox.hidden = true; }
+      $all('[name="' + name + '"][aria-invalid]').forEach(function (input) { input.removeAttribute("aria-invalid"); });
+    }
+    $all("[data-error-item]", alertBox).forEach(function (li) {
+      if (li.getAttribute("data-error-item") === field) { li.parentNode.removeChild(li); }
+    });
+    var left = alertBox.querySelectorAll("[data-error-item]").length;
+    if (!left && alertBox.querySelector(".error-list")) { alertBox.hidden = true; alertBox.textContent = ""; }
+  }
+
   // ------------------------------------------------------------------------------------------ events
   form.addEventListener("input", function (event) {
-    var el = event.target;
-    if (el.hasAttribute("aria-invalid")) {
-      el.removeAttribute("aria-invalid");
-    }
+    clearFieldError(event.target);
     save();
   });
   form.addEventListener("change", function (event) {
+    clearFieldError(event.target);
     var name = event.target.name;
     if (name === "department") { syncComplaints(); }
     if (name === "setting_type") { syncMode(); }
