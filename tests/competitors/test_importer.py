@@ -46,7 +46,7 @@ def test_clinic_csv_header_synonyms_and_departments():
     assert result.rows == [{"name": "さくら医院", "address": "東京都千代田区丸の内1-9-1", "strengths": "土曜も診療",
                             "target": "会社員", "postal_code": "100-0005", "lat": 35.681236, "lng": 139.767125,
                             "departments": ["internal_medicine", "pediatrics"]}]
-    assert result.errors == [{"line": 2, "message": "2行目: 診療科が一覧にありません: 宇宙科"}]
+    assert result.errors == [{"line": 2, "message": "診療科が一覧にありません: 宇宙科"}]
 
 
 def test_xlsx_file():
@@ -63,7 +63,7 @@ def test_xlsx_file():
     result = parse_bytes("list.xlsx", buf.getvalue(), "competitors")
     assert result.rows == [{"name": "A歯科", "address": "東京都", "lat": 35.5, "lng": 139.5, "reviews": 12,
                             "website": "https://a.example"}]
-    assert result.errors == [{"line": 4, "message": "4行目: 緯度・経度がありません"}]
+    assert result.errors == [{"line": 4, "message": "緯度・経度がありません"}]
 
 
 @pytest.mark.parametrize(("name", "data", "needle"), [

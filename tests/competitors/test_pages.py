@@ -64,6 +64,25 @@ async def test_no_javascript_submit_errors_are_shown_in_japanese_with_422(client
     assert 'value="35.6"' in html  # the input is kept
 
 
+async def test_an_empty_form_reports_every_problem_in_one_pass(client):
+    """The issue: an empty form needed three rounds and showed generic messages."""
+    await _logged_in(client)
+    form = {"csrf_token": client.csrf_token, "clinic.name": "", "clinic.lat": "", "clinic.lng": "", "radius_km": "3",
+            "source": "list"}
+    html = (await client.post("/competitors", data=form)).text
+    messages = dict(re.findall(r'data-error-for="([a-z_.]+)"[^>]*>([^<]+)<', html))
+    assert messages["clinic.name"] == "医院名を入力してください。"
+    assert messages["clinic.departments"] == "診療科を1つ以上選んでください。"
+    assert messages["clinic.lat"].startswith("緯度・経度を入力してください")
+    assert messages["competitors"] == "競合リスト（CSV・Excel）を選んで読み込んでください。"
+    assert "文字列で指定してください" not in html and "以下の値を指定してください" not in html
+    # A wrong coordinate names its field and range.
+    form.update({"clinic.name": "テスト内科", "clinic.lat": "135", "clinic.lng": "139.7"})
+    messages = dict(re.findall(r'data-error-for="([a-z_.]+)"[^>]*>([^<]+)<',
+                               (await client.post("/competitors", data=form)).text))
+    assert messages["clinic.lat"] == "緯度は-90〜90の数値で入力してください（例: 35.681236）。"
+
+
 async def test_form_post_requires_csrf(client):
     await _logged_in(client)
     response = await client.post("/competitors", data={"clinic.name": "x"})

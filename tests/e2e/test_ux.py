@@ -356,3 +356,58 @@ def test_wizard_stepper_on_a_phone_and_locked_steps_out_of_the_tab_order(session
     assert all(a["right"] <= b["left"] + 0.5 for a, b in zip(boxes, boxes[1:], strict=False)), boxes
     no_sideways_scroll(page)
     s.problems.assert_clean()
+
+
+# ------------------------------------------------------------------------------------------------ competitors
+def test_competitor_form_reports_every_problem_in_one_pass(session_factory, viewport_name):
+    s = session_factory(viewport_name, name="competitors-form")
+    page = s.page
+    s.goto("/competitors")
+    page.get_by_role("button", name="この内容で分析する").click()
+    expect(page.locator("#comp-alert")).to_be_visible()
+    expected = {"clinic.name": "医院名を入力してください。", "clinic.departments": "診療科を1つ以上選んでください。",
+                "clinic.lat": "緯度・経度を入力してください", "competitors": "競合リスト（CSV・Excel）を選んで読み込んでください。"}
+    for field, message in expected.items():
+        expect(page.locator(f'[data-error-for="{field}"]')).to_contain_text(message)
+    expect(page.locator("#c-name")).to_have_attribute("aria-invalid", "true")
+    # A wrong coordinate: its own message, with the range.
+    page.get_by_label("医院名（必須）").fill("一度で確認内科")
+    page.get_by_label("緯度（必須）").fill("135")
+    page.get_by_label("経度（必須）").fill("139.7")
+    page.get_by_role("button", name="この内容で分析する").click()
+    expect(page.locator('[data-error-for="clinic.lat"]')).to_have_text("緯度は-90〜90の数値で入力してください（例: 35.681236）。")
+    expect(page.locator('[data-error-for="clinic.name"]')).to_be_hidden()
+    # The import report names each bad line once (not 「3行目：3行目: …」).
+    csv = "名称,住所,緯度,経度\nよい医院,東京都,35.68,139.76\n位置なし医院,東京都,,\n".encode()
+    page.locator("#competitors-file").set_input_files(
+        files=[{"name": "list.csv", "mimeType": "text/csv", "buffer": csv}])
+    expect(page.locator("#competitors-file-errors li")).to_have_count(1)
+    line = page.locator("#competitors-file-errors li").first.inner_text()
+    assert line.startswith("3行目：") and line.count("行目") == 1, line
+    no_sideways_scroll(page)
+    s.shot("errors", docs=viewport_name == "phone")
+    s.problems.assert_clean(allow=("422",))
+
+
+def test_competitor_result_links_read_their_site_and_swot_has_no_instructions(session_factory, api):
+    rows = [{"name": "あおば内科", "lat": 35.6866, "lng": 139.7671, "website": "https://www.aoba-naika.example.jp/"},
+            {"name": "みどり医院", "lat": 35.6810, "lng": 139.7700}]
+    created = api.post("/api/competitors", json={
+        "clinic": {"name": "リンク確認内科", "lat": 35.681236, "lng": 139.767125, "departments": ["internal_medicine"]},
+        "radius_km": 3, "source": "list", "competitors": rows})
+    assert created.status_code == 202, created.text
+    analysis_id = created.json()["id"]
+    for _ in range(60):
+        if api.get(f"/api/competitors/{analysis_id}").json()["status"] in ("done", "failed"):
+            break
+        time.sleep(0.5)
+    s = session_factory("desktop", name="competitors-result")
+    page = s.page
+    s.goto(f"/competitors/{analysis_id}")
+    expect(page.locator("#comp-status .badge")).to_have_text("完了")
+    link = page.locator("#comp-table a[href^='https://']")
+    expect(link).to_have_text("aoba-naika.example.jp")
+    expect(link).to_have_attribute("aria-label", re.compile("あおば内科のウェブサイト"))
+    text = page.locator("main").inner_text()
+    assert "入力すると" not in text and "e-Stat API" not in text, text
+    s.problems.assert_clean()

@@ -39,8 +39,7 @@ def estimate(population: dict[str, Any] | None, department_ids: list[str],
     bands = (population or {}).get("age_bands") if population else None
     if not bands or not all(isinstance(bands.get(b), int) for b in BANDS):
         return {"available": False,
-                "message": "年齢別人口のデータがないため、需要推計は行っていません（人口を入力するか、e-Stat APIを設定して"
-                          "ください）。"}
+                "message": "年齢別人口のデータがないため、需要推計は行っていません。"}
     assumed = area_type not in table["area_types"]
     area_key = DEFAULT_AREA_TYPE if assumed else area_type
     area = table["area_types"][area_key]

@@ -310,15 +310,15 @@ def parse_rows(rows: list[list[str]], kind: str) -> ImportResult:
             try:
                 result.rows.append(_competitor(values))
             except ValueError as exc:
-                result.errors.append({"line": line, "message": f"{line}行目: {exc}"})
+                result.errors.append({"line": line, "message": str(exc)})
         else:
             try:
                 clinic, warnings = _clinic(values)
             except ValueError as exc:
-                result.errors.append({"line": line, "message": f"{line}行目: {exc}"})
+                result.errors.append({"line": line, "message": str(exc)})
                 continue
             result.rows.append(clinic)
-            result.errors.extend({"line": line, "message": f"{line}行目: {w}"} for w in warnings)
+            result.errors.extend({"line": line, "message": w} for w in warnings)
             break  # one clinic per file: the first usable row
     return result
 

@@ -57,10 +57,11 @@ async def resolve_population(settings, given: dict[str, Any] | None, clinic: dic
                 "total": int(given.get("total") or sum(bands.values())), "age_bands": bands,
                 "source": "user", "source_detail": "利用者の入力"}
     if not estat.configured(settings):
-        reason = ("e-Statの統計表ID（MEDIPERSONA_ESTAT_STATS_DATA_ID）が設定されておらず"
-                  if settings.estat_app_id.strip() else "e-Stat APIが設定されておらず")
+        # Said to a marketer: what is missing, not which setting (the admin's detail goes to the log).
+        log.info("population from e-Stat not configured (%s)",
+                 "MEDIPERSONA_ESTAT_STATS_DATA_ID empty" if settings.estat_app_id.strip() else "no e-Stat app id")
         return {"status": "unavailable", "source": "unavailable", "area_code": given.get("area_code"),
-                "message": f"人口データはありません（{reason}、人口の入力もありません）。"}
+                "message": "人口データはありません（年齢別人口の入力がなく、国の統計からの自動取得も設定されていません）。"}
     code = given.get("area_code")
     try:
         if not code and clinic.get("address"):

@@ -127,6 +127,17 @@ def form_to_request(form) -> dict[str, Any]:
     return body
 
 
+def _merge_errors(*groups: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Field errors of several checks, one per field (the first check's message wins); the list file's own error
+    stands for the missing-list one."""
+    merged: dict[str, dict[str, str]] = {}
+    for error in (e for group in groups for e in group):
+        merged.setdefault(str(error.get("field", "")), error)
+    if "competitors_file" in merged:
+        merged.pop("competitors", None)
+    return list(merged.values())
+
+
 @router.post("/competitors")
 async def submit(request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep):
     """No-JavaScript submit: the competitor list comes as a file; validate through the API's schema and service."""
@@ -142,26 +153,30 @@ async def submit(request: Request, user: CurrentUser, session: SessionDep, setti
     if upload is not None and getattr(upload, "filename", ""):
         from medipersona.competitors.importer import MAX_FILE_BYTES, TOO_LARGE_MESSAGE, parse_upload
 
-        data = await upload.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
+        raw = await upload.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
             errors.append({"field": "competitors_file", "message": TOO_LARGE_MESSAGE})
         else:
-            result = await parse_upload(upload.filename, data, "competitors")
+            result = await parse_upload(upload.filename, raw, "competitors")
             if result.rows:
                 body["competitors"] = result.rows
             else:
                 errors.append({"field": "competitors_file",
                                "message": result.fatal or "取り込めるデータがありませんでした。"})
-    if errors:
-        return await _index_page(request, user, session, settings, values=body, errors=errors,
-                                 error_message="入力内容を確認してください。", status_code=422)
+    # Every problem at once: the file's, the schema's, and what is missing that the schema cannot check.
     try:
         data = schemas.AnalysisCreate.model_validate(body)
-        analysis = await service.create_analysis(session, settings, user, data)
     except ValidationError as exc:
         err = validation_error_body(exc.errors())["error"]
-        return await _index_page(request, user, session, settings, values=body, errors=err["fields"],
+        return await _index_page(request, user, session, settings, values=body,
+                                 errors=_merge_errors(errors, err["fields"], service.form_problems(settings, body)),
                                  error_message=err["message"], status_code=422)
+    if errors:
+        return await _index_page(request, user, session, settings, values=body,
+                                 errors=_merge_errors(errors, service.form_problems(settings, body)),
+                                 error_message="入力内容を確認してください。", status_code=422)
+    try:
+        analysis = await service.create_analysis(session, settings, user, data)
     except AppError as exc:
         if exc.status_code in (401, 403) and exc.code in ("not_authenticated", "csrf_failed"):
             raise

@@ -6,6 +6,7 @@ what is wrong; cross-field rules (coordinates, a competitor list for ``source=li
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -32,6 +33,23 @@ def _strip(value):
     return value
 
 
+def _coordinate(value, low: float, high: float, message: str):
+    """A latitude/longitude typed in a form ("35.68", "３５．６８") as a float, or the field's own message."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(_normalise_digits(value)) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    if not math.isfinite(number) or not low <= number <= high:
+        raise ValueError(message)
+    return number
+
+
+LAT_MESSAGE = "緯度は-90〜90の数値で入力してください（例: 35.681236）。"
+LNG_MESSAGE = "経度は-180〜180の数値で入力してください（例: 139.767125）。"
+
+
 def _normalise_digits(value: str) -> str:
     import unicodedata
 
@@ -44,13 +62,38 @@ class ClinicIn(BaseModel):
     name: str = Field(min_length=1, max_length=NAME_MAX)
     postal_code: str | None = Field(None, max_length=10)
     address: str | None = Field(None, max_length=TEXT_MAX)
-    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
-    lng: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
+    lat: float | None = None
+    lng: float | None = None
     departments: list[str] = Field(min_length=1, max_length=MAX_DEPARTMENTS)
     strengths: str | None = Field(None, max_length=LONG_MAX)
     target: str | None = Field(None, max_length=LONG_MAX)
 
-    _strip_text = field_validator("name", "postal_code", "address", "strengths", "target", mode="before")(_strip)
+    _strip_text = field_validator("postal_code", "address", "strengths", "target", mode="before")(_strip)
+
+    # Messages that say which field and what to do (not the generic 「文字列で指定してください。」).
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, value):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError("医院名を入力してください。")
+        return value.strip()
+
+    @field_validator("departments", mode="before")
+    @classmethod
+    def _some_department(cls, value):
+        if not value:
+            raise ValueError("診療科を1つ以上選んでください。")
+        return value
+
+    @field_validator("lat", mode="before")
+    @classmethod
+    def _lat(cls, value):
+        return _coordinate(value, -90, 90, LAT_MESSAGE)
+
+    @field_validator("lng", mode="before")
+    @classmethod
+    def _lng(cls, value):
+        return _coordinate(value, -180, 180, LNG_MESSAGE)
 
     @field_validator("postal_code")
     @classmethod

@@ -59,6 +59,35 @@ def resolve_source(settings: Settings, data: AnalysisCreate) -> str:
     return data.source or ("places" if settings.places_configured else "list")
 
 
+def missing_inputs(settings: Settings, *, source: str, has_coords: bool, address: str | None,
+                   competitors_given: bool) -> list[dict[str, str]]:
+    """What the request lacks (where the clinic is, the competitor list, a usable source). Works on the typed
+    request and on a form that failed the schema, so a form reports every problem in one pass."""
+    errors: list[dict[str, str]] = []
+    if source == "places" and not settings.places_configured:
+        errors.append(_field_error("source", "Google Places APIが設定されていないため利用できません。"
+                                             "競合リスト（CSV/XLSX）を取り込んでください。"))
+    if source == "list" and not competitors_given:
+        errors.append(_field_error("competitors", "競合リスト（CSV・Excel）を選んで読み込んでください。"))
+    if not has_coords:
+        if not settings.places_configured:
+            how = "地図をクリックして医院の位置を指定" if settings.map_tile_url else "緯度・経度を入力"
+            errors.append(_field_error("clinic.lat", f"{how}してください（Google Places APIが未設定のため、"
+                                                     "住所から位置を求められません）。"))
+        elif not address:
+            errors.append(_field_error("clinic.address", "住所を入力するか、地図をクリックして医院の位置を指定してください。"))
+    return errors
+
+
+def form_problems(settings: Settings, body: dict[str, Any]) -> list[dict[str, str]]:
+    """``missing_inputs`` for a raw request body (the form path, when the schema already refused it)."""
+    clinic = body.get("clinic") if isinstance(body.get("clinic"), dict) else {}
+    source = body.get("source") or ("places" if settings.places_configured else "list")
+    return missing_inputs(settings, source=str(source), address=str(clinic.get("address") or "").strip() or None,
+                          has_coords=bool(str(clinic.get("lat") or "").strip() and str(clinic.get("lng") or "").strip()),
+                          competitors_given=body.get("competitors") is not None)
+
+
 def validate_request(settings: Settings, user: User, data: AnalysisCreate) -> str:
     """Catalog ids, cross-field rules and the user's sections (403). Returns the source to use."""
     catalog = get_catalog()
@@ -73,19 +102,9 @@ def validate_request(settings: Settings, user: User, data: AnalysisCreate) -> st
     if len(set(data.clinic.departments)) != len(data.clinic.departments):
         errors.append(_field_error("clinic.departments", "同じ診療科が重複しています。"))
     source = resolve_source(settings, data)
-    has_coords = data.clinic.lat is not None and data.clinic.lng is not None
-    if source == "places" and not settings.places_configured:
-        errors.append(_field_error("source", "Google Places APIが設定されていないため利用できません。"
-                                             "競合リスト（CSV/XLSX）を取り込んでください。"))
-    if source == "list" and data.competitors is None:
-        errors.append(_field_error("competitors", "競合リストを取り込むか入力してください。"))
-    if not has_coords:
-        if not settings.places_configured:
-            how = "地図をクリックして医院の位置を指定" if settings.map_tile_url else "緯度・経度を入力"
-            errors.append(_field_error("clinic.lat", f"{how}してください（Google Places APIが未設定のため、"
-                                                     "住所から位置を求められません）。"))
-        elif not data.clinic.address:
-            errors.append(_field_error("clinic.address", "住所を入力するか、地図をクリックして医院の位置を指定してください。"))
+    errors += missing_inputs(settings, source=source, address=data.clinic.address,
+                             has_coords=data.clinic.lat is not None and data.clinic.lng is not None,
+                             competitors_given=data.competitors is not None)
     if data.population is not None and data.population.area_code:
         pref = prefecture_of(data.clinic.address)
         code_pref = int(data.population.area_code[:2])

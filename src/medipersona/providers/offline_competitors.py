@@ -162,7 +162,7 @@ def compose_competitor_swot(context: dict[str, Any], seed: int | None) -> dict[s
         "strengths": fit(strengths, _item("近隣に住む人・働く人にとって、通いやすい距離にあること自体が受診先に選ばれる理由に"
                                           "なる。")),
         "weaknesses": fit(weaknesses, _item("競合の評価・口コミ・ウェブサイトと同じ基準で、自院の見え方をまだ比べられていない。")),
-        "opportunities": fit(opportunities, _item("地域の年齢別人口を入力すると、見込める受診需要をより具体的に見極められる。")),
+        "opportunities": fit(opportunities, _item("通いやすい距離で受診先を探す人は地域に継続的にいるため、認知が広がれば来院につながる。")),
         "threats": fit(threats, _item("半径の外の医療機関やオンライン診療など、ほかの受診手段も比較の対象になりうる。")),
         "differentiation": fit(differentiation, _plan("自院の方針を一文で言い表し、院内外の案内で同じ言葉を使う。", "中")),
         "marketing": fit(marketing, _plan("診療時間・休診日の変更を地図サービスとウェブサイトに同時に反映する。", "中")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -15,8 +16,15 @@ from medipersona.localtime import zone_label
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
+def url_host(url: str | None) -> str:
+    """What a link to a site should read: its host name (www. dropped), not 「サイト」 for every row."""
+    host = urlsplit(str(url or "")).hostname or ""
+    return host.removeprefix("www.")
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["local_time"] = local_time
+templates.env.filters["url_host"] = url_host
 templates.env.globals["app_version"] = __version__
 templates.env.globals["zone_label"] = zone_label
 # Autoescape is on for .html (Jinja2Templates default); never mark model or user text |safe.

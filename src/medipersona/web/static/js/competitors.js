@@ -83,7 +83,7 @@
       while (list.firstChild) { list.removeChild(list.firstChild); }
       (errors || []).slice(0, 20).forEach(function (e) {
         var li = document.createElement("li");
-        li.textContent = (e.line ? e.line + "行目：" : "") + (e.message || "");
+        li.textContent = (e.line ? e.line + "行目：" : "") + (e.message || "");  // messages carry no line number
         list.appendChild(li);
       });
       if ((errors || []).length > 20) {
@@ -162,14 +162,41 @@
       return body;
     }
 
+    // The same rules and messages as the API (competitors/schemas.py, service.missing_inputs).
+    function localProblems(body) {
+      var problems = [];
+      var clinic = body.clinic;
+      var places = form.getAttribute("data-places") === "true";
+      if (!clinic.name) { problems.push(["clinic.name", "医院名を入力してください。"]); }
+      if (!clinic.departments.length) { problems.push(["clinic.departments", "診療科を1つ以上選んでください。"]); }
+      var lat = value("clinic.lat");
+      var lng = value("clinic.lng");
+      function bad(text, low, high) { var n = Number(text); return text !== "" && (isNaN(n) || n < low || n > high); }
+      if (bad(lat, -90, 90)) { problems.push(["clinic.lat", "緯度は-90〜90の数値で入力してください（例: 35.681236）。"]); }
+      if (bad(lng, -180, 180)) { problems.push(["clinic.lng", "経度は-180〜180の数値で入力してください（例: 139.767125）。"]); }
+      if (!lat || !lng) {
+        if (!places) {
+          problems.push(["clinic.lat", "緯度・経度を入力してください（Google Places APIが未設定のため、住所から位置を求められません）。"]);
+        } else if (!clinic.address) {
+          problems.push(["clinic.address", "住所、または緯度・経度を入力してください。"]);
+        }
+      }
+      if (body.source === "list" && !competitorRows) {
+        problems.push(["competitors", "競合リスト（CSV・Excel）を選んで読み込んでください。"]);
+      }
+      return problems;
+    }
+
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       clearErrors();
       if (pendingImports > 0) { status.textContent = "ファイルの読み込みが終わるまでお待ちください。"; return; }
       var body = buildBody();
-      if (body.source === "list" && !competitorRows) {
-        fieldError("competitors", "競合リスト（CSV・Excel）を選んで読み込んでください。");
-        showAlert("入力内容を確認してください。");
+      // Everything the form can tell before sending, in one pass (the server checks the same again).
+      var problems = localProblems(body);
+      if (problems.length) {
+        problems.forEach(function (p) { fieldError(p[0], p[1]); });
+        showAlert("入力内容を確認してください（" + problems.length + "か所）。");
         return;
       }
       submitBtn.disabled = true;
