@@ -411,3 +411,41 @@ def test_competitor_result_links_read_their_site_and_swot_has_no_instructions(se
     text = page.locator("main").inner_text()
     assert "入力すると" not in text and "e-Stat API" not in text, text
     s.problems.assert_clean()
+
+
+# ------------------------------------------------------------------------------------------------ persona page
+def test_profile_change_marks_sections_then_edit_in_place_and_regenerate_all(session_factory, viewport_name, api):
+    pid = make_persona(api, name="文章 更新", gender="female", age=41)
+    s = session_factory(viewport_name, name="persona-edit")
+    page = s.page
+    s.goto(f"/personas/{pid}")
+    expect(page.locator("#persona-status .badge")).to_have_text("完了")
+    expect(page.locator("#stale-notice")).to_be_hidden()
+    # The form says what clearing a field does.
+    page.get_by_role("button", name="編集", exact=True).click()
+    expect(page.locator("#profile-form")).to_contain_text("空欄にして保存した項目はプロフィールから削除されます")
+    page.locator("#pe-occupation").fill("図書館司書")
+    page.locator("#profile-form").get_by_role("button", name="保存").click()
+    expect(page.locator("#profile-status")).to_have_text("プロフィールを保存しました。")
+    expect(page.locator("#stale-notice")).to_be_visible()
+    expect(page.locator("[data-stale-badge]:visible")).to_have_count(6)
+    # Edit one section in place: it is current again.
+    page.get_by_role("button", name="通院理由を編集").click()
+    editor = page.locator("#section-reason textarea")
+    expect(editor).to_be_focused()
+    editor.fill("図書館の仕事で目を酷使し、頭痛が続くため受診を考えている。")
+    page.locator("#section-reason").get_by_role("button", name="保存").click()
+    expect(page.locator("#section-reason [data-section-text]")).to_have_text("図書館の仕事で目を酷使し、頭痛が続くため受診を考えている。")
+    expect(page.locator("#section-reason [data-stale-badge]")).to_be_hidden()
+    expect(page.locator("[data-stale-badge]:visible")).to_have_count(5)
+    assert api.get(f"/api/personas/{pid}").json()["sections"]["reason"].startswith("図書館の仕事")
+    s.shot("stale", docs=viewport_name == "desktop")
+    # 「すべて再生成」 (confirmed): the page follows the new generation; nothing is out of date afterwards.
+    page.get_by_role("button", name="すべて再生成").click()
+    expect(page.locator("#persona-status .badge")).to_have_text("完了", timeout=GENERATION_TIMEOUT)
+    page.wait_for_function("() => document.getElementById('persona').dataset.status === 'done'")
+    expect(page.locator("#stale-notice")).to_be_hidden()
+    expect(page.locator("[data-stale-badge]:visible")).to_have_count(0)
+    assert any("作り直します" in d for d in s.problems.dialogs), s.problems.dialogs
+    assert api.get(f"/api/personas/{pid}").json()["stale_sections"] == []
+    s.problems.assert_clean()

@@ -95,3 +95,25 @@ async def test_history_page_cards_show_sex_age_type_and_search_finds_women(admin
     filtered = await admin_client.get("/personas", params={"gender": "male", "age_band": "40s"})
     assert "鈴木一郎" in filtered.text and "山田花子" not in filtered.text
     assert 'option value="male" selected' in filtered.text
+
+
+async def test_profile_change_marks_sections_out_of_date_until_rewritten(admin_client):
+    pid = await _make(admin_client, _input("古川 文", "female", 38))
+    assert (await admin_client.get(f"/api/personas/{pid}")).json()["stale_sections"] == []
+    # Tags and notes do not touch what the sections say; the profile does.
+    await admin_client.patch(f"/api/personas/{pid}", json={"note": "メモだけ"})
+    assert (await admin_client.get(f"/api/personas/{pid}")).json()["stale_sections"] == []
+    changed = (await admin_client.patch(f"/api/personas/{pid}", json={"profile": {"occupation": "薬剤師"}})).json()
+    assert changed["stale_sections"] == ["personality", "reason", "behavior", "reviews", "values", "demands"]
+    # Editing a section in place makes that one current.
+    edited = (await admin_client.patch(f"/api/personas/{pid}", json={"sections": {"reason": "自分で書いた通院理由。"}})).json()
+    assert "reason" not in edited["stale_sections"] and len(edited["stale_sections"]) == 5
+    # 「すべて再生成」: a new generation from the current profile; afterwards nothing is out of date.
+    started = await admin_client.post(f"/api/personas/{pid}/regenerate")
+    assert started.status_code == 202 and started.json()["status"] == "queued"
+    busy = await admin_client.post(f"/api/personas/{pid}/regenerate")
+    assert busy.status_code == 409
+    done = await wait_status(admin_client, pid)
+    assert done["status"] == "done" and done["stale_sections"] == []
+    assert all(done["sections"].get(k) for k in ("personality", "reason", "behavior", "reviews", "values", "demands"))
+    assert done["profile"]["occupation"] == "薬剤師"

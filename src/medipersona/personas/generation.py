@@ -346,7 +346,7 @@ async def _generate(ctx: JobContext) -> None:
     if name != persona.name:
         profile["name"] = name
     # The persona's final state and the job's completion are written in the same transaction.
-    ctx.patch(Persona, ctx.persona_id, status="done", sections=sections, name=name, profile=profile,
+    ctx.patch(Persona, ctx.persona_id, status="done", sections=sections, stale_sections=[], name=name, profile=profile,
               keywords_used=keywords, text_provider=text_meta["provider"], text_model=text_meta["model"],
               timings=timings, error=image_error, finished_at=utcnow(), updated_at=utcnow())
     done = {"status": "done", "name": name, "sections": sections,
@@ -405,14 +405,16 @@ async def regenerate_section(ctx: JobContext) -> None:
     seconds = round(time.monotonic() - started, 3)
 
     async def store(tx: WriteTx) -> None:
-        row = (await tx.session.execute(select(Persona.sections, Persona.timings).where(Persona.id == ctx.persona_id))).first()
+        row = (await tx.session.execute(select(Persona.sections, Persona.timings, Persona.stale_sections)
+                                        .where(Persona.id == ctx.persona_id))).first()
         if row is None:
             return
         sections = {**(row.sections or {}), key: text}
         timings = {**(row.timings or {}), f"regenerated_{key}_seconds": seconds}
+        stale = [k for k in row.stale_sections or [] if k != key]
         await tx.session.execute(
             update(Persona).where(Persona.id == ctx.persona_id)
-            .values(sections=sections, timings=timings, error=None, updated_at=utcnow())
+            .values(sections=sections, timings=timings, stale_sections=stale, error=None, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
 

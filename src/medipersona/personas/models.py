@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from medipersona.db import Base, utcnow
@@ -70,6 +70,9 @@ class Persona(Base):
     # Copies of profile.gender and profile.age, kept in step by _index_profile, for the history's filters.
     gender: Mapped[str] = mapped_column(String(16), default="", server_default="", index=True)
     age: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # Sections written before the latest profile/extras change (the page marks them and offers 「すべて再生成」);
+    # a section leaves the list when it is regenerated or edited.
+    stale_sections: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     # The job whose events GET /api/personas/{id}/events streams (generation or a section regeneration).
     current_job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 

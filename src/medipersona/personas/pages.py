@@ -444,6 +444,7 @@ async def persona_page(request: Request, persona_id: str, user: CurrentUser, ses
             "analysis_headings": _analysis_headings(),
             "keywords_used": [k for k in (persona.keywords_used or []) if isinstance(k, dict) and k.get("keyword")],
             "tags": persona_tags(persona),
+            "stale_sections": list(persona.stale_sections or []),
             "tags_max": TAGS_MAX,
             "tag_max": TAG_MAX,
             "note_max": NOTE_MAX,

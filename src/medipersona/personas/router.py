@@ -5,6 +5,7 @@ GET    /api/personas                              → {"items", "total", "page",
 GET    /api/personas/{id}                         → the persona (inputs after auto-fill, sections, image_url ...)
 PATCH  /api/personas/{id}                         → edit profile / extras / extra_fields / name / sections / note / tags
 POST   /api/personas/{id}/sections/{key}/regenerate → 202 {"id", "job_id", "section"} (stream on /events)
+POST   /api/personas/{id}/regenerate              → 202 {"id", "status"} (all sections and the portrait again)
 POST   /api/personas/{id}/duplicate               → 201 the copy
 POST   /api/personas/{id}/retry                   → 202 {"id", "status"} (failed ones)
 DELETE /api/personas/{id}                         → 204 (the stored image too)
@@ -90,6 +91,13 @@ async def regenerate_section(persona_id: str, key: str, user: CurrentUser, sessi
     job = await service.regenerate_section(session, settings, user, persona_id, key)
     return JSONResponse({"id": persona_id, "job_id": job.id, "section": key, "status": job.status,
                          "events_url": f"/api/personas/{persona_id}/events"}, status_code=202)
+
+
+@router.post("/{persona_id}/regenerate", status_code=202)
+async def regenerate_all(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+    persona = await service.regenerate_all(session, settings, user, persona_id)
+    return JSONResponse({"id": persona.id, "status": persona.status,
+                         "events_url": f"/api/personas/{persona.id}/events"}, status_code=202)
 
 
 @router.post("/{persona_id}/duplicate", status_code=201)

@@ -268,6 +268,7 @@ def persona_to_api(persona: Persona, job: Job | None = None) -> dict[str, Any]:
         "error": persona.error,
         "note": persona.note,
         "tags": persona_tags(persona),
+        "stale_sections": list(persona.stale_sections or []),
         "timeline_status": persona.timeline_status,
         "created_at": _iso(persona.created_at),
         "updated_at": _iso(persona.updated_at),
@@ -332,6 +333,8 @@ async def update_persona(session: AsyncSession, user: User, persona_id: str, dat
     if await _active_job(session, persona) is not None:
         raise Conflict("生成中のペルソナは編集できません。完了してからもう一度お試しください。", code="busy")
     await release_connection(session)
+    before = (copy.deepcopy(persona.profile or {}), copy.deepcopy(persona.extras or {}),
+              copy.deepcopy(persona.extra_fields or []))
     if data.profile is not None:
         # A field sent empty (or null) is cleared, except the ones every persona needs.
         given = data.profile.model_dump(exclude_unset=True)
@@ -361,10 +364,13 @@ async def update_persona(session: AsyncSession, user: User, persona_id: str, dat
         persona.extras = extras
     if data.extra_fields is not None:
         persona.extra_fields = [row.model_dump() for row in data.extra_fields if row.name]
+    if _changes_what_sections_say(persona, before):
+        persona.stale_sections = [k for k in SECTION_KEYS if (persona.sections or {}).get(k)]
     if data.sections is not None:
         if persona.status != "done":
             raise Conflict("完成していないペルソナの文章は編集できません。", code="not_done")
         persona.sections = {**(persona.sections or {}), **{k: v.strip() for k, v in data.sections.items()}}
+        persona.stale_sections = [k for k in persona.stale_sections or [] if k not in data.sections]
     if data.note is not None:
         persona.note = data.note
     if data.tags is not None:
@@ -372,6 +378,34 @@ async def update_persona(session: AsyncSession, user: User, persona_id: str, dat
     persona.updated_at = utcnow()
     async with write_lock(session.bind):
         await session.commit()
+    return persona
+
+
+def _changes_what_sections_say(persona: Persona, before: tuple[dict, dict, list]) -> bool:
+    """The sections were written from the profile, the extras and the free rows: a change to any of them leaves
+    the text out of date (tags and notes do not)."""
+    return before != (persona.profile or {}, persona.extras or {}, persona.extra_fields or [])
+
+
+async def regenerate_all(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> Persona:
+    """Write the persona again from its current profile: the six sections, the keywords and the portrait (a new
+    generation job, streamed like the first one)."""
+    persona = await get_persona(session, user, persona_id)
+    if persona.status != "done":
+        raise Conflict("完成したペルソナだけすべて再生成できます。", code="not_done")
+    if await _active_job(session, persona) is not None:
+        raise Conflict("このペルソナは現在生成中です。完了してからもう一度お試しください。", code="busy")
+    await check_quota(session, user)
+    await release_connection(session)
+    async with write_lock(session.bind):
+        job = await enqueue(session, GENERATE_KIND, persona.id, generation_payload(persona, []), owner_id=user.id)
+        persona.status = "queued"
+        persona.error = None
+        persona.finished_at = None
+        persona.stale_sections = []  # everything is written again from the current profile
+        persona.current_job_id = job.id
+        await session.commit()
+    wake_local_runners(settings)
     return persona
 
 

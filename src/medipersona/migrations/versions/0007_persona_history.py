@@ -1,4 +1,4 @@
-"""persona tags and the profile's gender/age as columns (history search and filters)
+"""persona tags, the profile's gender/age as columns (history search and filters), sections out of date
 
 Revision ID: 0007
 Revises: 0006
@@ -40,6 +40,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("tags", sa.Text(), server_default="", nullable=False))
         batch.add_column(sa.Column("gender", sa.String(length=16), server_default="", nullable=False))
         batch.add_column(sa.Column("age", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("stale_sections", sa.JSON(), server_default=sa.text("'[]'"), nullable=False))
         batch.create_index(batch.f("ix_personas_gender"), ["gender"], unique=False)
         batch.create_index(batch.f("ix_personas_age"), ["age"], unique=False)
     conn = op.get_bind()
@@ -62,6 +63,7 @@ def downgrade() -> None:
     with op.batch_alter_table("personas") as batch:
         batch.drop_index(batch.f("ix_personas_age"))
         batch.drop_index(batch.f("ix_personas_gender"))
+        batch.drop_column("stale_sections")
         batch.drop_column("age")
         batch.drop_column("gender")
         batch.drop_column("tags")

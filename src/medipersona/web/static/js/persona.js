@@ -166,6 +166,7 @@
       s.statusEl.classList.remove("is-error");
       s.statusEl.textContent = "再生成しました。";
       setRegenerating(null);
+      markCurrent(key);
     }
     updateProgress(null);
     var next = order.filter(function (k) { return !sections[k].done; })[0];
@@ -388,8 +389,130 @@
 
   // ------------------------------------------------------------------------------------------ regenerate
   function showRegenerateButtons(show) {
-    $all("[data-regenerate]").forEach(function (btn) { btn.hidden = !show; });
+    $all("[data-regenerate], [data-edit-section], #regenerate-all").forEach(function (btn) { btn.hidden = !show; });
   }
+
+  // ------------------------------------------------------------------------------------------ out of date
+  // Sections written before the latest profile change carry a 「変更前の内容」 badge until rewritten.
+  var staleNotice = document.getElementById("stale-notice");
+  function applyStale(keys) {
+    order.forEach(function (key) {
+      var stale = keys.indexOf(key) !== -1;
+      sections[key].el.classList.toggle("is-stale", stale);
+      sections[key].el.querySelector("[data-stale-badge]").hidden = !stale;
+    });
+    staleNotice.hidden = !keys.length;
+  }
+  function markCurrent(key) {
+    applyStale(order.filter(function (k) { return k !== key && sections[k].el.classList.contains("is-stale"); }));
+  }
+  function refreshStale() {
+    fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (p) { if (p && Array.isArray(p.stale_sections)) { applyStale(p.stale_sections); } })
+      .catch(function () { /* the next page load shows it */ });
+  }
+
+  // 「すべて再生成」: a new generation from the current profile; the page then follows it like the first one.
+  var regenerateAll = document.getElementById("regenerate-all");
+  var regenerateAllStatus = document.getElementById("regenerate-all-status");
+  regenerateAll.addEventListener("click", function () {
+    if (regenerating || !window.confirm(regenerateAll.getAttribute("data-confirm-text"))) { return; }
+    regenerateAll.disabled = true;
+    regenerateAllStatus.classList.remove("is-error");
+    regenerateAllStatus.textContent = "すべて再生成を始めています…";
+    window.mpFetch(api + "/regenerate", { method: "POST", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (d) { return { ok: r.ok, data: d }; }); })
+      .then(function (res) {
+        if (res.ok) { window.location.reload(); return; }
+        regenerateAll.disabled = false;
+        regenerateAllStatus.classList.add("is-error");
+        regenerateAllStatus.textContent = (res.data && res.data.error && res.data.error.message) || "再生成を開始できませんでした。";
+      })
+      .catch(function () {
+        regenerateAll.disabled = false;
+        regenerateAllStatus.classList.add("is-error");
+        regenerateAllStatus.textContent = "通信に失敗しました。もう一度お試しください。";
+      });
+  });
+
+  // ------------------------------------------------------------------------------------------ edit a section
+  function openSectionEditor(key) {
+    var s = sections[key];
+    if (s.el.querySelector(".persona-section__editor")) { return; }
+    var editor = document.createElement("form");
+    editor.className = "form persona-section__editor";
+    editor.noValidate = true;
+    var label = document.createElement("label");
+    label.className = "visually-hidden";
+    label.textContent = s.label + "の文章";
+    var area = document.createElement("textarea");
+    area.id = "section-edit-" + key;
+    label.htmlFor = area.id;
+    area.maxLength = 2000;
+    area.value = s.text;
+    var error = document.createElement("p");
+    error.className = "field-error";
+    error.hidden = true;
+    var row = document.createElement("div");
+    row.className = "btn-row";
+    var save = document.createElement("button");
+    save.type = "submit";
+    save.className = "btn btn--primary";
+    save.textContent = "保存";
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "btn";
+    cancel.textContent = "キャンセル";
+    row.appendChild(save);
+    row.appendChild(cancel);
+    [label, area, error, row].forEach(function (el) { editor.appendChild(el); });
+    s.textEl.hidden = true;
+    s.textEl.parentNode.insertBefore(editor, s.textEl.nextSibling);
+    area.focus();
+    function close() {
+      editor.parentNode.removeChild(editor);
+      s.textEl.hidden = false;
+      s.el.querySelector("[data-edit-section]").focus();
+    }
+    cancel.addEventListener("click", close);
+    editor.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = area.value.trim();
+      if (!text) { error.textContent = "文章を空にすることはできません。"; error.hidden = false; area.focus(); return; }
+      var body = { sections: {} };
+      body.sections[key] = text;
+      save.disabled = true;
+      window.mpFetch(api, { method: "PATCH", headers: { "Content-Type": "application/json", "Accept": "application/json" },
+                            body: JSON.stringify(body) })
+        .then(function (r) { return r.json().catch(function () { return {}; }).then(function (d) { return { ok: r.ok, data: d }; }); })
+        .then(function (res) {
+          save.disabled = false;
+          if (!res.ok) {
+            var err = (res.data && res.data.error) || {};
+            error.textContent = ((err.fields || [])[0] || {}).message || err.message || "保存できませんでした。";
+            error.hidden = false;
+            area.focus();
+            return;
+          }
+          var stored = (res.data.sections || {})[key] || text;
+          showSectionText(key, stored, false);
+          close();
+          s.statusEl.classList.remove("is-error");
+          s.statusEl.textContent = "保存しました。";
+          applyStale(res.data.stale_sections || []);
+        })
+        .catch(function () {
+          save.disabled = false;
+          error.textContent = "通信に失敗しました。もう一度お試しください。";
+          error.hidden = false;
+        });
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var btn = event.target.closest && event.target.closest("[data-edit-section]");
+    if (btn && !regenerating) { openSectionEditor(btn.getAttribute("data-edit-section")); }
+  });
 
   function setRegenerating(key) {
     regenerating = key;
@@ -546,6 +669,7 @@
           btn.hidden = false;
           btn.setAttribute("aria-expanded", "false");
           btn.focus();
+          refreshStale();
         });
       }).catch(function () {
         statusEl.classList.add("is-error");
