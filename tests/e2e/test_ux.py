@@ -272,6 +272,13 @@ def test_admin_pages_on_a_phone_read_in_japanese(session_factory):
     expect(name_cell).to_have_text("admin")
     assert name_cell.bounding_box()["width"] >= 150  # not one character per line
     no_sideways_scroll(page)
+    # The rule is shown as a hint (and as the browser's message) before anyone types 「山田花子」.
+    hint = page.locator("#new-username-hint")
+    expect(hint).to_contain_text("半角英数字")
+    expect(page.locator("#new-username")).to_have_attribute("aria-describedby", "new-username-hint")
+    page.locator("#new-username").fill("山田花子")
+    message = page.locator("#new-username").evaluate("el => el.validationMessage")
+    assert "半角英数字" in message, message
     s.shot("users", docs=True)
     s.goto("/admin/monitoring")
     text = page.locator("main").inner_text()

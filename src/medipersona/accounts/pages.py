@@ -178,6 +178,7 @@ async def _users_page(request: Request, session, *, error: str = "", message: st
         {
             "users": await service.list_users(session),
             "sections": get_catalog().sections,
+            "username_rule": service.USERNAME_RULE,
             "error": error,
             "message": message,
         },

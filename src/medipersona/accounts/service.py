@@ -19,6 +19,7 @@ from medipersona.settings import Settings
 
 ROLES = ("admin", "member")
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{3,64}$"
+USERNAME_RULE = "ユーザー名は3〜64文字の半角英数字と _ . @ - で入力してください。"
 
 
 def token_digest(token: str) -> str:

@@ -23,6 +23,15 @@
     });
   }
 
+  // Fields with a rule (pattern) say it in Japanese instead of the browser's generic "match the format".
+  function patternMessage(input) {
+    var message = input.getAttribute("data-pattern-message");
+    if (message) { input.setCustomValidity(input.validity.patternMismatch ? message : ""); }
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.hasAttribute && event.target.hasAttribute("data-pattern-message")) { patternMessage(event.target); }
+  });
+
   // Forms that need a confirmation (delete buttons).
   document.addEventListener("submit", function (event) {
     var form = event.target;
