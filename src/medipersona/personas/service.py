@@ -396,13 +396,18 @@ async def regenerate_all(session: AsyncSession, settings: Settings, user: User, 
     if await _active_job(session, persona) is not None:
         raise Conflict("このペルソナは現在生成中です。完了してからもう一度お試しください。", code="busy")
     await check_quota(session, user)
+    persona.stale_sections = []  # everything is written again from the current profile
+    return await _generate_again(session, settings, user, persona)
+
+
+async def _generate_again(session: AsyncSession, settings: Settings, user: User, persona: Persona) -> Persona:
+    """A new generation job for a stored persona (retry after a failure, 「すべて再生成」)."""
     await release_connection(session)
     async with write_lock(session.bind):
         job = await enqueue(session, GENERATE_KIND, persona.id, generation_payload(persona, []), owner_id=user.id)
         persona.status = "queued"
         persona.error = None
         persona.finished_at = None
-        persona.stale_sections = []  # everything is written again from the current profile
         persona.current_job_id = job.id
         await session.commit()
     wake_local_runners(settings)
@@ -431,16 +436,7 @@ async def retry_persona(session: AsyncSession, settings: Settings, user: User, p
     persona = await get_persona(session, user, persona_id)
     if persona.status != "failed":
         raise Conflict("失敗したペルソナだけ再試行できます。", code="not_failed")
-    await release_connection(session)
-    async with write_lock(session.bind):
-        job = await enqueue(session, GENERATE_KIND, persona.id, generation_payload(persona, []), owner_id=user.id)
-        persona.status = "queued"
-        persona.error = None
-        persona.finished_at = None
-        persona.current_job_id = job.id
-        await session.commit()
-    wake_local_runners(settings)
-    return persona
+    return await _generate_again(session, settings, user, persona)
 
 
 def _image_file(settings: Settings, persona: Persona) -> Path | None:
