@@ -68,7 +68,7 @@ def test_migrate_command_is_idempotent(empty_db):
 
 
 def test_history_columns_are_filled_from_stored_profiles(empty_db):
-    """0007 adds gender/age columns for the history filters and fills them from personas saved before it."""
+    """0008 adds gender/age columns for the history filters and fills them from personas saved before it."""
     import asyncio
 
     from sqlalchemy import select
@@ -99,6 +99,6 @@ def test_history_columns_are_filled_from_stored_profiles(empty_db):
         return [tuple(r) for r in rows]
 
     asyncio.run(add_personas())
-    downgrade(empty_db, "0006")  # as if the personas had been saved before 0007
+    downgrade(empty_db, "0007")  # as if the personas had been saved before 0008
     upgrade(empty_db)
     assert asyncio.run(read()) == [("a" * 32, "female", 45), ("b" * 32, "", 7), ("c" * 32, "", None)]

@@ -70,6 +70,12 @@ def today() -> date:
     return datetime.now(_zone).date()
 
 
+def seconds_until_tomorrow(now: datetime | None = None) -> int:
+    """Seconds until the next local midnight (Retry-After of a daily limit), at least 1."""
+    moment = now or datetime.now(UTC)
+    return max(1, int((day_end_utc(local_date(moment)) - moment).total_seconds()))
+
+
 def day_start_utc(day: date) -> datetime:
     """The UTC instant at which the local ``day`` begins (for ``created_at >= ...`` filters); days at the ends
     of the calendar clamp to the earliest/latest instant instead of overflowing."""

@@ -373,7 +373,7 @@ def test_competitor_form_reports_every_problem_in_one_pass(session_factory, view
     page.get_by_role("button", name="この内容で分析する").click()
     expect(page.locator("#comp-alert")).to_be_visible()
     expected = {"clinic.name": "医院名を入力してください。", "clinic.departments": "診療科を1つ以上選んでください。",
-                "clinic.lat": "緯度・経度を入力してください", "competitors": "競合リスト（CSV・Excel）を選んで読み込んでください。"}
+                "clinic.lat": "Google Places APIが未設定", "competitors": "競合リスト（CSV・Excel）を選んで読み込んでください。"}
     for field, message in expected.items():
         expect(page.locator(f'[data-error-for="{field}"]')).to_contain_text(message)
     expect(page.locator("#c-name")).to_have_attribute("aria-invalid", "true")

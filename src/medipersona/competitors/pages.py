@@ -77,6 +77,7 @@ async def _index_page(request: Request, user: User, session, settings, *, values
         "age_bands": AGE_BANDS,
         "age_band_labels": display.AGE_BAND_LABELS,
         "places_configured": settings.places_configured,
+        "position_message": service.position_missing_message(settings),
         "tiles": map_tiles(settings),
         "values": values,
         "clinic": values.get("clinic") or {},

@@ -59,6 +59,14 @@ def resolve_source(settings: Settings, data: AnalysisCreate) -> str:
     return data.source or ("places" if settings.places_configured else "list")
 
 
+def position_missing_message(settings: Settings) -> str:
+    """What to do when the clinic has no position (also shown by the form's script, from the page)."""
+    if settings.places_configured:
+        return "住所を入力するか、地図をクリックして医院の位置を指定してください。"
+    how = "地図をクリックして医院の位置を指定" if settings.map_tile_url else "緯度・経度を入力"
+    return f"{how}してください（Google Places APIが未設定のため、住所から位置を求められません）。"
+
+
 def missing_inputs(settings: Settings, *, source: str, has_coords: bool, address: str | None,
                    competitors_given: bool) -> list[dict[str, str]]:
     """What the request lacks (where the clinic is, the competitor list, a usable source). Works on the typed
@@ -70,12 +78,9 @@ def missing_inputs(settings: Settings, *, source: str, has_coords: bool, address
     if source == "list" and not competitors_given:
         errors.append(_field_error("competitors", "競合リスト（CSV・Excel）を選んで読み込んでください。"))
     if not has_coords:
-        if not settings.places_configured:
-            how = "地図をクリックして医院の位置を指定" if settings.map_tile_url else "緯度・経度を入力"
-            errors.append(_field_error("clinic.lat", f"{how}してください（Google Places APIが未設定のため、"
-                                                     "住所から位置を求められません）。"))
-        elif not address:
-            errors.append(_field_error("clinic.address", "住所を入力するか、地図をクリックして医院の位置を指定してください。"))
+        field = "clinic.address" if settings.places_configured else "clinic.lat"
+        if not settings.places_configured or not address:
+            errors.append(_field_error(field, position_missing_message(settings)))
     return errors
 
 

@@ -16,14 +16,15 @@ job, so a refused or failed request counts nothing.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from medipersona import localtime
 from medipersona.competitors.models import PlacesUsage
-from medipersona.db import JST, utcnow
+from medipersona.db import utcnow
 from medipersona.errors import TooManyRequests
 
 DEFAULT_DAILY_LIMIT = 10  # Places-backed analyses per user and day; 0 = no limit (admin setting)
@@ -31,13 +32,11 @@ DEFAULT_DAILY_LIMIT = 10  # Places-backed analyses per user and day; 0 = no limi
 
 def today() -> date:
     """The day the limit counts in (Japan time: the users' day)."""
-    return utcnow().astimezone(JST).date()
+    return localtime.today()
 
 
 def seconds_until_tomorrow() -> int:
-    now = utcnow().astimezone(JST)
-    tomorrow = datetime.combine(now.date() + timedelta(days=1), time.min, JST)
-    return max(1, int((tomorrow - now).total_seconds()))
+    return localtime.seconds_until_tomorrow()
 
 
 def _insert(session: AsyncSession):

@@ -97,13 +97,10 @@ async def check_quota(session: AsyncSession, user: User) -> None:
     if used >= quota:
         raise TooManyRequests(
             f"本日の生成上限（{quota}件）に達しました。明日以降にもう一度お試しください。", code="quota_exceeded",
-            headers={"Retry-After": str(_seconds_to_midnight())},
+            headers={"Retry-After": str(localtime.seconds_until_tomorrow())},
         )
 
 
-def _seconds_to_midnight() -> int:
-    now = utcnow()
-    return max(1, int((localtime.day_end_utc(localtime.local_date(now)) - now).total_seconds()))
 
 
 async def recent_names(session: AsyncSession, user_id: int, limit: int = 30) -> list[str]:

@@ -174,12 +174,8 @@
       function bad(text, low, high) { var n = Number(text); return text !== "" && (isNaN(n) || n < low || n > high); }
       if (bad(lat, -90, 90)) { problems.push(["clinic.lat", "緯度は-90〜90の数値で入力してください（例: 35.681236）。"]); }
       if (bad(lng, -180, 180)) { problems.push(["clinic.lng", "経度は-180〜180の数値で入力してください（例: 139.767125）。"]); }
-      if (!lat || !lng) {
-        if (!places) {
-          problems.push(["clinic.lat", "緯度・経度を入力してください（Google Places APIが未設定のため、住所から位置を求められません）。"]);
-        } else if (!clinic.address) {
-          problems.push(["clinic.address", "住所、または緯度・経度を入力してください。"]);
-        }
+      if ((!lat || !lng) && (!places || !clinic.address)) {
+        problems.push([places ? "clinic.address" : "clinic.lat", form.getAttribute("data-position-message")]);
       }
       if (body.source === "list" && !competitorRows) {
         problems.push(["competitors", "競合リスト（CSV・Excel）を選んで読み込んでください。"]);
