@@ -397,7 +397,8 @@ def test_competitor_form_reports_every_problem_in_one_pass(session_factory, view
 
 
 def test_competitor_result_links_read_their_site_and_swot_has_no_instructions(session_factory, api):
-    rows = [{"name": "あおば内科", "lat": 35.6866, "lng": 139.7671, "website": "https://www.aoba-naika.example.jp/"},
+    rows = [{"name": "あおば内科", "lat": 35.6866, "lng": 139.7671, "website": "https://www.aoba-naika.example.jp/",
+             "phone": "03-1234-5678", "departments": "内科、小児科"},
             {"name": "みどり医院", "lat": 35.6810, "lng": 139.7700}]
     created = api.post("/api/competitors", json={
         "clinic": {"name": "リンク確認内科", "lat": 35.681236, "lng": 139.767125, "departments": ["internal_medicine"]},
@@ -415,6 +416,10 @@ def test_competitor_result_links_read_their_site_and_swot_has_no_instructions(se
     link = page.locator("#comp-table a[href^='https://']")
     expect(link).to_have_text("aoba-naika.example.jp")
     expect(link).to_have_attribute("aria-label", re.compile("あおば内科のウェブサイト"))
+    # 電話 and 診療科 from the list are shown.
+    aoba = page.locator("#comp-table tbody tr", has_text="あおば内科")
+    expect(aoba.get_by_role("link", name="03-1234-5678")).to_have_attribute("href", "tel:0312345678")
+    expect(aoba).to_contain_text("内科・小児科")
     text = page.locator("main").inner_text()
     assert "入力すると" not in text and "e-Stat API" not in text, text
     s.problems.assert_clean()

@@ -107,7 +107,7 @@ def test_window_delta_and_sigkill():
     indicators = {i.key: i for i in mon.evaluate(now, window, memory_percent=40.0, window_label="直近15分")}
     assert indicators["p95"].state == "warning"
     assert indicators["sigkill"].state == "warning"
-    assert indicators["sigkill"].remedy == "OOM発生、Worker数を即座に削減"
+    assert indicators["sigkill"].remedy == "メモリ不足（ログでは SIGKILL / OOM）: ワーカー数をすぐに減らす"
     # an old SIGKILL outside the window: caution, not warning
     later = mon.window_delta(now, now)
     assert {i.key: i for i in mon.evaluate(now, later, 40.0)}["sigkill"].state == "caution"
@@ -129,7 +129,8 @@ async def test_page_for_admin(client):
     assert response.status_code == 200
     text = response.text
     assert "モニタリング" in text and "メモリ使用率" in text and "レスポンスタイム（P95）" in text
-    assert "Worker数を減らす" in text  # the seed's remedies are listed
+    assert "ワーカー数を減らす" in text  # the seed's remedies are listed
+    assert "用語の説明" in text and "Worker RSS" not in text  # technical words explained, not shown bare
     assert "<script>" not in text and " style=" not in text  # CSP: no inline script or style
 
 
@@ -200,6 +201,6 @@ async def test_json_reports_db_connections(admin_client, backend):
     ind = {i["key"]: i for i in data["indicators"]}["db_connections"]
     assert ind["value"] is not None and ind["value"] >= 1
     if backend == "postgres":
-        assert "max_connections" in ind["detail"]
+        assert "PostgreSQLの接続上限" in ind["detail"]
     else:
         assert "SQLite" in ind["target"]
