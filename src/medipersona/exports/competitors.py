@@ -102,17 +102,10 @@ def _table_pages(fm, doc: dict) -> list:
 
 
 def _swot_page(fm, doc: dict):
-    from medipersona.exports.layout import MARGIN, PAGE_H, PAGE_W, Page, titled_blocks
+    from medipersona.exports.tables import block_grid_page
 
-    page = Page()
-    top = _header(fm, page.ops, "SWOT分析", doc.get("subtitle") or "")
-    gap = 4.0
-    w = (PAGE_W - 2 * MARGIN - gap) / 2
-    h = (PAGE_H - MARGIN - top - gap) / 2
-    blocks = [(label, text or "—", MARGIN + (i % 2) * (w + gap), top + (i // 2) * (h + gap), w, h)
-              for i, (label, text) in enumerate(doc.get("swot") or [])]
-    page.ops.extend(titled_blocks(fm, blocks, 11.0, 5.0))
-    return page
+    return block_grid_page(fm, "SWOT分析", doc.get("subtitle") or "", list(doc.get("swot") or []), max_pt=11.0,
+                           min_pt=5.0)
 
 
 def _strategy_page(fm, doc: dict):

@@ -21,6 +21,7 @@ from medipersona.exports.layout import (
     shrink_to_content,
     text_height,
     text_op,
+    titled_blocks,
     truncate,
     wrap,
 )
@@ -93,3 +94,16 @@ def table_pages(fm, columns: list[tuple[str, float]], rows: list[list[str]], *, 
             x += w
         y += h
     return pages
+
+
+def block_grid_page(fm, title: str, subtitle: str, blocks: list[tuple[str, str]], *, max_pt: float,
+                    min_pt: float, gap: float = 4.0) -> Page:
+    """A page of titled text blocks (title, text) two to a row, filling the page below the header."""
+    page = Page()
+    top = page_header(fm, page.ops, title, subtitle)
+    rows = max(1, -(-len(blocks) // 2))
+    w = (PAGE_W - 2 * MARGIN - gap) / 2
+    h = (PAGE_H - MARGIN - top - gap * (rows - 1)) / rows
+    page.ops.extend(titled_blocks(fm, [(label, text or "—", MARGIN + (i % 2) * (w + gap), top + (i // 2) * (h + gap),
+                                        w, h) for i, (label, text) in enumerate(blocks)], max_pt, min_pt))
+    return page

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -31,6 +30,7 @@ from medipersona.jobs.service import first_event, new_job
 from medipersona.personas.models import Persona
 from medipersona.personas.service import get_persona, release_connection, require_section
 from medipersona.quota import check_daily_quota
+from medipersona.records import iso, owned_or_404
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.interviews")
@@ -40,11 +40,6 @@ NOT_FOUND_MESSAGE = "インタビューが見つかりません。"
 TITLE_MAX = 60
 NOT_READY_MESSAGE = "ペルソナの生成が完了していないため、まだインタビューできません。完成してからもう一度お試しください。"
 
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 @lru_cache(maxsize=1)
@@ -81,10 +76,7 @@ async def create_interview(session: AsyncSession, user: User, persona_id: str) -
 
 async def get_interview(session: AsyncSession, user: User, interview_id: str) -> Interview:
     """The interview if the user owns it (admins: any); 404 otherwise (no existence leak)."""
-    interview = await session.get(Interview, interview_id) if len(interview_id) <= 32 else None
-    if interview is None or (interview.owner_id != user.id and not user.is_admin):
-        raise NotFound(NOT_FOUND_MESSAGE, code="interview_not_found")
-    return interview
+    return await owned_or_404(session, Interview, interview_id, user, message=NOT_FOUND_MESSAGE, code="interview_not_found")
 
 
 async def messages_of(session: AsyncSession, interview_id: str) -> list[InterviewMessage]:
@@ -94,7 +86,7 @@ async def messages_of(session: AsyncSession, interview_id: str) -> list[Intervie
 
 def message_to_api(message: InterviewMessage) -> dict[str, Any]:
     out: dict[str, Any] = {"id": message.id, "role": message.role, "text": message.text,
-                           "created_at": _iso(message.created_at)}
+                           "created_at": iso(message.created_at)}
     if message.role == "persona":
         meta = message.meta or {}
         out["is_offline"] = bool(meta.get("is_offline"))
@@ -114,8 +106,8 @@ def interview_to_api(interview: Interview, persona: Persona, messages: list[Inte
         "last_error": interview.last_error,
         "suggestions": suggestions_for(persona),
         "owner_id": interview.owner_id,
-        "created_at": _iso(interview.created_at),
-        "updated_at": _iso(interview.updated_at),
+        "created_at": iso(interview.created_at),
+        "updated_at": iso(interview.updated_at),
         "events_url": f"/api/interviews/{interview.id}/events",
     }
 
@@ -170,7 +162,7 @@ async def list_for_persona(session: AsyncSession, user: User, persona_id: str) -
     if not user.is_admin:
         query = query.where(Interview.owner_id == user.id)
     return [{"id": i.id, "title": i.title or "（質問はまだありません）", "status": i.status, "message_count": count,
-             "created_at": _iso(i.created_at), "updated_at": _iso(i.updated_at), "url": f"/interviews/{i.id}"}
+             "created_at": iso(i.created_at), "updated_at": iso(i.updated_at), "url": f"/interviews/{i.id}"}
             for i, count in (await session.execute(query)).all()]
 
 

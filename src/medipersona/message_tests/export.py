@@ -62,7 +62,7 @@ def test_pages(fm, doc: dict) -> list:
         titled_blocks,
     )
     from medipersona.exports.pdf import FONT_KEY
-    from medipersona.exports.tables import page_header, table_pages
+    from medipersona.exports.tables import block_grid_page, page_header, table_pages
     from medipersona.message_tests.chart import score_chart_svg
 
     first = Page()
@@ -79,14 +79,8 @@ def test_pages(fm, doc: dict) -> list:
     first.ops.append(ImageOp(x, top, width, chart_h, svg.encode(), "svg"))
     first.ops.extend(info_panels(fm, [("集計", doc.get("numbers") or [])], x, top + chart_h + 4, width,
                                  bottom - top - chart_h - 4))
-    second = Page()
-    top = page_header(fm, second.ops, "まとめ", doc.get("subtitle") or "")
-    gap = 4.0
-    w = (PAGE_W - 2 * MARGIN - gap) / 2
-    h = (PAGE_H - MARGIN - top - gap) / 2
-    blocks = [(label, text or "—", MARGIN + (i % 2) * (w + gap), top + (i // 2) * (h + gap), w, h)
-              for i, (label, text) in enumerate(doc.get("summary") or [])]
-    second.ops.extend(titled_blocks(fm, blocks, 10.5, 5.5))
+    second = block_grid_page(fm, "まとめ", doc.get("subtitle") or "", list(doc.get("summary") or []),
+                             max_pt=10.5, min_pt=5.5)
     table = table_pages(fm, list(TABLE_COLUMNS), doc.get("rows") or [], title="一人ひとりの反応",
                         subtitle=doc.get("subtitle") or "", size=8.0, max_lines=12, empty="反応はありません。")
     return [first, second, *table]

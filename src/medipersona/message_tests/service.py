@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from medipersona.personas.models import Persona
 from medipersona.personas.service import release_connection, require_section
 from medipersona.providers.base import sniff_image_mime
 from medipersona.quota import check_daily_quota
+from medipersona.records import iso, owned_or_404
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.message_tests")
@@ -42,11 +42,6 @@ NOT_FOUND_MESSAGE = "メッセージテストが見つかりません。"
 STATUS_LABELS = {"queued": "待機中", "running": "テスト中", "done": "完了", "failed": "失敗"}
 EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 def _field(field: str, message: str) -> InvalidInput:
@@ -187,10 +182,7 @@ async def retry_test(session: AsyncSession, settings: Settings, user: User, test
 
 async def get_test(session: AsyncSession, user: User, test_id: str) -> MessageTest:
     """The test if the user owns it (admins: any); 404 otherwise (no existence leak)."""
-    test = await session.get(MessageTest, test_id) if len(test_id) <= 32 else None
-    if test is None or (test.owner_id != user.id and not user.is_admin):
-        raise NotFound(NOT_FOUND_MESSAGE, code="test_not_found")
-    return test
+    return await owned_or_404(session, MessageTest, test_id, user, message=NOT_FOUND_MESSAGE, code="test_not_found")
 
 
 def reader_of(persona: Persona) -> dict[str, Any]:
@@ -217,8 +209,8 @@ def test_to_api(test: MessageTest) -> dict[str, Any]:
         "text_provider": test.text_provider,
         "text_model": test.text_model,
         "error": test.error,
-        "created_at": _iso(test.created_at),
-        "finished_at": _iso(test.finished_at),
+        "created_at": iso(test.created_at),
+        "finished_at": iso(test.finished_at),
         "events_url": f"/api/message-tests/{test.id}/events",
         "chart_url": f"/api/message-tests/{test.id}/chart.svg",
     }
@@ -238,7 +230,7 @@ async def list_tests(session: AsyncSession, user: User, *, page: int = 1, per_pa
                       "kind_label": KIND_LABELS.get(t.kind, t.kind), "excerpt": t.message[:60],
                       "personas": len(t.persona_ids or []), "average": stats.get("average"),
                       "would_book": stats.get("would_book"), "owner_id": t.owner_id,
-                      "created_at": _iso(t.created_at)})
+                      "created_at": iso(t.created_at)})
     return {"items": items, "total": total, "page": page, "per_page": per_page, "pages": max(1, -(-total // per_page))}
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import random
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
@@ -21,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from medipersona.accounts.models import User
 from medipersona.catalog.labels import PERSONA_SECTIONS
 from medipersona.catalog.service import get_catalog
-from medipersona.errors import NotFound
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.runner import wake_local_runners
 from medipersona.jobs.service import first_event
@@ -37,6 +35,7 @@ from medipersona.personas.service import (
     validate_catalog,
 )
 from medipersona.quota import check_daily_quota
+from medipersona.records import iso, owned_or_404
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.persona_sets")
@@ -51,11 +50,6 @@ PROFILE_ROWS: tuple[tuple[str, str], ...] = (
     ("家族構成", "family"), ("年収", "income_label"), ("居住地", "place"), ("趣味", "hobby"),
 )
 
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 async def create_set(session: AsyncSession, settings: Settings, user: User, data: PersonaSetCreate) -> PersonaSet:
@@ -101,10 +95,7 @@ async def create_set(session: AsyncSession, settings: Settings, user: User, data
 
 async def get_set(session: AsyncSession, user: User, set_id: str) -> PersonaSet:
     """The set if the user owns it (admins: any); 404 otherwise (no existence leak)."""
-    persona_set = await session.get(PersonaSet, set_id) if len(set_id) <= 32 else None
-    if persona_set is None or (persona_set.owner_id != user.id and not user.is_admin):
-        raise NotFound(NOT_FOUND_MESSAGE, code="set_not_found")
-    return persona_set
+    return await owned_or_404(session, PersonaSet, set_id, user, message=NOT_FOUND_MESSAGE, code="set_not_found")
 
 
 async def members_of(session: AsyncSession, persona_set: PersonaSet) -> list[Persona | None]:
@@ -175,7 +166,7 @@ def set_to_api(persona_set: PersonaSet, members: list[Persona | None]) -> dict[s
         "done_count": sum(1 for p in personas if p["status"] == "done"),
         "comparison": {"columns": [{"id": p["id"], "name": p["name"]} for p in personas if p["status"] != "deleted"],
                        "rows": [{"label": label, "values": values} for label, values in comparison_rows(personas)]},
-        "created_at": _iso(persona_set.created_at),
+        "created_at": iso(persona_set.created_at),
         "events_url": f"/api/persona-sets/{persona_set.id}/events",
     }
 

@@ -123,15 +123,7 @@
     if (busy) { return; }
     alertBox.hidden = true;
     setBusy(true);
-    window.mpFetch(api + "/messages", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify({ text: text })
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        return { status: response.status, data: data };
-      });
-    }).then(function (result) {
+    window.mpPostJson(api + "/messages", { text: text }).then(function (result) {
       if (result.status !== 202) {
         setBusy(false);
         var err = (result.data && result.data.error) || {};

@@ -79,15 +79,7 @@
       submit.textContent = "送信中…";
       (file ? readImage(file) : Promise.resolve(null)).then(function (data) {
         if (data !== null) { body.image = { data: data, mime: file.type || "image/png" }; }
-        return window.mpFetch("/api/message-tests", {
-          method: "POST",
-          headers: { "Content-Type": "application/json", "Accept": "application/json" },
-          body: JSON.stringify(body)
-        });
-      }).then(function (response) {
-        return response.json().catch(function () { return {}; }).then(function (data) {
-          return { status: response.status, data: data };
-        });
+        return window.mpPostJson("/api/message-tests", body);
       }).then(function (result) {
         if (result.status === 202) {
           window.location.assign("/message-tests/" + encodeURIComponent(result.data.id));
@@ -161,11 +153,7 @@
 
   function finish() {
     progress.hidden = true;
-    ["mt-export-pdf", "mt-export-csv"].forEach(function (id) {
-      var link = document.getElementById(id);
-      link.setAttribute("href", link.getAttribute("data-href"));
-      link.removeAttribute("aria-disabled");
-    });
+    ["mt-export-pdf", "mt-export-csv"].forEach(window.mpEnableLink);
   }
 
   if (status === "done" || status === "failed") { return; }

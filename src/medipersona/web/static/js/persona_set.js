@@ -99,11 +99,7 @@
 
   function finish() {
     progressPanel.hidden = true;
-    ["set-export-pdf", "set-export-pptx"].forEach(function (id) {
-      var link = document.getElementById(id);
-      link.setAttribute("href", link.getAttribute("data-href"));
-      link.removeAttribute("aria-disabled");
-    });
+    ["set-export-pdf", "set-export-pptx"].forEach(window.mpEnableLink);
     document.getElementById("set-export-note").hidden = true;
   }
 

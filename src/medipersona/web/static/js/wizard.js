@@ -600,15 +600,7 @@
     button.disabled = true;
     button.textContent = "送信中…";
     form.setAttribute("aria-busy", "true");
-    window.mpFetch(batch ? "/api/persona-sets" : "/api/personas", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify(body)
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        return { status: response.status, data: data };
-      });
-    }).then(function (result) {
+    window.mpPostJson(batch ? "/api/persona-sets" : "/api/personas", body).then(function (result) {
       if (result.status === 202 || result.status === 201 || result.status === 200) {
         try { window.sessionStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
         window.location.assign((batch ? "/persona-sets/" : "/personas/") + encodeURIComponent(result.data.id));
