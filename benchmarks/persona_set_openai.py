@@ -147,7 +147,7 @@ async def timed_stream(client: httpx.AsyncClient, headers: dict, path: str, body
     r = await client.post(path, json=body, headers=headers)
     if r.status_code != 202:
         return time.perf_counter() - started, f"http {r.status_code}: {r.text[:200]}", {}
-    created = r.json()
+    created = {**r.json(), "post_seconds": round(time.perf_counter() - started, 3)}
     events_url = created["events_url"]
     last = await sse_until_final(client.base_url.host, client.base_url.port, events_url, headers["Authorization"])
     return time.perf_counter() - started, last, created
@@ -158,7 +158,10 @@ async def measure(args: argparse.Namespace, base: str, standin: str, master: int
         token = (await client.post("/api/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD})
                  ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        await client.get("/api/catalog", headers=headers)  # warm-up
+        # Warm-up: FastAPI builds an included router's routes at the first request that reaches it (~0.4 s for
+        # the routers before the persona-set API, once per worker); not part of what a set costs.
+        await client.get("/api/catalog", headers=headers)
+        await client.get("/api/persona-sets", headers=headers)
         # The first persona also pays the worker's first import of the openai SDK (once per worker).
         alone, alone_last, _ = await timed_stream(client, headers, "/api/personas", {**BODY, "seed": 1})
         again, again_last, _ = await timed_stream(client, headers, "/api/personas", {**BODY, "seed": 2})
@@ -172,12 +175,18 @@ async def measure(args: argparse.Namespace, base: str, standin: str, master: int
             data = (await client.get(f"/api/persona-sets/{created.get('id')}", headers=headers)).json() \
                 if created else {}
             members = data.get("personas") or []
+            timings = [((await client.get(f"/api/personas/{m['id']}", headers=headers)).json().get("timings") or {})
+                       for m in members]
             runs.append({
-                "seconds": round(seconds, 3), "final_event": last, "status": data.get("status"),
+                "seconds": round(seconds, 3), "post_seconds": created.get("post_seconds"), "final_event": last,
+                "status": data.get("status"),
                 "members_done": sum(1 for m in members if m.get("status") == "done"),
                 "distinct_names": len({m.get("name") for m in members}),
                 "distinct_types": len({(m.get("patient_type") or {}).get("id") for m in members}),
                 "text_calls": after["text"] - before["text"], "image_calls": after["image"] - before["image"],
+                # Where a member's time went, from the persona's own timings (the slowest member of each).
+                "member_max": {key: max((t.get(key) or 0.0) for t in timings) for key in
+                               ("queued_seconds", "load_seconds", "text_seconds", "image_seconds", "total_seconds")},
             })
         workers = worker_pids(master)
     return {"count": args.count, "text_seconds": args.text_seconds, "image_seconds": args.image_seconds,

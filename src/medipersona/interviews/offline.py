@@ -43,6 +43,19 @@ TOPIC_SECTIONS: dict[str, tuple[str, ...]] = {
     "other": ("personality", "demands"),
 }
 OPENERS = ("そうですね。", "はい。", "うーん、そうですね。", "そうですね、少し考えると……。")
+# A first sentence that answers the question's topic before the persona's own words (one is picked).
+TOPIC_LEADS: dict[str, tuple[str, ...]] = {
+    "continue": ("通院が続かなくなるのは、症状が落ち着いて、仕事や家のことで忙しくなったときです。",
+                 "通うたびに待ち時間が長かったり、次の予約が取りにくかったりすると、足が遠のきます。"),
+    "access": ("通いやすさはかなり気にします。", "待ち時間や予約の取りやすさは、受診先を決めるうえで大事です。"),
+    "choose": ("クリニックを選ぶときは、いくつかの点を比べてから決めます。", "受診先は、自分なりの基準で選んでいます。"),
+    "reason": ("{complaint}のことでは、いろいろと気になっています。",),
+    "info": ("受診の前には、まずスマートフォンで調べます。",),
+    "reviews": ("口コミは受診の前に目を通します。",),
+    "hesitation": ("受診をためらうのは、行っても解決するのか分からないときです。",
+                   "自分の症状で受診してよいのか、迷うことがあります。"),
+    "wants": ("クリニックにお願いしたいことはいくつかあります。",),
+}
 COST_LINES = {
     "cost_conscious": "費用はかなり気にします。何にいくらかかるのか、先に分かっていないと決められません。",
     "urgent_solution": "費用よりも、まずは早く何とかしたいという気持ちが強いです。",
@@ -104,12 +117,12 @@ def _topic_lines(topic: str, context: dict[str, Any], rng: random.Random, said: 
             lines.append(f"趣味は{_label(context, 'hobby')}です。")
         lines.append(f"最近は{complaint}のことが気になっています。")
         return lines
-    lines: list[str] = []
+    lines: list[str] = [rng.choice(TOPIC_LEADS[topic]).format(complaint=complaint)] if topic in TOPIC_LEADS else []
     if topic == "info":
         keywords = [k for k in context.get("keywords") or [] if k]
         if keywords:
             picked = rng.sample(keywords, min(2, len(keywords)))
-            lines.append("「" + "」や「".join(picked) + "」といった言葉でスマートフォンから検索しました。")
+            lines.append("「" + "」や「".join(picked) + "」といった言葉で検索しました。")
         if extras.get("よく見るメディア/SNS"):
             lines.append(f"普段は{extras['よく見るメディア/SNS']}をよく見ています。")
     elif topic == "cost":

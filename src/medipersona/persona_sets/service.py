@@ -21,7 +21,7 @@ from medipersona.accounts.models import User
 from medipersona.catalog.labels import PERSONA_SECTIONS
 from medipersona.catalog.service import get_catalog
 from medipersona.jobs.dblock import write_lock
-from medipersona.jobs.runner import wake_local_runners
+from medipersona.jobs.runner import local_runtime, wake_local_runners
 from medipersona.jobs.service import first_event
 from medipersona.persona_sets.models import PersonaSet, new_set_id
 from medipersona.persona_sets.schemas import VARY_LABELS, PersonaSetCreate
@@ -79,15 +79,20 @@ async def create_set(session: AsyncSession, settings: Settings, user: User, data
         vary=data.vary, count=data.count, request={**data.model_dump(exclude_none=True, mode="json"), "seed": seed},
         persona_ids=[p.id for p in personas],
     )
-    async with write_lock(session.bind):
-        # Parents before children (no ORM relationships order them): set and personas, jobs, first events.
-        session.add(persona_set)
-        session.add_all(personas)
-        await session.flush()
-        session.add_all(jobs)
-        await session.flush()
-        session.add_all([first_event(job) for job in jobs])
-        await session.commit()
+    rows = [persona_set, *personas, *jobs, *(first_event(job) for job in jobs)]
+    runtime = local_runtime(settings)
+    if runtime is not None:
+        # The worker's group insert (the path of POST /api/personas): one transaction, tables in foreign-key order.
+        await runtime.inserter.insert(rows)
+    else:
+        async with write_lock(session.bind):
+            # Parents before children (no ORM relationships order them): set and personas, jobs, first events.
+            session.add_all(rows[:1 + len(personas)])
+            await session.flush()
+            session.add_all(jobs)
+            await session.flush()
+            session.add_all(rows[1 + len(personas) + len(jobs):])
+            await session.commit()
     wake_local_runners(settings)
     log.info("persona set %s: %d members queued", persona_set.id, len(personas))
     return persona_set

@@ -141,7 +141,8 @@
 
   function showStats(stats) {
     chart.src = api + "/chart.svg?n=" + stats.count + "&t=" + Date.now();
-    $('[data-stat="average"]').textContent = stats.average;
+    // As the server writes it: 4.0, 3.5, 3.33.
+    $('[data-stat="average"]').textContent = stats.average % 1 === 0 ? stats.average.toFixed(1) : String(stats.average);
     $('[data-stat="would_book"]').textContent = stats.would_book + "人";
     progress.textContent = "全員の反応がそろいました。まとめを書いています…";
   }
