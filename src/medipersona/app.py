@@ -137,9 +137,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.competitors import router as competitor_api
     from medipersona.exports import router as exports_api
     from medipersona.geo import router as geo_api
+    from medipersona.interviews import pages as interview_pages
+    from medipersona.interviews import router as interview_api
     from medipersona.keywords import pages as keyword_pages
     from medipersona.keywords import router as keyword_api
+    from medipersona.message_tests import pages as message_test_pages
+    from medipersona.message_tests import router as message_test_api
     from medipersona.ops import router as ops_router
+    from medipersona.persona_sets import pages as persona_set_pages
+    from medipersona.persona_sets import router as persona_set_api
     from medipersona.personas import pages as persona_pages
     from medipersona.personas import router as persona_api
     from medipersona.web import docs
@@ -158,6 +164,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         competitor_api,
         competitor_pages,
         geo_api,
+        persona_set_api,
+        persona_set_pages,
+        interview_api,
+        interview_pages,
+        message_test_api,
+        message_test_pages,
         exports_api,
         docs,
     ):

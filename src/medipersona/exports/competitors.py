@@ -50,14 +50,9 @@ def build_competitor_document(analysis: dict[str, Any]) -> dict[str, Any]:
 
 
 def _header(fm, ops, title: str, subtitle: str) -> float:
-    from medipersona.exports.layout import ACCENT, MARGIN, MUTED, PAGE_W, RectOp, shrink_to_content, text_op
+    from medipersona.exports.tables import page_header
 
-    ops.append(shrink_to_content(text_op(fm, title, MARGIN, MARGIN, 150, 9, 16, 10, color=ACCENT)))
-    if subtitle:
-        ops.append(shrink_to_content(text_op(fm, subtitle, MARGIN + 155, MARGIN + 2, PAGE_W - 2 * MARGIN - 155, 6,
-                                             9, 6, color=MUTED, align="right")))
-    ops.append(RectOp(MARGIN, MARGIN + 10, PAGE_W - 2 * MARGIN, 0.6, fill=ACCENT))
-    return MARGIN + 14
+    return page_header(fm, ops, title, subtitle)
 
 
 def _overview_page(fm, doc: dict, map_fn):
@@ -99,84 +94,19 @@ TABLE_MAX_LINES = 3
 
 
 def _table_pages(fm, doc: dict) -> list:
-    from medipersona.exports.fonts import PT_MM
-    from medipersona.exports.layout import (
-        ACCENT,
-        ACCENT_LIGHT,
-        BORDER,
-        LINE_FACTOR,
-        MARGIN,
-        MUTED,
-        PAGE_H,
-        Page,
-        RectOp,
-        TextOp,
-        text_height,
-        truncate,
-        wrap,
-    )
+    from medipersona.exports.tables import table_pages
 
     rows = doc.get("competitors") or []
-    pad = 1.2
-    pages: list = []
-    total = len(rows)
-
-    def new_page(first_row: int):
-        page = Page()
-        title = f"競合医療機関（距離の近い順・{total}件）"
-        if first_row:
-            title += "（続き）"
-        top = _header(fm, page.ops, title, doc.get("subtitle") or "")
-        x = MARGIN
-        head_h = text_height(1, TABLE_PT) + 2 * pad
-        page.ops.append(RectOp(MARGIN, top, sum(w for _, w in TABLE_COLUMNS), head_h, fill=ACCENT))
-        for label, w in TABLE_COLUMNS:
-            page.ops.append(TextOp(x + pad, top + pad, w - 2 * pad, text_height(1, TABLE_PT), label, [label],
-                                   TABLE_PT, color=(255, 255, 255)))
-            x += w
-        pages.append(page)
-        return page, top + head_h
-
-    page, y = new_page(0)
-    if not rows:
-        msg = "範囲内に競合医療機関は見つかりませんでした。"
-        page.ops.append(TextOp(MARGIN + pad, y + 3, 200, text_height(1, 9), msg, [msg], 9, color=MUTED))
-        return pages
-    line_h = TABLE_PT * LINE_FACTOR * PT_MM
-    for i, row in enumerate(rows):
-        cells = []
-        for (_label, w), value in zip(TABLE_COLUMNS, row, strict=True):
-            value = fm.clean(str(value)) or "—"
-            lines = wrap(fm, value, w - 2 * pad, TABLE_PT)
-            lines = truncate(fm, lines, TABLE_MAX_LINES, w - 2 * pad, TABLE_PT)
-            cells.append((value, lines))
-        h = max(len(lines) for _, lines in cells) * line_h + 2 * pad
-        if y + h > PAGE_H - MARGIN:
-            page, y = new_page(i)
-        width = sum(w for _, w in TABLE_COLUMNS)
-        page.ops.append(RectOp(MARGIN, y, width, h, fill=ACCENT_LIGHT if i % 2 else (255, 255, 255), border=BORDER))
-        x = MARGIN
-        for (value, lines), (_label, w) in zip(cells, TABLE_COLUMNS, strict=True):
-            text = value if len(lines) == len(wrap(fm, value, w - 2 * pad, TABLE_PT)) else "\n".join(lines)
-            page.ops.append(TextOp(x + pad, y + pad, w - 2 * pad, text_height(len(lines), TABLE_PT), text, lines,
-                                   TABLE_PT))
-            x += w
-        y += h
-    return pages
+    return table_pages(fm, list(TABLE_COLUMNS), rows, title=f"競合医療機関（距離の近い順・{len(rows)}件）",
+                       subtitle=doc.get("subtitle") or "", size=TABLE_PT, max_lines=TABLE_MAX_LINES,
+                       empty="範囲内に競合医療機関は見つかりませんでした。")
 
 
 def _swot_page(fm, doc: dict):
-    from medipersona.exports.layout import MARGIN, PAGE_H, PAGE_W, Page, titled_blocks
+    from medipersona.exports.tables import block_grid_page
 
-    page = Page()
-    top = _header(fm, page.ops, "SWOT分析", doc.get("subtitle") or "")
-    gap = 4.0
-    w = (PAGE_W - 2 * MARGIN - gap) / 2
-    h = (PAGE_H - MARGIN - top - gap) / 2
-    blocks = [(label, text or "—", MARGIN + (i % 2) * (w + gap), top + (i // 2) * (h + gap), w, h)
-              for i, (label, text) in enumerate(doc.get("swot") or [])]
-    page.ops.extend(titled_blocks(fm, blocks, 11.0, 5.0))
-    return page
+    return block_grid_page(fm, "SWOT分析", doc.get("subtitle") or "", list(doc.get("swot") or []), max_pt=11.0,
+                           min_pt=5.0)
 
 
 def _strategy_page(fm, doc: dict):

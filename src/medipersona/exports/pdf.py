@@ -113,30 +113,23 @@ def draw_pages(pdf, pages) -> None:
 
 def render_pdf(doc: dict) -> bytes:
     """The PDF bytes for an export document (plain data from ``exports.service.build_document``)."""
-    from medipersona.exports.assets import chart_svg, created_at, load_portrait
+    from medipersona.exports.assets import chart_svg, load_portrait
     from medipersona.exports.layout import build_pages
 
     fm = metrics()
     portrait = load_portrait(doc.get("portrait_path"))
     series = (doc.get("timeline") or {}).get("series")
     pages = build_pages(fm, doc, portrait, lambda w, h: chart_svg(series, w, h, FONT_KEY))
-    pdf = _new_pdf()
-    pdf.set_title(f"{doc.get('name') or ''} ペルソナ")
-    pdf.set_author("medipersona")
-    if created := created_at(doc):
-        pdf.set_creation_date(created)  # the same persona gives the same file
-    draw_pages(pdf, pages)
-    return bytes(pdf.output())
+    return pages_pdf(pages, doc, "ペルソナ")
 
 
-def render_competitors_pdf(doc: dict) -> bytes:
-    """The PDF of a competitor analysis (plain data from ``exports.competitors.build_competitor_document``)."""
+def pages_pdf(pages, doc: dict, kind_label: str) -> bytes:
+    """A PDF of laid-out ``pages`` titled ``<doc name> <kind_label>``, dated by the document (the same
+    document gives the same file)."""
     from medipersona.exports.assets import created_at
-    from medipersona.exports.competitors import competitor_pages, map_svg
 
-    pages = competitor_pages(metrics(), doc, lambda w, h: map_svg(doc, FONT_KEY))
     pdf = _new_pdf()
-    pdf.set_title(f"{doc.get('name') or ''} 競合分析")
+    pdf.set_title(f"{doc.get('name') or ''} {kind_label}")
     pdf.set_author("medipersona")
     if created := created_at(doc):
         pdf.set_creation_date(created)
@@ -144,4 +137,12 @@ def render_competitors_pdf(doc: dict) -> bytes:
     return bytes(pdf.output())
 
 
-__all__ = ["FONT_FAMILY", "render_competitors_pdf", "render_pdf", "warm_up"]
+def render_competitors_pdf(doc: dict) -> bytes:
+    """The PDF of a competitor analysis (plain data from ``exports.competitors.build_competitor_document``)."""
+    from medipersona.exports.competitors import competitor_pages, map_svg
+
+    pages = competitor_pages(metrics(), doc, lambda w, h: map_svg(doc, FONT_KEY))
+    return pages_pdf(pages, doc, "競合分析")
+
+
+__all__ = ["FONT_FAMILY", "pages_pdf", "render_competitors_pdf", "render_pdf", "warm_up"]

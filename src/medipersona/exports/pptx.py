@@ -107,7 +107,7 @@ def render_pptx(doc: dict) -> bytes:
     portrait = load_portrait(doc.get("portrait_path"))
     series = (doc.get("timeline") or {}).get("series")
     pages = build_pages(metrics(), doc, portrait, lambda w, h: chart_png(series, w, h))
-    return _save(pages, doc, "ペルソナ")
+    return pages_pptx(pages, doc, "ペルソナ")
 
 
 def render_competitors_pptx(doc: dict) -> bytes:
@@ -115,10 +115,10 @@ def render_competitors_pptx(doc: dict) -> bytes:
     from medipersona.exports.competitors import competitor_pages, map_png
 
     pages = competitor_pages(metrics(), doc, lambda w, h: map_png(doc))
-    return _save(pages, doc, "競合分析")
+    return pages_pptx(pages, doc, "競合分析")
 
 
-def _save(pages, doc: dict, kind_label: str) -> bytes:
+def pages_pptx(pages, doc: dict, kind_label: str) -> bytes:
     """A presentation of ``pages`` (one slide each) with the document's title and date, as bytes."""
     from pptx import Presentation
 

@@ -44,10 +44,10 @@ async def _export(kind: str, persona_id: str, user, session, settings) -> Respon
         raise Conflict("ペルソナの生成が完了していないため、まだエクスポートできません。生成の完了後にもう一度お試しください。",
                        code="persona_not_ready")
     doc = await build_document(session, settings, persona)
-    return await _file_response(kind, RENDERERS[kind], doc, settings, suffix="persona")
+    return await file_response(kind, RENDERERS[kind], doc, settings, suffix="persona")
 
 
-async def _file_response(kind: str, renderer, doc: dict, settings, *, suffix: str) -> Response:
+async def file_response(kind: str, renderer, doc: dict, settings, *, suffix: str) -> Response:
     """Render ``doc`` in the export pool and answer it as an attachment named after ``doc["name"]``."""
     started = time.perf_counter()
     body = await run_export(renderer, doc, workers=settings.export_workers, idle_seconds=settings.export_idle_seconds)
@@ -91,7 +91,7 @@ async def _export_analysis(kind: str, analysis_id: str, user, session, settings)
                        code="analysis_not_ready")
     doc = build_competitor_document(analysis_to_api(analysis))
     await session.close()  # give the connection back while the pool renders
-    return await _file_response(kind, COMPETITOR_RENDERERS[kind], doc, settings, suffix="competitors")
+    return await file_response(kind, COMPETITOR_RENDERERS[kind], doc, settings, suffix="competitors")
 
 
 @router.get("/api/competitors/{analysis_id}/export.pdf", responses=COMPETITOR_EXPORT_RESPONSES,

@@ -103,6 +103,8 @@ BUILTIN_HANDLER_MODULES: list[str] = [
     "medipersona.personas.generation",
     "medipersona.keywords.jobs",
     "medipersona.competitors.jobs",
+    "medipersona.interviews.jobs",
+    "medipersona.message_tests.jobs",
 ]
 _loaded = False
 

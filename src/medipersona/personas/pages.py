@@ -7,7 +7,7 @@ the work; these handlers read personas for display and delegate every change to 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -159,7 +159,7 @@ def _wizard_values(persona: Persona | None) -> dict[str, Any]:
     return values
 
 
-def _wizard_page(request: Request, user: User, *, section: str | None, values: dict[str, Any],
+def wizard_page(request: Request, user: User, *, section: str | None, values: dict[str, Any],
                  source: Persona | None = None, errors: list[dict[str, str]] | None = None,
                  error_message: str = "", status_code: int = 200):
     catalog = get_catalog()
@@ -174,6 +174,8 @@ def _wizard_page(request: Request, user: User, *, section: str | None, values: d
     groups = [g for g in groups if g["departments"]]
     field_errors = {e.get("field", ""): e.get("message", "") for e in (errors or [])}
     extra_rows = list(values.get("extra_fields") or [])
+    from medipersona.persona_sets.schemas import wizard_choices  # the confirm step's 「まとめて作成」
+
     while len(extra_rows) < 2:
         extra_rows.append({"name": "", "value": ""})
     return render(
@@ -193,6 +195,7 @@ def _wizard_page(request: Request, user: User, *, section: str | None, values: d
             "max_extra_rows": MAX_EXTRA_ROWS,
             "ages": range(101),
             "months": range(12),
+            "set_choices": wizard_choices(),
         },
         status_code=status_code,
     )
@@ -203,7 +206,7 @@ async def wizard(request: Request, user: CurrentUser, session: SessionDep, secti
                  source: str | None = None):
     """The wizard; ``?source=<id>`` prefills it from a persona ("back to edit"), ``?section=`` filters."""
     persona = await _load_persona(session, user, source) if source else None
-    return _wizard_page(request, user, section=section, values=_wizard_values(persona), source=persona)
+    return wizard_page(request, user, section=section, values=_wizard_values(persona), source=persona)
 
 
 def form_to_request(form) -> dict[str, Any]:
@@ -253,7 +256,7 @@ def form_to_request(form) -> dict[str, Any]:
     return body
 
 
-def _values_from_body(body: dict[str, Any]) -> dict[str, Any]:
+def values_from_body(body: dict[str, Any]) -> dict[str, Any]:
     values = {k: body.get(k, "") for k in ("department", "chief_complaint", "purpose", "setting_type",
                                               "patient_type")}
     values["profile"] = dict(body.get("profile") or {})
@@ -277,12 +280,12 @@ async def wizard_submit(request: Request, user: CurrentUser, session: SessionDep
         persona = await service.create_persona(session, settings, user, data)
     except ValidationError as exc:
         err = validation_error_body(exc.errors())["error"]
-        return _wizard_page(request, user, section=None, values=_values_from_body(body), errors=err["fields"],
+        return wizard_page(request, user, section=None, values=values_from_body(body), errors=err["fields"],
                             error_message=err["message"], status_code=422)
     except AppError as exc:
         if exc.status_code in (401, 403) and exc.code in ("not_authenticated", "csrf_failed"):
             raise
-        return _wizard_page(request, user, section=None, values=_values_from_body(body), errors=exc.fields,
+        return wizard_page(request, user, section=None, values=values_from_body(body), errors=exc.fields,
                             error_message=exc.message, status_code=exc.status_code)
     return RedirectResponse(f"/personas/{persona.id}", status_code=303)
 
@@ -409,8 +412,11 @@ async def duplicate_submit(persona_id: str, user: CurrentUser, session: SessionD
 @router.get("/personas/{persona_id}")
 async def persona_page(request: Request, persona_id: str, user: CurrentUser, session: SessionDep,
                        message: str = ""):
+    from medipersona.interviews.service import list_for_persona
+
     persona = await _load_persona(session, user, persona_id)
     owner = await session.get(User, persona.owner_id) if persona.owner_id != user.id else None
+    interviews = await list_for_persona(session, user, persona.id)
     sections = persona.sections or {}
     profile = persona.profile or {}
     return render(
@@ -439,7 +445,9 @@ async def persona_page(request: Request, persona_id: str, user: CurrentUser, ses
             "ages": range(101),
             "months": range(12),
             "error": persona.error or {},
-            "message": {"duplicated": "ペルソナを複製しました。"}.get(message, ""),
+            "message": {"duplicated": "ペルソナを複製しました。",
+                        "interview_deleted": "インタビューを削除しました。"}.get(message, ""),
+            "interviews": [{**i, "updated": local_time(datetime.fromisoformat(i["updated_at"]))} for i in interviews],
             "timeline_analysis": persona.timeline_analysis or {},
             "analysis_headings": _analysis_headings(),
             "keywords_used": [k for k in (persona.keywords_used or []) if isinstance(k, dict) and k.get("keyword")],

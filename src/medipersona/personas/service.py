@@ -24,7 +24,7 @@ from medipersona.accounts.service import live_session_ids, session_gone_error
 from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS, SETTING_TYPES
 from medipersona.catalog.service import get_catalog
 from medipersona.db import utcnow
-from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import local_runtime, wake_local_runners
@@ -34,6 +34,7 @@ from medipersona.personas.models import Persona, new_persona_id, persona_tags, t
 from medipersona.personas.prompt import extras_labels, profile_labels
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
 from medipersona.personas.search import HistoryFilters, filter_personas
+from medipersona.quota import check_daily_quota
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.personas")
@@ -77,30 +78,21 @@ def validate_catalog(user: User, data: PersonaCreate) -> None:
         errors.append(_field_error("patient_type", "患者タイプが見つかりません。一覧から選んでください。"))
     if errors:
         raise InvalidInput(fields=errors)
-    if department is not None and department.section not in (user.sections or []):
+    if department is not None:
+        require_section(user, department.id)
+
+
+def require_section(user: User, department_id: str) -> None:
+    """403 unless the department is in one of the user's sections (医科・歯科・その他)."""
+    department = get_catalog().department(department_id)
+    if department is None or department.section not in (user.sections or []):
         raise Forbidden("この診療科を利用する権限がありません。管理者に利用できる診療科の設定を依頼してください。",
                         code="section_forbidden")
 
 
-def day_start_utc(now: datetime | None = None) -> datetime:
-    return localtime.day_start_utc(localtime.local_date(now or utcnow()))
-
-
 async def check_quota(session: AsyncSession, user: User) -> None:
-    quota = int(user.daily_quota or 0)
-    if quota <= 0:
-        return
-    used = await session.scalar(
-        select(func.count()).select_from(Persona)
-        .where(Persona.owner_id == user.id, Persona.created_at >= day_start_utc())
-    ) or 0
-    if used >= quota:
-        raise TooManyRequests(
-            f"本日の生成上限（{quota}件）に達しました。明日以降にもう一度お試しください。", code="quota_exceeded",
-            headers={"Retry-After": str(localtime.seconds_until_tomorrow())},
-        )
-
-
+    """One persona generation within the user's daily quota (``quota.check_daily_quota``)."""
+    await check_daily_quota(session, user, 1)
 
 
 async def recent_names(session: AsyncSession, user_id: int, limit: int = 30) -> list[str]:
@@ -144,6 +136,29 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     in the inserting transaction (so the caller may have authenticated from the principal cache)."""
     validate_catalog(user, data)
     await check_quota(session, user)
+    avoid = list(await names_to_avoid(session, user.id))
+    # Reads done: give the pooled connection back before the CPU work and the (batched) insert.
+    await release_connection(session)
+    persona, job = new_persona(user, data, avoid)
+    runtime = local_runtime(settings)
+    if runtime is not None:
+        # Group commit with the other requests of these milliseconds (one transaction for many personas);
+        # the job starts in this worker right away when it has room (inserted already leased to it).
+        if await runtime.insert_and_run(job, [persona, job, first_event(job)], preloaded={"persona": persona},
+                                        auth_session_id=auth_session_id):
+            persona.status = "queued"  # the API answers queued; the job's first event says so too
+        return persona
+    async with write_lock(session.bind):
+        if auth_session_id is not None and auth_session_id not in await live_session_ids(session, {auth_session_id}):
+            raise session_gone_error()
+        await commit_with_job(session, persona, job)
+    wake_local_runners(settings)
+    return persona
+
+
+def new_persona(user: User, data: PersonaCreate, avoid_names: list[str]) -> tuple[Persona, Job]:
+    """Auto-fill ``data`` (already validated) and build the persona row and its generation job, neither stored
+    yet. The persona gets none of ``avoid_names`` (recent names, or the names of the other members of a set)."""
     catalog = get_catalog()
     seed = data.seed if data.seed is not None else random.SystemRandom().randrange(2**31)
     given_profile = data.profile.model_dump(exclude_none=True) if data.profile else {}
@@ -151,11 +166,8 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     patient_type_id = data.patient_type
     if data.setting_type == "auto" and not patient_type_id:
         patient_type_id = random.Random(seed).choice(catalog.patient_types).id
-    avoid = list(await names_to_avoid(session, user.id))
-    # Reads done: give the pooled connection back before the CPU work and the (batched) insert.
-    await release_connection(session)
     profile, extras = autofill(given_profile, given_extras, department_id=data.department, seed=seed,
-                               avoid_names=avoid)
+                               avoid_names=avoid_names)
     persona = Persona(
         id=new_persona_id(),
         owner_id=user.id,
@@ -177,22 +189,9 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
         timings={},
     )
     _remember_name(user.id, persona.name)
-    job = new_job(GENERATE_KIND, persona.id, generation_payload(persona, avoid), owner_id=user.id)
+    job = new_job(GENERATE_KIND, persona.id, generation_payload(persona, avoid_names), owner_id=user.id)
     persona.current_job_id = job.id
-    runtime = local_runtime(settings)
-    if runtime is not None:
-        # Group commit with the other requests of these milliseconds (one transaction for many personas);
-        # the job starts in this worker right away when it has room (inserted already leased to it).
-        if await runtime.insert_and_run(job, [persona, job, first_event(job)], preloaded={"persona": persona},
-                                        auth_session_id=auth_session_id):
-            persona.status = "queued"  # the API answers queued; the job's first event says so too
-        return persona
-    async with write_lock(session.bind):
-        if auth_session_id is not None and auth_session_id not in await live_session_ids(session, {auth_session_id}):
-            raise session_gone_error()
-        await commit_with_job(session, persona, job)
-    wake_local_runners(settings)
-    return persona
+    return persona, job
 
 
 def generation_payload(persona: Persona, avoid_names: list[str]) -> dict[str, Any]:

@@ -14,12 +14,26 @@ from medipersona.providers.base import Provider, ProviderError, TextRequest
 from medipersona.providers.sdk_common import PooledClientProvider, map_stainless_error, safe_name
 
 
+def _user_content(request: TextRequest) -> Any:
+    """The request's images (base64 content blocks), then the prompt."""
+    if not request.images:
+        return request.prompt
+    import base64
+
+    blocks: list[dict[str, Any]] = [
+        {"type": "image", "source": {"type": "base64", "media_type": image.mime,
+                                      "data": base64.b64encode(image.data).decode()}}
+        for image in request.images]
+    return [*blocks, {"type": "text", "text": request.prompt}]
+
+
 class AnthropicProvider(PooledClientProvider):
     name: ClassVar[str] = "anthropic"
     label: ClassVar[str] = "Anthropic"
     supports_text: ClassVar[bool] = True
     supports_image: ClassVar[bool] = False
     supports_schema: ClassVar[bool] = True
+    accepts_images: ClassVar[bool] = True
     needs_key: ClassVar[bool] = True
     key_env_var: ClassVar[str | None] = "ANTHROPIC_API_KEY"
     default_text_model: ClassVar[str] = "claude-sonnet-4-6"
@@ -54,7 +68,7 @@ class AnthropicProvider(PooledClientProvider):
             "model": request.model or self.default_text_model,
             "max_tokens": request.max_output_tokens,
             "system": request.system,
-            "messages": [{"role": "user", "content": request.prompt}],
+            "messages": [{"role": "user", "content": _user_content(request)}],
             "tools": [{
                 "name": tool,
                 "description": "Return the answer as this tool's input (a JSON object matching the schema).",

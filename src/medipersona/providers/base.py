@@ -123,6 +123,20 @@ def status_error(provider: str, status: int, detail: str = "", *, retry_after: f
                          detail=detail)
 
 
+@dataclass(frozen=True)
+class InputImage:
+    """An image the model reads with the prompt (e.g. a clinic's leaflet). Only for providers whose
+    ``accepts_images`` is true."""
+
+    data: bytes
+    mime: str  # image/png | image/jpeg | image/webp
+
+    def data_url(self) -> str:
+        import base64
+
+        return f"data:{self.mime};base64,{base64.b64encode(self.data).decode()}"
+
+
 @dataclass
 class TextRequest:
     task: str  # persona_text | section_text | timeline_analysis | swot ...
@@ -136,6 +150,8 @@ class TextRequest:
     seed: int | None = None
     # Offline/simulated providers compose output from this structured context instead of calling a model.
     context: dict[str, Any] = field(default_factory=dict)
+    # Images read together with the prompt (providers with ``accepts_images`` only).
+    images: tuple[InputImage, ...] = ()
 
 
 @dataclass
@@ -179,6 +195,8 @@ class Provider:
     supports_text: ClassVar[bool] = True
     supports_image: ClassVar[bool] = False
     supports_schema: ClassVar[bool] = True
+    # Text calls may carry images (``TextRequest.images``) that the model reads, e.g. a leaflet.
+    accepts_images: ClassVar[bool] = False
     needs_key: ClassVar[bool] = False
     key_env_var: ClassVar[str | None] = None
     # All variables the key may come from, in order of preference (default: (key_env_var,)).

@@ -42,12 +42,23 @@ def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[Bas
     return tuple(timeouts), tuple(connects)
 
 
+def _contents(request: TextRequest) -> Any:
+    """The prompt, preceded by the request's images as inline data parts."""
+    if not request.images:
+        return request.prompt
+    from google.genai import types
+
+    return [*(types.Part.from_bytes(data=image.data, mime_type=image.mime) for image in request.images),
+            request.prompt]
+
+
 class GeminiProvider(PooledClientProvider):
     name: ClassVar[str] = "gemini"
     label: ClassVar[str] = "Gemini"
     supports_text: ClassVar[bool] = True
     supports_image: ClassVar[bool] = True
     supports_schema: ClassVar[bool] = True
+    accepts_images: ClassVar[bool] = True
     needs_key: ClassVar[bool] = True
     key_env_var: ClassVar[str | None] = "GEMINI_API_KEY"
     key_env_vars: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -103,7 +114,7 @@ class GeminiProvider(PooledClientProvider):
         )
         try:
             stream = await client.models.generate_content_stream(
-                model=request.model or self.default_text_model, contents=request.prompt, config=config
+                model=request.model or self.default_text_model, contents=_contents(request), config=config
             )
             async for chunk in stream:
                 for candidate in chunk.candidates or []:

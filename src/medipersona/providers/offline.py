@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from medipersona.providers.base import ImageRequest, ImageResult, Provider, TextRequest
+from medipersona.providers.composers import offline_composer
 from medipersona.providers.offline_compose import compose, seed_for
 
 OFFLINE_LABEL = "オフライン生成（AI未使用）"
@@ -44,7 +45,10 @@ class OfflineProvider(Provider):
     chunk_count: ClassVar[int] = 6
 
     def compose_json(self, request: TextRequest) -> str:
-        data: dict[str, Any] = compose(request.task, request.context, request.seed)
+        # A domain's own composer for its task (see ``composers``), else the built-in ones.
+        composer = offline_composer(request.task)
+        data: dict[str, Any] = (composer(request.context, request.seed) if composer is not None
+                                else compose(request.task, request.context, request.seed))
         return json.dumps(data, ensure_ascii=False)
 
     async def stream_text(self, request: TextRequest) -> AsyncIterator[str]:

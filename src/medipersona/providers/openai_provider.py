@@ -59,12 +59,21 @@ def _sse_content(line: str) -> str | None:
     return content if isinstance(content, str) else None
 
 
+def _user_content(request: TextRequest) -> Any:
+    """The prompt, followed by the request's images as data URLs (Chat Completions content parts)."""
+    if not request.images:
+        return request.prompt
+    return [{"type": "text", "text": request.prompt},
+            *({"type": "image_url", "image_url": {"url": image.data_url()}} for image in request.images)]
+
+
 class OpenAIProvider(PooledClientProvider):
     name: ClassVar[str] = "openai"
     label: ClassVar[str] = "OpenAI"
     supports_text: ClassVar[bool] = True
     supports_image: ClassVar[bool] = True
     supports_schema: ClassVar[bool] = True
+    accepts_images: ClassVar[bool] = True
     needs_key: ClassVar[bool] = True
     key_env_var: ClassVar[str | None] = "OPENAI_API_KEY"
     default_text_model: ClassVar[str] = "gpt-5.4-mini"
@@ -128,7 +137,7 @@ class OpenAIProvider(PooledClientProvider):
             "model": request.model or self.default_text_model,
             "messages": [
                 {"role": "system", "content": request.system},
-                {"role": "user", "content": request.prompt},
+                {"role": "user", "content": _user_content(request)},
             ],
             "stream": True,
             "response_format": self._response_format(request),

@@ -137,6 +137,11 @@ def fallback_image_provider(settings: Settings) -> Provider | None:
     return get_provider(name, settings) if name else None
 
 
+def text_accepts_images(settings: Settings) -> bool:
+    """Whether the configured text provider reads images sent with a prompt (``Provider.accepts_images``)."""
+    return get_provider_class(settings.text_provider).accepts_images
+
+
 def provider_label(name: str) -> str:
     """Human label of a provider (offline output is labelled as such)."""
     try:

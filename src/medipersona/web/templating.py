@@ -35,6 +35,8 @@ def nav_items(user) -> list[dict[str, str]]:
         {"href": "/", "label": "ダッシュボード"},
         {"href": "/personas/new", "label": "ペルソナ作成"},
         {"href": "/personas", "label": "履歴"},
+        {"href": "/persona-sets", "label": "ペルソナセット"},
+        {"href": "/message-tests", "label": "メッセージテスト"},
         {"href": "/competitors", "label": "競合分析"},
     ]
     if user is not None and user.is_admin:

@@ -12,6 +12,23 @@
     if (method !== "GET" && method !== "HEAD") { options.headers["X-CSRF-Token"] = window.mpCsrfToken; }
     return fetch(url, options);
   };
+  // POST a JSON body; resolves to {status, data} (data: the parsed JSON answer, {} when there is none).
+  window.mpPostJson = function (url, body) {
+    return window.mpFetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body)
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return { status: response.status, data: data };
+      });
+    });
+  };
+  // An export link rendered disabled (aria-disabled, its URL in data-href) becomes usable.
+  window.mpEnableLink = function (id) {
+    var link = document.getElementById(id);
+    if (link) { link.setAttribute("href", link.getAttribute("data-href")); link.removeAttribute("aria-disabled"); }
+  };
 
   // Mobile navigation toggle.
   var toggle = document.querySelector("[data-nav-toggle]");

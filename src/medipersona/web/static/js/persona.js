@@ -258,7 +258,8 @@
     progressBar.value = 100;
     announce("ペルソナが完成しました。");
     enableExports();
-    refreshFromServer(["persona-head", "profile-list", "extras-list", "profile-form", "extras-form", "keywords-used"]).then(function () {
+    refreshFromServer(["persona-head", "profile-list", "extras-list", "profile-form", "extras-form", "keywords-used",
+                       "interviews"]).then(function () {
       if (imageStatus !== "done") {
         // The image may have been written together with the final state.
         fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })

@@ -620,22 +620,23 @@
     var errors = validateAll();
     if (errors.length) { focusFirst(showErrors(errors)); return; }
     clearErrors();
+    // 「まとめて作成する」 creates a persona set (POST /api/persona-sets) with the same inputs.
+    var batch = !!(event.submitter && event.submitter.hasAttribute("data-batch-submit"));
+    var button = batch ? event.submitter : submitBtn;
+    var buttonText = button.textContent;
+    var body = collect();
+    if (batch) {
+      body.count = parseInt(document.getElementById("set-count").value, 10);
+      body.vary = document.getElementById("set-vary").value;
+    }
     submitting = true;
-    submitBtn.disabled = true;
-    submitBtn.textContent = "送信中…";
+    button.disabled = true;
+    button.textContent = "送信中…";
     form.setAttribute("aria-busy", "true");
-    window.mpFetch("/api/personas", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify(collect())
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        return { status: response.status, data: data };
-      });
-    }).then(function (result) {
+    window.mpPostJson(batch ? "/api/persona-sets" : "/api/personas", body).then(function (result) {
       if (result.status === 202 || result.status === 201 || result.status === 200) {
         try { window.sessionStorage.removeItem(STORE_KEY); } catch (e) { /* ignore */ }
-        window.location.assign("/personas/" + encodeURIComponent(result.data.id));
+        window.location.assign((batch ? "/persona-sets/" : "/personas/") + encodeURIComponent(result.data.id));
         return;
       }
       var err = (result.data && result.data.error) || {};
@@ -653,8 +654,8 @@
     });
     function done() {
       submitting = false;
-      submitBtn.disabled = false;
-      submitBtn.textContent = "この内容で作成する";
+      button.disabled = false;
+      button.textContent = buttonText;
       form.removeAttribute("aria-busy");
     }
   });

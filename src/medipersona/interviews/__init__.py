@@ -1,0 +1,1 @@
+"""Interviews (インタビュー): questions to a persona, answered in character over SSE, saved and exportable."""

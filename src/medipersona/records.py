@@ -1,0 +1,32 @@
+"""Small helpers every domain that stores user-owned rows needs: read one row the way the permissions require,
+and write its times for the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from medipersona.accounts.models import User
+from medipersona.errors import NotFound
+
+T = TypeVar("T")
+ID_MAX = 32  # the uuid hex ids of the rows; anything longer cannot exist
+
+
+async def owned_or_404(session: AsyncSession, model: type[T], ident: str, user: User, *, message: str,
+                       code: str) -> T:
+    """The row if the user owns it (admins: any); 404 with ``message`` otherwise, also for rows of others (no
+    existence leak)."""
+    row: Any = await session.get(model, ident) if len(ident) <= ID_MAX else None
+    if row is None or (row.owner_id != user.id and not user.is_admin):
+        raise NotFound(message, code=code)
+    return row
+
+
+def iso(value: datetime | None) -> str | None:
+    """An ISO 8601 time with its timezone (SQLite gives naive UTC times back)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
