@@ -97,6 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     localtime.configure(settings.timezone)
     # Unknown providers and missing keys fail here, at start-up, not at the first request.
     check_configuration(settings)
+    from medipersona.media.s3 import check_s3_configuration
+
+    check_s3_configuration(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -143,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.keywords import router as keyword_api
     from medipersona.message_tests import pages as message_test_pages
     from medipersona.message_tests import router as message_test_api
+    from medipersona.media import router as media_router
     from medipersona.ops import router as ops_router
     from medipersona.persona_sets import pages as persona_set_pages
     from medipersona.persona_sets import router as persona_set_api
@@ -171,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         message_test_api,
         message_test_pages,
         exports_api,
+        media_router,
         docs,
     ):
         app.include_router(module.router)

@@ -1,4 +1,4 @@
-"""The ``medipersona`` command: serve, migrate, create-user, import-keywords, advise-workers."""
+"""The ``medipersona`` command: serve, migrate, create-user, import-keywords, advise-workers, import-portraits."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _extra_parsers() -> list[Callable]:
     registrars = []
-    for module_name in ("medipersona.keywords.cli", "medipersona.ops.cli"):
+    for module_name in ("medipersona.keywords.cli", "medipersona.ops.cli", "medipersona.media.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ImportError:

@@ -16,6 +16,7 @@ def alembic_config(settings: Settings) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", settings.effective_database_url.replace("%", "%%"))
+    cfg.attributes["settings"] = settings  # data migrations read files under settings.data_dir
     return cfg
 
 

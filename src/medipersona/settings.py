@@ -77,6 +77,32 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Latency of the simulated image provider."
     )
 
+    generation_deadline_seconds: float = Field(
+        240.0, gt=0, description="A generation step (text, portrait, analysis) that fails with a temporary error "
+        "(429, 5xx, timeout) is tried again, with backoff, until this long after its job started."
+    )
+    provider_circuit_failures: int = Field(
+        8, ge=2, description="Consecutive failed calls (429/5xx/timeouts) after which a provider is skipped for "
+        "a cool-down (its circuit opens; the fallback provider answers meanwhile)."
+    )
+    provider_circuit_cooldown_seconds: float = Field(
+        15.0, gt=0, description="How long an open circuit skips the provider before one trial call."
+    )
+
+    # --- portraits (shared by every instance) -------------------------------------------------------------
+    portrait_storage: Literal["database", "s3"] = Field(
+        "database", description="Where portraits are kept: database (the one every instance shares) or s3 "
+        "(an S3-compatible bucket; keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)."
+    )
+    s3_bucket: str = Field("", description="Bucket for portraits when portrait_storage=s3.")
+    s3_endpoint_url: str = Field("", description="S3-compatible endpoint (MinIO, R2, ...). Empty: AWS S3.")
+    s3_region: str = Field("us-east-1", description="Region of the bucket.")
+    s3_prefix: str = Field("portraits/", description="Key prefix of portraits in the bucket.")
+    media_base_url: str = Field(
+        "", description="Public origin that serves /media/ (a CDN in front of this app), e.g. "
+        "https://cdn.example.com. Empty: this server."
+    )
+
     # --- competitor analysis ------------------------------------------------------------------------------
     google_places_api_key: SecretStr | None = Field(
         None, description="Google Places API (New) key for competitor search and geocoding (kept on the server). "

@@ -56,8 +56,8 @@ async def test_models_validated_against_configured_provider(app, admin_client, s
     ok = await admin_client.put("/api/admin/settings", json={"models": {"persona_text": "offline-composer"}})
     assert ok.status_code == 200
     async with app.state.db.sessionmaker() as session:
-        assert await service.model_for(session, settings, "persona_text") == "offline-composer"
-        assert await service.model_for(session, settings, "portrait") == settings.image_model
+        assert (await service.task_route(session, settings, "persona_text")).model == "offline-composer"
+        assert (await service.task_route(session, settings, "portrait")).model == settings.image_model
     bad = await admin_client.put("/api/admin/settings", json={"models": {"swot": "x"}})
     assert bad.status_code == 422
 

@@ -57,19 +57,30 @@ def make_persona(app):
     return _make
 
 
-@pytest.fixture
-def portrait_file(settings) -> str:
-    """A stored portrait under images_dir; returns the path relative to images_dir (as the pipeline stores it)."""
+def portrait_png() -> bytes:
+    from io import BytesIO
+
     from PIL import Image, ImageDraw
 
-    images = Path(settings.images_dir)
-    images.mkdir(parents=True, exist_ok=True)
     img = Image.new("RGB", (512, 512), (225, 236, 245))
     draw = ImageDraw.Draw(img)
     draw.ellipse([156, 90, 356, 290], fill=(240, 205, 180))
     draw.rectangle([116, 300, 396, 512], fill=(70, 110, 160))
-    img.save(images / "portrait-test.png")
-    return "portrait-test.png"
+    out = BytesIO()
+    img.save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+async def stored_portrait(app, settings) -> str:
+    """A portrait in shared storage (as the pipeline stores it); returns its digest."""
+    from medipersona.media.service import prepare_image, store_row
+
+    image = await prepare_image(portrait_png(), "image/png")
+    async with app.state.db.sessionmaker() as session:
+        await store_row(settings, session, image)
+        await session.commit()
+    return image.digest
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
-async def test_pdf_export_two_pages_with_timeline(member_client, member, make_persona, portrait_file, fake_timeline):
-    persona = await make_persona(member.id, image_path=portrait_file, image_status="done")
+async def test_pdf_export_two_pages_with_timeline(member_client, member, make_persona, stored_portrait, fake_timeline):
+    persona = await make_persona(member.id, image_digest=stored_portrait, image_status="done")
     response = await member_client.get(f"/api/personas/{persona.id}/export.pdf")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/pdf"
@@ -44,8 +44,8 @@ async def test_pdf_export_two_pages_with_timeline(member_client, member, make_pe
         assert b"jpeg" in images.stdout
 
 
-async def test_pptx_export(member_client, member, make_persona, portrait_file, fake_timeline):
-    persona = await make_persona(member.id, image_path=portrait_file, image_status="done", name="Tanaka 太郎")
+async def test_pptx_export(member_client, member, make_persona, stored_portrait, fake_timeline):
+    persona = await make_persona(member.id, image_digest=stored_portrait, image_status="done", name="Tanaka 太郎")
     response = await member_client.get(f"/api/personas/{persona.id}/export.pptx")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/vnd.openxmlformats-officedocument")
@@ -136,16 +136,14 @@ async def test_login_required(client, member, make_persona):
     assert response.status_code == 401
 
 
-async def test_image_path_outside_images_dir_is_ignored(member_client, member, make_persona, settings, tmp_path):
-    secret = tmp_path / "secret.png"
-    from PIL import Image
-
-    Image.new("RGB", (64, 64), (255, 0, 0)).save(secret)
-    for path in (str(secret), "../secret.png", "../../etc/passwd", "https://example.com/x.png", "file:///etc/passwd"):
-        persona = await make_persona(member.id, image_path=path, timeline_status="idle", timeline_analysis=None)
+async def test_portrait_missing_from_storage_exports_without_it(member_client, member, make_persona):
+    """A persona whose portrait is not (or no longer) in shared storage exports with 画像なし, not an error."""
+    for digest in ("0" * 64, "not-a-digest", None):
+        persona = await make_persona(member.id, image_digest=digest, image_status="done", timeline_status="idle",
+                                     timeline_analysis=None)
         response = await member_client.get(f"/api/personas/{persona.id}/export.pdf")
         assert response.status_code == 200
-        assert "画像なし" in pdf_pages_text(response.content)[0], path
+        assert "画像なし" in pdf_pages_text(response.content)[0], digest
 
 
 def test_content_disposition_names():

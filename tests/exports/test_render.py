@@ -19,7 +19,7 @@ from medipersona.catalog.labels import PERSONA_SECTIONS
 pytestmark = pytest.mark.timeout(120)
 
 
-def make_doc(*, timeline: bool = True, long: bool = False, portrait: str | None = None) -> dict:
+def make_doc(*, timeline: bool = True, long: bool = False, portrait: bytes | None = None) -> dict:
     section = (SECTION_TEXT * 8)[:400] if long else SECTION_TEXT
     extras = [("座右の銘", "継続は力なり"), ("最近の悩み/関心", "肌荒れと睡眠不足、子育てで自分の時間が取れないこと")]
     if long:
@@ -28,7 +28,7 @@ def make_doc(*, timeline: bool = True, long: bool = False, portrait: str | None 
         "title": "患者ペルソナ",
         "name": ("長い名前のペルソナ" * 6) if long else "山田 花子",
         "meta": [("診療科", "内科"), ("主訴", "めまい"), ("作成日", "2026-11-28")],
-        "portrait_path": portrait,
+        "portrait": portrait,
         "basic": [("性別", "女性"), ("年齢", "34歳"), ("都道府県", "東京都"),
                   ("家族構成", "夫、長女（8歳）、義母と4人暮らしで、週末は実家の手伝いもしている" if long else "夫と2人")],
         "extras": extras,
@@ -152,19 +152,20 @@ def test_unsupported_characters_are_dropped_not_tofu():
     assert metrics().clean("花子😀\x07\tさん") == "花子 さん"
 
 
-def test_portrait_from_file_and_broken_file(tmp_path):
+def test_portrait_from_stored_bytes_and_broken_bytes():
+    from io import BytesIO
+
     from PIL import Image
 
     from medipersona.exports.assets import load_portrait
 
-    good = tmp_path / "p.png"
-    Image.new("RGBA", (1024, 1024), (200, 100, 50, 255)).save(good)
-    data, w, h = load_portrait(str(good))
-    assert data[:2] == b"\xff\xd8" and max(w, h) <= 640
-    bad = tmp_path / "bad.png"
-    bad.write_bytes(b"not an image")
-    assert load_portrait(str(bad)) is None
-    assert load_portrait(str(tmp_path / "missing.png")) is None
+    for fmt in ("PNG", "WEBP"):
+        good = BytesIO()
+        Image.new("RGBA", (1024, 1024), (200, 100, 50, 255)).save(good, format=fmt)
+        data, w, h = load_portrait(good.getvalue())
+        assert data[:2] == b"\xff\xd8" and max(w, h) <= 640
+    assert load_portrait(b"not an image") is None
+    assert load_portrait(None) is None
 
 
 def test_longest_analysis_still_fits_on_page_two():

@@ -1,4 +1,5 @@
-"""Admin pages: settings (section lengths, models per task, extra prompt instructions) and usage."""
+"""Admin pages: settings (section lengths, provider and model per task, fallbacks, extra prompt instructions)
+and usage."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ async def settings_page(request: Request, _admin: AdminUser, session: SessionDep
 @router.post("/admin/settings")
 async def settings_submit(request: Request, admin: AdminUser, session: SessionDep, settings: SettingsDep):
     form = await request.form()
-    update: dict = {"section_lengths": {}, "models": {}, "prompt_addenda": {}, "limits": {}}
+    update: dict = {"section_lengths": {}, "models": {}, "providers": {}, "fallbacks": {}, "prompt_addenda": {},
+                    "limits": {}}
     bad_numbers = []
     for key, value in form.multi_items():
         if not isinstance(value, str):
@@ -42,6 +44,10 @@ async def settings_submit(request: Request, admin: AdminUser, session: SessionDe
                 bad_numbers.append({"field": f"section_lengths.{key[7:]}", "message": "数値で入力してください。"})
         elif key.startswith("model."):
             update["models"][key[6:]] = value
+        elif key.startswith("provider."):
+            update["providers"][key[9:]] = value
+        elif key.startswith("fallback."):
+            update["fallbacks"][key[9:]] = value
         elif key.startswith("addendum."):
             update["prompt_addenda"][key[9:]] = value
         elif key.startswith("limit."):

@@ -18,7 +18,9 @@ async def settings_payload(session, settings) -> dict:
         "settings": current.as_dict(),
         "sections": [{"key": s.key, "label": s.label, "default_length": s.default_length,
                       "min": MIN_SECTION_LENGTH, "max": MAX_SECTION_LENGTH} for s in PERSONA_SECTIONS],
-        "model_choices": service.model_choices(settings),
+        "model_choices": service.model_choices(settings, current),
+        "fallback_kinds": service.FALLBACK_KINDS,
+        "env_fallbacks": {"text": settings.fallback_text_provider, "image": settings.fallback_image_provider},
         "prompt_tasks": service.PROMPT_TASKS,
         "limits": {key: {"label": label, "max": maximum} for key, (label, _default, maximum) in service.LIMITS.items()},
     }

@@ -1,12 +1,15 @@
-"""Admin settings: validated, stored in ``app_settings``, read through a short per-process cache.
+"""Admin settings: validated, stored in ``app_settings``, read through a per-process cache.
 
-The cache lives 2 s, so a change made in one worker reaches every worker within 2 s without a restart.
+Every save bumps a version row (``app_settings`` key ``version``: a counter and a random token) in the same
+transaction; each worker of each instance compares it at most once per ``CHECK_INTERVAL`` and reloads when it
+changed, so a change (section lengths, the provider and model per task ...) reaches every instance within about
+a second, without a restart. Provider choices are validated in ``admin/providers.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,6 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona import localtime
 from medipersona.admin.models import AppSetting
+from medipersona.admin.providers import (  # noqa: F401  (MODEL_TASKS, model_choices: re-exported)
+    FALLBACK_KINDS,
+    MODEL_TASKS,
+    model_choices,
+    route_for,
+    validate_providers,
+)
 from medipersona.catalog.labels import (
     MAX_SECTION_LENGTH,
     MIN_SECTION_LENGTH,
@@ -25,22 +35,16 @@ from medipersona.catalog.labels import (
 )
 from medipersona.db import utcnow
 from medipersona.errors import InvalidInput
+from medipersona.jobs.dblock import write_lock
+from medipersona.providers.registry import ProviderRoute
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.admin")
 
-CACHE_SECONDS = 2.0
+CHECK_INTERVAL = 1.0  # seconds between version checks per worker
+VERSION_KEY = "version"
 MAX_ADDENDUM_LENGTH = 1000
 
-# Tasks whose model an admin may choose, with the kind of provider that serves them.
-MODEL_TASKS: dict[str, tuple[str, str]] = {
-    "persona_text": ("text", "ペルソナ本文"),
-    "portrait": ("image", "似顔絵"),
-    "timeline_analysis": ("text", "タイムライン分析"),
-    "competitor_swot": ("text", "競合分析（SWOT・戦略）"),
-}
-# Analysis tasks default to MEDIPERSONA_ANALYSIS_MODEL (then the text model).
-ANALYSIS_TASKS = frozenset({"timeline_analysis", "competitor_swot"})
 # Tasks that accept extra prompt instructions.
 PROMPT_TASKS: dict[str, str] = {"persona_text": "ペルソナ本文", "timeline_analysis": "タイムライン分析",
                                 "competitor_swot": "競合分析（SWOT・戦略）"}
@@ -48,50 +52,71 @@ PROMPT_TASKS: dict[str, str] = {"persona_text": "ペルソナ本文", "timeline_
 LIMITS: dict[str, tuple[str, int, int]] = {
     "places_analyses_per_day": ("Google Placesを使う競合分析（1ユーザー1日あたり）", 10, 1000),
 }
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$")
+PARTS = ("section_lengths", "models", "providers", "fallbacks", "prompt_addenda", "limits")
 
 
 @dataclass
 class AdminSettings:
     section_lengths: dict[str, int] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)  # task -> model ("" = provider default)
+    # task -> provider ("" = the environment's; "none" for the portrait: 画像なし)
+    providers: dict[str, str] = field(default_factory=dict)
+    fallbacks: dict[str, str] = field(default_factory=dict)  # text | image -> provider ("" = the environment's)
     prompt_addenda: dict[str, str] = field(default_factory=dict)  # task -> extra instructions
     limits: dict[str, int] = field(default_factory=dict)  # LIMITS key -> per user and day (0 = none)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"section_lengths": self.section_lengths, "models": self.models, "prompt_addenda": self.prompt_addenda,
-                "limits": self.limits}
+        return {name: getattr(self, name) for name in PARTS}
 
 
 def default_admin_settings() -> AdminSettings:
     return AdminSettings(
         section_lengths={s.key: s.default_length for s in PERSONA_SECTIONS},
         models={task: "" for task in MODEL_TASKS},
+        providers={task: "" for task in MODEL_TASKS},
+        fallbacks={kind: "" for kind in FALLBACK_KINDS},
         prompt_addenda={task: "" for task in PROMPT_TASKS},
         limits={key: default for key, (_label, default, _max) in LIMITS.items()},
     )
 
 
-_cache: tuple[float, AdminSettings] | None = None
+@dataclass
+class _Cached:
+    settings: AdminSettings
+    version: Any
+    checked_at: float
+
+
+_cache: dict[str, _Cached] = {}  # per database (tests and benchmarks open several in one process)
 
 
 def clear_cache() -> None:
-    global _cache
-    _cache = None
+    _cache.clear()
+
+
+def _cache_key(session: AsyncSession) -> str:
+    bind = session.bind
+    return str(getattr(bind, "url", bind))
 
 
 async def load_admin_settings(session: AsyncSession) -> AdminSettings:
-    global _cache
-    if _cache is not None and time.monotonic() - _cache[0] < CACHE_SECONDS:
-        return _cache[1]
+    key = _cache_key(session)
+    cached = _cache.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached.checked_at < CHECK_INTERVAL:
+        return cached.settings
+    version = await session.scalar(select(AppSetting.value).where(AppSetting.key == VERSION_KEY))
+    if cached is not None and cached.version == version:
+        cached.checked_at = now
+        return cached.settings
     result = default_admin_settings()
     rows = {row.key: row.value for row in await session.scalars(select(AppSetting))}
-    for name in ("section_lengths", "models", "prompt_addenda", "limits"):
+    for name in PARTS:
         stored = rows.get(name)
         if isinstance(stored, dict):
             current = getattr(result, name)
             current.update({k: v for k, v in stored.items() if k in current})
-    _cache = (time.monotonic(), result)
+    _cache[key] = _Cached(result, rows.get(VERSION_KEY), now)
     return result
 
 
@@ -100,22 +125,10 @@ async def get_section_lengths(session: AsyncSession) -> dict[str, int]:
     return dict((await load_admin_settings(session)).section_lengths)
 
 
-def _provider_for(settings: Settings, kind: str) -> str:
-    return settings.image_provider if kind == "image" else settings.text_provider
-
-
-async def model_for(session: AsyncSession, settings: Settings, task: str) -> str:
-    """The model for a task: the admin's choice, else the env setting, else '' (the provider's default)."""
-    return (await load_admin_settings(session)).models.get(task, "") or env_model(settings, task)
-
-
-def env_model(settings: Settings, task: str) -> str:
-    """The model the environment sets for a task ('' = the provider's default)."""
-    if task == "portrait":
-        return settings.image_model
-    if task in ANALYSIS_TASKS:
-        return settings.analysis_model or settings.text_model
-    return settings.text_model
+async def task_route(session: AsyncSession, settings: Settings, task: str) -> ProviderRoute | None:
+    """Who answers ``task`` now: the admin's provider, model and fallback, else the environment's. None when
+    the admin turned the task off (the portrait: 画像なし)."""
+    return route_for(await load_admin_settings(session), settings, task)
 
 
 async def daily_limit(session: AsyncSession, key: str) -> int:
@@ -128,43 +141,21 @@ async def prompt_addendum(session: AsyncSession, task: str) -> str:
     return (await load_admin_settings(session)).prompt_addenda.get(task, "")
 
 
-async def task_options(session: AsyncSession, settings: Settings, task: str) -> tuple[str, str]:
-    """(model, extra instructions) an admin configured for a text task; the env settings and no extra
+async def task_options(session: AsyncSession, settings: Settings, task: str) -> tuple[ProviderRoute, str]:
+    """(route, extra instructions) an admin configured for a text task; the environment's route and no extra
     instructions when the admin settings cannot be read (a job must not fail over them)."""
     try:
-        return await model_for(session, settings, task), await prompt_addendum(session, task)
+        current = await load_admin_settings(session)
     except Exception:
         log.exception("reading the admin settings for %s failed; using the defaults", task)
-        return env_model(settings, task), ""
-
-
-def model_choices(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Per task: the configured provider, its known models, and whether other names are accepted."""
-    from medipersona.providers.registry import get_provider_class
-
-    choices = {}
-    for task, (kind, label) in MODEL_TASKS.items():
-        provider = _provider_for(settings, kind)
-        cls = get_provider_class(provider)
-        known = list(cls.known_image_models if kind == "image" else cls.known_text_models)
-        choices[task] = {
-            "label": label,
-            "kind": kind,
-            "provider": provider,
-            "provider_label": cls.label or provider,
-            "known_models": known,
-            "default_model": cls.default_image_model if kind == "image" else cls.default_text_model,
-            "accepts_custom": cls.accepts_custom_models(),
-        }
-    return choices
-
-
-def _fail(field_name: str, message: str) -> InvalidInput:
-    return InvalidInput(message, fields=[{"field": field_name, "message": message}])
+        current = default_admin_settings()
+    route = route_for(current, settings, task)
+    assert route is not None  # only the portrait can be turned off
+    return route, current.prompt_addenda.get(task, "")
 
 
 def validate_update(settings: Settings, update: dict[str, Any]) -> AdminSettings:
-    """Check an update against the catalog and the provider's model list; raise InvalidInput per field."""
+    """Check an update against the catalog, the providers and their models; raise InvalidInput per field."""
     errors: list[dict[str, str]] = []
     result = default_admin_settings()
     for key, value in (update.get("section_lengths") or {}).items():
@@ -177,24 +168,7 @@ def validate_update(settings: Settings, update: dict[str, Any]) -> AdminSettings
                            "message": f"{SECTION_LABELS[key]}の文字数は{MIN_SECTION_LENGTH}〜{MAX_SECTION_LENGTH}で指定してください。"})
         else:
             result.section_lengths[key] = value
-    choices = model_choices(settings)
-    for task, value in (update.get("models") or {}).items():
-        if task not in choices:
-            errors.append({"field": f"models.{task}", "message": "不明なタスクです。"})
-            continue
-        value = (value or "").strip() if isinstance(value, str) else value
-        if not isinstance(value, str):
-            errors.append({"field": f"models.{task}", "message": "モデル名は文字列で指定してください。"})
-        elif value == "":
-            result.models[task] = ""
-        elif not _MODEL_NAME.match(value):
-            errors.append({"field": f"models.{task}", "message": "モデル名に使えない文字が含まれています。"})
-        elif value not in choices[task]["known_models"] and not choices[task]["accepts_custom"]:
-            known = "、".join(choices[task]["known_models"]) or "（なし）"
-            errors.append({"field": f"models.{task}",
-                           "message": f"AIサービス「{choices[task]['provider_label']}」では使えないモデルです。選べるモデル: {known}"})
-        else:
-            result.models[task] = value
+    errors += validate_providers(settings, update, result)
     for task, value in (update.get("prompt_addenda") or {}).items():
         if task not in PROMPT_TASKS:
             errors.append({"field": f"prompt_addenda.{task}", "message": "不明なタスクです。"})
@@ -218,24 +192,29 @@ def validate_update(settings: Settings, update: dict[str, Any]) -> AdminSettings
 
 async def save_admin_settings(session: AsyncSession, settings: Settings, update: dict[str, Any],
                               user_id: int | None) -> AdminSettings:
-    """Validate the whole update first; then write every part in one transaction (all or nothing)."""
+    """Validate the whole update first; then write every part and a new version in one transaction (all or
+    nothing). Every worker of every instance takes it up at its next version check."""
+    clear_cache()
     current = await load_admin_settings(session)
-    merged = {
-        "section_lengths": {**current.section_lengths, **(update.get("section_lengths") or {})},
-        "models": {**current.models, **(update.get("models") or {})},
-        "prompt_addenda": {**current.prompt_addenda, **(update.get("prompt_addenda") or {})},
-        "limits": {**current.limits, **(update.get("limits") or {})},
-    }
+    merged = {name: {**getattr(current, name), **(update.get(name) or {})} for name in PARTS}
+    for task, provider in (update.get("providers") or {}).items():
+        # Another provider without a model named for it: its default, not the old provider's model.
+        if provider != current.providers.get(task) and task not in (update.get("models") or {}):
+            merged["models"][task] = ""
     validated = validate_update(settings, merged)
-    for key, value in validated.as_dict().items():
-        row = await session.get(AppSetting, key)
-        if row is None:
-            session.add(AppSetting(key=key, value=value, updated_by=user_id))
-        else:
-            row.value = value
-            row.updated_by = user_id
-            row.updated_at = utcnow()
-    await session.commit()
+    version = await session.get(AppSetting, VERSION_KEY)
+    counter = int((version.value or {}).get("n", 0)) + 1 if version is not None and isinstance(version.value, dict) else 1
+    values = {**validated.as_dict(), VERSION_KEY: {"n": counter, "token": secrets.token_hex(8)}}
+    async with write_lock(session.bind):
+        for key, value in values.items():
+            row = await session.get(AppSetting, key)
+            if row is None:
+                session.add(AppSetting(key=key, value=value, updated_by=user_id))
+            else:
+                row.value = value
+                row.updated_by = user_id
+                row.updated_at = utcnow()
+        await session.commit()
     clear_cache()
     return validated
 

@@ -152,7 +152,7 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
         clinic = dict(analysis.clinic or {})
         radius_km = int(analysis.radius_km)
         source = analysis.source
-        model, addendum = await admin.task_options(session, ctx.settings, "competitor_swot")
+        route, addendum = await admin.task_options(session, ctx.settings, "competitor_swot")
     settings = ctx.settings
     timings: dict[str, Any] = {"attempt": ctx.attempt}
     ctx.emit("status", {"status": "running", "attempt": ctx.attempt})
@@ -218,8 +218,8 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
     streamer = SwotStreamer(ctx)
     try:
         obj, meta = await generate_structured(settings, build_request(context, zlib.crc32(analysis_id.encode()),
-                                                                      model=model, addendum=addendum),
-                                              CompetitorSwot, on_progress=streamer,
+                                                                      model=route.model, addendum=addendum),
+                                              CompetitorSwot, on_progress=streamer, route=route,
                                               progress_interval=PROGRESS_INTERVAL)
     except ProviderError as exc:
         raise JobFailed(f"SWOT分析を生成できませんでした。{exc.message}", code=exc.code) from None

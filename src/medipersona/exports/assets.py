@@ -1,7 +1,7 @@
 """Images of an export, made inside the export process: the stored portrait and the timeline chart.
 
-Only local, stored data is read: the portrait file (a path the web worker already checked lies under
-``settings.images_dir``) and the timeline series computed from the keyword store. Nothing is fetched from a URL.
+Only stored data is used: the portrait's bytes (read from shared storage by the web worker and handed over with
+the document) and the timeline series computed from the keyword store. Nothing is fetched from a URL.
 """
 
 from __future__ import annotations
@@ -29,14 +29,15 @@ def created_at(doc: dict):
     return created
 
 
-def load_portrait(path: str | None) -> tuple[bytes, int, int] | None:
-    """The portrait as JPEG bytes with its size, or None when missing or unreadable (the page shows 画像なし)."""
-    if not path:
+def load_portrait(data: bytes | None) -> tuple[bytes, int, int] | None:
+    """The portrait (stored PNG/JPEG/WebP bytes) as JPEG bytes with its size, or None when missing or unreadable
+    (the page shows 画像なし)."""
+    if not data:
         return None
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as img:
+        with Image.open(BytesIO(data)) as img:
             img = ImageOps.exif_transpose(img)
             img.thumbnail((PORTRAIT_MAX_PX, PORTRAIT_MAX_PX))
             if img.mode in ("RGBA", "LA", "P"):

@@ -117,7 +117,7 @@ def render_pdf(doc: dict) -> bytes:
     from medipersona.exports.layout import build_pages
 
     fm = metrics()
-    portrait = load_portrait(doc.get("portrait_path"))
+    portrait = load_portrait(doc.get("portrait"))
     series = (doc.get("timeline") or {}).get("series")
     pages = build_pages(fm, doc, portrait, lambda w, h: chart_svg(series, w, h, FONT_KEY))
     return pages_pdf(pages, doc, "ペルソナ")

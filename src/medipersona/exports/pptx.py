@@ -104,7 +104,7 @@ def render_pptx(doc: dict) -> bytes:
     from medipersona.exports.assets import chart_png, load_portrait
     from medipersona.exports.layout import build_pages
 
-    portrait = load_portrait(doc.get("portrait_path"))
+    portrait = load_portrait(doc.get("portrait"))
     series = (doc.get("timeline") or {}).get("series")
     pages = build_pages(metrics(), doc, portrait, lambda w, h: chart_png(series, w, h))
     return pages_pptx(pages, doc, "ペルソナ")

@@ -1,6 +1,6 @@
 """Export documents: a stored persona turned into plain data for the export process (runs in the web worker).
 
-Everything here is light (no fpdf/pptx/PIL): it reads the database, resolves the stored portrait path (never a
+Everything here is light (no fpdf/pptx/PIL): it reads the database and the stored portrait's bytes (never a
 URL), asks the keyword store for the timeline series, and returns dicts/lists/strings the pool can pickle.
 """
 
@@ -9,11 +9,9 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import anyio
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona import localtime
@@ -102,20 +100,6 @@ def meta_rows(persona: Persona) -> list[tuple[str, str]]:
     ]
 
 
-async def portrait_file(settings: Settings, persona: Persona) -> str | None:
-    """The stored portrait's absolute path if it is a file under images_dir; anything else is ignored."""
-    if not persona.image_path:
-        return None
-    root = Path(settings.images_dir).resolve()
-    candidate = (root / persona.image_path).resolve()
-    if not candidate.is_relative_to(root):
-        log.warning("portrait path outside images_dir ignored (persona %s)", persona.id)
-        return None
-    if not await anyio.Path(candidate).is_file():
-        return None
-    return str(candidate)
-
-
 async def timeline_series(session: AsyncSession, persona: Persona) -> tuple[Any, list[tuple[str, str]]]:
     """(series points, summary rows) from the keyword store for the persona's 主訴, gender and age."""
     try:
@@ -166,6 +150,20 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+async def portrait_bytes(session: AsyncSession, settings: Settings, persona: Persona) -> bytes | None:
+    """The stored portrait's original bytes (shared storage), or None (the export shows 画像なし)."""
+    from medipersona.media.service import read_bytes, stored_rows
+
+    if persona.image_status != "done" or not persona.image_digest:
+        return None
+    try:
+        row = (await stored_rows(session, persona.image_digest)).get("original")
+        return await read_bytes(settings, session, persona.image_digest, row) if row else None
+    except OSError:
+        log.exception("reading the portrait for an export failed (persona %s)", persona.id)
+        return None
+
+
 async def build_document(session: AsyncSession, settings: Settings, persona: Persona) -> dict[str, Any]:
     """Plain data for ``render_pdf`` / ``render_pptx``."""
     doc: dict[str, Any] = {
@@ -173,7 +171,7 @@ async def build_document(session: AsyncSession, settings: Settings, persona: Per
         "created": persona.created_at.isoformat() if persona.created_at else None,
         "name": persona.name or _text((persona.profile or {}).get("name")),
         "meta": meta_rows(persona),
-        "portrait_path": await portrait_file(settings, persona),
+        "portrait": await portrait_bytes(session, settings, persona),
         "basic": profile_rows(persona),
         "extras": extra_rows(persona),
         "sections": section_rows(persona),

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -142,6 +143,13 @@ class JobContext:
     finished: bool = field(default=False)
     # Objects the job's creator had in memory (e.g. the persona it just inserted); first attempt only.
     preloaded: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)  # this attempt's start (time.monotonic())
+
+    @property
+    def deadline(self) -> float:
+        """Until when (``time.monotonic()``) a failed step may be tried again: ``generation_deadline_seconds``
+        after this attempt started."""
+        return self.started + self.settings.generation_deadline_seconds
 
     # ------------------------------------------------------------------------------------------ reads
     @contextlib.asynccontextmanager
@@ -158,10 +166,11 @@ class JobContext:
         """Append an event (written with the next batch, in order, ~150 ms at most)."""
         self.runtime.writer.emit(self, type, data or {})
 
-    def emit_delta(self, key: str, text: str, **extra: Any) -> None:
+    def emit_delta(self, key: str, text: str, *, event_type: str = "delta", **extra: Any) -> None:
         """Streamed text for ``key`` (a section). Consecutive deltas of one key are merged into one event
-        ``delta`` {"section": key, "text": <appended text>, "offset": <chars before it>, **extra}."""
-        self.runtime.writer.emit_delta(self, key, text, extra)
+        ``delta`` {"section": key, "text": <appended text>, "offset": <chars before it>, **extra}
+        (``event_type``: another type for a second text streamed by the same job)."""
+        self.runtime.writer.emit_delta(self, key, text, extra, event_type)
 
     async def flush(self) -> None:
         """Wait until everything emitted so far is committed."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -84,15 +84,22 @@ async def _job_status(app: FastAPI, job_id: str) -> str | None:
         return await conn.scalar(select(Job.status).where(Job.id == job_id))
 
 
-def _format_after(events, last: int) -> tuple[list[bytes], int, bool]:
-    """SSE frames for the events after id ``last`` (up to a terminal one): (frames, new last id, finished)."""
+EventView = Callable[[str, Any], tuple[str, Any] | None]
+
+
+def _format_after(events, last: int, view: EventView | None = None) -> tuple[list[bytes], int, bool]:
+    """SSE frames for the events after id ``last`` (up to a terminal one): (frames, new last id, finished).
+    ``view`` maps each event to the (type, data) a client sees, or drops it (None); the job's own terminal
+    events end the stream either way."""
     frames: list[bytes] = []
     for event in events:
         if event["id"] <= last:
             continue
         last = event["id"]
-        frames.append(format_event(event["type"], event["data"], event["id"]))
-        if event["type"] in TERMINAL_EVENTS:
+        shown = (event["type"], event["data"]) if view is None else view(event["type"], event["data"])
+        if shown is not None:
+            frames.append(format_event(shown[0], shown[1], event["id"]))
+        if event["type"] in TERMINAL_EVENTS or (shown is not None and shown[0] in TERMINAL_EVENTS):
             return frames, last, True
     return frames, last, False
 
@@ -106,10 +113,12 @@ async def job_event_stream(
     poll_seconds: float | None = None,
     session=None,
     fallback: Any = None,
+    view: EventView | None = None,
 ) -> AsyncIterator[bytes]:
     """``session``: optionally the request's session, used for the first read and then closed.
     ``fallback``: events to send instead when the job has finished and its events were pruned: a list of
-    (type, data), or an object whose ``async events()`` returns one (loaded only when needed)."""
+    (type, data), or an object whose ``async events()`` returns one (loaded only when needed).
+    ``view``: follow one part of a job (see ``_format_after``), e.g. the timeline analysis a generation runs."""
     settings = app.state.settings
     runtime = app.state.jobs
     ping = ping_seconds or PING_SECONDS
@@ -136,7 +145,7 @@ async def job_event_stream(
                     if session is not None:
                         await session.close()
                 session = None
-                chunk, last, finished = _format_after(rows, last)
+                chunk, last, finished = _format_after(rows, last, view)
                 if chunk:
                     yield b"".join(chunk)
                     last_sent = time.monotonic()
@@ -178,7 +187,7 @@ async def job_event_stream(
             batch = [event]
             while not queue.empty():
                 batch.append(queue.get_nowait())
-            chunk, last, finished = _format_after(batch, last)
+            chunk, last, finished = _format_after(batch, last, view)
             if chunk:
                 # one write per wake-up, however many events it carries
                 yield b"".join(chunk)

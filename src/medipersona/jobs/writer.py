@@ -169,7 +169,8 @@ class WriteBatcher:
         self._events.append(PendingEvent(ctx.job_id, ctx.attempt, ctx.persona_id, type, data))
         self._kick.set()
 
-    def emit_delta(self, ctx: JobContext, key: str, text: str, extra: dict[str, Any]) -> None:
+    def emit_delta(self, ctx: JobContext, key: str, text: str, extra: dict[str, Any],
+                   event_type: str = "delta") -> None:
         if not text:
             return
         job_key = (ctx.job_id, ctx.attempt)
@@ -177,12 +178,12 @@ class WriteBatcher:
         offset = self._offsets.get(offset_key, 0)
         self._offsets[offset_key] = offset + len(text)
         last = self._last_delta.get(job_key)
-        if last is not None and last[0] == key:
+        if last is not None and last[0] == key and last[1].type == event_type:
             data = last[1].data
             data["text"] += text
             data.update(extra)
             return
-        event = PendingEvent(ctx.job_id, ctx.attempt, ctx.persona_id, "delta",
+        event = PendingEvent(ctx.job_id, ctx.attempt, ctx.persona_id, event_type,
                              {"section": key, "text": text, "offset": offset, **extra})
         self._events.append(event)
         self._last_delta[job_key] = (key, event)
@@ -223,9 +224,11 @@ class WriteBatcher:
         self._kick.set()
         self._urgent.set()
 
-    def forget(self, job_id: str, attempt: int) -> None:
+    def forget(self, job_id: str, attempt: int, keys: tuple[str, ...] | None = None) -> None:
+        """Drop the delta offsets of a job attempt (only those of ``keys`` when given: a text that restarts
+        while another part of the job streams on)."""
         self._last_delta.pop((job_id, attempt), None)
-        for key in [k for k in self._offsets if k[0] == job_id and k[1] == attempt]:
+        for key in [k for k in self._offsets if k[0] == job_id and k[1] == attempt and (keys is None or k[2] in keys)]:
             del self._offsets[key]
 
     # ------------------------------------------------------------------------------------------ running

@@ -6,6 +6,12 @@ queued, a Job row) → the runner calls ``run_timeline_analysis``: timeline from
 streamed as ``delta`` events {"section": psychology|hidden_needs|marketing, "text", "offset"} → ``done`` with
 the analysis; persona.timeline_analysis/timeline_status are written in the same fenced transaction.
 Events: ``GET /api/personas/{id}/timeline-analysis/events`` (jobs/sse.py wire format).
+
+Every generation runs one too, inside its own job and beside the persona text (``analyse_with_generation``),
+when the complaint has keyword data for the persona: the page and the exports always have it. Its events go
+into the generation job's stream as ``analysis_status`` / ``analysis_delta`` / ``analysis_done`` /
+``analysis_error``; the analysis's events endpoint shows them as its own (``generation_view``). No extra job,
+claim or read of the persona. When the filters leave no rows, no analysis is made (the status stays ``idle``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.db import utcnow
 from medipersona.errors import Conflict, NotFound
-from medipersona.jobs.registry import JobContext, JobFailed, job_handler
+from medipersona.jobs.registry import JobContext, JobFailed, LeaseLost, job_handler
 from medipersona.keywords.analysis import ANALYSIS_HEADINGS, TimelineAnalysis, build_context, build_request
 from medipersona.personas.models import Persona
 
@@ -99,61 +105,142 @@ async def mark_timeline_failed(tx, ctx: JobContext, error: dict[str, str]) -> No
     )
 
 
+class _Analysis:
+    """One analysis run: streams its three texts through the job's events, returns the stored form."""
+
+    def __init__(self, ctx: JobContext, persona: Persona, timeline: dict[str, Any], *, delta_event: str,
+                 status_event: str) -> None:
+        self.ctx = ctx
+        self.context = build_context(persona, timeline)
+        self.seed = persona.seed
+        self.delta_event = delta_event
+        self.status_event = status_event
+        self.sent: dict[str, int] = {}
+
+    def on_progress(self, partial: dict[str, Any]) -> None:
+        for key, _heading in ANALYSIS_HEADINGS:
+            text = partial.get(key)
+            if isinstance(text, str) and len(text) > self.sent.get(key, 0):
+                self.ctx.emit_delta(key, text[self.sent.get(key, 0):], event_type=self.delta_event)
+                self.sent[key] = len(text)
+
+    def restart(self, _exc=None, _attempt=0, _delay=0.0) -> None:
+        self.sent.clear()
+        self.ctx.runtime.writer.forget(self.ctx.job_id, self.ctx.attempt, ANALYSIS_KEYS)
+        self.ctx.emit(self.status_event, {"status": "running", "task": KIND, "restart": True})
+
+    async def run(self, route, addendum: str) -> dict[str, Any]:
+        """The analysis (with ``meta``); ProviderError when it still fails at the job's deadline."""
+        from medipersona.providers.calls import with_step_retries
+        from medipersona.providers.structured import generate_structured
+
+        request = build_request(self.context, self.seed, route.model, addendum)
+
+        async def analyse(_attempt: int):
+            return await generate_structured(self.ctx.settings, request, TimelineAnalysis,
+                                             on_progress=self.on_progress, route=route)
+
+        result, meta = await with_step_retries(KIND, analyse, deadline=self.ctx.deadline, on_retry=self.restart)
+        analysis = result.model_dump()
+        analysis["meta"] = {
+            "provider": meta.get("provider"),
+            "model": meta.get("model"),
+            "label": meta.get("label"),
+            "is_offline": meta.get("is_offline"),
+            "is_sample_data": self.context["dataset"]["is_sample"],
+            "keyword_count": self.context["summary"]["total"],
+            "generated_at": utcnow().isoformat(),
+        }
+        return analysis
+
+
+ANALYSIS_KEYS = tuple(key for key, _heading in ANALYSIS_HEADINGS)
+
+
+async def _timeline_of(session, persona: Persona) -> dict[str, Any] | None:
+    from medipersona.keywords import store
+
+    age, gender = persona_age_gender(persona)
+    timeline = await store.timeline(session, persona.department_id, persona.chief_complaint_id,
+                                    gender=gender, age=age)
+    return timeline if timeline is not None and timeline["series"] else None
+
+
 @job_handler(KIND, on_failure=mark_timeline_failed)
 async def run_timeline_analysis(ctx: JobContext) -> None:
     from medipersona.admin import service as admin
-    from medipersona.keywords import store
     from medipersona.providers.base import ProviderError
-    from medipersona.providers.structured import generate_structured
 
     async with ctx.session() as session:
         persona = await session.get(Persona, ctx.persona_id) if ctx.persona_id else None
         if persona is None:
             raise JobFailed("ペルソナが見つかりません。削除された可能性があります。", code="persona_not_found")
-        age, gender = persona_age_gender(persona)
-        timeline = await store.timeline(session, persona.department_id, persona.chief_complaint_id,
-                                        gender=gender, age=age)
-        if timeline is None or not timeline["series"]:
-            raise JobFailed("この主訴（または診療科）に使えるキーワードデータがないため、タイムライン分析を実行"
-                            "できません。", code="no_keyword_data")
-        context = build_context(persona, timeline)
-        seed = persona.seed
-        model, addendum = await admin.task_options(session, ctx.settings, KIND)
+        timeline = await _timeline_of(session, persona)
+        if timeline is None:
+            raise JobFailed(NO_DATA_MESSAGE, code="no_keyword_data")
+        route, addendum = await admin.task_options(session, ctx.settings, KIND)
     ctx.emit("status", {"status": "running", "task": KIND})
     await ctx.write(_apply_status(ctx.persona_id, {"timeline_status": "running", "updated_at": utcnow()}))
-
-    sent: dict[str, int] = {}
-
-    def on_progress(partial: dict[str, Any]) -> None:
-        for key, _heading in ANALYSIS_HEADINGS:
-            text = partial.get(key)
-            if not isinstance(text, str):
-                continue
-            done = sent.get(key, 0)
-            if len(text) > done:
-                ctx.emit_delta(key, text[done:])
-                sent[key] = len(text)
-
     try:
-        result, meta = await generate_structured(ctx.settings, build_request(context, seed, model, addendum),
-                                                 TimelineAnalysis,
-                                                 on_progress=on_progress)
+        analysis = await _Analysis(ctx, persona, timeline, delta_event="delta", status_event="status").run(
+            route, addendum)
     except ProviderError as exc:
         raise JobFailed(str(exc) or "AIによる分析に失敗しました。時間をおいてもう一度お試しください。",
                         code=exc.code) from None
-
-    analysis = result.model_dump()
-    analysis["meta"] = {
-        "provider": meta.get("provider"),
-        "model": meta.get("model"),
-        "label": meta.get("label"),
-        "is_offline": meta.get("is_offline"),
-        "is_sample_data": context["dataset"]["is_sample"],
-        "keyword_count": context["summary"]["total"],
-        "generated_at": utcnow().isoformat(),
-    }
     await ctx.finish(
         apply=_apply_status(ctx.persona_id, {"timeline_status": "done", "timeline_analysis": analysis,
                                              "updated_at": utcnow()}),
         data={"analysis": analysis},
     )
+
+
+NO_DATA_MESSAGE = "この主訴（または診療科）に使えるキーワードデータがないため、タイムライン分析を実行できません。"
+
+# The analysis a generation runs beside the persona text: its events in the generation job's stream.
+GENERATION_EVENTS = {"analysis_status": "status", "analysis_delta": "delta", "analysis_done": "done",
+                     "analysis_error": "error"}
+
+
+def generation_view(type: str, data: Any) -> tuple[str, Any] | None:
+    """The timeline analysis's events within a generation job's stream, as the analysis's own stream shows
+    them (jobs.sse ``view``). A generation that failed before its analysis ended ends the analysis too."""
+    if type in GENERATION_EVENTS:
+        return GENERATION_EVENTS[type], data
+    if type == "error":
+        return "error", {"code": "generation_failed",
+                         "message": "ペルソナの生成に失敗したため、タイムライン分析は完了しませんでした。"}
+    return None
+
+
+async def analyse_with_generation(ctx: JobContext, persona: Persona) -> None:
+    """Run the timeline analysis inside a generation job (beside the text and the portrait), when the
+    complaint has keyword data for this persona and no analysis is stored yet. Writes go with the job's
+    batches; a failure is stored on the persona (it never fails the generation)."""
+    from medipersona.admin import service as admin
+    from medipersona.providers.base import ProviderError
+
+    if persona.timeline_status == "done":
+        return
+    async with ctx.session() as session:
+        timeline = await _timeline_of(session, persona)
+        if timeline is None:
+            return
+        route, addendum = await admin.task_options(session, ctx.settings, KIND)
+    ctx.patch(Persona, ctx.persona_id, timeline_status="running", updated_at=utcnow())
+    ctx.emit("analysis_status", {"status": "running", "task": KIND})
+    try:
+        analysis = await _Analysis(ctx, persona, timeline, delta_event="analysis_delta",
+                                   status_event="analysis_status").run(route, addendum)
+    except (ProviderError, Exception) as exc:
+        if isinstance(exc, LeaseLost):
+            raise
+        if not isinstance(exc, ProviderError):
+            log.exception("timeline analysis failed inside generation %s", ctx.job_id)
+        error = {"code": getattr(exc, "code", "internal_error"),
+                 "message": getattr(exc, "message", "") or "AIによる分析に失敗しました。"}
+        ctx.patch(Persona, ctx.persona_id, timeline_status="failed", timeline_analysis={"error": error},
+                  updated_at=utcnow())
+        ctx.emit("analysis_error", error)
+        return
+    ctx.patch(Persona, ctx.persona_id, timeline_status="done", timeline_analysis=analysis, updated_at=utcnow())
+    ctx.emit("analysis_done", {"analysis": analysis})

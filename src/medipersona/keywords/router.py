@@ -255,14 +255,25 @@ async def timeline_analysis_events(
         parse_last_event_id,
         static_event_stream,
     )
-    from medipersona.keywords.jobs import latest_timeline_job, load_persona_for, stored_state_events
+    from medipersona.keywords.jobs import (
+        generation_view,
+        latest_timeline_job,
+        load_persona_for,
+        stored_state_events,
+    )
 
     persona = await load_persona_for(session, persona_id, user)
     job = await latest_timeline_job(session, persona.id)
     await session.close()
+    after_id = parse_last_event_id(last_event_id)
+    if persona.timeline_status in ("queued", "running") and persona.current_job_id and (
+            job is None or job.status in ("done", "failed")):
+        # The analysis a generation runs beside the persona text: its part of the generation's stream.
+        stream = job_event_stream(request.app, persona.current_job_id, after_id=after_id, view=generation_view)
+        return StreamingResponse(stream, **SSE_RESPONSE_KWARGS)
     if job is None:
         return StreamingResponse(static_event_stream(stored_state_events(persona)), **SSE_RESPONSE_KWARGS)
-    stream = job_event_stream(request.app, job.id, after_id=parse_last_event_id(last_event_id))
+    stream = job_event_stream(request.app, job.id, after_id=after_id)
     return StreamingResponse(stream, **SSE_RESPONSE_KWARGS)
 
 

@@ -12,7 +12,14 @@ from medipersona.models import metadata
 config = context.config
 
 
+# Several instances starting at once all run `medipersona serve` (migrate first): on PostgreSQL they queue on
+# this advisory lock (held to the end of the migration transaction) and the later ones find nothing to do.
+MIGRATION_LOCK_ID = 7_270_414
+
+
 def _run(connection) -> None:
+    from sqlalchemy import text
+
     context.configure(
         connection=connection,
         target_metadata=metadata,
@@ -20,6 +27,8 @@ def _run(connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         context.run_migrations()
 
 

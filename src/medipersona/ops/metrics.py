@@ -72,6 +72,11 @@ class _AppMetrics:
                                       ["provider", "model", "task", "outcome"])
         self.provider_seconds = Histogram("medipersona_provider_call_duration_seconds", "Upstream AI call latency.",
                                           ["provider", "model", "task"], buckets=PROVIDER_BUCKETS)
+        self.circuit_open = Gauge("medipersona_provider_circuit_open",
+                                  "1 while a provider's circuit is open in a worker (its calls are skipped).",
+                                  ["provider", "kind"], multiprocess_mode="liveall")
+        self.step_retries = Counter("medipersona_job_step_retries_total",
+                                    "Generation steps tried again after a temporary provider failure.", ["step"])
         self.queue_depth = Gauge("medipersona_job_queue_depth", "Queued jobs at the runner's last poll.",
                                  multiprocess_mode="livemostrecent")
         self.job_recoveries = Counter("medipersona_job_recoveries_total",
@@ -155,6 +160,16 @@ def observe_provider_call(provider: str, model: str, task: str, outcome: str, se
     provider, model, task = _label(provider), _label(model), _label(task)
     m.provider_calls.labels(provider, model, task, _label(outcome, 24)).inc()
     m.provider_seconds.labels(provider, model, task).observe(max(0.0, seconds))
+
+
+def set_circuit_open(provider: str, kind: str, is_open: bool) -> None:
+    """A provider's circuit opened (its calls are skipped for a cool-down) or closed again, in this worker."""
+    app_metrics().circuit_open.labels(_label(provider), _label(kind, 16)).set(1 if is_open else 0)
+
+
+def job_step_retried(step: str) -> None:
+    """A job step (text, portrait, analysis) failed temporarily and is tried again after a backoff."""
+    app_metrics().step_retries.labels(_label(step, 32)).inc()
 
 
 def generation_started() -> None:

@@ -1,8 +1,8 @@
 """A persona set as one PDF/PPTX: comparison pages (portraits over a table: profile rows, then each section's key
 line; six members per page) followed by each member's ordinary persona page.
 
-``build_set_document`` runs in the web worker (stored data only: rows, labels, portrait paths checked to lie under
-the images folder). ``render_set_pdf`` / ``render_set_pptx`` run in the export process pool.
+``build_set_document`` runs in the web worker (stored data only: rows, labels, the portraits' bytes from shared
+storage). ``render_set_pdf`` / ``render_set_pptx`` run in the export process pool.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ COMPARISON_PT = 7.5
 COMPARISON_LINES = 4
 
 
-async def build_set_document(settings: Settings, data: dict[str, Any], personas: list[Persona]) -> dict[str, Any]:
+async def build_set_document(session, settings: Settings, data: dict[str, Any], personas: list[Persona]
+                             ) -> dict[str, Any]:
     """Plain data for the pool: ``data`` is the set as the API shows it, ``personas`` its finished members."""
-    from medipersona.exports.service import extra_rows, meta_rows, portrait_file, profile_rows, section_rows
+    from medipersona.exports.service import extra_rows, meta_rows, portrait_bytes, profile_rows, section_rows
     from medipersona.persona_sets.service import comparison_rows
 
     done = {p.id: p for p in personas}
@@ -31,7 +32,7 @@ async def build_set_document(settings: Settings, data: dict[str, Any], personas:
     for m in members:
         persona = done[m["id"]]
         docs.append({"title": f"患者ペルソナ（{data['title']}）", "name": persona.name, "meta": meta_rows(persona),
-                     "portrait_path": await portrait_file(settings, persona), "basic": profile_rows(persona),
+                     "portrait": await portrait_bytes(session, settings, persona), "basic": profile_rows(persona),
                      "extras": extra_rows(persona), "sections": section_rows(persona)})
     missing = data["count"] - len(members)
     subtitle = f"{data['department']['name']}／{data['chief_complaint']['name']}　作成目的：{data['purpose']['name']}"
@@ -88,7 +89,7 @@ def set_pages(fm, doc: dict) -> list:
     from medipersona.exports.assets import load_portrait
     from medipersona.exports.layout import persona_page
 
-    portraits = [load_portrait(m.get("portrait_path")) for m in doc.get("members") or []]
+    portraits = [load_portrait(m.get("portrait")) for m in doc.get("members") or []]
     pages = comparison_pages(fm, doc, portraits)
     pages += [persona_page(fm, member, portrait) for member, portrait in zip(doc.get("members") or [], portraits,
                                                                              strict=True)]

@@ -71,7 +71,7 @@ async def _export(kind: str, set_id: str, user, session, settings) -> Response:
     done = [m for m in members if m is not None and m.status == "done"]
     if not done:
         raise Conflict("完成したペルソナがないため、エクスポートできません。", code="set_empty")
-    doc = await build_set_document(settings, data, done)
+    doc = await build_set_document(session, settings, data, done)
     await session.close()
     renderer = render_set_pdf if kind == "pdf" else render_set_pptx
     return await file_response(kind, renderer, doc, settings, suffix="persona_set")

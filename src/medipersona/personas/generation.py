@@ -5,11 +5,18 @@ Events (see jobs/sse.py for the wire format):
   {"status": "running", "restart": true} when the model is asked again (invalid output).
 - ``delta``   {"section", "text", "offset", "section_index", "sections_total", "chars", "target"}
 - ``section`` {"key", "label", "text"} when a section is complete (and stored)
-- ``image``   {"status": "done", "url"} or {"status": "failed", "message"}
+- ``image``   {"status": "done", "url"}, {"status": "failed", "message"} or {"status": "none", "message"} (画像なし)
 - ``done``    {"status": "done", "sections": {...}, "image_status", "error"?}  /  ``error`` {"code", "message"}
 
-A portrait failure does not fail the persona (status done, ``error`` notes the image). A text failure fails the
-persona with a Japanese message; blank sections are never reported as done.
+Faults are absorbed in layers: each provider call is retried a few times (``providers.calls``: Retry-After,
+circuit breaker, fallback provider); a step that still fails with a temporary error (429, 5xx, timeout) is tried
+again with backoff until the job's deadline (``with_step_retries``; the text restarts, the page is told); a
+worker that dies mid-job hands the job to another (leases). A portrait failure does not fail the persona (status
+done, ``error`` notes the image). A text failure fails the persona with a Japanese message (the page offers
+「もう一度生成する」); blank sections are never reported as done.
+
+When the complaint has keyword data the timeline analysis runs beside the text in the same job (its events
+are ``analysis_*``, see ``keywords/jobs.py``); the job is done when the text, the portrait and the analysis are.
 """
 
 from __future__ import annotations
@@ -17,10 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy import select, update
 
 from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS
@@ -28,13 +33,14 @@ from medipersona.catalog.service import get_catalog
 from medipersona.db import utcnow
 from medipersona.jobs.registry import JobContext, JobFailed, job_handler
 from medipersona.jobs.writer import WriteTx
+from medipersona.keywords.jobs import analyse_with_generation
 from medipersona.ops import metrics
 from medipersona.personas.models import Persona
+from medipersona.personas.portrait_step import make_portrait
 from medipersona.personas.prompt import (
     PersonaText,
     PromptInputs,
     SectionText,
-    build_image_request,
     build_section_request,
     build_text_request,
     default_section_lengths,
@@ -43,17 +49,6 @@ from medipersona.providers.base import ProviderError
 
 log = logging.getLogger("medipersona.personas")
 
-EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
-_FILE_LIMITER: anyio.CapacityLimiter | None = None
-
-
-def file_limiter() -> anyio.CapacityLimiter:
-    """Eight threads for portrait files: 200 portraits at once must not take the shared 40-thread pool (and
-    40 threads' memory) from everything else."""
-    global _FILE_LIMITER
-    if _FILE_LIMITER is None:
-        _FILE_LIMITER = anyio.CapacityLimiter(8)
-    return _FILE_LIMITER
 KEYWORD_LIMIT = 15
 # Streamed text is looked at (partial JSON parsed) at most this often per job; matches the event coalescing.
 PROGRESS_INTERVAL = 0.15
@@ -65,39 +60,20 @@ async def section_lengths(session) -> dict[str, int]:
 
 
 async def admin_config(session, settings) -> dict[str, Any]:
-    """What an admin configured for persona generation: section lengths, the text model, extra instructions.
-    Falls back to the defaults (and the env settings) when the admin domain is absent or unreadable."""
-    config: dict[str, Any] = {"lengths": default_section_lengths(), "text_model": "", "addendum": ""}
-    if settings is not None:
-        config["text_model"] = settings.text_model
-    try:
-        from medipersona.admin import service as admin
-    except ImportError:
-        return config
+    """What an admin configured for persona generation: section lengths, the text route (provider, model,
+    fallback) and extra instructions. Falls back to the defaults (and the environment's providers) when the
+    admin settings are unreadable."""
+    from medipersona.admin import service as admin
+
+    config: dict[str, Any] = {"lengths": default_section_lengths(), "route": None, "addendum": ""}
     try:
         configured = await admin.get_section_lengths(session)
         config["lengths"].update({k: int(v) for k, v in (configured or {}).items() if k in config["lengths"]})
-        if settings is not None:
-            config["text_model"] = await admin.model_for(session, settings, "persona_text")
-            config["addendum"] = await admin.prompt_addendum(session, "persona_text")
     except Exception:
         log.exception("reading admin settings failed; using defaults")
+    if settings is not None:
+        config["route"], config["addendum"] = await admin.task_options(session, settings, "persona_text")
     return config
-
-
-async def _image_model(ctx: JobContext) -> str:
-    try:
-        from medipersona.admin import service as admin
-    except ImportError:
-        return ctx.settings.image_model
-    try:
-        # Not through the jobs' read slots: the admin settings are cached, so this rarely queries, and the
-        # portrait must not wait behind 200 starting jobs' reads.
-        async with ctx.db.sessionmaker() as session:
-            return await admin.model_for(session, ctx.settings, "portrait")
-    except Exception:
-        log.exception("reading the portrait model failed; using MEDIPERSONA_IMAGE_MODEL")
-        return ctx.settings.image_model
 
 
 def prompt_inputs(persona: Persona, avoid_names: list[str] | None = None) -> PromptInputs:
@@ -184,7 +160,7 @@ class SectionStreamer:
                 self.complete(key, text)
 
     def restart(self) -> None:
-        self.ctx.runtime.writer.forget(self.ctx.job_id, self.ctx.attempt)
+        self.ctx.runtime.writer.forget(self.ctx.job_id, self.ctx.attempt, self.keys)
         self.ctx.emit("status", {"status": "running", "attempt": self.ctx.attempt, "restart": True})
         self.sent.clear()
         self.completed.clear()
@@ -205,59 +181,9 @@ async def _mark_failed(tx: WriteTx, ctx: JobContext, error: dict[str, str]) -> N
     )
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
-async def _portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str, Any]) -> dict[str, Any] | None:
-    """Generate and store the portrait from ``spec`` {age, age_months, gender, seed} (the job payload, so it
-    starts before anything is read). Returns None on success, else the error to note on the persona."""
-    from medipersona.providers.calls import CallInfo, image_call
-
-    settings = ctx.settings
-    if ctx.attempt > 1:
-        async with ctx.session() as session:
-            row = (await session.execute(select(Persona.image_status, Persona.image_path)
-                                         .where(Persona.id == ctx.persona_id))).first()
-        if row is not None and row.image_status == "done" and row.image_path and \
-                await anyio.Path(settings.images_dir / row.image_path).exists():
-            return None  # a retry after a takeover: the portrait is already there
-    started = time.monotonic()
-    info = CallInfo()
-    persona_id = ctx.persona_id
-    try:
-        request = build_image_request(spec, seed=int(spec.get("seed") or 0), model=await _image_model(ctx))
-        result = await image_call(settings, request, info=info)
-        ext = EXTENSIONS.get(result.mime, ".png")
-        name = f"{persona_id}-{ctx.attempt}{ext}"
-        await anyio.to_thread.run_sync(_write_file, settings.images_dir / name, result.data,
-                                       limiter=file_limiter())
-    except ProviderError as exc:
-        timings["image_seconds"] = round(time.monotonic() - started, 3)
-        log.warning("portrait failed for persona %s: %s", persona_id, exc.code)
-        error = {"code": "image_failed", "part": "image",
-                 "message": f"似顔絵を生成できませんでした。{exc.message}"}
-        _image_state(ctx, "failed", None, None, info)
-        ctx.emit("image", {"status": "failed", "message": error["message"]})
-        return error
-    except OSError:
-        log.exception("storing the portrait failed for persona %s", persona_id)
-        error = {"code": "image_failed", "part": "image", "message": "似顔絵を保存できませんでした。"}
-        _image_state(ctx, "failed", None, None, info)
-        ctx.emit("image", {"status": "failed", "message": error["message"]})
-        return error
-    timings["image_seconds"] = round(time.monotonic() - started, 3)
-    _image_state(ctx, "done", name, result.mime, info, result.model)
-    ctx.emit("image", {"status": "done", "url": f"/api/personas/{persona_id}/image?v={ctx.attempt}"})
-    return None
-
-
-def _image_state(ctx: JobContext, status: str, path: str | None, mime: str | None, info, model: str = "") -> None:
-    ctx.patch(Persona, ctx.persona_id, image_status=status, image_path=path, image_mime=mime,
-              image_provider=info.provider or "", image_model=model or info.model or "", updated_at=utcnow())
+def _step_failed_message(exc: ProviderError) -> str:
+    again = "時間をおいて「もう一度生成する」を押してください。" if exc.retryable else ""
+    return f"ペルソナの文章を生成できませんでした。{exc.message}{again}"
 
 
 @job_handler("persona_generate", on_failure=_mark_failed, max_attempts=3)
@@ -272,6 +198,7 @@ async def generate_persona(ctx: JobContext) -> None:
 
 
 async def _generate(ctx: JobContext) -> None:
+    from medipersona.providers.calls import with_step_retries
     from medipersona.providers.structured import generate_structured
 
     started = time.monotonic()
@@ -280,7 +207,7 @@ async def _generate(ctx: JobContext) -> None:
     image_task = None
     if image_spec:
         # The portrait starts at once, from the job payload; the text after one short read.
-        image_task = asyncio.create_task(_portrait(ctx, image_spec, timings), name=f"portrait-{ctx.persona_id}")
+        image_task = asyncio.create_task(make_portrait(ctx, image_spec, timings), name=f"portrait-{ctx.persona_id}")
     try:
         persona, config, keywords = await _load(ctx, with_keywords=True)
         lengths = config["lengths"]
@@ -291,7 +218,10 @@ async def _generate(ctx: JobContext) -> None:
     if image_task is None:
         spec = {"age": (persona.profile or {}).get("age"), "gender": (persona.profile or {}).get("gender"),
                 "age_months": (persona.profile or {}).get("age_months"), "seed": persona.seed}
-        image_task = asyncio.create_task(_portrait(ctx, spec, timings), name=f"portrait-{ctx.persona_id}")
+        image_task = asyncio.create_task(make_portrait(ctx, spec, timings), name=f"portrait-{ctx.persona_id}")
+    # The complaint has keyword data: its timeline analysis is written beside the text (keywords/jobs.py).
+    timeline_task = asyncio.create_task(analyse_with_generation(ctx, persona), name=f"timeline-{ctx.persona_id}") \
+        if keywords else None
     timings.update({k: v for k, v in (persona.timings or {}).items() if k not in timings})
     queued_at = persona.created_at
     if queued_at is not None:
@@ -304,7 +234,7 @@ async def _generate(ctx: JobContext) -> None:
     try:
         inputs = prompt_inputs(persona, (ctx.payload or {}).get("avoid_names"))
         request = build_text_request(inputs, keywords, section_lengths=lengths, seed=persona.seed,
-                                     model=config["text_model"], addendum=config["addendum"])
+                                     model=config["route"].model, addendum=config["addendum"])
         stored: dict[str, str] = {}
 
         def on_complete(key: str, text: str) -> None:
@@ -313,11 +243,20 @@ async def _generate(ctx: JobContext) -> None:
 
         streamer = SectionStreamer(ctx, lengths, on_complete=on_complete)
         text_started = time.monotonic()
+
+        async def write_text(_attempt: int):
+            return await generate_structured(ctx.settings, request, PersonaText, on_progress=streamer,
+                                             route=config["route"], progress_interval=PROGRESS_INTERVAL)
+
+        def restart_text(_exc, _attempt, _delay) -> None:
+            stored.clear()
+            streamer.restart()
+
         try:
-            obj, meta = await generate_structured(ctx.settings, request, PersonaText, on_progress=streamer,
-                                                  progress_interval=PROGRESS_INTERVAL)
+            obj, meta = await with_step_retries("persona_text", write_text, deadline=ctx.deadline,
+                                                on_retry=restart_text)
         except ProviderError as exc:
-            raise JobFailed(f"ペルソナの文章を生成できませんでした。{exc.message}", code=exc.code) from None
+            raise JobFailed(_step_failed_message(exc), code=exc.code) from None
         timings["text_seconds"] = round(time.monotonic() - text_started, 3)
         if streamer.first_progress is not None:
             timings["text_first_progress_seconds"] = round(streamer.first_progress - text_started, 3)
@@ -328,9 +267,13 @@ async def _generate(ctx: JobContext) -> None:
         for key in SECTION_KEYS:
             if streamer.completed.get(key) != sections[key]:
                 ctx.emit("section", {"key": key, "label": SECTION_LABELS[key], "text": sections[key]})
-        image_error = await image_task
+        image_status, image_error = await image_task
+        if timeline_task is not None:
+            await timeline_task
     except BaseException:
         image_task.cancel()
+        if timeline_task is not None:
+            timeline_task.cancel()
         raise
     timings["total_seconds"] = round(time.monotonic() - started, 3)
     name = persona.name
@@ -349,8 +292,7 @@ async def _generate(ctx: JobContext) -> None:
     ctx.patch(Persona, ctx.persona_id, status="done", sections=sections, stale_sections=[], name=name, profile=profile,
               keywords_used=keywords, text_provider=text_meta["provider"], text_model=text_meta["model"],
               timings=timings, error=image_error, finished_at=utcnow(), updated_at=utcnow())
-    done = {"status": "done", "name": name, "sections": sections,
-            "image_status": "failed" if image_error else "done"}
+    done = {"status": "done", "name": name, "sections": sections, "image_status": image_status}
     if image_error:
         done["error"] = image_error
     await ctx.finish(data=done, result={"persona_id": ctx.persona_id})
@@ -373,6 +315,7 @@ async def _section_failed(tx: WriteTx, ctx: JobContext, error: dict[str, str]) -
 
 @job_handler("persona_section", on_failure=_section_failed, max_attempts=3)
 async def regenerate_section(ctx: JobContext) -> None:
+    from medipersona.providers.calls import with_step_retries
     from medipersona.providers.structured import generate_structured
 
     key = (ctx.payload or {}).get("section")
@@ -386,7 +329,7 @@ async def regenerate_section(ctx: JobContext) -> None:
     # A new seed per regeneration: the same section should not come back word for word.
     seed = (persona.seed * 31 + SECTION_KEYS.index(key) * 7919 + int(time.time())) % (2**31)
     request = build_section_request(inputs, list(persona.keywords_used or []), key, current,
-                                    section_lengths=lengths, seed=seed, model=config["text_model"],
+                                    section_lengths=lengths, seed=seed, model=config["route"].model,
                                     addendum=config["addendum"])
 
     def on_progress(snapshot: dict[str, Any]) -> None:
@@ -395,9 +338,14 @@ async def regenerate_section(ctx: JobContext) -> None:
 
     streamer = SectionStreamer(ctx, lengths, keys=(key,))
     started = time.monotonic()
+
+    async def write_section(_attempt: int):
+        return await generate_structured(ctx.settings, request, SectionText, on_progress=on_progress,
+                                         route=config["route"], progress_interval=PROGRESS_INTERVAL)
+
     try:
-        obj, meta = await generate_structured(ctx.settings, request, SectionText, on_progress=on_progress,
-                                                  progress_interval=PROGRESS_INTERVAL)
+        obj, meta = await with_step_retries("persona_section", write_section, deadline=ctx.deadline,
+                                            on_retry=lambda *_: streamer.restart())
     except ProviderError as exc:
         raise JobFailed(f"「{SECTION_LABELS[key]}」を再生成できませんでした。{exc.message}", code=exc.code) from None
     text = obj.text.strip()

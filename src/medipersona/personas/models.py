@@ -10,6 +10,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from medipersona.db import Base, utcnow
+from medipersona.media.service import register_reference
 
 
 def new_persona_id() -> str:
@@ -43,9 +44,10 @@ class Persona(Base):
     # Output: the six sections {personality, reason, behavior, reviews, values, demands}.
     sections: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     keywords_used: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    # Portrait: stored file under <data_dir>/images (never a provider URL). pending | running | done | failed
+    # Portrait: stored in shared storage (media.StoredImage, never a provider URL), named by its SHA-256.
+    # pending | running | done | failed | none (the admin turned portraits off: 画像なし)
     image_status: Mapped[str] = mapped_column(String(16), default="pending")
-    image_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    image_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     image_mime: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     text_provider: Mapped[str] = mapped_column(String(32), default="")
@@ -104,3 +106,5 @@ def tags_to_column(tags: list[str]) -> str:
 
 def persona_tags(persona: Persona) -> list[str]:
     return [t for t in (persona.tags or "").split(TAG_SEPARATOR) if t]
+
+register_reference(Persona.image_digest)

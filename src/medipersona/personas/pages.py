@@ -117,12 +117,8 @@ def _analysis_headings() -> tuple[tuple[str, str], ...]:
 
 
 def _image_url(persona: Persona) -> str:
-    if persona.image_status != "done":
-        return ""
-    try:
-        from medipersona.personas.service import image_url
-    except ImportError:
-        return f"/api/personas/{persona.id}/image"
+    from medipersona.personas.service import image_url
+
     return image_url(persona) or ""
 
 
@@ -388,7 +384,7 @@ async def delete_submit(request: Request, persona_id: str, user: CurrentUser, se
             "p": persona, "names": _catalog_names(persona), "created": local_time(persona.created_at),
             "return_to": _safe_return(str(form.get("return_to") or "")),
         })
-    await service.delete_persona(session, settings, user, persona.id)
+    await service.delete_persona(session, settings, user, persona.id, db=request.app.state.db)
     target = _safe_return(str(form.get("return_to") or ""))
     if target.startswith(f"/personas/{persona_id}"):
         target = "/personas"

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from datetime import date
 
-import anyio
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
 from medipersona.catalog.labels import SECTION_KEYS, SECTION_LABELS
 from medipersona.deps import CommitCheckedPrincipal, CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import NotFound
 from medipersona.jobs.runner import get_runtime
+from medipersona.media.router import respond_with_image
 from medipersona.jobs.sse import (
     SSE_RESPONSE_KWARGS,
     job_event_stream,
@@ -114,8 +114,9 @@ async def retry_persona(persona_id: str, user: CurrentUser, session: SessionDep,
 
 
 @router.delete("/{persona_id}", status_code=204)
-async def delete_persona(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
-    await service.delete_persona(session, settings, user, persona_id)
+async def delete_persona(persona_id: str, request: Request, user: CurrentUser, session: SessionDep,
+                         settings: SettingsDep):
+    await service.delete_persona(session, settings, user, persona_id, db=request.app.state.db)
     return Response(status_code=204)
 
 
@@ -186,14 +187,12 @@ class _LazyState:
 
 
 @router.get("/{persona_id}/image")
-async def persona_image(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
+async def persona_image(persona_id: str, request: Request, user: CurrentUser, session: SessionDep):
+    """The current portrait (private, revalidated: it changes when the portrait is made again). Pages link the
+    immutable ``image_url`` instead."""
     persona = await service.get_persona(session, user, persona_id)
-    path = service._image_file(settings, persona)
-    if path is None or persona.image_status != "done":
+    if persona.image_status != "done" or not persona.image_digest:
         raise NotFound("画像はまだありません。")
-    mime = persona.image_mime or "image/png"
+    digest = persona.image_digest
     await session.close()
-    if not await anyio.Path(path).is_file():
-        raise NotFound("画像ファイルが見つかりません。")
-    # FileResponse streams the file through anyio's worker threads: the event loop is never blocked.
-    return FileResponse(path, media_type=mime, headers={"Cache-Control": "private, max-age=86400"})
+    return await respond_with_image(request, digest, public=False)

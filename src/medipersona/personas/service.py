@@ -7,13 +7,10 @@ from __future__ import annotations
 import copy
 import logging
 import random
-import shutil
 from datetime import UTC, datetime
-from pathlib import Path
 from time import monotonic as time_monotonic
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +26,7 @@ from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import local_runtime, wake_local_runners
 from medipersona.jobs.service import commit_with_job, enqueue, first_event, new_job
+from medipersona.media.service import portrait_url, sweep_unreferenced
 from medipersona.personas.autofill import autofill
 from medipersona.personas.models import Persona, new_persona_id, persona_tags, tags_to_column
 from medipersona.personas.prompt import extras_labels, profile_labels
@@ -211,9 +209,8 @@ async def get_persona(session: AsyncSession, user: User, persona_id: str) -> Per
 
 
 def image_url(persona: Persona) -> str | None:
-    if persona.image_status == "done" and persona.image_path:
-        return f"/api/personas/{persona.id}/image?v={Path(persona.image_path).stem.rsplit('-', 1)[-1]}"
-    return None
+    """The portrait's immutable, content-hashed URL (shared storage: any instance serves it)."""
+    return portrait_url(persona.image_digest) if persona.image_status == "done" else None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -435,18 +432,9 @@ async def retry_persona(session: AsyncSession, settings: Settings, user: User, p
     return await _generate_again(session, settings, user, persona)
 
 
-def _image_file(settings: Settings, persona: Persona) -> Path | None:
-    if not persona.image_path:
-        return None
-    path = (settings.images_dir / Path(persona.image_path).name).resolve()
-    if path.parent != settings.images_dir.resolve():
-        return None
-    return path
-
-
-# Columns a duplicate does not take from its source: its own identity, state and times; the portrait file is
-# copied separately; the timeline analysis is run again on demand.
-NOT_DUPLICATED = frozenset({"id", "owner_id", "status", "current_job_id", "image_path", "timeline_status",
+# Columns a duplicate does not take from its source: its own identity, state and times; the timeline analysis
+# is run again on demand. The portrait is shared (stored once, by content).
+NOT_DUPLICATED = frozenset({"id", "owner_id", "status", "current_job_id", "timeline_status",
                             "timeline_analysis", "created_at", "updated_at", "finished_at"})
 
 
@@ -457,15 +445,6 @@ async def duplicate_persona(session: AsyncSession, settings: Settings, user: Use
     copied = {column.key: copy.deepcopy(getattr(source, column.key))
               for column in Persona.__table__.columns if column.key not in NOT_DUPLICATED}
     duplicate = Persona(**copied, id=new_persona_id(), owner_id=user.id, status="done", finished_at=utcnow())
-    src_file = _image_file(settings, source)
-    if src_file is not None and source.image_status == "done":
-        target = settings.images_dir / f"{duplicate.id}-1{src_file.suffix}"
-        try:
-            await anyio.to_thread.run_sync(shutil.copyfile, src_file, target)
-            duplicate.image_path = target.name
-        except OSError:
-            duplicate.image_status = "failed"
-            duplicate.image_path = None
     await release_connection(session)
     async with write_lock(session.bind):
         session.add(duplicate)
@@ -473,9 +452,11 @@ async def duplicate_persona(session: AsyncSession, settings: Settings, user: Use
     return duplicate
 
 
-async def delete_persona(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> None:
+async def delete_persona(session: AsyncSession, settings: Settings, user: User, persona_id: str, *,
+                         db=None) -> None:
+    """Delete the persona, its jobs and events; then portraits nothing references any more (``db``: the app's
+    Database, for that sweep)."""
     persona = await get_persona(session, user, persona_id)
-    image = _image_file(settings, persona)
     pid = persona.id
     await release_connection(session)
     # Jobs and their events go with the persona (ON DELETE CASCADE); a worker still running one loses its
@@ -484,15 +465,11 @@ async def delete_persona(session: AsyncSession, settings: Settings, user: User, 
         await session.execute(sa_delete(Job).where(Job.persona_id == pid))
         await session.delete(persona)
         await session.commit()
-    await anyio.to_thread.run_sync(_remove_images, settings.images_dir, pid, image)
-
-
-def _remove_images(images_dir: Path, persona_id: str, known: Path | None) -> None:
-    if known is not None:
-        known.unlink(missing_ok=True)
-    if images_dir.is_dir():
-        for path in images_dir.glob(f"{persona_id}-*"):
-            path.unlink(missing_ok=True)
+    if db is not None:
+        try:
+            await sweep_unreferenced(settings, db)
+        except Exception:  # noqa: BLE001 - the persona is gone; its portrait goes with a later sweep
+            log.exception("sweeping unreferenced portraits failed")
 
 
 def section_specs() -> list[dict[str, Any]]:

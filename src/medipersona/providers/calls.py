@@ -1,9 +1,12 @@
 """The one way to call a provider: timeouts, bounded retries, a per-provider concurrency limit, fallback,
 ``[AI] Response time`` logging and metrics.
 
-    async for chunk in stream_text_call(settings, request):
+    async for chunk in stream_text_call(settings, request, route=route):
         ...
-    result = await image_call(settings, request)
+    result = await image_call(settings, request, route=route)
+
+``route`` (``registry.ProviderRoute``: provider, model, fallback) is what the admin chose for the task; without
+it the environment's providers answer.
 
 - Timeouts: an image call must finish within ``provider_timeout_seconds``; a text stream must finish within
   ``provider_timeout_seconds`` (total deadline) and may not stay silent longer than
@@ -13,8 +16,10 @@
   retried only while nothing has been yielded yet.
 - Concurrency: one ``asyncio.Semaphore(provider_max_concurrency)`` per provider and kind (text / image) per
   process, shared by every task; waiting for it is not counted as response time.
-- Fallback: ``fallback_text_provider`` / ``fallback_image_provider`` is tried (with its own retries) after the
-  primary failed.
+- Circuit breaker (``breaker.py``): a provider whose calls keep failing is skipped for a cool-down; the call
+  goes to the fallback at once, or fails with ``circuit_open`` (retryable, Retry-After = the cool-down left).
+- Fallback: the route's fallback (else ``fallback_text_provider`` / ``fallback_image_provider``) is tried (with its
+  own retries) after the primary failed, also when the primary cannot be used here (no API key).
 - Every attempt logs ``[AI] Response time: X.XX seconds`` on logger ``medipersona.ai`` with provider, model, task
   and outcome as ``extra`` fields and calls ``ops.metrics.observe_provider_call``. Keys and prompts are never
   logged.
@@ -24,10 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from medipersona.ops import metrics
 from medipersona.providers.base import (
@@ -39,20 +44,21 @@ from medipersona.providers.base import (
     ProviderTimeout,
     TextRequest,
 )
-from medipersona.providers.registry import (
-    fallback_image_provider,
-    fallback_text_provider,
-    get_provider,
-    image_provider,
-    text_provider,
-)
+from medipersona.providers.breaker import breaker_for
+from medipersona.providers.registry import ProviderRoute, env_route, usable_provider
+from medipersona.retry import Backoff, retry_delay, retry_until
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.ai")
+T = TypeVar("T")
 
 BACKOFF_BASE_SECONDS = 0.5  # first retry waits 0.25-0.5 s, then 0.5-1 s, 1-2 s, ...
 BACKOFF_MAX_SECONDS = 20.0
 MAX_RETRY_AFTER_SECONDS = 60.0  # a server asking for a longer pause is not retried (the fallback is tried)
+# A job step (all of a call's retries and its fallback failed) is tried again after 1-2 s, 2-4 s, ... 30 s at
+# most, until the job's deadline (``with_step_retries``).
+STEP_BACKOFF_BASE_SECONDS = 2.0
+STEP_BACKOFF_MAX_SECONDS = 30.0
 
 
 @dataclass
@@ -91,18 +97,11 @@ def provider_semaphore(name: str, settings: Settings, kind: str = "text") -> asy
 
 # --- helpers -------------------------------------------------------------------------------------------------
 
-def backoff_delay(attempt: int, retry_after: float | None) -> float:
-    """Seconds to wait before retry number ``attempt`` (1-based)."""
-    if retry_after is not None:
-        return retry_after + random.uniform(0.0, min(1.0, 0.1 * retry_after + 0.05))
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * (2 ** (attempt - 1)))
-    return random.uniform(ceiling / 2, ceiling)
-
-
-def _should_retry(err: ProviderError, attempt: int, settings: Settings) -> bool:
-    if not err.retryable or attempt > settings.provider_max_retries:
-        return False
-    return err.retry_after is None or err.retry_after <= MAX_RETRY_AFTER_SECONDS
+def _retry_wait(err: ProviderError, attempt: int, settings: Settings) -> float | None:
+    """Seconds before the next attempt of this call, or None when ``err`` is final for this provider."""
+    return retry_delay(Backoff(BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS), attempt, retryable=err.retryable,
+                       retry_after=err.retry_after, max_attempts=settings.provider_max_retries + 1,
+                       max_retry_after=MAX_RETRY_AFTER_SECONDS)
 
 
 def _outcome(err: ProviderError) -> str:
@@ -138,9 +137,10 @@ def _as_provider_error(exc: Exception, provider: Provider) -> ProviderError:
     )
 
 
-def _model_for(settings: Settings, provider: Provider, requested: str, kind: str, task: str, primary: bool) -> str:
-    if requested and primary:
-        return requested
+def _model_for(settings: Settings, provider: Provider, route: ProviderRoute, requested: str, kind: str,
+               task: str, primary: bool) -> str:
+    if primary and (requested or route.model):
+        return requested or route.model
     configured = ""
     if kind == "image" and provider.name == settings.image_provider:
         configured = settings.image_model
@@ -151,18 +151,30 @@ def _model_for(settings: Settings, provider: Provider, requested: str, kind: str
     return provider.resolve_model(kind, configured)
 
 
-def _resolve(provider: Provider | str | None, settings: Settings, kind: str) -> Provider:
-    if isinstance(provider, Provider):
-        return provider
-    if isinstance(provider, str) and provider:
-        return get_provider(provider, settings)
-    return image_provider(settings) if kind == "image" else text_provider(settings)
+def _route(settings: Settings, kind: str, provider: Provider | str | None, route: ProviderRoute | None
+           ) -> tuple[ProviderRoute, list[Provider | str]]:
+    """The route of a call and its candidates (primary, then the fallback when it is another provider)."""
+    if route is None:
+        route = env_route(settings, kind)
+        if isinstance(provider, str) and provider:
+            route = ProviderRoute(provider, "", route.fallback)
+    primary: Provider | str = provider if isinstance(provider, Provider) else route.provider
+    primary_name = primary.name if isinstance(primary, Provider) else primary
+    candidates = [primary]
+    if route.fallback and route.fallback != primary_name:
+        candidates.append(route.fallback)
+    return route, candidates
 
 
-def _candidates(primary: Provider, fallback: Provider | None) -> list[Provider]:
-    if fallback is None or fallback.name == primary.name:
-        return [primary]
-    return [primary, fallback]
+def _provider(candidate: Provider | str, settings: Settings, kind: str) -> Provider:
+    return candidate if isinstance(candidate, Provider) else usable_provider(candidate, settings, kind)
+
+
+def _circuit_open(provider: Provider, seconds: float) -> ProviderError:
+    err = ProviderError(f"AIサービス（{provider.name}）でエラーが続いているため、一時的に呼び出しを止めています。",
+                        retryable=True, retry_after=round(seconds, 2), code="circuit_open")
+    err.provider = provider.name
+    return err
 
 
 def _start(info: CallInfo | None, provider: Provider, model: str, attempts: int, fallback: bool) -> None:
@@ -183,25 +195,38 @@ async def stream_text_call(
     request: TextRequest,
     *,
     provider: Provider | str | None = None,
+    route: ProviderRoute | None = None,
     info: CallInfo | None = None,
 ) -> AsyncIterator[str]:
     """Stream the chunks of one structured text answer (see the module docstring for the guarantees).
 
-    ``provider``: a provider (instance or name) instead of ``settings.text_provider``. ``info`` is filled in
-    with the provider and model that answered. Raises ProviderError (``mid_stream`` set when chunks had already
-    been yielded, in which case nothing was retried).
+    ``route``: the provider, model and fallback chosen for the task (else the environment's); ``provider``: a
+    provider (instance or name) instead of the route's. ``info`` is filled in with the provider and model that
+    answered. Raises ProviderError (``mid_stream`` set when chunks had already been yielded, in which case
+    nothing was retried).
     """
-    primary = _resolve(provider, settings, "text")
-    candidates = _candidates(primary, fallback_text_provider(settings))
+    route, candidates = _route(settings, "text", provider, route)
     last_error: ProviderError | None = None
     total = settings.provider_timeout_seconds
     idle = min(settings.provider_stream_idle_seconds, total)
     total_attempts = 0
-    for index, prov in enumerate(candidates):
-        model = _model_for(settings, prov, request.model, "text", request.task, index == 0)
+    for index, candidate in enumerate(candidates):
+        try:
+            prov = _provider(candidate, settings, "text")
+        except ProviderError as exc:
+            last_error = exc
+            _log_fallback(candidates, index, last_error, request.task)
+            continue
+        model = _model_for(settings, prov, route, request.model, "text", request.task, index == 0)
         req = replace(request, model=model)
+        breaker = breaker_for(prov.name, "text", settings.provider_circuit_failures,
+                              settings.provider_circuit_cooldown_seconds)
         attempt = 0
         while True:
+            wait = breaker.before_call()
+            if wait is not None:
+                last_error = _circuit_open(prov, wait)
+                break
             attempt += 1
             total_attempts += 1
             _start(info, prov, model, total_attempts, index > 0)
@@ -228,6 +253,7 @@ async def stream_text_call(
                             delivered = True
                             yield chunk
                 except (asyncio.CancelledError, GeneratorExit):
+                    breaker.on_cancelled()
                     _record(prov, model, req.task, "cancelled", time.perf_counter() - started, attempt)
                     raise
                 except Exception as exc:  # noqa: BLE001 - mapped to ProviderError below
@@ -241,8 +267,10 @@ async def stream_text_call(
             if info is not None:
                 info.seconds = seconds
             if err is None:
+                breaker.on_success()
                 _record(prov, model, req.task, "ok", seconds, attempt)
                 return
+            breaker.on_failure(err.retryable)
             err.provider = prov.name
             if delivered:
                 err.mid_stream = True
@@ -260,18 +288,23 @@ async def stream_text_call(
 async def _retry_after_failure(err: ProviderError, prov: Provider, model: str, task: str, seconds: float,
                                attempt: int, settings: Settings) -> bool:
     """After a failed attempt: True when it is retried (recorded, backoff slept), False when it is final."""
-    if _should_retry(err, attempt, settings):
+    wait = _retry_wait(err, attempt, settings)
+    if wait is not None:
         _record(prov, model, task, "retry", seconds, attempt, err)
-        await asyncio.sleep(backoff_delay(attempt, err.retry_after))
+        await asyncio.sleep(wait)
         return True
     _record(prov, model, task, _outcome(err), seconds, attempt, err)
     return False
 
 
-def _log_fallback(candidates: list[Provider], index: int, error: ProviderError | None, task: str) -> None:
+def _name(candidate: Provider | str) -> str:
+    return candidate.name if isinstance(candidate, Provider) else candidate
+
+
+def _log_fallback(candidates: list[Provider | str], index: int, error: ProviderError | None, task: str) -> None:
     if index + 1 < len(candidates) and error is not None:
-        log.warning("AI provider %s failed (%s); trying fallback %s", candidates[index].name, error.code,
-                    candidates[index + 1].name, extra={"provider": candidates[index].name, "task": task})
+        log.warning("AI provider %s failed (%s); trying fallback %s", _name(candidates[index]), error.code,
+                    _name(candidates[index + 1]), extra={"provider": _name(candidates[index]), "task": task})
 
 
 # --- images --------------------------------------------------------------------------------------------------
@@ -281,18 +314,31 @@ async def image_call(
     request: ImageRequest,
     *,
     provider: Provider | str | None = None,
+    route: ProviderRoute | None = None,
     info: CallInfo | None = None,
 ) -> ImageResult:
-    """Generate one image with timeout, retries, concurrency limit and fallback. Raises ProviderError."""
-    primary = _resolve(provider, settings, "image")
-    candidates = _candidates(primary, fallback_image_provider(settings))
+    """Generate one image with timeout, retries, circuit breaker, concurrency limit and fallback. Raises
+    ProviderError."""
+    route, candidates = _route(settings, "image", provider, route)
     last_error: ProviderError | None = None
     total_attempts = 0
-    for index, prov in enumerate(candidates):
-        model = _model_for(settings, prov, request.model, "image", request.task, index == 0)
+    for index, candidate in enumerate(candidates):
+        try:
+            prov = _provider(candidate, settings, "image")
+        except ProviderError as exc:
+            last_error = exc
+            _log_fallback(candidates, index, last_error, request.task)
+            continue
+        model = _model_for(settings, prov, route, request.model, "image", request.task, index == 0)
         req = replace(request, model=model)
+        breaker = breaker_for(prov.name, "image", settings.provider_circuit_failures,
+                              settings.provider_circuit_cooldown_seconds)
         attempt = 0
         while True:
+            wait = breaker.before_call()
+            if wait is not None:
+                last_error = _circuit_open(prov, wait)
+                break
             attempt += 1
             total_attempts += 1
             _start(info, prov, model, total_attempts, index > 0)
@@ -306,6 +352,7 @@ async def image_call(
                 except TimeoutError:
                     err = ProviderTimeout()
                 except asyncio.CancelledError:
+                    breaker.on_cancelled()
                     _record(prov, model, req.task, "cancelled", time.perf_counter() - started, attempt)
                     raise
                 except Exception as exc:  # noqa: BLE001 - mapped to ProviderError
@@ -317,10 +364,12 @@ async def image_call(
                 err = ProviderError(f"AIプロバイダー（{prov.name}）が空の画像を返しました。", code="invalid_output")
             if err is None:
                 assert result is not None
+                breaker.on_success()
                 _record(prov, model, req.task, "ok", seconds, attempt)
                 if not result.model:
                     result.model = model
                 return result
+            breaker.on_failure(err.retryable)
             err.provider = prov.name
             if await _retry_after_failure(err, prov, model, req.task, seconds, attempt, settings):
                 continue
@@ -329,3 +378,29 @@ async def image_call(
         _log_fallback(candidates, index, last_error, request.task)
     assert last_error is not None
     raise last_error
+
+
+# --- job steps -----------------------------------------------------------------------------------------------
+
+async def with_step_retries(step: str, run: Callable[[int], Awaitable[T]], *, deadline: float,
+                            on_retry: Callable[[Exception, int, float], None] | None = None,
+                            also_retry: tuple[type[Exception], ...] = ()) -> T:
+    """Run one job step that calls providers (``run(attempt)``), trying it again after a temporary failure
+    (a retryable ProviderError: 429, 5xx, timeouts, an open circuit; or one of ``also_retry``) with backoff,
+    while ``time.monotonic()`` is before ``deadline`` (``JobContext.deadline``). The last failure is raised."""
+
+    def classify(exc: Exception) -> tuple[bool, float | None]:
+        if isinstance(exc, ProviderError):
+            return exc.retryable, exc.retry_after
+        return isinstance(exc, also_retry), None
+
+    def retried(exc: Exception, attempt: int, delay: float) -> None:
+        metrics.job_step_retried(step)
+        log.warning("%s failed (%s); trying the step again in %.1f s (attempt %d)", step,
+                    getattr(exc, "code", type(exc).__name__), delay, attempt + 1,
+                    extra={"task": step, "provider": getattr(exc, "provider", None) or ""})
+        if on_retry is not None:
+            on_retry(exc, attempt, delay)
+
+    return await retry_until(run, deadline=deadline, classify=classify, on_retry=retried,
+                             backoff=Backoff(STEP_BACKOFF_BASE_SECONDS, STEP_BACKOFF_MAX_SECONDS))

@@ -2,17 +2,33 @@
 
 Built-in providers are registered by dotted path and imported on first use, so a worker that runs the offline
 provider never imports an SDK. Tests register fakes with ``register_provider(cls)``.
+
+This is the one place providers are constructed (``get_provider``): the environment's providers
+(``text_provider`` ...) and those an admin picks per task at run time (``ProviderRoute``, see admin/service.py)
+alike. Keys always come from the environment; ``provider_problem`` says, in Japanese, why a provider cannot be
+used here (unknown, wrong kind, no key).
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from medipersona.errors import ConfigurationError
-from medipersona.providers.base import Provider
+from medipersona.providers.base import Provider, ProviderError
 from medipersona.settings import Settings
+
+
+@dataclass(frozen=True)
+class ProviderRoute:
+    """Who answers a task: the provider, its model ("" = the provider's default / the env model) and the
+    provider tried when it fails ("" = none)."""
+
+    provider: str
+    model: str = ""
+    fallback: str = ""
 
 _BUILTIN: dict[str, str] = {
     "offline": "medipersona.providers.offline:OfflineProvider",
@@ -92,6 +108,40 @@ def _supports(name: str, kind: str) -> bool:
     return cls.supports_image if kind == "image" else cls.supports_text
 
 
+def provider_problem(name: str, kind: str) -> str | None:
+    """Why provider ``name`` cannot do ``kind`` (text | image) in this process, in Japanese; None when it can."""
+    try:
+        cls = get_provider_class(name)
+    except (ConfigurationError, ImportError):
+        return f"AIサービス「{name}」はありません。"
+    if kind == "image" and not cls.supports_image:
+        return f"AIサービス「{name}」は画像を生成できません。"
+    if kind == "text" and not cls.supports_text:
+        return f"AIサービス「{name}」は文章を生成できません。"
+    if cls.needs_key and not cls.api_key():
+        variables = "・".join(cls.key_variables()) or "APIキー"
+        return f"AIサービス「{name}」のAPIキー（{variables}）がサーバーの環境変数に設定されていません。"
+    return None
+
+
+def usable_provider(name: str, settings: Settings, kind: str) -> Provider:
+    """The provider for a call; ProviderError (not retryable, code ``not_configured``) when it cannot be used
+    here, e.g. an admin picked a provider whose key this instance lacks."""
+    problem = provider_problem(name, kind)
+    if problem is not None:
+        err = ProviderError(problem, code="not_configured")
+        err.provider = name
+        raise err
+    return get_provider(name, settings)
+
+
+def env_route(settings: Settings, kind: str) -> ProviderRoute:
+    """The environment's provider and fallback for ``kind`` (the model is resolved per call)."""
+    if kind == "image":
+        return ProviderRoute(settings.image_provider, "", settings.fallback_image_provider.strip())
+    return ProviderRoute(settings.text_provider, "", settings.fallback_text_provider.strip())
+
+
 def check_configuration(settings: Settings) -> None:
     """Raise ConfigurationError for an unknown provider, a provider that cannot do its task, or a missing key.
 
@@ -125,16 +175,6 @@ def text_provider(settings: Settings) -> Provider:
 
 def image_provider(settings: Settings) -> Provider:
     return get_provider(settings.image_provider, settings)
-
-
-def fallback_text_provider(settings: Settings) -> Provider | None:
-    name = settings.fallback_text_provider.strip()
-    return get_provider(name, settings) if name else None
-
-
-def fallback_image_provider(settings: Settings) -> Provider | None:
-    name = settings.fallback_image_provider.strip()
-    return get_provider(name, settings) if name else None
 
 
 def text_accepts_images(settings: Settings) -> bool:

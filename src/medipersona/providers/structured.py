@@ -26,6 +26,7 @@ from medipersona.ops import metrics
 from medipersona.providers.base import Provider, ProviderError, TextRequest
 from medipersona.providers.calls import CallInfo, stream_text_call
 from medipersona.providers.partial_json import PartialJSON, repair_json
+from medipersona.providers.registry import ProviderRoute
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.ai")
@@ -96,9 +97,11 @@ async def generate_structured(
     on_progress: ProgressCallback | None = None,
     max_attempts: int = 3,
     provider: Provider | str | None = None,
+    route: ProviderRoute | None = None,
     progress_interval: float = 0.1,
 ) -> tuple[M, dict[str, Any]]:
-    """Stream one structured answer and return ``(validated object, meta)``.
+    """Stream one structured answer and return ``(validated object, meta)``. ``route``: the provider, model and
+    fallback chosen for the task (see ``providers.calls``).
 
     meta: provider, model, label, is_offline, fallback_used, attempts (answers asked for), calls (upstream
     attempts incl. retries), repaired, seconds (wall time). Raises ProviderError (``code="invalid_output"``
@@ -119,7 +122,8 @@ async def generate_structured(
         last_emit = 0.0
         last_sent: dict[str, Any] | None = None
         try:
-            async for chunk in stream_text_call(settings, attempt_request, provider=provider, info=info):
+            async for chunk in stream_text_call(settings, attempt_request, provider=provider, route=route,
+                                                 info=info):
                 parser.feed(chunk)
                 if on_progress is not None:
                     now = time.monotonic()

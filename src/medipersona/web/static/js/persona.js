@@ -106,7 +106,7 @@
         units += Math.min(0.95, s.text.length / s.target);
       }
     });
-    if (imageStatus === "done") { units += 1; }
+    if (imageStatus === "done" || imageStatus === "none") { units += 1; }
     progressBar.value = Math.round(units / (order.length + 1) * 100);
     progressBar.textContent = doneCount + "/" + order.length;
     if (activeKey && sections[activeKey] && !sections[activeKey].done) {
@@ -188,13 +188,19 @@
   function showImage(url) {
     imageStatus = "done";
     root.setAttribute("data-image-status", "done");
+    // Stored portraits have content-hashed URLs (a new portrait, a new URL): cacheable as they are.
     var target = (url || api + "/image");
-    target += (target.indexOf("?") === -1 ? "?" : "&") + "v=" + Date.now();
     image.onload = function () { image.hidden = false; placeholder.hidden = true; };
     image.onerror = function () { portraitStatus.textContent = "似顔絵を読み込めませんでした。"; };
     image.src = target;
     setStep(imageStep, "done", "完了");
     updateProgress(null);
+  }
+
+  function imageNone(message) {
+    imageStatus = "none";
+    portraitStatus.textContent = message || "似顔絵はありません（画像なしの設定）。";
+    setStep(imageStep, "done", "なし");
   }
 
   function imageFailed(message) {
@@ -254,13 +260,14 @@
       setStep(s.stepEl, "done", "完了");
     });
     if (data && data.image_status === "failed") { imageFailed(); }
+    if (data && data.image_status === "none") { imageNone(); }
     updateProgress(null);
     progressBar.value = 100;
     announce("ペルソナが完成しました。");
     enableExports();
     refreshFromServer(["persona-head", "profile-list", "extras-list", "profile-form", "extras-form", "keywords-used",
                        "interviews"]).then(function () {
-      if (imageStatus !== "done") {
+      if (imageStatus !== "done" && imageStatus !== "none") {
         // The image may have been written together with the final state.
         fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } })
           .then(function (r) { return r.ok ? r.json() : null; })
@@ -351,7 +358,9 @@
     source.addEventListener("section", function (event) { var d = parse(event); if (d) { onSection(d); } });
     source.addEventListener("image", function (event) {
       var d = parse(event) || {};
-      if (d.status === "failed" || d.error) { imageFailed(d.message || (d.error && d.error.message)); } else { showImage(d.url || d.image_url); }
+      if (d.status === "failed" || d.error) { imageFailed(d.message || (d.error && d.error.message)); }
+      else if (d.status === "none") { imageNone(d.message); }
+      else { showImage(d.url || d.image_url); }
     });
     source.addEventListener("done", function (event) { onDone(parse(event) || {}); });
     source.addEventListener("error", function (event) {
