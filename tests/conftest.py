@@ -108,6 +108,16 @@ def db_templates(tmp_path_factory) -> Templates:
                        capture_output=True)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_circuit_breakers():
+    """Circuit breakers keep per-process state: one test's failing provider must not open another's circuit."""
+    from medipersona.providers.breaker import reset_breakers
+
+    reset_breakers()
+    yield
+    reset_breakers()
+
+
 @pytest.fixture(params=["sqlite"])
 def backend(request) -> str:
     """Override with ``@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)``."""
