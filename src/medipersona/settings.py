@@ -82,8 +82,8 @@ class Settings(BaseSettings):
         "(429, 5xx, timeout) is tried again, with backoff, until this long after its job started."
     )
     provider_circuit_failures: int = Field(
-        8, ge=2, description="Consecutive failed calls (429/5xx/timeouts) after which a provider is skipped for "
-        "a cool-down (its circuit opens; the fallback provider answers meanwhile)."
+        8, ge=2, description="Failed calls (429/5xx/timeouts) within 30 s, and at least half of the calls, after "
+        "which a provider is skipped for a cool-down (its circuit opens; the fallback provider answers meanwhile)."
     )
     provider_circuit_cooldown_seconds: float = Field(
         15.0, gt=0, description="How long an open circuit skips the provider before one trial call."

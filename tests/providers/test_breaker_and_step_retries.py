@@ -43,6 +43,11 @@ class Steady(Flaky):
     down: ClassVar[bool] = False
 
 
+@pytest.fixture(autouse=True)
+def _short_span(monkeypatch):
+    monkeypatch.setattr(breaker_mod, "MIN_SPAN_SECONDS", 0.0)
+
+
 @pytest.fixture
 def providers():
     for cls in (Flaky, Steady):
@@ -122,6 +127,23 @@ async def test_open_circuit_goes_to_the_fallback_at_once(make_settings, provider
     assert image.data.startswith(b"\x89PNG") and info.fallback_used
     assert await text(settings, route) == '{"ok": "yes"}'
     assert flaky.calls == 4  # the text circuit is open: no third text call (the image circuit is its own)
+
+
+async def test_failures_that_end_together_do_not_open_it_at_once(make_settings, providers, monkeypatch):
+    """A burst's quick failures end before its successes: no verdict before the outcomes span a moment."""
+    flaky, _ = providers
+    monkeypatch.setattr(breaker_mod, "MIN_SPAN_SECONDS", 0.3)
+    settings = make_settings(provider_max_retries=0, provider_circuit_failures=3)
+    for _ in range(6):
+        with pytest.raises(ProviderError) as info:
+            await text(settings, ProviderRoute("test_flaky"))
+        assert info.value.code == "provider_error"
+    await asyncio.sleep(0.35)
+    with pytest.raises(ProviderError):
+        await text(settings, ProviderRoute("test_flaky"))
+    with pytest.raises(ProviderError) as info:
+        await text(settings, ProviderRoute("test_flaky"))
+    assert info.value.code == "circuit_open"
 
 
 async def test_non_temporary_errors_do_not_open_the_circuit(make_settings, providers):

@@ -219,9 +219,10 @@ async def _generate(ctx: JobContext) -> None:
         spec = {"age": (persona.profile or {}).get("age"), "gender": (persona.profile or {}).get("gender"),
                 "age_months": (persona.profile or {}).get("age_months"), "seed": persona.seed}
         image_task = asyncio.create_task(make_portrait(ctx, spec, timings), name=f"portrait-{ctx.persona_id}")
-    # The complaint has keyword data: its timeline analysis is written beside the text (keywords/jobs.py).
-    timeline_task = asyncio.create_task(analyse_with_generation(ctx, persona), name=f"timeline-{ctx.persona_id}") \
-        if keywords else None
+    # The timeline analysis is written beside the text when the complaint has keyword data for this persona
+    # (keywords/jobs.py; the check is a cached lookup).
+    timeline_task: asyncio.Task | None = asyncio.create_task(analyse_with_generation(ctx, persona),
+                                                             name=f"timeline-{ctx.persona_id}")
     timings.update({k: v for k, v in (persona.timings or {}).items() if k not in timings})
     queued_at = persona.created_at
     if queued_at is not None:

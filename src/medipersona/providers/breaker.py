@@ -1,20 +1,25 @@
 """A circuit breaker per provider and kind (text / image), per worker process.
 
-After ``provider_circuit_failures`` consecutive temporary failures (429, 5xx, timeouts, connection errors) the
-circuit opens: for ``provider_circuit_cooldown_seconds`` calls to that provider are not made at all (the fallback
-provider answers, or the job step waits and tries again), then one trial call is let through (half-open): a
-success closes the circuit, a failure opens it again for twice as long (at most 8 × the cool-down).
+When, among the calls that ended in the last ``WINDOW_SECONDS`` (at least ``MIN_SPAN_SECONDS`` of them), at
+least ``provider_circuit_failures`` failed with a temporary error (429, 5xx, timeouts, connection errors) and
+they are at least half of them, the circuit opens: for ``provider_circuit_cooldown_seconds`` calls to that provider are not made at all (the fallback provider
+answers, or the job step waits and tries again), then one trial call is let through (half-open): a success
+closes the circuit, a failure opens it again for twice as long (at most 8 × the cool-down).
+
+A share over a time window, not "N failures in a row": with a hundred calls in flight, the ones that time out end
+together, seconds after the quick successes, and would look like a run of failures. Random faults (20 % of calls
+failing) keep the share near 20 % and never open it; an upstream that is down opens it within a few calls.
 
 Why per worker and not shared through the database: every worker sees the upstream's answers itself and reaches
 the same verdict after a few calls; sharing would put a write on every call's path, and a breaker only saves
-wasted calls and waiting (jobs are correct either way). Random faults do not trip it: with 20 % of calls failing,
-8 failures in a row happen about once in 400 000 calls.
+wasted calls and waiting (jobs are correct either way).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from medipersona.ops import metrics
@@ -22,6 +27,12 @@ from medipersona.ops import metrics
 log = logging.getLogger("medipersona.ai")
 
 MAX_COOLDOWN_FACTOR = 8
+WINDOW_SECONDS = 30.0
+FAILURE_SHARE = 0.5
+# A verdict needs outcomes spread over this long: when a burst starts, the calls that fail at once (429, 500)
+# end before the ones that succeed, and the first outcomes alone would look like an outage.
+MIN_SPAN_SECONDS = 2.0
+MAX_OUTCOMES = 2000  # outcomes kept per breaker (a bounded window even at thousands of calls a minute)
 
 
 @dataclass
@@ -31,7 +42,7 @@ class CircuitBreaker:
     failures_to_open: int
     cooldown: float
     state: str = "closed"  # closed | open | half_open
-    consecutive_failures: int = 0
+    outcomes: deque = field(default_factory=lambda: deque(maxlen=MAX_OUTCOMES))  # (time, failed) in the window
     opened_at: float = 0.0
     open_for: float = 0.0
     trial_running: bool = field(default=False)
@@ -52,9 +63,19 @@ class CircuitBreaker:
         self.trial_running = True
         return None
 
+    def _note(self, failed: bool) -> tuple[int, int, float]:
+        """Record an outcome; (failures, calls, seconds spanned) within the window."""
+        now = time.monotonic()
+        self.outcomes.append((now, failed))
+        while self.outcomes and self.outcomes[0][0] < now - WINDOW_SECONDS:
+            self.outcomes.popleft()
+        failures = sum(1 for _t, f in self.outcomes if f)
+        return failures, len(self.outcomes), now - self.outcomes[0][0]
+
     def on_success(self) -> None:
-        self.consecutive_failures = 0
+        self._note(False)
         if self.state != "closed":
+            self.outcomes.clear()
             log.info("AI provider %s (%s): circuit closed again", self.provider, self.kind)
             self.state = "closed"
             self.trial_running = False
@@ -69,8 +90,9 @@ class CircuitBreaker:
             return
         if not temporary:
             return
-        self.consecutive_failures += 1
-        if self.state == "closed" and self.consecutive_failures >= self.failures_to_open:
+        failures, total, span = self._note(True)
+        if (self.state == "closed" and failures >= self.failures_to_open and failures >= FAILURE_SHARE * total
+                and span >= MIN_SPAN_SECONDS):
             self._open(self.cooldown)
 
     def on_cancelled(self) -> None:
@@ -81,8 +103,9 @@ class CircuitBreaker:
         self.state = "open"
         self.opened_at = time.monotonic()
         self.open_for = seconds
-        log.warning("AI provider %s (%s): circuit open for %.0f s after %d failures in a row", self.provider,
-                    self.kind, seconds, self.consecutive_failures,
+        failures = sum(1 for _t, f in self.outcomes if f)
+        log.warning("AI provider %s (%s): circuit open for %.0f s (%d of its last %d calls failed)", self.provider,
+                    self.kind, seconds, failures, len(self.outcomes),
                     extra={"provider": self.provider, "kind": self.kind})
         metrics.set_circuit_open(self.provider, self.kind, True)
 
