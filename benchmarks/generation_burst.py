@@ -258,6 +258,52 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
     }
 
 
+def start_server(tmp: Path, *, text_seconds: float, image_seconds: float, postgres: str = "",
+                 log_level: str = "WARNING", app: str = "medipersona.asgi:app",
+                 gunicorn_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """Migrate a database in ``tmp`` (or ``postgres``) and start ONE gunicorn worker with the simulated provider;
+    returns (the master process, base URL) once it answers /healthz. The log is ``tmp/server.log``."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIPERSONA_")}
+    env.update({
+        "MEDIPERSONA_DATA_DIR": str(tmp / "var"),
+        "MEDIPERSONA_DATABASE_URL": postgres,
+        "MEDIPERSONA_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MEDIPERSONA_COOKIE_SECURE": "never",
+        "MEDIPERSONA_TEXT_PROVIDER": "simulated",
+        "MEDIPERSONA_IMAGE_PROVIDER": "simulated",
+        "MEDIPERSONA_SIMULATED_TEXT_SECONDS": str(text_seconds),
+        "MEDIPERSONA_SIMULATED_IMAGE_SECONDS": str(image_seconds),
+        "MEDIPERSONA_LOG_LEVEL": log_level,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
+    })
+    (tmp / "metrics").mkdir()
+    subprocess.run([str(BIN / "python"), "-m", "medipersona", "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    log = open(tmp / "server.log", "wb")  # noqa: SIM115 - the server writes into it until it stops
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "python:medipersona.ops.gunicorn_conf", app, "-w", "1",
+         "--bind", f"127.0.0.1:{port}", *gunicorn_args],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp),
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            print((tmp / "server.log").read_text()[-3000:])
+            server.kill()
+            raise SystemExit("server did not start")
+        time.sleep(0.2)
+
+
 def profile_format(path: str) -> str:
     return {".json": "speedscope", ".txt": "raw"}.get(Path(path).suffix, "flamegraph")
 
@@ -284,46 +330,10 @@ def main() -> int:
         return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="mp-bench-"))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIPERSONA_")}
-    env.update({
-        "MEDIPERSONA_DATA_DIR": str(tmp / "var"),
-        "MEDIPERSONA_DATABASE_URL": args.postgres,
-        "MEDIPERSONA_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "MEDIPERSONA_COOKIE_SECURE": "never",
-        "MEDIPERSONA_TEXT_PROVIDER": "simulated",
-        "MEDIPERSONA_IMAGE_PROVIDER": "simulated",
-        "MEDIPERSONA_SIMULATED_TEXT_SECONDS": str(args.text_seconds),
-        "MEDIPERSONA_SIMULATED_IMAGE_SECONDS": str(args.image_seconds),
-        "MEDIPERSONA_LOG_LEVEL": args.log_level,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": "1",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
-    })
-    (tmp / "metrics").mkdir()
-    subprocess.run([str(BIN / "python"), "-m", "medipersona", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    log = open(tmp / "server.log", "wb")
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-c", "python:medipersona.ops.gunicorn_conf", args.app, "-w", "1",
-         "--bind", f"127.0.0.1:{port}"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(tmp),
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(tmp, text_seconds=args.text_seconds, image_seconds=args.image_seconds,
+                                postgres=args.postgres, log_level=args.log_level, app=args.app)
     profiler = None
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                print((tmp / "server.log").read_text()[-3000:])
-                raise SystemExit("server did not start")
-            time.sleep(0.2)
         workers = worker_pids(server.pid)
         if args.profile and workers:
             profiler = subprocess.Popen([str(BIN / "py-spy"), "record", "-o", args.profile, "-p", str(workers[0]),
