@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIPERSONA_", env_file=None, extra="ignore")
 
     # --- storage -------------------------------------------------------------------------------------------
-    data_dir: Path = Field(Path("var"), description="Where the SQLite file, images and the secret key live.")
+    data_dir: Path = Field(Path("var"), description="Where the SQLite file and the secret key live (portraits are "
+                           "in the database or a bucket; <data_dir>/images only holds files from before).")
     database_pool_size: int = Field(
         10, ge=1, le=200, description="PostgreSQL connections each worker keeps open. Budget: workers x "
         "(pool size + overflow) must stay below the server's max_connections."
