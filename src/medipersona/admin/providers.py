@@ -115,31 +115,32 @@ def _error(field_name: str, message: str) -> dict[str, str]:
     return {"field": field_name, "message": message}
 
 
+def _provider_problem(value: Any, kind: str, *, may_be_off: bool = False) -> str | None:
+    """Why ``value`` cannot be chosen ("" = the environment's; "none" only where the task may be off)."""
+    if not isinstance(value, str):
+        return "プロバイダ名は文字列で指定してください。"
+    value = value.strip()
+    if value == NO_PORTRAIT:
+        return None if may_be_off else "このタスクはオフにできません。"
+    return provider_problem(value, kind) if value else None
+
+
 def validate_providers(settings: Settings, update: dict[str, Any], result: AdminSettings) -> list[dict[str, str]]:
     """Check ``providers``, ``fallbacks`` and ``models`` of an update into ``result``; the errors per field."""
     errors: list[dict[str, str]] = []
     for task, value in (update.get("providers") or {}).items():
-        value = value.strip() if isinstance(value, str) else value
-        if task not in MODEL_TASKS:
-            errors.append(_error(f"providers.{task}", "不明なタスクです。"))
-        elif not isinstance(value, str):
-            errors.append(_error(f"providers.{task}", "プロバイダ名は文字列で指定してください。"))
-        elif value == NO_PORTRAIT and task != "portrait":
-            errors.append(_error(f"providers.{task}", "このタスクはオフにできません。"))
-        elif value and value != NO_PORTRAIT and (problem := provider_problem(value, MODEL_TASKS[task][0])):
+        problem = "不明なタスクです。" if task not in MODEL_TASKS else \
+            _provider_problem(value, MODEL_TASKS[task][0], may_be_off=task == "portrait")
+        if problem:
             errors.append(_error(f"providers.{task}", problem))
         else:
-            result.providers[task] = value
+            result.providers[task] = value.strip()
     for kind, value in (update.get("fallbacks") or {}).items():
-        value = value.strip() if isinstance(value, str) else value
-        if kind not in FALLBACK_KINDS:
-            errors.append(_error(f"fallbacks.{kind}", "不明な種類です。"))
-        elif not isinstance(value, str):
-            errors.append(_error(f"fallbacks.{kind}", "プロバイダ名は文字列で指定してください。"))
-        elif value and (problem := provider_problem(value, kind)):
+        problem = "不明な種類です。" if kind not in FALLBACK_KINDS else _provider_problem(value, kind)
+        if problem:
             errors.append(_error(f"fallbacks.{kind}", problem))
         else:
-            result.fallbacks[kind] = value
+            result.fallbacks[kind] = value.strip()
     choices = model_choices(settings, result)
     for task, value in (update.get("models") or {}).items():
         value = value.strip() if isinstance(value, str) else value

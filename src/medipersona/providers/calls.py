@@ -166,8 +166,15 @@ def _route(settings: Settings, kind: str, provider: Provider | str | None, route
     return route, candidates
 
 
-def _provider(candidate: Provider | str, settings: Settings, kind: str) -> Provider:
-    return candidate if isinstance(candidate, Provider) else usable_provider(candidate, settings, kind)
+def _candidate(settings: Settings, kind: str, route: ProviderRoute, request, candidate: Provider | str,
+               index: int):
+    """(provider, model, request with that model, circuit breaker) of one candidate; ProviderError when it
+    cannot be used here (no key)."""
+    prov = candidate if isinstance(candidate, Provider) else usable_provider(candidate, settings, kind)
+    model = _model_for(settings, prov, route, request.model, kind, request.task, index == 0)
+    breaker = breaker_for(prov.name, kind, settings.provider_circuit_failures,
+                          settings.provider_circuit_cooldown_seconds)
+    return prov, model, replace(request, model=model), breaker
 
 
 def _circuit_open(provider: Provider, seconds: float) -> ProviderError:
@@ -212,15 +219,11 @@ async def stream_text_call(
     total_attempts = 0
     for index, candidate in enumerate(candidates):
         try:
-            prov = _provider(candidate, settings, "text")
+            prov, model, req, breaker = _candidate(settings, "text", route, request, candidate, index)
         except ProviderError as exc:
             last_error = exc
             _log_fallback(candidates, index, last_error, request.task)
             continue
-        model = _model_for(settings, prov, route, request.model, "text", request.task, index == 0)
-        req = replace(request, model=model)
-        breaker = breaker_for(prov.name, "text", settings.provider_circuit_failures,
-                              settings.provider_circuit_cooldown_seconds)
         attempt = 0
         while True:
             wait = breaker.before_call()
@@ -324,15 +327,11 @@ async def image_call(
     total_attempts = 0
     for index, candidate in enumerate(candidates):
         try:
-            prov = _provider(candidate, settings, "image")
+            prov, model, req, breaker = _candidate(settings, "image", route, request, candidate, index)
         except ProviderError as exc:
             last_error = exc
             _log_fallback(candidates, index, last_error, request.task)
             continue
-        model = _model_for(settings, prov, route, request.model, "image", request.task, index == 0)
-        req = replace(request, model=model)
-        breaker = breaker_for(prov.name, "image", settings.provider_circuit_failures,
-                              settings.provider_circuit_cooldown_seconds)
         attempt = 0
         while True:
             wait = breaker.before_call()
