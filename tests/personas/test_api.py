@@ -201,6 +201,7 @@ async def test_malformed_output_fails_with_clear_error_then_retry(admin_client):
     assert body["status"] == "failed"
     assert body["error"]["code"] == "invalid_output"
     assert body["sections"] == {}  # never blank sections marked done
+    assert body["timeline_status"] in ("idle", "failed")  # the analysis beside the text stopped with it
     assert BrokenTextProvider.calls == 3  # asked again with the problem, then gave up
 
     assert (await admin_client.post(f"/api/personas/{pid}/sections/reason/regenerate")).status_code == 409

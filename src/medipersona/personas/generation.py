@@ -26,7 +26,7 @@ import logging
 import time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS
 from medipersona.catalog.service import get_catalog
@@ -174,9 +174,12 @@ class SectionStreamer:
 
 
 async def _mark_failed(tx: WriteTx, ctx: JobContext, error: dict[str, str]) -> None:
+    # An analysis that was running beside the text stopped with it: not "running" for ever.
+    timeline = case((Persona.timeline_status.in_(("queued", "running")), "idle"), else_=Persona.timeline_status)
     await tx.session.execute(
         update(Persona).where(Persona.id == ctx.persona_id)
-        .values(status="failed", error=dict(error), finished_at=utcnow(), updated_at=utcnow())
+        .values(status="failed", error=dict(error), finished_at=utcnow(), updated_at=utcnow(),
+                timeline_status=timeline)
         .execution_options(synchronize_session=False)
     )
 
