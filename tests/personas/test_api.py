@@ -177,7 +177,7 @@ async def test_keywords_really_reach_the_prompt(admin_client, monkeypatch):
     assert persona["status"] == "done"
     assert seen == {"department": "internal_medicine", "complaint": "internal_medicine.influenza", "age": 45,
                     "gender": "female"}
-    request = CapturingProvider.requests[-1]
+    request = next(r for r in reversed(CapturingProvider.requests) if r.task == "persona_text")
     assert "インフルエンザ 検査 何時間後" in request.prompt
     assert "40代・女性" in request.prompt and "45歳" in request.prompt
     assert persona["keywords_used"][0]["keyword"] == "インフルエンザ 検査 何時間後"
@@ -355,7 +355,7 @@ async def test_admin_section_lengths_and_instructions_reach_the_prompt(app, admi
         CapturingProvider.requests.clear()
         pid = (await admin_client.post("/api/personas", json=CREATE_BODY)).json()["id"]
         assert (await wait_status(admin_client, pid))["status"] == "done"
-        request = CapturingProvider.requests[-1]
+        request = next(r for r in reversed(CapturingProvider.requests) if r.task == "persona_text")
         assert "321文字程度" in request.prompt and "77文字程度" in request.prompt
         assert "地域密着の視点を必ず含めてください。" in request.prompt
         assert request.context["section_lengths"]["personality"] == 321

@@ -100,6 +100,7 @@ async def test_cached_writes_are_checked_in_the_insert_transaction(app, admin_cl
     assert 1 <= len(session_checks) < 8, "one session check per batch, not one lookup per request"
 
     # Another worker revokes the session: the cached principal still lets the request in, the insert refuses.
+    assert (await admin_client.get("/api/auth/me")).status_code == 200  # cached afresh (it lives 2 s)
     async with app.state.db.sessionmaker() as session:
         count_before = await session.scalar(select(func.count()).select_from(Persona))
         from medipersona.accounts.models import AuthSession
