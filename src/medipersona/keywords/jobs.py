@@ -214,13 +214,12 @@ def generation_view(type: str, data: Any) -> tuple[str, Any] | None:
 
 async def analyse_with_generation(ctx: JobContext, persona: Persona) -> None:
     """Run the timeline analysis inside a generation job (beside the text and the portrait), when the
-    complaint has keyword data for this persona and no analysis is stored yet. Writes go with the job's
-    batches; a failure is stored on the persona (it never fails the generation)."""
+    complaint has keyword data for this persona (a persona written again from a changed profile gets a new
+    analysis too). Writes go with the job's batches; a failure is stored on the persona (it never fails the
+    generation)."""
     from medipersona.admin import service as admin
     from medipersona.providers.base import ProviderError
 
-    if persona.timeline_status == "done":
-        return
     async with ctx.session() as session:
         timeline = await _timeline_of(session, persona)
         if timeline is None:
