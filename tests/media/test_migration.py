@@ -1,4 +1,4 @@
-"""Migration 0009 moves portrait files (``<data_dir>/images``) into the shared database, and the downgrade writes
+"""Migration 0010 moves portrait files (``<data_dir>/images``) into the shared database, and the downgrade writes
 them back; ``medipersona import-portraits`` does the same for another instance's folder."""
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _insert_personas(conn, rows: list[dict]) -> None:
 
 def test_files_move_into_the_database_and_back(empty_db):
     settings = empty_db
-    upgrade(settings, "0008")
+    upgrade(settings, "0009")
     images = settings.images_dir
     images.mkdir(parents=True, exist_ok=True)
     red, blue = _png((200, 30, 30)), _png((30, 30, 200))
@@ -109,7 +109,7 @@ def test_files_move_into_the_database_and_back(empty_db):
     # Downgrade: the files come back and image_path points at them.
     for path in images.iterdir():
         path.unlink()
-    downgrade(settings, "0008")
+    downgrade(settings, "0009")
     paths = dict(_run(settings, lambda c: c.execute(sa.text("SELECT id, image_path FROM personas")).all()))
     assert (images / paths["p1"]).read_bytes() == red and (images / paths["p2"]).read_bytes() == blue
     assert paths["p4"] is None

@@ -1,6 +1,6 @@
 """``medipersona import-portraits [DIR]``: move an instance's old portrait files into the shared database.
 
-Migration 0009 moves the files of the instance that ran it (``<data_dir>/images``). An instance whose disk it
+Migration 0010 moves the files of the instance that ran it (``<data_dir>/images``). An instance whose disk it
 could not see (several instances, each with its own data directory) runs this once with its own folder. Files of
 personas that already have a stored portrait are skipped. Exit codes: 0 done; 2 the folder does not exist.
 """

@@ -1,5 +1,5 @@
 """Portrait files from before shared storage (``<data_dir>/images/<persona>-<n>.<ext>``) moved into the
-database, and back (a downgrade). Used by migration 0009 and by ``medipersona import-portraits`` (the files of
+database, and back (a downgrade). Used by migration 0010 and by ``medipersona import-portraits`` (the files of
 an instance whose disk the migrating instance could not see).
 
 Works on a *sync* SQLAlchemy connection (Alembic's; ``AsyncConnection.run_sync`` elsewhere): Core only, no
