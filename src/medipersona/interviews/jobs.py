@@ -86,17 +86,17 @@ async def answer_question(ctx: JobContext) -> None:
                                       .where(InterviewMessage.interview_id == interview_id)
                                       .order_by(InterviewMessage.id))).all()
         # The persona text model answers for the persona (its extra instructions are about writing personas).
-        model, _ = await admin.task_options(session, ctx.settings, "persona_text")
+        route, _ = await admin.task_options(session, ctx.settings, "persona_text")
     question = next((r.text for r in rows if r.id == message_id), None)
     if question is None:
         raise JobFailed("質問が見つかりません。もう一度送ってください。", code="question_missing")
     history = [{"role": r.role, "text": r.text} for r in rows if r.id < message_id]
-    request = build_answer_request(persona, history, question, model=model,
+    request = build_answer_request(persona, history, question, model=route.model,
                                    seed=zlib.crc32(f"{interview_id}:{message_id}".encode()))
     started = time.monotonic()
     try:
         obj, meta = await generate_structured(ctx.settings, request, InterviewAnswer, on_progress=AnswerStreamer(ctx),
-                                              progress_interval=PROGRESS_INTERVAL)
+                                              route=route, progress_interval=PROGRESS_INTERVAL)
     except ProviderError as exc:
         raise JobFailed(f"回答を作成できませんでした。{exc.message}", code=exc.code) from None
     text = obj.answer.strip()

@@ -95,11 +95,11 @@ async def _load(ctx: JobContext, test_id: str) -> tuple[MessageTest, list[Person
             raise JobFailed("メッセージテストが見つかりません。削除された可能性があります。", code="test_missing")
         ids = list(test.persona_ids or [])
         found = {p.id: p for p in await session.scalars(select(Persona).where(Persona.id.in_(ids)))}
-        model, _ = await admin.task_options(session, ctx.settings, "persona_text")
+        route, _ = await admin.task_options(session, ctx.settings, "persona_text")
     personas = [found[i] for i in ids if i in found and found[i].status == "done"]
     if not personas:
         raise JobFailed("テストするペルソナが見つかりません。削除された可能性があります。", code="personas_missing")
-    return test, personas, model
+    return test, personas, route
 
 
 @job_handler(JOB_KIND, on_failure=_mark_failed, max_attempts=3)
@@ -109,7 +109,7 @@ async def run_message_test(ctx: JobContext) -> None:
 
     started = time.monotonic()
     test_id = (ctx.payload or {}).get("test_id")
-    test, personas, model = await _load(ctx, test_id)
+    test, personas, route = await _load(ctx, test_id)
     image = None
     path = image_file(ctx.settings, test)
     if path is not None:
@@ -125,11 +125,11 @@ async def run_message_test(ctx: JobContext) -> None:
     meta: dict[str, Any] = {}
 
     async def react(index: int, persona: Persona) -> None:
-        request = build_reaction_request(persona, test.message, test.kind, model=model, image=image,
+        request = build_reaction_request(persona, test.message, test.kind, model=route.model, image=image,
                                          seed=zlib.crc32(f"{test_id}:{persona.id}".encode()))
         async with limit:
             try:
-                obj, answer_meta = await generate_structured(ctx.settings, request, Reaction)
+                obj, answer_meta = await generate_structured(ctx.settings, request, Reaction, route=route)
             except ProviderError as exc:
                 raise JobFailed(f"{persona.name}さんの反応を得られませんでした。{exc.message}", code=exc.code) from None
         meta.update(answer_meta)
@@ -152,9 +152,9 @@ async def run_message_test(ctx: JobContext) -> None:
     ctx.emit("stats", stats)
     try:
         summary_obj, summary_meta = await generate_structured(
-            ctx.settings, build_summary_request(test.message, test.kind, reactions, stats, model=model,
+            ctx.settings, build_summary_request(test.message, test.kind, reactions, stats, model=route.model,
                                                 seed=zlib.crc32(test_id.encode())),
-            TestSummary, on_progress=SummaryStreamer(ctx), progress_interval=PROGRESS_INTERVAL)
+            TestSummary, on_progress=SummaryStreamer(ctx), route=route, progress_interval=PROGRESS_INTERVAL)
     except ProviderError as exc:
         raise JobFailed(f"まとめを作成できませんでした。{exc.message}", code=exc.code) from None
     summary = {key: getattr(summary_obj, key).strip() for key in SUMMARY_KEYS}
