@@ -5,7 +5,6 @@ Walks every route the app registers (API and pages), so endpoints added later ar
 
 import re
 
-import pytest
 from fastapi.routing import APIRoute
 
 # Endpoints whose side effect would end the test's own session.

@@ -13,7 +13,6 @@ from medipersona.models import metadata
 from tests.conftest import PG_ADMIN_URL, _asyncpg_url, _pg_available, make_settings
 
 
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def empty_db(request, tmp_path):
     if request.param == "sqlite":

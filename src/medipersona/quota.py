@@ -16,8 +16,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medipersona.accounts.models import User
 from medipersona import localtime
+from medipersona.accounts.models import User
 from medipersona.errors import TooManyRequests
 
 

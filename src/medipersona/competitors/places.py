@@ -108,6 +108,7 @@ async def _post(settings: Settings, path: str, body: dict[str, Any], field_mask:
     if not settings.places_configured:
         raise PlacesError("Google Places APIが設定されていません。", code="places_not_configured")
     url = settings.google_places_base_url.rstrip("/") + path
+    assert settings.google_places_api_key is not None  # places_configured
     headers = {"X-Goog-Api-Key": settings.google_places_api_key.get_secret_value().strip(),
                "X-Goog-FieldMask": field_mask, "Content-Type": "application/json"}
     client = http_client()
@@ -243,8 +244,9 @@ def search_plan(department_ids: list[str]) -> tuple[list[Search], int]:
                 continue
             types = (text_type,) if text_type else ()
             _join(plan, Search("text", term, term, [], types), dep_id)
-        if types := DEPARTMENT_TYPE_SEARCH.get(dep_id):
-            _join(plan, Search("type", types[0], TYPE_SEARCH_LABELS.get(types[0], types[0]), [], types), dep_id)
+        if type_search := DEPARTMENT_TYPE_SEARCH.get(dep_id):
+            _join(plan, Search("type", type_search[0], TYPE_SEARCH_LABELS.get(type_search[0], type_search[0]), [],
+                               type_search), dep_id)
     searches = list(plan.values())
     return searches[:MAX_SEARCHES], max(0, len(searches) - MAX_SEARCHES)
 
