@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from contextlib import asynccontextmanager
 
@@ -107,11 +109,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         db = Database(settings)
         app.state.db = db
+        from medipersona.catalog import service as catalog_service
+
+        await catalog_service.load_catalog(db, force=True)
+        catalog_watch = asyncio.create_task(catalog_service.watch(db))
         await start_job_runner(app)
         try:
             yield
         finally:
             await stop_job_runner(app)
+            catalog_watch.cancel()
+            catalog_service.reset_current()
             from medipersona.competitors.http import aclose_http_client
             from medipersona.exports.pool import shutdown_export_pool
             from medipersona.providers.registry import aclose_providers
@@ -135,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.accounts import router as account_api
     from medipersona.admin import pages as admin_pages
     from medipersona.admin import router as admin_api
+    from medipersona.catalog import pages as catalog_pages
     from medipersona.catalog import router as catalog_api
     from medipersona.competitors import pages as competitor_pages
     from medipersona.competitors import router as competitor_api
@@ -161,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_api,
         admin_pages,
         catalog_api,
+        catalog_pages,
         persona_api,
         persona_pages,
         keyword_api,

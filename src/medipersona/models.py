@@ -2,6 +2,7 @@
 
 from medipersona.accounts import models as _accounts  # noqa: F401
 from medipersona.admin import models as _admin  # noqa: F401
+from medipersona.catalog import models as _catalog  # noqa: F401
 from medipersona.competitors import models as _competitors  # noqa: F401
 from medipersona.db import Base
 from medipersona.interviews import models as _interviews  # noqa: F401

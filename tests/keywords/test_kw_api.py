@@ -56,11 +56,14 @@ async def test_import_api_csv_zip_and_rejections(admin_client):
     response = await admin_client.post("/api/keywords/import", files=upload("d.zip", buf.getvalue(), "application/zip"))
     assert response.status_code == 422
     data = response.json()
-    assert data["imported"] == 1 and data["rejected"] == 2
+    # The complaint the catalog lacks is added (新規追加), never rejected; the broken file is rejected whole.
+    assert data["imported"] == 2 and data["rejected"] == 1 and data["added"] == 1
     assert data["error"]["code"] == "import_rejected"
     rejected = {f["file"].rsplit("/", 1)[-1]: f for f in data["files"] if f["status"] == "rejected"}
+    assert set(rejected) == {"水虫_全体.csv"}
     assert rejected["水虫_全体.csv"]["line"] == 4 and "重複ボリューム" in rejected["水虫_全体.csv"]["reason"]
-    assert "ないもの" in rejected["ないもの_全体.csv"]["reason"]
+    assert [(e["kind"], e["name"], e["department"]) for e in data["added_entries"]] == [
+        ("chief_complaint", "ないもの", "皮膚科")]
 
 
 async def test_import_api_bad_requests(admin_client, member_client):

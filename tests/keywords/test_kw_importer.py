@@ -158,13 +158,14 @@ async def test_broken_file_rejected_whole_rest_imports(kdb, tmp_path):
     (root / "内科" / "主訴" / "bad_encoding_全体.csv").write_bytes(b"\x81\xff\xfe\x00\x80abc\n")
     report = await import_path(kdb, root)
     assert not report.ok
-    assert [r.department for r in report.imported] == ["内科"]
+    # A complaint the catalog lacks is added to its department (新規追加), not rejected.
+    assert [(r.department, r.chief_complaint) for r in report.imported] == [("内科", None), ("内科", "存在しない主訴")]
+    assert [(e["kind"], e["name"]) for e in report.added] == [("chief_complaint", "存在しない主訴")]
     rejected = {Path(r.file).name: r for r in report.rejected}
+    assert set(rejected) == {"風邪_全体.csv", "bad_encoding_全体.csv"}
     assert rejected["風邪_全体.csv"].line == 42 and "検索時間差" in rejected["風邪_全体.csv"].reason
-    assert "存在しない主訴" in rejected["存在しない主訴_全体.csv"].reason
-    assert rejected["存在しない主訴_全体.csv"].line is None
     assert "風邪_全体.csv:42:" in rejected["風邪_全体.csv"].describe()
-    assert await counts(kdb) == (1, 10)  # nothing of the broken files
+    assert await counts(kdb) == (2, 13)  # nothing of the broken files
 
 
 async def test_single_files_named_by_department_and_ambiguous_complaints(kdb, tmp_path):
@@ -276,7 +277,7 @@ async def test_cache_follows_imports_of_other_workers(kdb, tmp_path, monkeypatch
 
 
 async def test_lookup_falls_back_to_department_and_filters(kdb, tmp_path):
-    rows = make_rows(6)
+    rows = make_rows(8)
     rows[0][6], rows[0][7] = 80, 20  # a male keyword
     rows[1][11] = 5  # 40代 only 5 %
     write_csv(tmp_path / "t" / "内科" / "内科_全体.csv", rows)
@@ -284,10 +285,12 @@ async def test_lookup_falls_back_to_department_and_filters(kdb, tmp_path):
     async with kdb.sessionmaker() as s:
         got = await store.top_keywords(s, "internal_medicine", "internal_medicine.headache", 45, "female", 10)
         words = {g["keyword"] for g in got}
-        assert "kw 0" not in words and "kw 1" not in words and len(words) == 4
+        assert "kw 0" not in words and "kw 1" not in words and len(words) == 6
+        assert {g["match"] for g in got} == {"band"}  # enough rows: no relaxation
         assert got[0]["estimated_volume"] == round(got[0]["volume"] * 0.55 * 0.25)
         timeline = await store.timeline(s, "internal_medicine", "internal_medicine.headache", gender="female", age=45)
-        assert timeline["dataset"]["level"] == "department" and timeline["summary"]["total"] == 4
+        assert timeline["dataset"]["level"] == "department" and timeline["summary"]["total"] == 6
+        assert timeline["filters"]["step"] == "band"
         assert await store.timeline(s, "dermatology", None) is None
         assert await store.top_keywords(s, "dermatology", "dermatology.acne", 30, "male") == []
 

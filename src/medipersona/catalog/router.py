@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
@@ -21,9 +19,10 @@ from medipersona.deps import CurrentUser
 router = APIRouter(prefix="/api", tags=["catalog"])
 
 
-def catalog_payload(sections: list[str] | None = None) -> dict:
-    """The catalog as the API and the wizard see it; `sections` limits the departments shown."""
-    data = get_catalog().as_api()
+def catalog_payload(sections: list[str] | None = None, *, with_data: bool = False) -> dict:
+    """The catalog as the API and the wizard see it (hidden entries left out); `sections` limits the departments
+    shown; ``with_data`` (the wizard): complaints with keyword data first, each with ``has_data``."""
+    data = get_catalog().as_api(with_data=with_data)
     if sections is not None:
         data["departments"] = [d for d in data["departments"] if d["section"] in sections]
     data["labels"] = {
@@ -40,11 +39,15 @@ def catalog_payload(sections: list[str] | None = None) -> dict:
     return data
 
 
-@lru_cache(maxsize=16)
 def _catalog_json(sections: tuple[str, ...] | None) -> bytes:
-    # The catalog never changes while the process runs: serialise each section combination once.
-    return json.dumps(catalog_payload(list(sections) if sections is not None else None),
-                      ensure_ascii=False, separators=(",", ":")).encode()
+    # Serialised once per catalog snapshot and section combination (a change makes a new snapshot).
+    memo = get_catalog()._memo
+    key = ("api", sections)
+    body = memo.get(key)
+    if body is None:
+        body = memo[key] = json.dumps(catalog_payload(list(sections) if sections is not None else None),
+                                      ensure_ascii=False, separators=(",", ":")).encode()
+    return body
 
 
 @router.get("/catalog")

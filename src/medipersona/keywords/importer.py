@@ -108,6 +108,7 @@ class ParsedFile:
     department: Department
     chief_complaint: ChiefComplaint | None
     rows: list[tuple]
+    new: tuple = ()  # catalog.editing.NewEntry: the department/complaint this file adds to the catalog
 
 
 @dataclass
@@ -123,6 +124,8 @@ class FileResult:
     replaced: bool = False
     line: int | None = None
     reason: str | None = None
+    # Catalog entries this file added (新規追加): NewEntry.as_dict() of each; in a dry run, what it would add.
+    added: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,7 +136,12 @@ class FileResult:
             target = self.department or ""
             if self.chief_complaint:
                 target += f" / {self.chief_complaint}"
-            return f"{self.status:<8}  {self.file}: {target} ({self.row_count}行)"
+            line = f"{self.status:<8}  {self.file}: {target} ({self.row_count}行)"
+            for entry in self.added:
+                what = "診療科" if entry["kind"] == "department" else "主訴"
+                line += f"\nadded     {what}「{entry['name']}」" + (
+                    f"（{entry['department']}）" if entry["kind"] != "department" else "")
+            return line
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"rejected  {where}: {self.reason}"
 
@@ -152,6 +160,11 @@ class ImportReport:
         return [r for r in self.results if r.status == "rejected"]
 
     @property
+    def added(self) -> list[dict[str, str]]:
+        """新規追加: the departments and complaints this import added to the catalog (each once)."""
+        return [entry for r in self.results for entry in r.added]
+
+    @property
     def ok(self) -> bool:
         return bool(self.results) and not self.rejected
 
@@ -164,6 +177,8 @@ class ImportReport:
             "ok": self.ok,
             "imported": len(self.imported),
             "rejected": len(self.rejected),
+            "added": len(self.added),
+            "added_entries": self.added,
             "row_count": self.row_count,
             "files": [r.as_dict() for r in self.results],
         }
@@ -298,37 +313,64 @@ def clean_stem(stem: str) -> str:
     return text
 
 
+def _new_department(name: str) -> Department:
+    from medipersona.catalog.editing import infer_section, new_department_id
+
+    return Department(id=new_department_id(name), name=name, section=infer_section(name), chief_complaints=())
+
+
+def _complaint_in(department: Department, name: str, catalog: Catalog) -> ChiefComplaint:
+    """The department's complaint of that name, or a new one (its id derived from the name: stable)."""
+    from medipersona.catalog.editing import new_complaint_id
+
+    found = catalog.chief_complaint_by_name(department.id, name)
+    if found is not None:
+        return found
+    return ChiefComplaint(id=new_complaint_id(department.id, name), name=name, department_id=department.id,
+                          kind="procedure")
+
+
+def _department_named(name: str, catalog: Catalog) -> Department:
+    return catalog.department_by_name(name) or _new_department(name)
+
+
 def resolve_target(source: Source, catalog: Catalog) -> tuple[Department, ChiefComplaint | None]:
-    """The department (and complaint) a file describes, from its folder names and file name."""
+    """The department (and complaint) a file describes, from its folder names and file name.
+
+    A name the catalog lacks is not an error when the layout says what it is: ``{診療科}/主訴/{主訴}.csv`` or
+    ``{診療科}/{主訴}.csv`` (a known department folder) name a complaint of that department, ``{診療科}/{診療科}.csv``
+    a department; such entries come back with the stable id they get when added (``new_entries``)."""
     stem = clean_stem(source.stem)
     if not stem:
         raise RejectFile("ファイル名から診療科・主訴を判別できません。")
-    dirs = [p for p in source.parts if p]
-    in_complaint_dir = any(normalize_name(p) in COMPLAINT_DIR_NAMES for p in dirs)
+    dirs = [clean_stem(p) for p in source.parts if p]
+    keys = [normalize_name(p) for p in dirs]
+    complaint_dir = max((i for i, k in enumerate(keys) if k in COMPLAINT_DIR_NAMES), default=None)
+    if complaint_dir and dirs[complaint_dir - 1]:
+        # {診療科}/主訴/{主訴}.csv: the folder above 主訴 is the department, known or new.
+        department = _department_named(dirs[complaint_dir - 1], catalog)
+        return department, _complaint_in(department, stem, catalog)
     folder_department: Department | None = None
     for part in reversed(dirs):
-        found = catalog.department_by_name(clean_stem(part))
+        found = catalog.department_by_name(part)
         if found is not None:
             folder_department = found
             break
-
     named_department = catalog.department_by_name(stem)
-    if named_department is not None and not in_complaint_dir and folder_department in (None, named_department):
+    if named_department is not None and folder_department in (None, named_department):
         return named_department, None
+    if dirs and normalize_name(dirs[-1]) == normalize_name(stem):
+        # {診療科}/{診療科}_全体.csv: a department-level file, known or new.
+        return _department_named(stem, catalog), None
     # 内科_風邪 / 内科-風邪 / 内科 風邪
     for sep in ("_", "-", " ", "／", "・"):
         if sep in stem:
             head, tail = stem.split(sep, 1)
             dep = catalog.department_by_name(head)
-            if dep is not None and (folder_department in (None, dep)):
-                cc = catalog.chief_complaint_by_name(dep.id, clean_stem(tail))
-                if cc is not None:
-                    return dep, cc
+            if dep is not None and (folder_department in (None, dep)) and clean_stem(tail):
+                return dep, _complaint_in(dep, clean_stem(tail), catalog)
     if folder_department is not None:
-        cc = catalog.chief_complaint_by_name(folder_department.id, stem)
-        if cc is not None:
-            return folder_department, cc
-        raise RejectFile(f"主訴「{stem}」は診療科「{folder_department.name}」のカタログにありません。")
+        return folder_department, _complaint_in(folder_department, stem, catalog)
     key = normalize_name(stem)
     matches = [c for d in catalog.departments for c in d.chief_complaints if normalize_name(c.name) == key]
     if len(matches) == 1:
@@ -339,7 +381,24 @@ def resolve_target(source: Source, catalog: Catalog) -> tuple[Department, ChiefC
             f"主訴「{stem}」は複数の診療科（{names}）にあります。フォルダ名（例: 内科/主訴/{stem}.csv）か"
             f"ファイル名（例: 内科_{stem}.csv）で診療科を指定してください。"
         )
-    raise RejectFile(f"「{stem}」に該当する診療科・主訴がカタログにありません。")
+    raise RejectFile(
+        f"「{stem}」の診療科を判別できません。診療科のフォルダに入れてください（例: 眼科/主訴/{stem}_全体.csv、"
+        f"新しい診療科は 診療科名/診療科名_全体.csv）。"
+    )
+
+
+def new_entries(department: Department, complaint: ChiefComplaint | None, catalog: Catalog) -> tuple:
+    """What the catalog lacks for this target (``catalog.editing.NewEntry``: added when the file is written)."""
+    from medipersona.catalog.editing import NewEntry
+
+    out = []
+    if catalog.department(department.id) is None:
+        out.append(NewEntry("department", department.id, department.name, department.id, department.name,
+                            department.section))
+    if complaint is not None and catalog.chief_complaint(complaint.id) is None:
+        out.append(NewEntry("chief_complaint", complaint.id, complaint.name, department.id, department.name,
+                            department.section))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -554,7 +613,7 @@ def parse_source(source: Source, catalog: Catalog | None = None) -> ParsedFile:
     catalog = catalog or get_catalog()
     department, complaint = resolve_target(source, catalog)
     rows = parse_text(decode(source.read()))
-    return ParsedFile(source.name, department, complaint, rows)
+    return ParsedFile(source.name, department, complaint, rows, new_entries(department, complaint, catalog))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -566,7 +625,7 @@ _SQLITE_INSERT = (
 )
 
 
-async def _bump_version(conn) -> None:
+async def bump_keyword_version(conn) -> None:
     state = KeywordState.__table__
     await conn.execute(
         update(state).where(state.c.id == 1)
@@ -629,7 +688,7 @@ async def write_datasets(db: Database, parsed_files: list[ParsedFile], *, is_sam
     nothing (None) when any dataset exists, checked inside the transaction so two workers cannot both load."""
     async with db.engine.begin() as conn:
         # A write first: SQLite takes the write lock now (no snapshot-upgrade failure later).
-        await _bump_version(conn)
+        await bump_keyword_version(conn)
         if only_if_empty and (await conn.execute(select(KeywordDataset.__table__.c.id).limit(1))).first():
             return None
         written = await _replace_many(conn, [(p, label_prefix + p.name) for p in parsed_files],
@@ -651,7 +710,7 @@ async def delete_dataset(db: Database, dataset_id: int) -> bool:
     """Delete one dataset and its rows in one transaction. False when it does not exist."""
     ds = KeywordDataset.__table__
     async with db.engine.begin() as conn:
-        await _bump_version(conn)
+        await bump_keyword_version(conn)
         await conn.execute(delete(KeywordRow.__table__).where(KeywordRow.__table__.c.dataset_id == dataset_id))
         deleted = (await conn.execute(delete(ds).where(ds.c.id == dataset_id))).rowcount
     from medipersona.keywords.store import invalidate_local
@@ -684,9 +743,22 @@ async def import_sources(
 
     Files are parsed in a worker thread a chunk at a time and written in batches (one transaction per batch of
     up to BATCH_FILES files / BATCH_ROWS rows; every dataset swap is atomic for readers either way)."""
-    catalog = get_catalog()
+    from medipersona.catalog.editing import ensure_entries
+    from medipersona.catalog.service import load_catalog
+
+    catalog = await load_catalog(db, force=True)
     report = ImportReport()
     seen: dict[str, str] = {}
+    announced: set[str] = set()  # ids of new entries already reported (dry run: would be added)
+
+    def claim(entries: list) -> list[dict[str, str]]:
+        out = []
+        for entry in entries:
+            if entry.id not in announced:
+                announced.add(entry.id)
+                out.append(entry.as_dict())
+        return out
+
     sources = list(sources)
     pending: list[tuple[Source, ParsedFile]] = []
     pending_rows = 0
@@ -708,11 +780,13 @@ async def import_sources(
                     chief_complaint=parsed.chief_complaint.name if parsed.chief_complaint else None,
                     department_id=parsed.department.id,
                     chief_complaint_id=parsed.chief_complaint.id if parsed.chief_complaint else None,
-                    row_count=len(parsed.rows),
+                    row_count=len(parsed.rows), added=claim(list(parsed.new)),
                 ))
             return
         files = [replace(p, name=label_prefix + s.name) for s, p in batch]
         try:
+            # New departments/complaints first (their own transaction; stable ids: a retry adds nothing twice).
+            added_ids = {e.id for e in await ensure_entries(db, [e for _s, p in batch for e in p.new])}
             try:
                 written = await write_datasets(db, files, is_sample=is_sample)
             except (IntegrityError, OperationalError):
@@ -732,6 +806,7 @@ async def import_sources(
                 department_id=parsed.department.id,
                 chief_complaint_id=parsed.chief_complaint.id if parsed.chief_complaint else None,
                 dataset_id=dataset_id, row_count=len(parsed.rows), replaced=replaced,
+                added=claim([e for e in parsed.new if e.id in added_ids]),
             ))
 
     async def _accept_chunk(chunk: list[Source], parsed_chunk: list[ParsedFile | RejectFile]) -> None:

@@ -124,17 +124,47 @@ def _scope_condition(department_id: str, chief_complaint_id: str | None):
     return _DS.scope == scope_key(department_id, chief_complaint_id)
 
 
+# The age filter relaxes step by step until a prompt has MIN_KEYWORDS keywords (and a timeline a series):
+# the persona's band (share >= 15 %), then its band plus the neighbouring ones (together >= 15 %), then no age
+# filter (ordered by the band's share), then neither a gender nor an age filter.
+MIN_KEYWORDS = 5
+STEPS: tuple[str, ...] = ("band", "neighbours", "all_ages", "unfiltered")
+STEP_LABELS: dict[str, str] = {
+    "band": "ペルソナの性別・年代で絞り込み",
+    "neighbours": "近い年代まで広げて絞り込み",
+    "all_ages": "年代の絞り込みなし（年代の割合で並べ替え）",
+    "unfiltered": "性別・年代の絞り込みなし（データ全体）",
+    "none": "絞り込みなし",
+}
+
+
+def _steps(gender: str | None, band: str | None) -> tuple[str, ...]:
+    if band is not None:
+        return STEPS if gender else ("band", "neighbours", "all_ages")
+    return ("all_ages", "unfiltered") if gender else ("none",)
+
+
 def _share_columns(gender: str | None, band: str | None):
     g = {"male": _KR.male, "female": _KR.female}.get(gender or "")
     a = _KR[AGE_COLUMNS[BAND_INDEX[band]]] if band else None
     return g, a
 
 
+def _neighbour_share(band: str):
+    i = BAND_INDEX[band]
+    cols = [_KR[AGE_COLUMNS[j]] for j in (i - 1, i + 1) if 0 <= j < len(AGE_COLUMNS)]
+    total = cols[0]
+    for col in cols[1:]:
+        total = total + col
+    return total
+
+
 async def _select_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
-                       gender: str | None, band: str | None, limit: int | None) -> list:
+                       gender: str | None, band: str | None, limit: int | None, step: str = "band") -> list:
     """Filtered rows of one dataset in ONE statement (a consistent snapshot even during a re-import).
     Columns: dataset id, is_sample, source_file, rank, keyword, volume, overlap, lift, days, category,
-    gender share, age share. ``limit``: the top rows by estimated overlap (overlap × shares).
+    gender share, age share. ``step``: how far the age (and gender) filter is relaxed (``STEPS``). ``limit``:
+    the top rows by estimated overlap (overlap × gender share × age weight).
     Core table columns (not ORM attributes): no ORM row processing on the hot path."""
     g, a = _share_columns(gender, band)
     g_col = g if g is not None else literal(100.0)
@@ -145,12 +175,18 @@ async def _select_rows(session: AsyncSession, department_id: str, chief_complain
         .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, _KR.dataset_id == _DS.id))
         .where(_scope_condition(department_id, chief_complaint_id))
     )
-    if g is not None:
+    weight = a
+    if g is not None and step != "unfiltered":
         stmt = stmt.where(g >= GENDER_MIN_SHARE)
     if a is not None:
-        stmt = stmt.where(a >= AGE_MIN_SHARE)
+        neighbours = _neighbour_share(band)
+        if step == "band":
+            stmt = stmt.where(a >= AGE_MIN_SHARE)
+        elif step == "neighbours":
+            stmt = stmt.where(a + neighbours >= AGE_MIN_SHARE)
+        weight = a if step == "band" else a + neighbours * 0.5
     if limit is not None:
-        score = _KR.overlap * (g if g is not None else 100.0) * (a if a is not None else 100.0)
+        score = _KR.overlap * (g if g is not None else 100.0) * (weight if weight is not None else 100.0)
         stmt = stmt.order_by(score.desc(), _KR.rank).limit(limit)
     connection = await session.connection()
     return list((await connection.execute(stmt)).all())
@@ -164,15 +200,22 @@ async def _dataset_info(session: AsyncSession, department_id: str, chief_complai
 
 
 async def _rows_with_fallback(session, department_id, chief_complaint_id, gender, band, limit):
-    """(rows, dataset info, level) — the complaint's dataset, else the department's; (.., None, None) if none."""
+    """(rows, dataset info, level, step) — the complaint's dataset, else the department's; the filter relaxed
+    step by step until MIN_KEYWORDS rows (or the whole dataset) are there; (.., None, None, None) if no data."""
+    need = min(MIN_KEYWORDS, limit) if limit is not None else MIN_KEYWORDS
     for cc in ([chief_complaint_id, None] if chief_complaint_id else [None]):
-        rows = await _select_rows(session, department_id, cc, gender, band, limit)
-        if rows:
-            return rows, (rows[0][0], rows[0][1], rows[0][2]), "chief_complaint" if cc else "department"
+        level = "chief_complaint" if cc else "department"
         info = await _dataset_info(session, department_id, cc)
-        if info is not None:  # the dataset exists; the filters left nothing
-            return [], tuple(info), "chief_complaint" if cc else "department"
-    return [], None, None
+        if info is None:
+            continue
+        rows: list = []
+        step = "none"
+        for step in _steps(gender, band):
+            rows = await _select_rows(session, department_id, cc, gender, band, limit, step)
+            if len(rows) >= need:
+                break
+        return rows, tuple(info), level, step
+    return [], None, None, None
 
 
 async def dataset_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None) -> list:
@@ -193,7 +236,9 @@ async def top_keywords(
     limit: int = 15,
 ) -> list[dict]:
     """Keywords for the persona prompt: gender share >= 40 %, age-band share >= 15 %, the most co-searched
-    (overlap × gender share × age share) first; the department's dataset when the complaint has none."""
+    (overlap × gender share × age share) first; the department's dataset when the complaint has none. When
+    that leaves fewer than MIN_KEYWORDS, the age filter relaxes (``STEPS``); each item says which step
+    (``match``) was used."""
     gender = _norm_gender(gender)
     band = age_band(age)
     cache = await _fresh_cache(session)
@@ -201,8 +246,8 @@ async def top_keywords(
     cached = cache.results.get_item(key)
     if cached is not _MISSING:
         return [dict(item) for item in cached]
-    rows, _info, _level = await _rows_with_fallback(session, department_id, chief_complaint_id, gender, band,
-                                                    max(1, limit))
+    rows, _info, _level, step = await _rows_with_fallback(session, department_id, chief_complaint_id, gender,
+                                                          band, max(1, limit))
     items = tuple(
         {
             "keyword": r[4],
@@ -211,6 +256,7 @@ async def top_keywords(
             "days": round(float(r[8]), 3),
             "category": r[9],
             "estimated_volume": round(r[5] * r[10] * r[11] / 10000.0),
+            "match": step,
         }
         for r in rows
     )
@@ -294,7 +340,8 @@ async def timeline(
     cached = cache.timelines.get_item(key)
     if cached is not _MISSING:
         return cached
-    rows, info, level = await _rows_with_fallback(session, department_id, chief_complaint_id, gender, band, None)
+    rows, info, level, step = await _rows_with_fallback(session, department_id, chief_complaint_id, gender, band,
+                                                        None)
     if info is None:
         cache.timelines.put(key, None)
         return None
@@ -322,7 +369,9 @@ async def timeline(
             "age_band": band,
             "age_band_label": next((lbl for code, lbl, *_ in AGE_BANDS if code == band), None),
             "min_gender_share": GENDER_MIN_SHARE if gender else None,
-            "min_age_share": AGE_MIN_SHARE if band else None,
+            "min_age_share": AGE_MIN_SHARE if band and step == "band" else None,
+            "step": step,
+            "step_label": STEP_LABELS.get(step or "", ""),
         },
         "series": series,
         "summary": summary,

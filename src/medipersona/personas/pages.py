@@ -161,7 +161,7 @@ def wizard_page(request: Request, user: User, *, section: str | None, values: di
     catalog = get_catalog()
     user_sections = [s for s in catalog.sections if s.id in user.sections]
     active = section if section in {s.id for s in user_sections} else None
-    payload = catalog_payload([active] if active else list(user.sections))
+    payload = catalog_payload([active] if active else list(user.sections), with_data=True)
     departments = payload["departments"]
     groups = [
         {"id": s.id, "name": s.name, "departments": [d for d in departments if d["section"] == s.id]}

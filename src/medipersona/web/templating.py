@@ -44,6 +44,7 @@ def nav_items(user) -> list[dict[str, str]]:
             {"href": "/admin/users", "label": "ユーザー管理"},
             {"href": "/admin/settings", "label": "生成設定"},
             {"href": "/admin/keywords", "label": "キーワードデータ"},
+            {"href": "/admin/catalog", "label": "カタログ"},
             {"href": "/admin/monitoring", "label": "モニタリング"},
         ]
     return items

@@ -102,6 +102,9 @@
     if (f.gender) { filters.push(f.gender === "female" ? "女性" : "男性"); }
     if (f.age_band_label) { filters.push(f.age_band_label); }
     legend.appendChild(document.createTextNode("　絞り込み：" + (filters.length ? filters.join("・") : "なし")));
+    if (f.step && f.step !== "band" && f.step_label) {
+      legend.appendChild(document.createTextNode("（データが少ないため" + f.step_label + "）"));
+    }
     if (data.dataset && data.dataset.is_sample) {
       legend.appendChild(document.createTextNode("　"));
       legend.appendChild(el("span", "架空のサンプルデータ", "badge"));

@@ -160,16 +160,29 @@
     if (age.value === "100") { months.value = "0"; months.disabled = true; } else { months.disabled = false; }
   }
 
+  // Names compared as the server does (NFKC: full/half width, no spaces, case-folded).
+  function nameKey(text) {
+    var t = String(text || "");
+    if (t.normalize) { t = t.normalize("NFKC"); }
+    return t.replace(/[\s\u3000]+/g, "").toLowerCase();
+  }
+
   function filterTiles(input) {
     var kind = input.getAttribute("data-filter-target");
-    var needle = input.value.trim().toLowerCase();
+    var needle = nameKey(input.value);
     var tiles = kind === "complaint" ? $all(".complaint-group label.tile") : $all('[data-filter-item="' + kind + '"]');
+    var dep = radioValue("department");
+    var shown = 0;
     tiles.forEach(function (tile) {
       var title = tile.querySelector(".tile__title");
-      var text = (title ? title.textContent : "").toLowerCase();
-      var match = !needle || text.indexOf(needle) !== -1;
+      var match = !needle || nameKey(title ? title.textContent : "").indexOf(needle) !== -1;
       tile.hidden = !match;
+      if (match && (kind !== "complaint" || complaintDepartment(tile.querySelector("input")) === dep)) { shown += 1; }
     });
+    if (kind === "complaint") {
+      var none = $("[data-no-match]");
+      if (none) { var hide = shown > 0 || !dep; none.hidden = hide; none.classList.toggle("hidden", hide); }
+    }
   }
   $all("[data-filter-target]").forEach(function (input) {
     input.addEventListener("input", function () { filterTiles(input); });

@@ -1,0 +1,428 @@
+"""Changes to the catalog in the database: the seed from catalog.json, entries added by imports, admin edits.
+
+Every change runs in ONE transaction that also bumps ``catalog_state.version``; the worker that made it reloads
+its snapshot at once, every other worker within ``service.CHECK_INTERVAL`` (its watcher compares the version).
+Ids of new entries are derived from the normalised name (``new_department_id``/``new_complaint_id``): the same
+export imported on two instances, or twice, names the same entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from medipersona.catalog.models import CatalogComplaint, CatalogDepartment, CatalogState
+from medipersona.catalog.service import (
+    Catalog,
+    bundled_raw,
+    complaint_attributes,
+    load_catalog,
+    normalize_name,
+)
+from medipersona.db import Database, utcnow
+from medipersona.errors import Conflict, InvalidInput, NotFound
+
+log = logging.getLogger("medipersona.catalog")
+
+SECTION_IDS = ("medical", "dental", "others")
+MAX_NAME_LENGTH = 60
+DEP = CatalogDepartment.__table__
+CC = CatalogComplaint.__table__
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
+
+
+def new_department_id(name: str) -> str:
+    """The id of a department added by name: the same on every instance and every re-import."""
+    return f"dep_{_digest(normalize_name(name))}"
+
+
+def new_complaint_id(department_id: str, name: str) -> str:
+    return f"{department_id}.cc_{_digest(normalize_name(name))}"
+
+
+def infer_section(department_name: str) -> str:
+    """歯 in the name → dental (歯科), else medical (医科); the admin can move it."""
+    return "dental" if "歯" in department_name else "medical"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Seed (migration 0011) and bundled attribute values (every migrate)
+
+
+def seed_rows(raw: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """catalog.json as table rows (departments, complaints), ids unchanged, in file order. Reads whatever
+    complaint attributes the file has (``complaint_attributes``)."""
+    raw = raw or bundled_raw()
+    now = utcnow()
+    deps, ccs = [], []
+    for i, d in enumerate(raw["departments"]):
+        deps.append({"id": d["id"], "name": d["name"], "name_key": normalize_name(d["name"]), "section": d["section"],
+                     "search_terms": list(d.get("search_terms", ())), "hidden": bool(d.get("hidden", False)),
+                     "sort_order": i, "origin": "bundled", "aliases": [], "created_at": now, "updated_at": now})
+        for j, c in enumerate(d["chief_complaints"]):
+            ccs.append({"id": c["id"], "department_id": d["id"], "name": c["name"],
+                        "name_key": normalize_name(c["name"]), **complaint_attributes(c, d),
+                        "hidden": bool(c.get("hidden", False)), "sort_order": j, "origin": "bundled", "aliases": [],
+                        "created_at": now, "updated_at": now})
+    return deps, ccs
+
+
+async def bump(conn) -> None:
+    state = CatalogState.__table__
+    result = await conn.execute(update(state).where(state.c.id == 1)
+                                .values(version=state.c.version + 1, token=secrets.token_hex(8)))
+    if not result.rowcount:
+        await conn.execute(insert(state).values(id=1, version=1, token=secrets.token_hex(8)))
+
+
+async def sync_bundled(db: Database) -> int:
+    """Run by every ``migrate``: bundled entries missing from the database are added, and the attribute values
+    of bundled complaints (sexes, ages, kind, pediatric, extra) follow catalog.json. Names, sections, hidden
+    flags and order stay as the admin set them. Returns the number of changed rows."""
+    deps, ccs = seed_rows()
+    changed = 0
+    async with db.engine.begin() as conn:
+        have_deps = {r.id for r in await conn.execute(select(DEP.c.id))}
+        have = {r.id: r for r in await conn.execute(
+            select(CC.c.id, CC.c.origin, *[CC.c[a] for a in (*ATTRS, "extra")]))}
+        new_deps = [d for d in deps if d["id"] not in have_deps]
+        new_ccs = [c for c in ccs if c["id"] not in have and c["department_id"] in (have_deps | {d["id"] for d in new_deps})]
+        # A bundled complaint merged away by the admin is an alias of its target: never re-added.
+        merged = set()
+        for r in await conn.execute(select(CC.c.department_id, CC.c.aliases)):
+            merged.update((r.department_id, key) for key in (r.aliases or ()))
+        new_ccs = [c for c in new_ccs if (c["department_id"], c["name_key"]) not in merged]
+        if new_deps:
+            await conn.execute(insert(DEP), new_deps)
+        if new_ccs:
+            await conn.execute(insert(CC), new_ccs)
+        changed += len(new_deps) + len(new_ccs)
+        for c in ccs:
+            row = have.get(c["id"])
+            if row is None or row.origin != "bundled":
+                continue
+            values = {a: c[a] for a in (*ATTRS, "extra") if _differs(getattr(row, a), c[a])}
+            if values:
+                await conn.execute(update(CC).where(CC.c.id == c["id"]).values(**values))
+                changed += 1
+        if changed:
+            await bump(conn)
+    if changed:
+        await load_catalog(db, force=True)
+    return changed
+
+
+ATTRS = ("sexes", "age_min", "age_max", "kind", "pediatric")
+
+
+def _differs(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return list(a or ()) != list(b or ())
+    return a != b
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Entries added by an import
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """A department or complaint an import needs. ``kind``: department | chief_complaint."""
+
+    kind: str
+    id: str
+    name: str
+    department_id: str
+    department_name: str
+    section: str = "medical"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id, "name": self.name, "department_id": self.department_id,
+                "department": self.department_name, "section": self.section}
+
+    def describe(self) -> str:
+        if self.kind == "department":
+            return f"診療科「{self.name}」"
+        return f"主訴「{self.name}」（{self.department_name}）"
+
+
+async def ensure_entries(db: Database, entries: list[NewEntry]) -> list[NewEntry]:
+    """Add the entries that do not exist yet (by id), in one transaction. Returns the ones this call added
+    (another instance may have added some a moment earlier: those are not reported twice)."""
+    if not entries:
+        return []
+    for attempt in range(2):
+        try:
+            added = await _insert_entries(db, entries)
+            break
+        except IntegrityError:  # a concurrent import added the same entry: read again
+            if attempt:
+                raise
+    if added:
+        await load_catalog(db, force=True)
+    return added
+
+
+async def _insert_entries(db: Database, entries: list[NewEntry]) -> list[NewEntry]:
+    unique = list({e.id: e for e in entries}.values())
+    async with db.engine.begin() as conn:
+        dep_ids = {e.id for e in unique if e.kind == "department"}
+        cc_ids = {e.id for e in unique if e.kind == "chief_complaint"}
+        have_deps = {r.id for r in await conn.execute(select(DEP.c.id).where(DEP.c.id.in_(dep_ids)))} if dep_ids else set()
+        have_ccs = {r.id for r in await conn.execute(select(CC.c.id).where(CC.c.id.in_(cc_ids)))} if cc_ids else set()
+        added = [e for e in unique if e.id not in (have_deps if e.kind == "department" else have_ccs)]
+        if not added:
+            return []
+        now = utcnow()
+        next_dep = (await conn.scalar(select(func.max(DEP.c.sort_order)))) or 0
+        dep_rows = []
+        for e in added:
+            if e.kind == "department":
+                next_dep += 1
+                dep_rows.append({"id": e.id, "name": e.name, "name_key": normalize_name(e.name), "section": e.section,
+                                 "search_terms": [], "hidden": False, "sort_order": next_dep, "origin": "import",
+                                 "aliases": [], "created_at": now, "updated_at": now})
+        if dep_rows:
+            await conn.execute(insert(DEP), dep_rows)
+        cc_rows = []
+        orders: dict[str, int] = {}
+        for e in added:
+            if e.kind != "chief_complaint":
+                continue
+            if e.department_id not in orders:
+                orders[e.department_id] = (await conn.scalar(
+                    select(func.max(CC.c.sort_order)).where(CC.c.department_id == e.department_id))) or 0
+            orders[e.department_id] += 1
+            cc_rows.append(_complaint_row(e.id, e.department_id, e.name, orders[e.department_id], "import", now))
+        if cc_rows:
+            await conn.execute(insert(CC), cc_rows)
+        await bump(conn)
+    return added
+
+
+def _complaint_row(cc_id: str, department_id: str, name: str, order: int, origin: str, now) -> dict:
+    return {"id": cc_id, "department_id": department_id, "name": name, "name_key": normalize_name(name),
+            "sexes": [], "age_min": 0, "age_max": 100, "kind": "procedure" if origin == "import" else "symptom",
+            "pediatric": False, "hidden": False, "sort_order": order, "origin": origin, "aliases": [], "extra": {},
+            "created_at": now, "updated_at": now}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Admin edits
+
+
+def clean_name(name: str, label: str = "名前") -> str:
+    text = " ".join((name or "").split())
+    if not text:
+        raise InvalidInput(f"{label}を入力してください。", fields=[{"field": "name", "message": f"{label}を入力してください。"}])
+    if len(text) > MAX_NAME_LENGTH:
+        message = f"{label}は{MAX_NAME_LENGTH}文字以内で入力してください。"
+        raise InvalidInput(message, fields=[{"field": "name", "message": message}])
+    return text
+
+
+def _check_section(section: str) -> str:
+    if section not in SECTION_IDS:
+        raise InvalidInput("区分は 医科・歯科・その他 から選んでください。",
+                           fields=[{"field": "section", "message": "区分を選んでください。"}])
+    return section
+
+
+async def _department_row(conn, department_id: str):
+    row = (await conn.execute(select(DEP).where(DEP.c.id == department_id))).mappings().first()
+    if row is None:
+        raise NotFound("診療科が見つかりません。", code="department_not_found")
+    return row
+
+
+async def _complaint_row_of(conn, complaint_id: str):
+    row = (await conn.execute(select(CC).where(CC.c.id == complaint_id))).mappings().first()
+    if row is None:
+        raise NotFound("主訴が見つかりません。", code="complaint_not_found")
+    return row
+
+
+async def _name_taken_department(conn, key: str, except_id: str | None = None) -> bool:
+    for r in await conn.execute(select(DEP.c.id, DEP.c.name_key, DEP.c.aliases)):
+        if r.id != except_id and (r.name_key == key or key in (r.aliases or ())):
+            return True
+    return False
+
+
+async def _name_taken_complaint(conn, department_id: str, key: str, except_id: str | None = None) -> bool:
+    for r in await conn.execute(select(CC.c.id, CC.c.name_key, CC.c.aliases).where(CC.c.department_id == department_id)):
+        if r.id != except_id and (r.name_key == key or key in (r.aliases or ())):
+            return True
+    return False
+
+
+async def _finish(db: Database) -> Catalog:
+    return await load_catalog(db, force=True)
+
+
+async def add_department(db: Database, name: str, section: str) -> str:
+    name = clean_name(name, "診療科名")
+    _check_section(section)
+    key = normalize_name(name)
+    async with db.engine.begin() as conn:
+        if await _name_taken_department(conn, key):
+            raise Conflict(f"診療科「{name}」は既にあります。", code="duplicate_name")
+        dep_id = new_department_id(name)
+        if (await conn.execute(select(DEP.c.id).where(DEP.c.id == dep_id))).first():
+            dep_id = f"{dep_id}_{secrets.token_hex(2)}"
+        order = ((await conn.scalar(select(func.max(DEP.c.sort_order)))) or 0) + 1
+        now = utcnow()
+        await conn.execute(insert(DEP).values(id=dep_id, name=name, name_key=key, section=section, search_terms=[],
+                                              hidden=False, sort_order=order, origin="admin", aliases=[],
+                                              created_at=now, updated_at=now))
+        await bump(conn)
+    await _finish(db)
+    return dep_id
+
+
+async def add_complaint(db: Database, department_id: str, name: str) -> str:
+    name = clean_name(name, "主訴名")
+    key = normalize_name(name)
+    async with db.engine.begin() as conn:
+        await _department_row(conn, department_id)
+        if await _name_taken_complaint(conn, department_id, key):
+            raise Conflict(f"主訴「{name}」はこの診療科に既にあります。", code="duplicate_name")
+        cc_id = new_complaint_id(department_id, name)
+        if (await conn.execute(select(CC.c.id).where(CC.c.id == cc_id))).first():
+            cc_id = f"{cc_id}_{secrets.token_hex(2)}"
+        order = ((await conn.scalar(select(func.max(CC.c.sort_order)).where(CC.c.department_id == department_id)))
+                 or 0) + 1
+        await conn.execute(insert(CC).values(**_complaint_row(cc_id, department_id, name, order, "admin", utcnow())))
+        await bump(conn)
+    await _finish(db)
+    return cc_id
+
+
+async def rename(db: Database, kind: str, entry_id: str, name: str) -> None:
+    """Rename a department or complaint; the former name stays an alias (a re-import of an old file matches)."""
+    is_dep = kind == "department"
+    name = clean_name(name, "診療科名" if is_dep else "主訴名")
+    key = normalize_name(name)
+    async with db.engine.begin() as conn:
+        row = await (_department_row(conn, entry_id) if is_dep else _complaint_row_of(conn, entry_id))
+        taken = (await _name_taken_department(conn, key, entry_id) if is_dep
+                 else await _name_taken_complaint(conn, row["department_id"], key, entry_id))
+        if taken:
+            raise Conflict(f"「{name}」は既にあります。統合する場合は「統合」を使ってください。", code="duplicate_name")
+        aliases = [a for a in (row["aliases"] or ()) if a != key]
+        if row["name_key"] != key and row["name_key"] not in aliases:
+            aliases.append(row["name_key"])
+        table = DEP if is_dep else CC
+        await conn.execute(update(table).where(table.c.id == entry_id)
+                           .values(name=name, name_key=key, aliases=aliases, updated_at=utcnow()))
+        await bump(conn)
+    await _finish(db)
+
+
+async def set_hidden(db: Database, kind: str, entry_id: str, hidden: bool) -> None:
+    is_dep = kind == "department"
+    async with db.engine.begin() as conn:
+        await (_department_row(conn, entry_id) if is_dep else _complaint_row_of(conn, entry_id))
+        table = DEP if is_dep else CC
+        await conn.execute(update(table).where(table.c.id == entry_id).values(hidden=hidden, updated_at=utcnow()))
+        await bump(conn)
+    await _finish(db)
+
+
+async def move_department(db: Database, department_id: str, section: str) -> None:
+    _check_section(section)
+    async with db.engine.begin() as conn:
+        await _department_row(conn, department_id)
+        await conn.execute(update(DEP).where(DEP.c.id == department_id).values(section=section, updated_at=utcnow()))
+        await bump(conn)
+    await _finish(db)
+
+
+async def merge_complaint(db: Database, source_id: str, target_id: str) -> dict[str, int]:
+    """Merge a complaint into another of the same department: its personas and persona sets point to the
+    target, its keyword rows join the target's dataset (keywords the target already has are dropped; when the
+    target has no data, the dataset simply moves), its names become aliases of the target, the source is gone.
+    One transaction. Returns counts for the message."""
+    from medipersona.keywords.importer import bump_keyword_version
+    from medipersona.keywords.models import KeywordDataset, KeywordRow, scope_key
+    from medipersona.persona_sets.models import PersonaSet
+    from medipersona.personas.models import Persona
+
+    if source_id == target_id:
+        raise InvalidInput("統合先には別の主訴を選んでください。",
+                           fields=[{"field": "target_id", "message": "統合先には別の主訴を選んでください。"}])
+    ds = KeywordDataset.__table__
+    kr = KeywordRow.__table__
+    async with db.engine.begin() as conn:
+        source = await _complaint_row_of(conn, source_id)
+        target = await _complaint_row_of(conn, target_id)
+        if source["department_id"] != target["department_id"]:
+            raise InvalidInput("統合先は同じ診療科の主訴を選んでください。",
+                               fields=[{"field": "target_id", "message": "同じ診療科の主訴を選んでください。"}])
+        dep_id = source["department_id"]
+        personas = (await conn.execute(update(Persona.__table__)
+                                       .where(Persona.__table__.c.chief_complaint_id == source_id)
+                                       .values(chief_complaint_id=target_id))).rowcount
+        await conn.execute(update(PersonaSet.__table__).where(PersonaSet.__table__.c.chief_complaint_id == source_id)
+                           .values(chief_complaint_id=target_id))
+        src_ds = (await conn.execute(select(ds.c.id, ds.c.row_count).where(ds.c.scope == scope_key(dep_id, source_id)))).first()
+        dst_ds = (await conn.execute(select(ds.c.id).where(ds.c.scope == scope_key(dep_id, target_id)))).first()
+        moved_rows = 0
+        if src_ds is not None and dst_ds is None:
+            await conn.execute(update(ds).where(ds.c.id == src_ds.id)
+                               .values(scope=scope_key(dep_id, target_id), chief_complaint_id=target_id))
+            moved_rows = src_ds.row_count
+        elif src_ds is not None:
+            existing = select(kr.c.keyword).where(kr.c.dataset_id == dst_ds.id).scalar_subquery()
+            await conn.execute(delete(kr).where(kr.c.dataset_id == src_ds.id, kr.c.keyword.in_(existing)))
+            moved_rows = (await conn.execute(update(kr).where(kr.c.dataset_id == src_ds.id)
+                                             .values(dataset_id=dst_ds.id))).rowcount
+            total = await conn.scalar(select(func.count()).select_from(kr).where(kr.c.dataset_id == dst_ds.id))
+            await conn.execute(update(ds).where(ds.c.id == dst_ds.id).values(row_count=total, imported_at=utcnow()))
+            await conn.execute(delete(ds).where(ds.c.id == src_ds.id))
+        aliases = list(target["aliases"] or ())
+        for key in (source["name_key"], *(source["aliases"] or ())):
+            if key not in aliases and key != target["name_key"]:
+                aliases.append(key)
+        await conn.execute(delete(CC).where(CC.c.id == source_id))
+        await conn.execute(update(CC).where(CC.c.id == target_id).values(aliases=aliases, updated_at=utcnow()))
+        await bump(conn)
+        if src_ds is not None:
+            await bump_keyword_version(conn)
+    if src_ds is not None:
+        from medipersona.keywords.store import invalidate_local
+
+        invalidate_local(db)
+    await _finish(db)
+    return {"personas": personas, "rows": moved_rows}
+
+
+async def department_status(db: Database) -> list[dict[str, Any]]:
+    """Every department and complaint (hidden ones too) with its data status, for the admin page and API."""
+    catalog = await load_catalog(db, force=True)
+    out = []
+    for d in catalog.departments:
+        dep_data = catalog.data_status(d.id)
+        complaints = []
+        for c in d.chief_complaints:
+            st = catalog.data_status(d.id, c.id)
+            complaints.append({"id": c.id, "name": c.name, "hidden": c.hidden, "rows": st.rows if st else 0,
+                               "imported_at": st.imported_at if st else None,
+                               "is_sample": st.is_sample if st else False})
+        out.append({"id": d.id, "name": d.name, "section": d.section, "section_name": catalog.section_name(d.section),
+                    "hidden": d.hidden, "rows": dep_data.rows if dep_data else 0,
+                    "imported_at": dep_data.imported_at if dep_data else None,
+                    "is_sample": dep_data.is_sample if dep_data else False,
+                    "complaint_rows": sum(c["rows"] for c in complaints),
+                    "with_data": sum(1 for c in complaints if c["rows"]),
+                    "chief_complaints": complaints})
+    return out
