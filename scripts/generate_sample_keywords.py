@@ -116,6 +116,37 @@ PROFILES: dict[str, tuple[int, tuple[int, ...]]] = {
 }
 
 
+# Complaints whose patients are mostly older (or younger) than their department's: age-band weights (10s..70+),
+# shaped like real exports (e.g. 高血圧: 50代 21 %, 60代 14 %, 70代以上 12 % of co-searchers).
+COMPLAINT_AGES: dict[str, tuple[int, ...]] = {
+    "白内障": (1, 3, 5, 10, 20, 30, 31),
+    "緑内障": (1, 4, 8, 15, 24, 26, 22),
+    "高血圧": (2, 8, 10, 17, 24, 21, 18),
+    "加齢黄斑変性": (1, 2, 4, 9, 20, 30, 34),
+    "骨粗鬆症": (1, 3, 5, 10, 20, 29, 32),
+    "入れ歯": (1, 3, 5, 10, 20, 29, 32),
+    "糖尿病": (1, 6, 10, 18, 25, 22, 18),
+    "ニキビ": (30, 32, 18, 10, 6, 3, 1),
+}
+
+
+def _complaint_profile(profile: tuple[int, tuple[int, ...]], cc) -> tuple[int, tuple[int, ...]]:
+    """The department's profile, its ages shaped by the complaint: COMPLAINT_AGES, else the catalog's typical
+    age range (bands outside it weigh a quarter)."""
+    from medipersona.catalog.labels import AGE_BANDS
+
+    female, ages = profile
+    if cc.name in COMPLAINT_AGES:
+        return female, COMPLAINT_AGES[cc.name]
+    if (cc.age_min, cc.age_max) == (0, 100):
+        return profile
+    shaped = tuple(
+        w if (lo or 0) <= cc.age_max and (hi if hi is not None else 200) >= cc.age_min else max(1, round(w / 4))
+        for w, (_code, _label, lo, hi) in zip(ages, AGE_BANDS)
+    )
+    return female, shaped
+
+
 def _rng(*names: str) -> random.Random:
     return random.Random(zlib.crc32("/".join(names).encode("utf-8")))
 
@@ -171,7 +202,8 @@ def generate() -> dict[str, bytes]:
             rng = _rng(dept.name, cc.name)
             chosen = rng.sample(TEMPLATES, min(ROWS_PER_COMPLAINT, len(TEMPLATES)))
             keywords = [(t.format(c=cc.name), r) for t, r in chosen]
-            files[f"{TOP_DIR}/{dept.name}/主訴/{cc.name}_全体.csv"] = _csv_bytes(_rows(rng, keywords, profile, 1.0))
+            files[f"{TOP_DIR}/{dept.name}/主訴/{cc.name}_全体.csv"] = _csv_bytes(
+                _rows(rng, keywords, _complaint_profile(profile, cc), 1.0))
     return files
 
 

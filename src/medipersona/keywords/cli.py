@@ -1,5 +1,6 @@
 """``medipersona import-keywords PATH``: import a CSV, a zip or a folder tree of keyword exports.
 
+Departments and complaints the catalog lacks are added to it (新規追加, listed as ``added``), never rejected.
 Exit codes: 0 every file imported; 1 some files rejected (the others imported; each rejection printed with file,
 line and reason); 2 usage error or unreadable path.
 """
@@ -48,8 +49,15 @@ def run(args: argparse.Namespace) -> int:
             await db.dispose()
         elapsed = time.perf_counter() - started
         verb = "valid (dry run, nothing written)" if args.check else "imported"
+        added = report.added
+        if added and args.quiet:
+            for entry in added:
+                what = "診療科" if entry["kind"] == "department" else "主訴"
+                where = "" if entry["kind"] == "department" else f"（{entry['department']}）"
+                print(f"added     {what}「{entry['name']}」{where}", flush=True)
+        verb_added = "to add to the catalog (新規追加)" if args.check else "added to the catalog (新規追加)"
         print(f"{len(report.imported)} files {verb} ({report.row_count} rows, {elapsed:.1f} s), "
-              f"{len(report.rejected)} rejected", flush=True)
+              f"{len(report.rejected)} rejected, {len(added)} {verb_added}", flush=True)
         return 0 if report.ok else 1
 
     return asyncio.run(main())
