@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -163,10 +165,27 @@ async def get_timeline(
     gender: GenderQuery = None,
     age: AgeQuery = None,
     max_points: Annotated[int, Query(ge=1, le=1000)] = 300,
-) -> dict:
+) -> Response:
     """The timeline series and summary (PRODUCT.md §3) for a department / 主訴, gender and age."""
     dep, cc = resolve_scope(user, department, chief_complaint)
-    return await timeline_payload(session, dep, cc, gender, age, max_points)
+    result = await store.timeline(session, dep.id, cc.id if cc else None, gender=gender, age=age,
+                                  max_points=max_points)
+    if result is None:
+        return await timeline_payload(session, dep, cc, gender, age, max_points)  # the 404
+    # The store caches the result; its JSON is serialised once per cached result (hundreds of points).
+    key = (id(result), dep.id, dep.name, cc.id if cc else None, cc.name if cc else None)
+    cached = _timeline_json.get(key)
+    if cached is None or cached[0] is not result:
+        body = json.dumps({"department": {"id": dep.id, "name": dep.name},
+                           "chief_complaint": {"id": cc.id, "name": cc.name} if cc else None, **result},
+                          ensure_ascii=False, separators=(",", ":")).encode()
+        cached = _timeline_json[key] = (result, body)
+        while len(_timeline_json) > 64:
+            _timeline_json.pop(next(iter(_timeline_json)))
+    return Response(cached[1], media_type="application/json")
+
+
+_timeline_json: dict[tuple, tuple[dict, bytes]] = {}
 
 
 def chart_title(dep, cc) -> str:

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import literal, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS, age_band
@@ -138,12 +138,6 @@ STEP_LABELS: dict[str, str] = {
 }
 
 
-def _steps(gender: str | None, band: str | None) -> tuple[str, ...]:
-    if band is not None:
-        return STEPS if gender else ("band", "neighbours", "all_ages")
-    return ("all_ages", "unfiltered") if gender else ("none",)
-
-
 def _share_columns(gender: str | None, band: str | None):
     g = {"male": _KR.male, "female": _KR.female}.get(gender or "")
     a = _KR[AGE_COLUMNS[BAND_INDEX[band]]] if band else None
@@ -159,68 +153,117 @@ def _neighbour_share(band: str):
     return total
 
 
-async def _select_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
-                       gender: str | None, band: str | None, limit: int | None, step: str = "band") -> list:
-    """Filtered rows of one dataset in ONE statement (a consistent snapshot even during a re-import).
-    Columns: dataset id, is_sample, source_file, rank, keyword, volume, overlap, lift, days, category,
-    gender share, age share. ``step``: how far the age (and gender) filter is relaxed (``STEPS``). ``limit``:
-    the top rows by estimated overlap (overlap × gender share × age weight).
-    Core table columns (not ORM attributes): no ORM row processing on the hot path."""
+_RANK_STEPS = {0: "band", 1: "neighbours", 2: "all_ages", 3: "unfiltered"}
+
+
+def _step_rank(gender: str | None, band: str | None):
+    """How strict a filter a row passes: 0 band (the persona's band >= 15 %), 1 neighbours (its band and the
+    neighbouring ones together >= 15 %), 2 any age (gender >= 40 % only), 3 neither (as SQL)."""
+    g, a = _share_columns(gender, band)
+    g_ok = g >= GENDER_MIN_SHARE if g is not None else None
+    whens = []
+    if a is not None:
+        neighbours = _neighbour_share(band)
+        whens.append(((a >= AGE_MIN_SHARE) if g_ok is None else (g_ok & (a >= AGE_MIN_SHARE)), 0))
+        whens.append(((a + neighbours >= AGE_MIN_SHARE) if g_ok is None
+                      else (g_ok & (a + neighbours >= AGE_MIN_SHARE)), 1))
+    if g_ok is not None:
+        whens.append((g_ok, 2))
+        return case(*whens, else_=3)
+    return case(*whens, else_=2) if whens else literal(2)
+
+
+def _base_select(department_id: str, chief_complaint_id: str | None, gender: str | None, band: str | None):
     g, a = _share_columns(gender, band)
     g_col = g if g is not None else literal(100.0)
     a_col = a if a is not None else literal(100.0)
+    step_rank = _step_rank(gender, band)
     stmt = (
         select(_DS.id, _DS.is_sample, _DS.source_file, _KR.rank, _KR.keyword, _KR.volume, _KR.overlap, _KR.lift,
-               _KR.days, _KR.category, g_col, a_col)
+               _KR.days, _KR.category, g_col, a_col, step_rank)
         .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, _KR.dataset_id == _DS.id))
         .where(_scope_condition(department_id, chief_complaint_id))
     )
-    weight = a
-    if g is not None and step != "unfiltered":
-        stmt = stmt.where(g >= GENDER_MIN_SHARE)
-    if a is not None:
-        neighbours = _neighbour_share(band)
-        if step == "band":
-            stmt = stmt.where(a >= AGE_MIN_SHARE)
-        elif step == "neighbours":
-            stmt = stmt.where(a + neighbours >= AGE_MIN_SHARE)
-        weight = a if step == "band" else a + neighbours * 0.5
+    return stmt, step_rank
+
+
+async def _select_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
+                       gender: str | None, band: str | None, limit: int | None, max_rank: int | None = None) -> list:
+    """The rows of one dataset in ONE statement (a consistent snapshot even during a re-import), each with the
+    strictest filter step it passes (``_step_rank``). Columns: dataset id, is_sample, source_file, rank, keyword,
+    volume, overlap, lift, days, category, gender share, age share, step rank. ``limit``: the top rows by step,
+    then estimated overlap (overlap × gender share × age weight); ``max_rank``: only rows of that step or
+    stricter. Core table columns (not ORM attributes): no ORM row processing on the hot path."""
+    g, a = _share_columns(gender, band)
+    stmt, step_rank = _base_select(department_id, chief_complaint_id, gender, band)
+    if max_rank is not None and max_rank < 3:
+        stmt = stmt.where(step_rank <= max_rank)
     if limit is not None:
-        score = _KR.overlap * (g if g is not None else 100.0) * (weight if weight is not None else 100.0)
-        stmt = stmt.order_by(score.desc(), _KR.rank).limit(limit)
+        weight = a if a is not None else literal(100.0)
+        if a is not None:
+            # The persona's band share alone for rows of its band; neighbours weigh half beyond it.
+            weight = case((a >= AGE_MIN_SHARE, a), else_=a + _neighbour_share(band) * 0.5)
+        score = _KR.overlap * (g if g is not None else 100.0) * weight
+        stmt = stmt.order_by(step_rank, score.desc(), _KR.rank).limit(limit)
     connection = await session.connection()
     return list((await connection.execute(stmt)).all())
 
 
-async def _dataset_info(session: AsyncSession, department_id: str, chief_complaint_id: str | None):
+async def _step_counts(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
+                       gender: str | None, band: str | None) -> list[int]:
+    """How many rows of the dataset pass each step (an aggregate: no rows leave the database)."""
+    step_rank = _step_rank(gender, band).label("step_rank")
+    stmt = (select(step_rank, func.count())
+            .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, _KR.dataset_id == _DS.id))
+            .where(_scope_condition(department_id, chief_complaint_id))
+            .group_by(step_rank))
+    counts = [0, 0, 0, 0]
     connection = await session.connection()
-    return (await connection.execute(
-        select(_DS.id, _DS.is_sample, _DS.source_file).where(_scope_condition(department_id, chief_complaint_id))
-    )).first()
+    for rank, count in (await connection.execute(stmt)).all():
+        counts[int(rank)] += count
+    return counts
+
+
+def _choose(counts: list[int], need: int) -> int:
+    """The strictest step with at least ``need`` rows (else every row)."""
+    total = 0
+    for rank in range(4):
+        total += counts[rank]
+        if total >= need:
+            return rank
+    return max((rank for rank in range(4) if counts[rank]), default=3)
 
 
 async def _rows_with_fallback(session, department_id, chief_complaint_id, gender, band, limit):
     """(rows, dataset info, level, step) — the complaint's dataset, else the department's; the filter relaxed
-    step by step until MIN_KEYWORDS rows (or the whole dataset) are there; (.., None, None, None) if no data."""
+    step by step (``STEPS``) until MIN_KEYWORDS rows (or the whole dataset) pass; (.., None, None, None) when
+    there is no data. Prompt lists (``limit``): one SELECT ordered by step; timelines: an aggregate count per
+    step, then one SELECT of the rows of the chosen step."""
     need = min(MIN_KEYWORDS, limit) if limit is not None else MIN_KEYWORDS
     for cc in ([chief_complaint_id, None] if chief_complaint_id else [None]):
-        level = "chief_complaint" if cc else "department"
-        info = await _dataset_info(session, department_id, cc)
-        if info is None:
-            continue
-        rows: list = []
-        step = "none"
-        for step in _steps(gender, band):
-            rows = await _select_rows(session, department_id, cc, gender, band, limit, step)
-            if len(rows) >= need:
-                break
-        return rows, tuple(info), level, step
+        if limit is not None:
+            rows = await _select_rows(session, department_id, cc, gender, band, limit)
+            if not rows:  # an imported dataset always has rows: no dataset at this level
+                continue
+            counts = [0, 0, 0, 0]
+            for r in rows:
+                counts[r[12]] += 1
+            chosen = _choose(counts, need)
+            rows = [r for r in rows if r[12] <= chosen]
+        else:
+            counts = await _step_counts(session, department_id, cc, gender, band)
+            if not sum(counts):
+                continue
+            chosen = _choose(counts, need)
+            rows = await _select_rows(session, department_id, cc, gender, band, None, chosen)
+        step = _RANK_STEPS[chosen] if (gender or band) else "none"
+        return rows, (rows[0][0], rows[0][1], rows[0][2]), "chief_complaint" if cc else "department", step
     return [], None, None, None
 
 
 async def dataset_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None) -> list:
     """Every row of one dataset (no filter, no fallback, no cache) — for tests and tools."""
-    return await _select_rows(session, department_id, chief_complaint_id, None, None, None)
+    return [r[:12] for r in await _select_rows(session, department_id, chief_complaint_id, None, None, None)]
 
 
 def _norm_gender(gender: str | None) -> str | None:
