@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from medipersona.catalog.service import bundled_catalog, load_catalog  # noqa: E402
+from medipersona.catalog.service import bundled_catalog, load_catalog, normalize_name  # noqa: E402
 from medipersona.db import Database  # noqa: E402
 from medipersona.keywords import store  # noqa: E402
 from medipersona.keywords.importer import import_path  # noqa: E402
@@ -81,7 +81,9 @@ def build_corpus(root: Path, files: int, total_rows: int, seed: int = 11) -> dic
         known = [c.name for c in dep.chief_complaints]
         n_known = min(len(known), n // 2)
         names = rng.sample(known, n_known)
-        extra = [f"{name}" for name in rng.sample(NEW_NAMES, min(len(NEW_NAMES), n - n_known))]
+        known_keys = {normalize_name(k) for k in known}
+        fresh = [name for name in NEW_NAMES if normalize_name(name) not in known_keys]
+        extra = rng.sample(fresh, min(len(fresh), n - n_known))
         while len(names) + len(extra) < n:
             extra.append(f"{dep.name}自費メニュー{len(extra) + 1}")
         new_complaints += len(extra)

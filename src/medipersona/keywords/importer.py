@@ -16,11 +16,14 @@ import csv
 import io
 import logging
 import math
+import multiprocessing
+import os
 import random
 import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from operator import itemgetter
 from pathlib import Path, PurePosixPath
@@ -729,6 +732,61 @@ def _parse_many(sources: list[Source], catalog: Catalog) -> list[ParsedFile | Re
     return out
 
 
+# --------------------------------------------------------------------------------------------------------------
+# Big imports: parsing in worker processes (the CSV parsing is pure Python CPU work; threads share one core)
+
+PROCESS_PARSE_MIN_FILES = 64  # fewer files: parse in a thread (a process pool costs ~1 s to start)
+PARSE_PROCESSES = max(1, min(4, os.cpu_count() or 1))
+
+
+def _parse_blobs(blobs: list[bytes]) -> list[list[tuple] | tuple[str, int | None]]:
+    """In a worker process: decode and parse each file's bytes; a rejection as (reason, line)."""
+    out: list[list[tuple] | tuple[str, int | None]] = []
+    for data in blobs:
+        try:
+            out.append(parse_text(decode(data)))
+        except RejectFile as exc:
+            out.append((exc.reason, exc.line))
+    return out
+
+
+def _read_many(sources: list[Source], catalog: Catalog) -> list[tuple[Department, ChiefComplaint | None, bytes]
+                                                                 | RejectFile]:
+    """In a thread: match each file to the catalog and read its bytes (the parsing happens elsewhere)."""
+    out: list = []
+    for source in sources:
+        try:
+            department, complaint = resolve_target(source, catalog)
+            out.append((department, complaint, source.read()))
+        except RejectFile as exc:
+            out.append(exc)
+    return out
+
+
+def _start_parse_pool() -> ProcessPoolExecutor:
+    # spawn: never fork a process that runs an event loop and threads.
+    return ProcessPoolExecutor(max_workers=PARSE_PROCESSES, mp_context=multiprocessing.get_context("spawn"))
+
+
+async def _parse_in_process(pool: ProcessPoolExecutor, sources: list[Source],
+                            catalog: Catalog) -> list[ParsedFile | RejectFile]:
+    read = await anyio.to_thread.run_sync(_read_many, sources, catalog)
+    blobs = [item[2] for item in read if not isinstance(item, RejectFile)]
+    parsed = iter(await asyncio.get_running_loop().run_in_executor(pool, _parse_blobs, blobs))
+    out: list[ParsedFile | RejectFile] = []
+    for source, item in zip(sources, read):
+        if isinstance(item, RejectFile):
+            out.append(item)
+            continue
+        rows = next(parsed)
+        if isinstance(rows, tuple):
+            out.append(RejectFile(rows[0], rows[1]))
+            continue
+        department, complaint, _data = item
+        out.append(ParsedFile(source.name, department, complaint, rows, new_entries(department, complaint, catalog)))
+    return out
+
+
 async def import_sources(
     db: Database,
     sources: Iterable[Source],
@@ -828,22 +886,32 @@ async def import_sources(
                 await flush()
 
     chunks = [sources[i:i + PARSE_CHUNK] for i in range(0, len(sources), PARSE_CHUNK)]
+    pool = _start_parse_pool() if len(sources) >= PROCESS_PARSE_MIN_FILES and PARSE_PROCESSES > 1 else None
+    depth = PARSE_PROCESSES + 1 if pool is not None else 1
 
-    def parse_next(index: int) -> asyncio.Task | None:
+    def parse_next(index: int) -> asyncio.Future | None:
         if index >= len(chunks):
             return None
+        if pool is not None:
+            return asyncio.ensure_future(_parse_in_process(pool, chunks[index], catalog))
         return asyncio.ensure_future(anyio.to_thread.run_sync(_parse_many, chunks[index], catalog))
 
-    # Pipeline: the next chunk is parsed in a worker thread while this one is written.
-    upcoming = parse_next(0)
+    # Pipeline: the next chunks are parsed (in a thread, or in worker processes for a big import) while this
+    # one is written; results are taken in file order.
+    upcoming = [f for f in (parse_next(i) for i in range(depth)) if f is not None]
     try:
         for index, chunk in enumerate(chunks):
-            parsed_chunk = await upcoming
-            upcoming = parse_next(index + 1)
+            parsed_chunk = await upcoming.pop(0)
+            following = parse_next(index + depth)
+            if following is not None:
+                upcoming.append(following)
             await _accept_chunk(chunk, parsed_chunk)
     finally:
-        if upcoming is not None and not upcoming.done():
-            upcoming.cancel()
+        for future in upcoming:
+            if not future.done():
+                future.cancel()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     await flush()
     if report.imported:
         log.info("keyword import: %d files imported (%d rows), %d rejected",
