@@ -81,7 +81,7 @@ async def test_rename_keeps_old_name_for_reimports(app, admin_client, tmp_path):
 async def page_client(app):
     import httpx
 
-    from tests.conftest import Client
+    from tests.support.helpers import Client
 
     async with Client(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
         await c.login()

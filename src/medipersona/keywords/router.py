@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -171,7 +170,8 @@ async def get_timeline(
     result = await store.timeline(session, dep.id, cc.id if cc else None, gender=gender, age=age,
                                   max_points=max_points)
     if result is None:
-        return await timeline_payload(session, dep, cc, gender, age, max_points)  # the 404
+        raise NotFound(f"「{dep.name}{' / ' + cc.name if cc else ''}」のキーワードデータがありません。"
+                       "管理画面の「キーワードデータ」から取り込んでください。", code="keyword_data_not_found")
     # The store caches the result; its JSON is serialised once per cached result (hundreds of points).
     key = (id(result), dep.id, dep.name, cc.id if cc else None, cc.name if cc else None)
     cached = _timeline_json.get(key)
