@@ -110,7 +110,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         from medipersona.catalog import service as catalog_service
 
-        await catalog_service.load_catalog(db, force=True)
+        try:
+            await catalog_service.load_catalog(db, force=True)
+        except Exception:  # the database is down: start (readyz says 503); the watcher retries
+            log.warning("catalog: database unreachable at start-up, using the bundled catalog for now")
         catalog_watch = asyncio.create_task(catalog_service.watch(db))
         await start_job_runner(app)
         try:

@@ -372,11 +372,14 @@ def reset_current() -> None:
 async def watch(db, interval: float = CHECK_INTERVAL) -> None:
     """Run in each worker (app lifespan): keeps ``get_catalog()`` within ``interval`` of the database."""
     log = logging.getLogger("medipersona.catalog")
+    warned_at = -1e9
     while True:
         try:
             await load_catalog(db)
         except asyncio.CancelledError:
             raise
-        except Exception:  # a database hiccup: keep the last snapshot, try again
-            log.warning("catalog refresh failed", exc_info=True)
+        except Exception:  # a database hiccup: keep the last snapshot, try again (warn once a minute)
+            if time.monotonic() - warned_at > 60:
+                warned_at = time.monotonic()
+                log.warning("catalog refresh failed; keeping the last snapshot", exc_info=True)
         await asyncio.sleep(interval)
