@@ -74,8 +74,31 @@ for _cat, _cues in CATEGORY_CUES.items():
         # A cue listed in two categories belongs to the higher-priority one.
         if key not in _CUE_TO_CATEGORY:
             _CUE_TO_CATEGORY[key] = _cat
-# Longest cues first so that e.g. 耳鼻咽喉科 wins over 科.
-_PATTERN = re.compile("|".join(re.escape(c) for c in sorted(_CUE_TO_CATEGORY, key=len, reverse=True)))
+
+
+def _trie_pattern(words: list[str]) -> str:
+    """One regex for many literal words, as a trie (``耳鼻(?:咽喉科|科)``...): the engine follows one branch per
+    character instead of trying every word at every position (several times faster on 500,000 keywords).
+    Greedy: at a position the longest word wins (耳鼻咽喉科 over 科), as with an alternation longest-first."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = True
+
+    def build(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return build(trie)
+
+
+_PATTERN = re.compile(_trie_pattern(list(_CUE_TO_CATEGORY)))
 
 
 _CUE_RANK: dict[str, int] = {cue: _PRIORITY[cat] for cue, cat in _CUE_TO_CATEGORY.items()}
