@@ -107,6 +107,11 @@ async def test_persona_of_new_complaint_gets_its_keywords_and_timeline(app, admi
     assert len(words) >= 5 and all(w.startswith("ICL") for w in words)
     assert any(words[0] in text for text in _texts(prompts[0]))  # in the text the model reads
     assert [k["keyword"] for k in persona["keywords_used"]] == words
+    # The persona page says how the keywords were chosen (the relaxation step recorded with them).
+    step = persona["keywords_used"][0]["match"]
+    assert step in ("band", "neighbours", "all_ages", "unfiltered")
+    page = await admin_client.get(f"/personas/{persona['id']}")
+    assert page.status_code == 200 and f'id="keywords-step" data-step="{step}"' in page.text
     profile = persona["profile"]
     timeline = (await admin_client.get("/api/keywords/timeline", params={
         "department": "ophthalmology", "chief_complaint": ICL_ID, "gender": profile.get("gender"),
