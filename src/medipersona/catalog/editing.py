@@ -25,15 +25,15 @@ from medipersona.catalog.service import (
     load_catalog,
     normalize_name,
 )
-from medipersona.db import Database, utcnow
+from medipersona.db import Database, table_of, utcnow
 from medipersona.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger("medipersona.catalog")
 
 SECTION_IDS = ("medical", "dental", "others")
 MAX_NAME_LENGTH = 60
-DEP = CatalogDepartment.__table__
-CC = CatalogComplaint.__table__
+DEP = table_of(CatalogDepartment)
+CC = table_of(CatalogComplaint)
 
 
 def _digest(key: str) -> str:
@@ -77,7 +77,7 @@ def seed_rows(raw: dict | None = None) -> tuple[list[dict], list[dict]]:
 
 
 async def bump(conn) -> None:
-    state = CatalogState.__table__
+    state = table_of(CatalogState)
     result = await conn.execute(update(state).where(state.c.id == 1)
                                 .values(version=state.c.version + 1, token=secrets.token_hex(8)))
     if not result.rowcount:
@@ -97,7 +97,7 @@ async def sync_bundled(db: Database) -> int:
         new_deps = [d for d in deps if d["id"] not in have_deps]
         new_ccs = [c for c in ccs if c["id"] not in have and c["department_id"] in (have_deps | {d["id"] for d in new_deps})]
         # A bundled complaint merged away by the admin is an alias of its target: never re-added.
-        merged = set()
+        merged: set[tuple[str, str]] = set()
         for r in await conn.execute(select(CC.c.department_id, CC.c.aliases)):
             merged.update((r.department_id, key) for key in (r.aliases or ()))
         new_ccs = [c for c in new_ccs if (c["department_id"], c["name_key"]) not in merged]
@@ -184,7 +184,7 @@ async def _insert_entries(db: Database, entries: list[NewEntry]) -> list[NewEntr
             return []
         now = utcnow()
         next_dep = (await conn.scalar(select(func.max(DEP.c.sort_order)))) or 0
-        dep_rows = []
+        dep_rows: list[dict[str, Any]] = []
         for e in added:
             if e.kind == "department":
                 next_dep += 1
@@ -360,8 +360,8 @@ async def merge_complaint(db: Database, source_id: str, target_id: str) -> dict[
     if source_id == target_id:
         raise InvalidInput("統合先には別の主訴を選んでください。",
                            fields=[{"field": "target_id", "message": "統合先には別の主訴を選んでください。"}])
-    ds = KeywordDataset.__table__
-    kr = KeywordRow.__table__
+    ds = table_of(KeywordDataset)
+    kr = table_of(KeywordRow)
     async with db.engine.begin() as conn:
         source = await _complaint_row_of(conn, source_id)
         target = await _complaint_row_of(conn, target_id)
@@ -369,10 +369,10 @@ async def merge_complaint(db: Database, source_id: str, target_id: str) -> dict[
             raise InvalidInput("統合先は同じ診療科の主訴を選んでください。",
                                fields=[{"field": "target_id", "message": "同じ診療科の主訴を選んでください。"}])
         dep_id = source["department_id"]
-        personas = (await conn.execute(update(Persona.__table__)
-                                       .where(Persona.__table__.c.chief_complaint_id == source_id)
+        personas = (await conn.execute(update(table_of(Persona))
+                                       .where(table_of(Persona).c.chief_complaint_id == source_id)
                                        .values(chief_complaint_id=target_id))).rowcount
-        await conn.execute(update(PersonaSet.__table__).where(PersonaSet.__table__.c.chief_complaint_id == source_id)
+        await conn.execute(update(table_of(PersonaSet)).where(table_of(PersonaSet).c.chief_complaint_id == source_id)
                            .values(chief_complaint_id=target_id))
         src_ds = (await conn.execute(select(ds.c.id, ds.c.row_count).where(ds.c.scope == scope_key(dep_id, source_id)))).first()
         dst_ds = (await conn.execute(select(ds.c.id).where(ds.c.scope == scope_key(dep_id, target_id)))).first()
@@ -381,12 +381,13 @@ async def merge_complaint(db: Database, source_id: str, target_id: str) -> dict[
             await conn.execute(update(ds).where(ds.c.id == src_ds.id)
                                .values(scope=scope_key(dep_id, target_id), chief_complaint_id=target_id))
             moved_rows = src_ds.row_count
-        elif src_ds is not None:
+        elif src_ds is not None and dst_ds is not None:
             existing = select(kr.c.keyword).where(kr.c.dataset_id == dst_ds.id).scalar_subquery()
             await conn.execute(delete(kr).where(kr.c.dataset_id == src_ds.id, kr.c.keyword.in_(existing)))
             moved_rows = (await conn.execute(update(kr).where(kr.c.dataset_id == src_ds.id)
                                              .values(dataset_id=dst_ds.id))).rowcount
-            total = await conn.scalar(select(func.count()).select_from(kr).where(kr.c.dataset_id == dst_ds.id))
+            total: int = (await conn.execute(select(func.count()).select_from(kr)
+                                             .where(kr.c.dataset_id == dst_ds.id))).scalar_one()
             await conn.execute(update(ds).where(ds.c.id == dst_ds.id).values(row_count=total, imported_at=utcnow()))
             await conn.execute(delete(ds).where(ds.c.id == src_ds.id))
         aliases = list(target["aliases"] or ())
@@ -412,7 +413,7 @@ async def department_status(db: Database) -> list[dict[str, Any]]:
     out = []
     for d in catalog.departments:
         dep_data = catalog.data_status(d.id)
-        complaints = []
+        complaints: list[dict[str, Any]] = []
         for c in d.chief_complaints:
             st = catalog.data_status(d.id, c.id)
             complaints.append({"id": c.id, "name": c.name, "hidden": c.hidden, "rows": st.rows if st else 0,

@@ -106,6 +106,7 @@ def _topic_lines(topic: str, context: dict[str, Any], rng: random.Random, said: 
         return [f"私は医師ではないので、{complaint}の治療や薬について、どうするのが良いとは言えません。",
                 "そこは診察のときに、先生にきちんと聞いてみたいです。",
                 *_from_sections(context, TOPIC_SECTIONS["medical"], rng, said, limit=1)]
+    lines: list[str]
     if topic == "intro":
         lines = [f"{name}です。{age}の{gender}です。"]
         if _label(context, "occupation"):
@@ -117,7 +118,7 @@ def _topic_lines(topic: str, context: dict[str, Any], rng: random.Random, said: 
             lines.append(f"趣味は{_label(context, 'hobby')}です。")
         lines.append(f"最近は{complaint}のことが気になっています。")
         return lines
-    lines: list[str] = [rng.choice(TOPIC_LEADS[topic]).format(complaint=complaint)] if topic in TOPIC_LEADS else []
+    lines = [rng.choice(TOPIC_LEADS[topic]).format(complaint=complaint)] if topic in TOPIC_LEADS else []
     if topic == "info":
         keywords = [k for k in context.get("keywords") or [] if k]
         if keywords:

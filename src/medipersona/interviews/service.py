@@ -136,7 +136,7 @@ async def ask(session: AsyncSession, settings: Settings, user: User, interview_i
             update(Interview).where(Interview.id == interview.id, Interview.status == "idle")
             .values(status="answering", current_job_id=job.id, title=title, last_error=None, updated_at=now)
             .execution_options(synchronize_session=False))
-        if claimed.rowcount != 1:
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
             await session.rollback()
             raise Conflict("前の質問への回答を作成中です。回答が表示されてから次の質問を送ってください。",
                            code="answering")

@@ -48,4 +48,4 @@ if isinstance(connection, AsyncConnection):  # pragma: no cover - not used yet
 if connection is not None:
     _run(connection)
 else:
-    asyncio.run(_run_async(config.get_main_option("sqlalchemy.url")))
+    asyncio.run(_run_async(config.get_main_option("sqlalchemy.url") or ""))
