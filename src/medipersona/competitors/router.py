@@ -89,8 +89,13 @@ async def import_file(request: Request, user: CurrentUser):
     rows come back for the form. 422 when nothing usable was found."""
     from medipersona.competitors.importer import parse_upload
 
+    from medipersona.uploads import UploadLimitExceeded
+
     filename, data, kind = await _read_upload(request)
-    result = await parse_upload(filename, data, kind)
+    try:
+        result = await parse_upload(filename, data, kind)
+    except UploadLimitExceeded as exc:
+        raise PayloadTooLarge(exc.message) from None
     body = {"kind": result.kind, "rows": result.rows, "errors": result.errors}
     if not result.rows:
         message = result.fatal or "取り込めるデータがありませんでした。"
