@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from medipersona.db import Database
 from medipersona.errors import AppError
 from medipersona.settings import Settings, get_settings
-from medipersona.web.middleware import SecurityHeadersMiddleware
+from medipersona.web.middleware import BodyLimitMiddleware, BodyTooLarge, SecurityHeadersMiddleware
 from medipersona.web.templating import STATIC_DIR, render
 from medipersona.web.validation import validation_error_body
 
@@ -64,6 +64,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError):
         return _error_response(request, exc.status_code, exc.code, exc.message, exc.fields, exc.headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _body_too_large(request: Request, exc: BodyTooLarge):
+        return _error_response(request, 413, "payload_too_large", exc.message, headers={"Connection": "close"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
@@ -187,6 +191,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     from medipersona.ops.metrics import MetricsMiddleware
 
+    from medipersona.competitors.importer import MAX_FILE_BYTES as COMPETITOR_FILE_BYTES
+    from medipersona.keywords.router import MAX_UPLOAD_BYTES as KEYWORD_UPLOAD_BYTES
+
+    multipart_overhead = 64 * 1024
+    app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_request_body_bytes, route_limits={
+        "/api/keywords/import": KEYWORD_UPLOAD_BYTES + multipart_overhead,
+        "/admin/keywords": KEYWORD_UPLOAD_BYTES + multipart_overhead,
+        "/api/competitors/import": COMPETITOR_FILE_BYTES + multipart_overhead,
+    })
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, tile_origin=settings.map_tile_origin)
     return app

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(
         15 * 60, ge=10, description="Window (and lockout length) for failed-login counting."
     )
+    max_request_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024, description="Largest request body of any route, enforced while it streams "
+        "(chunked or not), before parsing. The keyword import (200 MB) and competitor import (2 MB) have their own."
+    )
     forwarded_allow_ips: str = Field("127.0.0.1", description="Proxies whose X-Forwarded-* headers are trusted.")
 
     # --- AI providers --------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import secrets
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The request id of the request being handled, for log lines (see ops.logging).
@@ -60,3 +61,81 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send_with_headers)
         finally:
             request_id_var.reset(token)
+
+
+BODY_TOO_LARGE_MESSAGE = "送信されたデータが大きすぎます（上限{limit}）。"
+
+
+def _size_label(limit: int) -> str:
+    return f"{limit // (1024 * 1024)}MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)}KB"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` once a streaming body passed its limit (turned into 413 by the app's handler).
+    An HTTPException so that FastAPI's body reading re-raises it as is (it turns other errors into 400)."""
+
+    def __init__(self, limit: int) -> None:
+        self.message = BODY_TOO_LARGE_MESSAGE.format(limit=_size_label(limit))
+        super().__init__(413, self.message)
+        self.limit = limit
+
+
+class BodyLimitMiddleware:
+    """One request-body limit for every route (``max_request_body_bytes``; a few upload routes have their own),
+    enforced while the body streams, chunked or not, before anything parses it: a declared Content-Length over
+    the limit is answered 413 without reading; a body that grows past it fails its next read with 413."""
+
+    def __init__(self, app: ASGIApp, default_limit: int, route_limits: dict[str, int] | None = None) -> None:
+        self.app = app
+        self.default_limit = default_limit
+        self.route_limits = route_limits or {}
+
+    def limit_for(self, path: str) -> int:
+        return self.route_limits.get(path.rstrip("/") or "/", self.default_limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope.get("path", ""))
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > limit:
+                    await self._refuse(scope, send, limit, 413 if value.isdigit() else 400)
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            # Raised where nothing turned it into a response (e.g. a body read in a background task).
+            if not started:
+                await self._refuse(scope, send, limit, 413)
+
+    async def _refuse(self, scope: Scope, send: Send, limit: int, status: int) -> None:
+        import json
+
+        message = BODY_TOO_LARGE_MESSAGE.format(limit=_size_label(limit)) if status == 413 else \
+            "リクエストの形式が正しくありません（Content-Length）。"
+        code = "payload_too_large" if status == 413 else "bad_request"
+        body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
