@@ -189,10 +189,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
-    from medipersona.ops.metrics import MetricsMiddleware
-
     from medipersona.competitors.importer import MAX_FILE_BYTES as COMPETITOR_FILE_BYTES
     from medipersona.keywords.router import MAX_UPLOAD_BYTES as KEYWORD_UPLOAD_BYTES
+    from medipersona.ops.metrics import MetricsMiddleware
 
     multipart_overhead = 64 * 1024
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_request_body_bytes, route_limits={

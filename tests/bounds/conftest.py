@@ -81,12 +81,12 @@ def start_server(settings, log_path: Path, extra_env: dict[str, str] | None = No
         "MEDIPERSONA_IMAGE_PROVIDER": "offline",
         **(extra_env or {}),
     })
-    log = open(log_path, "ab")
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "python"), "-m", "uvicorn", "medipersona.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "python"), "-m", "uvicorn", "medipersona.asgi:app", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     return proc, port
 
 

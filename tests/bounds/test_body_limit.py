@@ -32,7 +32,7 @@ async def _send_chunked(base: str, path: str, token: str, total: int, *, content
             sent += len(chunk)
             try:
                 await asyncio.wait_for(writer.drain(), 5)
-            except (ConnectionError, asyncio.TimeoutError):
+            except (TimeoutError, ConnectionError):
                 break
         if not response.done():
             try:
@@ -44,7 +44,7 @@ async def _send_chunked(base: str, path: str, token: str, total: int, *, content
         while b"\r\n\r\n{" not in data:
             try:
                 more = await asyncio.wait_for(reader.read(65536), 5)
-            except (asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, ConnectionError):
                 break
             if not more:
                 break

@@ -152,7 +152,12 @@ async def submit(request: Request, user: CurrentUser, session: SessionDep, setti
     errors: list[dict[str, str]] = []
     upload = form.get("competitors_file")
     if upload is not None and getattr(upload, "filename", ""):
-        from medipersona.competitors.importer import MAX_FILE_BYTES, TOO_LARGE_MESSAGE, ImportResult, parse_upload
+        from medipersona.competitors.importer import (
+            MAX_FILE_BYTES,
+            TOO_LARGE_MESSAGE,
+            ImportResult,
+            parse_upload,
+        )
 
         raw = await upload.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:

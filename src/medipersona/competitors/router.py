@@ -88,7 +88,6 @@ async def import_file(request: Request, user: CurrentUser):
     """Parse an uploaded CSV/XLSX (clinic info or a competitor list) in a worker thread. Nothing is stored: the
     rows come back for the form. 422 when nothing usable was found."""
     from medipersona.competitors.importer import parse_upload
-
     from medipersona.uploads import UploadLimitExceeded
 
     filename, data, kind = await _read_upload(request)

@@ -99,10 +99,9 @@ class BodyLimitMiddleware:
             return
         limit = self.limit_for(scope.get("path", ""))
         for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                if not value.isdigit() or int(value) > limit:
-                    await self._refuse(scope, send, limit, 413 if value.isdigit() else 400)
-                    return
+            if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+                await self._refuse(scope, send, limit, 413 if value.isdigit() else 400)
+                return
         received = 0
         started = False
 
