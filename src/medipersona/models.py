@@ -11,5 +11,6 @@ from medipersona.message_tests import models as _message_tests  # noqa: F401
 from medipersona.persona_sets import models as _persona_sets  # noqa: F401
 from medipersona.media import models as _media  # noqa: F401
 from medipersona.personas import models as _personas  # noqa: F401
+from medipersona import quota as _quota  # noqa: F401  (usage_counters)
 
 metadata = Base.metadata

@@ -78,6 +78,9 @@ async def enqueue_timeline_analysis(session: AsyncSession, persona_id: str, user
     active = await active_job_for_persona(session, persona.id, (KIND,))
     if active is not None:
         return active, False
+    from medipersona.quota import check_daily_quota
+
+    await check_daily_quota(session, user, 1)
     job = await enqueue(session, KIND, persona.id, {}, owner_id=user.id)
     persona.timeline_status = "queued"
     await session.commit()

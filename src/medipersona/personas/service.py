@@ -416,6 +416,7 @@ async def regenerate_section(session: AsyncSession, settings: Settings, user: Us
         raise Conflict("完成したペルソナだけ項目を再生成できます。", code="not_done")
     if await _active_job(session, persona) is not None:
         raise Conflict("このペルソナは現在生成中です。完了してからもう一度お試しください。", code="busy")
+    await check_quota(session, user)
     await release_connection(session)
     async with write_lock(session.bind):
         job = await enqueue(session, SECTION_KIND, persona.id, {"section": key}, owner_id=user.id)
@@ -429,6 +430,7 @@ async def retry_persona(session: AsyncSession, settings: Settings, user: User, p
     persona = await get_persona(session, user, persona_id)
     if persona.status != "failed":
         raise Conflict("失敗したペルソナだけ再試行できます。", code="not_failed")
+    await check_quota(session, user)
     return await _generate_again(session, settings, user, persona)
 
 
