@@ -20,13 +20,13 @@ row starts from what the user's rows already say (``calls_used_today``), so the 
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, func, select, update
+from sqlalchemy import Column, ForeignKey, Integer, String, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona import localtime
 from medipersona.accounts.models import User
-from medipersona.errors import TooManyRequests
 from medipersona.db import Base
+from medipersona.errors import TooManyRequests
 
 usage_counters = Table(
     "usage_counters", Base.metadata,
