@@ -45,8 +45,8 @@ async def test_xlsx_shared_strings_bomb_reads_only_what_it_needs(live_server):
 
 
 async def test_xlsx_bomb_that_needs_every_string_is_refused_early(live_server):
-    """A cell that refers to the 12 millionth shared string: refused with 413 and a Japanese message once the
-    expanded-bytes limit is passed, not after reading everything."""
+    """A cell that refers to the 12 millionth shared string: refused with 413 and a Japanese message before
+    anything is read (past the shared-string count limit), not after reading everything."""
     bomb = competitor_xlsx(filler=12_000_000, use_last_index=True)
     await _warm_up(live_server)
     idle = live_server.rss
