@@ -47,6 +47,11 @@ test: install-test system-deps
 test-fast: install-test
 	$(BIN)/pytest -m "not e2e"
 
+## Lint and types: ruff on the whole tree, mypy on src/ (settings in pyproject.toml).
+lint: install-test
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/mypy
+
 ## Benchmarks (numbers are recorded in docs/benchmarks.md).
 bench: install-test
 	$(BIN)/python benchmarks/generation_burst.py

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from medipersona.catalog.service import get_catalog
+from medipersona.catalog.service import get_catalog  # noqa: E402 - after the sys.path line above
 
 SAMPLE_DIR = ROOT / "src" / "medipersona" / "keywords" / "sample_data"
 ZIP_NAME = "sample_keywords.zip"

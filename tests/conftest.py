@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import subprocess
 import uuid
@@ -20,50 +19,20 @@ import httpx
 import pytest
 
 from medipersona.settings import Settings
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = REPO_ROOT.parent / "shared"
-KEYWORDS_DIR = SHARED_DIR / "data" / "keywords"
-PG_ADMIN_URL = os.environ.get("MEDIPERSONA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-ADMIN_PASSWORD = "admin-password-123"
-MEMBER_PASSWORD = "member-password-123"
+from tests.support.helpers import (
+    MEMBER_PASSWORD,
+    PG_ADMIN_URL,
+    Client,
+    asyncpg_url,
+    make_settings,
+    pg_available,
+    psql,
+)
 
 # Environment variables that must not leak into tests from the developer's shell.
 for _name in list(os.environ):
     if _name.startswith("MEDIPERSONA_") and _name != "MEDIPERSONA_TEST_PG":
         del os.environ[_name]
-
-
-def _pg_available() -> bool:
-    try:
-        out = subprocess.run(["psql", PG_ADMIN_URL, "-tAc", "select 1"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return out.returncode == 0
-
-
-def _psql(sql: str) -> None:
-    subprocess.run(["psql", PG_ADMIN_URL, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, capture_output=True)
-
-
-def _asyncpg_url(dbname: str) -> str:
-    base = re.sub(r"^postgresql(\+\w+)?://", "postgresql+asyncpg://", PG_ADMIN_URL)
-    return base.rsplit("/", 1)[0] + "/" + dbname
-
-
-def make_settings(tmp_path: Path, database_url: str = "", **overrides) -> Settings:
-    values = dict(
-        data_dir=tmp_path / "var",
-        database_url=database_url,
-        secret_key="test-secret-key",
-        admin_username="admin",
-        admin_password=ADMIN_PASSWORD,
-        cookie_secure="never",
-        text_provider="offline",
-        image_provider="offline",
-    )
-    values.update(overrides)
-    return Settings(**values)
 
 
 def _migrate(settings: Settings) -> None:
@@ -98,10 +67,10 @@ def db_templates(tmp_path_factory) -> Templates:
     sqlite_settings = make_settings(base)
     _migrate(sqlite_settings)
     pg_template = None
-    if _pg_available():
+    if pg_available():
         pg_template = f"mp_tpl_{uuid.uuid4().hex[:10]}"
-        _psql(f'CREATE DATABASE "{pg_template}"')
-        _migrate(make_settings(base, _asyncpg_url(pg_template)))
+        psql(f'CREATE DATABASE "{pg_template}"')
+        _migrate(make_settings(base, asyncpg_url(pg_template)))
     yield Templates(sqlite_file=base / "var" / "medipersona.db", pg_template=pg_template)
     if pg_template:
         subprocess.run(["psql", PG_ADMIN_URL, "-qc", f'DROP DATABASE IF EXISTS "{pg_template}" WITH (FORCE)'],
@@ -144,8 +113,8 @@ def settings(tmp_path, backend, db_templates, settings_overrides) -> Settings:
             pytest.fail("PostgreSQL is not reachable at 127.0.0.1:5432 (.ci/run should have started it)")
         pytest.skip("PostgreSQL not available")
     name = f"mp_t_{uuid.uuid4().hex[:12]}"
-    _psql(f'CREATE DATABASE "{name}" TEMPLATE "{db_templates.pg_template}"')
-    s = make_settings(tmp_path, _asyncpg_url(name), **settings_overrides)
+    psql(f'CREATE DATABASE "{name}" TEMPLATE "{db_templates.pg_template}"')
+    s = make_settings(tmp_path, asyncpg_url(name), **settings_overrides)
     yield s
     subprocess.run(["psql", PG_ADMIN_URL, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
                    capture_output=True)
@@ -166,32 +135,6 @@ async def app(settings):
 @pytest.fixture
 async def db(app):
     return app.state.db
-
-
-class Client(httpx.AsyncClient):
-    """An httpx client on the app with helpers for logging in."""
-
-    csrf_token: str = ""
-
-    async def login(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> httpx.Response:
-        page = await self.get("/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        response = await self.post(
-            "/login", data={"username": username, "password": password, "csrf_token": token, "next": "/"}
-        )
-        if response.status_code == 303:
-            dashboard = await self.get("/")
-            match = re.search(r'<meta name="csrf-token" content="([^"]*)"', dashboard.text)
-            self.csrf_token = match.group(1) if match else ""
-        return response
-
-    async def token(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
-        response = await self.post("/api/auth/token", json={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        return response.json()["access_token"]
-
-    async def use_token(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> None:
-        self.headers["Authorization"] = f"Bearer {await self.token(username, password)}"
 
 
 @pytest.fixture
@@ -222,8 +165,3 @@ async def member_client(app, member) -> AsyncIterator[Client]:
     async with Client(transport=transport, base_url="http://testserver", follow_redirects=False) as c:
         await c.use_token("member1", MEMBER_PASSWORD)
         yield c
-
-
-def run_sync(fn, *args):
-    """Run blocking test helpers off the event loop."""
-    return asyncio.to_thread(fn, *args)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import make_settings
+from tests.support.helpers import make_settings
 
 
 def _cli(args, env, stdin=None):

@@ -148,9 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.interviews import router as interview_api
     from medipersona.keywords import pages as keyword_pages
     from medipersona.keywords import router as keyword_api
+    from medipersona.media import router as media_router
     from medipersona.message_tests import pages as message_test_pages
     from medipersona.message_tests import router as message_test_api
-    from medipersona.media import router as media_router
     from medipersona.ops import router as ops_router
     from medipersona.persona_sets import pages as persona_set_pages
     from medipersona.persona_sets import router as persona_set_api

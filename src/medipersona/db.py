@@ -6,14 +6,18 @@ several workers and many concurrent jobs can read while one writes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from medipersona.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.dialects.postgresql.dml import Insert as PgInsert
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -26,6 +30,17 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def upsert_insert(dialect_name: str) -> Callable[[Any], PgInsert]:
+    """``insert`` of the dialect, for ``INSERT ... ON CONFLICT`` (PostgreSQL and SQLite spell it the same way)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return cast("Callable[[Any], PgInsert]", sqlite_insert)
 
 
 # Times are stored in UTC; medipersona.localtime shows them (and filters by day) in Japan time.

@@ -73,7 +73,7 @@ def today() -> date:
 def seconds_until_tomorrow(now: datetime | None = None) -> int:
     """Seconds until the next local midnight (Retry-After of a daily limit), at least 1."""
     moment = now or datetime.now(UTC)
-    return max(1, int((day_end_utc(local_date(moment)) - moment).total_seconds()))
+    return max(1, int((day_end_utc(moment.astimezone(_zone).date()) - moment).total_seconds()))
 
 
 def day_start_utc(day: date) -> datetime:

@@ -7,12 +7,15 @@ call) and job steps (``retry_until``: a failed generation step tried again until
     await asyncio.sleep(delay)
 
 Delays are exponential with jitter (``base * 2**(n-1)``, halved at random, capped), or the server's Retry-After
-plus a little jitter; a retry whose wait would not end before the deadline is not made.
+plus a little jitter; a retry whose wait would not end before the deadline is not made. ``parse_retry_after`` reads
+the header once for every caller (AI providers, Places): a malformed value means "no hint", never an exception.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +23,48 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date. None when absent or malformed
+    ("soon", "nan", garbage dates), so the caller's own backoff applies."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def retry_after_from_headers(headers: object) -> float | None:
+    """Retry-After (or OpenAI's retry-after-ms) from a headers mapping, if any; odd header objects give None."""
+    get = getattr(headers, "get", None)
+    if get is None:
+        return None
+    try:
+        ms = get("retry-after-ms")
+        if ms:
+            try:
+                value = float(ms) / 1000.0
+            except (TypeError, ValueError):
+                value = math.nan
+            if math.isfinite(value):
+                return max(0.0, value)
+        return parse_retry_after(get("retry-after"))
+    except Exception:  # noqa: BLE001 - a header object we do not know must not break error mapping
+        return None
 
 
 @dataclass(frozen=True)

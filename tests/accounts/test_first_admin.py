@@ -6,7 +6,7 @@ from medipersona.accounts.models import User
 from medipersona.accounts.passwords import verify_password
 from medipersona.bootstrap import first_run
 from medipersona.db import Database
-from tests.conftest import make_settings
+from tests.support.helpers import make_settings
 
 
 async def _admins(settings):
@@ -30,8 +30,13 @@ async def test_generated_admin_password_printed_once(settings, tmp_path):
     assert users[0].role == "admin"
     assert await verify_password(users[0].password_hash, password)
     assert not await verify_password(users[0].password_hash, "changeme")
-    # Second start: nothing new, nothing printed.
-    assert await first_run(s) == [] or all("password=" not in line for line in await first_run(s))
+    # Second and third start: no password printed, no second admin, the first one's password unchanged.
+    for _ in range(2):
+        again = await first_run(s)
+        assert all("password=" not in line for line in again), again
+    users_after = await _admins(s)
+    assert [(u.username, u.role) for u in users_after] == [("admin", "admin")]
+    assert await verify_password(users_after[0].password_hash, password)
 
 
 async def test_admin_password_from_environment(settings, tmp_path):

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, MEMBER_PASSWORD
+from tests.support.helpers import ADMIN_PASSWORD, MEMBER_PASSWORD
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 

@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD
+from tests.support.helpers import ADMIN_PASSWORD
 
 VENV_BIN = Path(sys.executable).parent
 MB = 1024 * 1024

@@ -13,7 +13,7 @@ import os
 import httpx
 import pytest
 
-from tests.conftest import MEMBER_PASSWORD
+from tests.support.helpers import MEMBER_PASSWORD
 from tests.personas.helpers import CREATE_BODY
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))

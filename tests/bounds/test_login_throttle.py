@@ -8,7 +8,7 @@ import re
 
 import httpx
 
-from tests.conftest import ADMIN_PASSWORD, Client
+from tests.support.helpers import ADMIN_PASSWORD, Client
 
 TOKEN = "/api/auth/token"
 

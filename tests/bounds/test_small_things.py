@@ -32,7 +32,7 @@ async def test_database_and_data_dir_are_private(tmp_path):
     from sqlalchemy import text
 
     from medipersona.db import Database
-    from tests.conftest import make_settings
+    from tests.support.helpers import make_settings
 
     settings = make_settings(tmp_path / "fresh")
     db = Database(settings)

@@ -9,8 +9,8 @@ import pytest
 from medipersona.competitors.http import aclose_http_client
 
 from .fakes import META, NEARBY, STATS, TEXT, FakeServer, Reply, meta_info, stats_data
-from .places_standin import PlacesStandIn, at
 from .helpers import body, stream, wait_status
+from .places_standin import PlacesStandIn, at
 
 KEY = "server-side-places-key"
 

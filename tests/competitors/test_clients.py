@@ -104,6 +104,39 @@ async def test_429_and_5xx_are_retried_honouring_retry_after(fake):
     assert len(fake.requests) == 3 and result.calls == 1  # only the answered request is billed
 
 
+@pytest.mark.parametrize("header", ["soon", "", "nan", "inf", "Wed, 99 Foo 2015 07:28:00 GMT", "-3"])
+async def test_malformed_retry_after_falls_back_to_backoff(fake, header, monkeypatch):
+    """A 429 whose Retry-After is not a number or a date is retried on our own backoff, not failed."""
+    waits: list[float] = []
+    real_sleep = places.asyncio.sleep
+
+    async def record_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(places.asyncio, "sleep", record_sleep)
+    fake.on(TEXT, Reply(429, {"error": {"code": 429}}, {"Retry-After": header}),
+            Reply(200, {"places": [place("p1", "A", 100, 0)]}))
+    result = await places.search_specialties(_settings(fake), LAT0, LNG0, 1, ONE_TERM)
+    assert [c["name"] for c in result.competitors] == ["A"]
+    assert len(waits) == 1 and 0.0 <= waits[0] <= places.BACKOFF.base + 0.5
+
+
+async def test_long_retry_after_is_capped(fake, monkeypatch):
+    waits: list[float] = []
+    real_sleep = places.asyncio.sleep
+
+    async def record_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(places.asyncio, "sleep", record_sleep)
+    fake.on(TEXT, Reply(429, {"error": {"code": 429}}, {"Retry-After": "3600"}),
+            Reply(200, {"places": [place("p1", "A", 100, 0)]}))
+    await places.search_specialties(_settings(fake), LAT0, LNG0, 1, ONE_TERM)
+    assert len(waits) == 1 and places.MAX_RETRY_AFTER_SECONDS <= waits[0] <= places.MAX_RETRY_AFTER_SECONDS + 1.0
+
+
 async def test_retries_are_bounded(fake):
     fake.on(TEXT, Reply(500, {"error": {"code": 500}}, {"Retry-After": "0"}))
     with pytest.raises(places.PlacesError) as info:

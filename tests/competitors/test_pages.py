@@ -6,7 +6,7 @@ import re
 
 from medipersona.catalog.service import get_catalog
 from tests.competitors.analysis_samples import XSS, insert_analysis
-from tests.conftest import MEMBER_PASSWORD
+from tests.support.helpers import MEMBER_PASSWORD
 
 CSV = ("名称,住所,緯度,経度,評価,口コミ数\n"
        "あおば内科,東京都千代田区丸の内2-1,35.6866,139.7671,4.4,120\n"
@@ -14,7 +14,7 @@ CSV = ("名称,住所,緯度,経度,評価,口コミ数\n"
 
 
 async def _logged_in(client, username="admin", password=None):
-    from tests.conftest import ADMIN_PASSWORD
+    from tests.support.helpers import ADMIN_PASSWORD
 
     response = await client.login(username, password or ADMIN_PASSWORD)
     assert response.status_code == 303
@@ -141,7 +141,7 @@ async def test_other_members_cannot_see_or_delete_an_analysis(client, app, membe
         await create_user(session, username="member2", password=MEMBER_PASSWORD, role="member")
     import httpx
 
-    from tests.conftest import Client
+    from tests.support.helpers import Client
 
     async with Client(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as other:
         await other.login("member2", MEMBER_PASSWORD)

@@ -162,8 +162,8 @@ def test_app_process_never_imports_export_libraries(tmp_path):
     """A real export through the app in a fresh interpreter: fpdf/pptx load only in the pool processes."""
     script = textwrap.dedent(f"""
         import asyncio, sys
-        sys.path.insert(0, {str(REPO_ROOT / 'tests')!r})
-        from conftest import make_settings, ADMIN_PASSWORD
+        sys.path.insert(0, {str(REPO_ROOT)!r})
+        from tests.support.helpers import make_settings, ADMIN_PASSWORD
         from pathlib import Path
 
         async def main():

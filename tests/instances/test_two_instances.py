@@ -23,8 +23,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import ADMIN_PASSWORD
 from tests.personas.helpers import CREATE_BODY, parse_sse
+from tests.support.helpers import ADMIN_PASSWORD
 
 BIN = Path(sys.executable).parent
 BURST_PER_INSTANCE = 12

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD
 from tests.personas.helpers import CREATE_BODY, parse_sse
+from tests.support.helpers import ADMIN_PASSWORD
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import KEYWORDS_DIR
 from tests.keywords.kw_helpers import make_rows, write_csv
+from tests.support.helpers import KEYWORDS_DIR
 
 
 def run_cli(settings, *args: str) -> subprocess.CompletedProcess:

@@ -22,8 +22,8 @@ from medipersona.keywords.importer import (
     parse_text,
 )
 from medipersona.keywords.models import KeywordDataset, KeywordRow
-from tests.conftest import KEYWORDS_DIR
 from tests.keywords.kw_helpers import REAL_HEADER, clear_keyword_data, csv_text, make_rows, write_csv
+from tests.support.helpers import KEYWORDS_DIR
 
 
 @pytest.fixture

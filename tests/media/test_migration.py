@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from medipersona.migrate import downgrade, upgrade
-from tests.conftest import PG_ADMIN_URL, _asyncpg_url, _pg_available, make_settings
+from tests.support.helpers import PG_ADMIN_URL, asyncpg_url, make_settings, pg_available
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -22,11 +22,11 @@ def empty_db(request, tmp_path):
     if request.param == "sqlite":
         yield make_settings(tmp_path)
         return
-    if not _pg_available():
+    if not pg_available():
         pytest.skip("PostgreSQL not available")
     name = f"mp_mig_{uuid.uuid4().hex[:10]}"
     subprocess.run(["psql", PG_ADMIN_URL, "-qc", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
-    yield make_settings(tmp_path, _asyncpg_url(name))
+    yield make_settings(tmp_path, asyncpg_url(name))
     subprocess.run(["psql", PG_ADMIN_URL, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
                    capture_output=True)
 

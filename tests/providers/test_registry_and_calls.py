@@ -19,7 +19,6 @@ from medipersona.providers.base import (
     Provider,
     ProviderError,
     TextRequest,
-    parse_retry_after,
 )
 from medipersona.providers.calls import CallInfo, image_call, stream_text_call
 
@@ -140,17 +139,6 @@ def test_registered_fake_provider_is_used(make_settings, scripted):
     registry.check_configuration(settings)
     assert isinstance(registry.text_provider(settings), scripted)
     assert registry.text_provider(settings) is registry.image_provider(settings)
-
-
-def test_parse_retry_after():
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("0.5") == 0.5
-    assert parse_retry_after("-4") == 0.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412500.0) == 0.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("") is None
 
 
 # --- retries --------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from medipersona.catalog.router import catalog_payload
 from medipersona.catalog.service import get_catalog
 from medipersona.db import utcnow
-from tests.conftest import MEMBER_PASSWORD
+from tests.support.helpers import MEMBER_PASSWORD
 
 XSS_NAME = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

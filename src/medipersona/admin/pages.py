@@ -58,6 +58,9 @@ async def settings_submit(request: Request, admin: AdminUser, session: SessionDe
     if bad_numbers:
         return await _page(request, session, settings, error="設定内容に誤りがあります。", fields=bad_numbers,
                            status_code=422)
+    if not any(update.values()):  # not this page's form (a stray or forged post): change nothing
+        return await _page(request, session, settings, error="設定項目が送信されませんでした。画面から保存してください。",
+                           status_code=422)
     try:
         await service.save_admin_settings(session, settings, update, admin.id)
     except AppError as exc:

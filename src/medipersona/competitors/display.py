@@ -241,7 +241,8 @@ def _lines(items: list[dict[str, str]]) -> str:
 
 def _strategies(analysis: dict[str, Any]) -> dict[str, Any]:
     swot = analysis.get("swot") or {}
-    return swot.get("strategies") if isinstance(swot.get("strategies"), dict) else swot
+    strategies = swot.get("strategies")
+    return strategies if isinstance(strategies, dict) else swot
 
 
 def swot_blocks(analysis: dict[str, Any]) -> list[tuple[str, str, str]]:

@@ -157,8 +157,11 @@ def parse_population(data: Any, area_code: str) -> dict[str, Any]:
     area = next((c for c in as_list(area_obj.get("CLASS")) if c.get("@code") == area_code), None)
     if area is None:
         raise EstatError(f"統計表に市区町村コード {area_code} の地域がありません。", code="estat_area_missing")
-    age_ranges = {c.get("@code"): parse_age_class(c.get("@name", "")) for c in as_list(age_obj.get("CLASS"))}
-    age_ranges = {code: rng for code, rng in age_ranges.items() if code and rng is not None}
+    age_ranges: dict[str, tuple[int, int | None]] = {}
+    for c in as_list(age_obj.get("CLASS")):
+        code, rng = c.get("@code"), parse_age_class(c.get("@name", ""))
+        if code and rng is not None:
+            age_ranges[code] = rng
     partition = choose_partition(age_ranges)
     total_age_code = next((c.get("@code") for c in as_list(age_obj.get("CLASS"))
                            if _nfkc(c.get("@name", "")).split("_")[-1] in ("総数", "総計")), None)
@@ -191,7 +194,7 @@ def parse_population(data: Any, area_code: str) -> dict[str, Any]:
             continue
         if any(value.get(f"@{dim}") != code for dim, code in pinned.items()):
             continue
-        by_age[value.get(f"@{age_obj['@id']}")] = value.get("$")
+        by_age[str(value.get(f"@{age_obj['@id']}"))] = value.get("$")
     bands = dict.fromkeys(BANDS, 0)
     for code in partition:
         lo, hi = age_ranges[code]

@@ -4,10 +4,8 @@ first use, closed at worker shutdown (``aclose_http_client`` in the app lifespan
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import re
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -15,7 +13,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _CLIENT: httpx.AsyncClient | None = None
 _CLIENT_LOOP: asyncio.AbstractEventLoop | None = None
-MAX_RETRY_AFTER_SECONDS = 10.0
 
 
 class _RedactSecrets(logging.Filter):
@@ -59,16 +56,3 @@ async def aclose_http_client() -> None:
             await client.aclose()
         except RuntimeError:  # its loop is gone (tests): nothing left to close
             pass
-
-
-def retry_after_seconds(value: str | None, default: float) -> float:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), bounded."""
-    if value:
-        value = value.strip()
-        try:
-            seconds = float(value)
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            seconds = parsed.timestamp() - time.time() if parsed is not None else default
-        return max(0.0, min(MAX_RETRY_AFTER_SECONDS, seconds))
-    return default

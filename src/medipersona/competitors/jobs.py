@@ -143,7 +143,7 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
 
     started = time.monotonic()
     payload = ctx.payload or {}
-    analysis_id = payload.get("analysis_id")
+    analysis_id = str(payload.get("analysis_id") or "")
     request = payload.get("request") or {}
     async with ctx.session() as session:
         analysis = await session.get(CompetitorAnalysis, analysis_id) if analysis_id else None
@@ -178,13 +178,14 @@ async def run_competitor_analysis(ctx: JobContext) -> None:
             # 2. competitors of the same specialties within the radius (great-circle distance), by distance
             extra: dict[str, Any] = {}
             if source == "places":
-                found = await places.search_specialties(settings, clinic["lat"], clinic["lng"], radius_km,
-                                                        clinic.get("departments") or [], clinic.get("name", ""),
-                                                        counter)
-                competitors = found.competitors
-                extra = {"search_terms": found.terms, "returned": found.returned,
-                         "excluded_outside_radius": found.outside_radius, "excluded_not_clinic": found.not_clinics,
-                         "capped": found.capped, "searches_left_out": found.searches_left_out}
+                searched = await places.search_specialties(settings, clinic["lat"], clinic["lng"], radius_km,
+                                                           clinic.get("departments") or [], clinic.get("name", ""),
+                                                           counter)
+                competitors = searched.competitors
+                extra = {"search_terms": searched.terms, "returned": searched.returned,
+                         "excluded_outside_radius": searched.outside_radius,
+                         "excluded_not_clinic": searched.not_clinics,
+                         "capped": searched.capped, "searches_left_out": searched.searches_left_out}
             else:
                 competitors, outside = places.locate(clinic["lat"], clinic["lng"],
                                                      list(request.get("competitors") or []), radius_km * 1000.0,

@@ -12,6 +12,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import (
+    UploadFile,  # what request.form() holds (fastapi.UploadFile subclasses it)
+)
 
 from medipersona.accounts.models import User
 from medipersona.catalog.service import get_catalog
@@ -54,7 +57,7 @@ def _history_item(summary: dict[str, Any], usernames: dict[int, str]) -> dict[st
     return {**summary,
             "created": local_time(datetime.fromisoformat(created)) if created else "",
             "department_names": "、".join(d["name"] for d in summary.get("departments") or []),
-            "owner": usernames.get(summary.get("owner_id"), "")}
+            "owner": usernames.get(int(summary.get("owner_id") or 0), "")}
 
 
 async def _index_page(request: Request, user: User, session, settings, *, values: dict[str, Any] | None = None,
@@ -151,7 +154,7 @@ async def submit(request: Request, user: CurrentUser, session: SessionDep, setti
     body = form_to_request(form)
     errors: list[dict[str, str]] = []
     upload = form.get("competitors_file")
-    if upload is not None and getattr(upload, "filename", ""):
+    if isinstance(upload, UploadFile) and upload.filename:
         from medipersona.competitors.importer import (
             MAX_FILE_BYTES,
             TOO_LARGE_MESSAGE,

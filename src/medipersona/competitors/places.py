@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medipersona.competitors.geo import bearing_deg, bounding_box, haversine_m
+from medipersona.retry import Backoff, retry_after_from_headers, retry_delay
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.competitors")
@@ -41,7 +42,8 @@ MAX_PAGES = 3  # Text Search returns at most 60 results per query
 MAX_SEARCHES = 12  # searches per analysis (cost bound): departments × terms beyond this are not searched
 SEARCH_CONCURRENCY = 3
 MAX_ATTEMPTS = 3
-BACKOFF_SECONDS = (0.5, 1.5)
+BACKOFF = Backoff(base=0.5, cap=2.0)
+MAX_RETRY_AFTER_SECONDS = 10.0  # Places asking for a longer pause is waited 10 s at most, then retried
 SELF_MATCH_METRES = 30.0
 
 # Places (New) Table A types. Dental departments search among dentists only; general dentistry competes with
@@ -101,17 +103,19 @@ async def _post(settings: Settings, path: str, body: dict[str, Any], field_mask:
                 counter: CallCounter | None = None) -> dict[str, Any]:
     import httpx
 
-    from medipersona.competitors.http import http_client, retry_after_seconds
+    from medipersona.competitors.http import http_client
 
     if not settings.places_configured:
         raise PlacesError("Google Places APIが設定されていません。", code="places_not_configured")
     url = settings.google_places_base_url.rstrip("/") + path
+    assert settings.google_places_api_key is not None  # places_configured
     headers = {"X-Goog-Api-Key": settings.google_places_api_key.get_secret_value().strip(),
                "X-Goog-FieldMask": field_mask, "Content-Type": "application/json"}
     client = http_client()
-    error: PlacesError | None = None
-    for attempt in range(MAX_ATTEMPTS):
-        wait = BACKOFF_SECONDS[min(attempt, len(BACKOFF_SECONDS) - 1)]
+    attempt = 0
+    while True:
+        attempt += 1
+        retry_after: float | None = None
         try:
             response = await client.post(url, json=body, headers=headers,
                                          timeout=httpx.Timeout(settings.places_timeout_seconds))
@@ -136,11 +140,14 @@ async def _post(settings: Settings, path: str, body: dict[str, Any], field_mask:
             log.warning("places %s answered %s", path, response.status_code)
             if response.status_code != 429 and response.status_code < 500:
                 raise error
-            wait = retry_after_seconds(response.headers.get("retry-after"), wait)
-        if attempt + 1 < MAX_ATTEMPTS:
-            await asyncio.sleep(wait)
-    assert error is not None
-    raise error
+            # A malformed header ("soon") is no hint: the backoff applies; a longer pause than we wait is capped.
+            retry_after = retry_after_from_headers(response.headers)
+            if retry_after is not None:
+                retry_after = min(retry_after, MAX_RETRY_AFTER_SECONDS)
+        delay = retry_delay(BACKOFF, attempt, retryable=True, retry_after=retry_after, max_attempts=MAX_ATTEMPTS)
+        if delay is None:
+            raise error
+        await asyncio.sleep(delay)
 
 
 def _norm_name(text: str) -> str:
@@ -237,8 +244,9 @@ def search_plan(department_ids: list[str]) -> tuple[list[Search], int]:
                 continue
             types = (text_type,) if text_type else ()
             _join(plan, Search("text", term, term, [], types), dep_id)
-        if types := DEPARTMENT_TYPE_SEARCH.get(dep_id):
-            _join(plan, Search("type", types[0], TYPE_SEARCH_LABELS.get(types[0], types[0]), [], types), dep_id)
+        if type_search := DEPARTMENT_TYPE_SEARCH.get(dep_id):
+            _join(plan, Search("type", type_search[0], TYPE_SEARCH_LABELS.get(type_search[0], type_search[0]), [],
+                               type_search), dep_id)
     searches = list(plan.values())
     return searches[:MAX_SEARCHES], max(0, len(searches) - MAX_SEARCHES)
 

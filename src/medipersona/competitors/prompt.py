@@ -106,7 +106,7 @@ def build_context(analysis: dict[str, Any]) -> dict[str, Any]:
 
     catalog = get_catalog()
     clinic = analysis["clinic"]
-    departments = [catalog.department(d).name if catalog.department(d) else d for d in clinic.get("departments", [])]
+    departments = [dep.name if (dep := catalog.department(d)) else d for d in clinic.get("departments", [])]
     competitors = analysis.get("competitors") or []
     top = [{"name": c.get("name", ""), "distance_m": c.get("distance_m"), "rating": c.get("rating"),
             "reviews": c.get("reviews"), "has_website": bool(c.get("website"))} for c in competitors[:15]]

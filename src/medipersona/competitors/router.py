@@ -13,6 +13,8 @@ GET    /api/competitors/{id}/map-points → the interactive map's data (clinic, 
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
@@ -78,7 +80,7 @@ async def _read_upload(request: Request) -> tuple[str, bytes, str]:
             raise PayloadTooLarge(TOO_LARGE_MESSAGE)
         if not data:
             raise InvalidInput("ファイルが空です。", fields=[{"field": "file", "in": "body", "message": "ファイルが空です。"}])
-        return upload.filename, data, kind
+        return upload.filename or "", data, kind
     finally:
         await form.close()
 
@@ -95,7 +97,7 @@ async def import_file(request: Request, user: CurrentUser):
         result = await parse_upload(filename, data, kind)
     except UploadLimitExceeded as exc:
         raise PayloadTooLarge(exc.message) from None
-    body = {"kind": result.kind, "rows": result.rows, "errors": result.errors}
+    body: dict[str, Any] = {"kind": result.kind, "rows": result.rows, "errors": result.errors}
     if not result.rows:
         message = result.fatal or "取り込めるデータがありませんでした。"
         body["error"] = {"code": "import_rejected", "message": message,

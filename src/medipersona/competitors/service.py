@@ -86,7 +86,8 @@ def missing_inputs(settings: Settings, *, source: str, has_coords: bool, address
 
 def form_problems(settings: Settings, body: dict[str, Any]) -> list[dict[str, str]]:
     """``missing_inputs`` for a raw request body (the form path, when the schema already refused it)."""
-    clinic = body.get("clinic") if isinstance(body.get("clinic"), dict) else {}
+    raw_clinic = body.get("clinic")
+    clinic: dict[str, Any] = raw_clinic if isinstance(raw_clinic, dict) else {}
     source = body.get("source") or ("places" if settings.places_configured else "list")
     return missing_inputs(settings, source=str(source), address=str(clinic.get("address") or "").strip() or None,
                           has_coords=bool(str(clinic.get("lat") or "").strip() and str(clinic.get("lng") or "").strip()),
@@ -175,6 +176,7 @@ async def retry_analysis(session: AsyncSession, settings: Settings, user: User,
     if not isinstance(request, dict):
         raise Conflict("元の入力が見つからないため再実行できません。新しい競合分析を作成してください。",
                        code="inputs_missing")
+    assert previous is not None  # the request came from it
     if analysis.source == "places" and not settings.places_configured:
         raise Conflict("Google Places APIが設定されていないため再実行できません。競合リストを取り込んで新しい競合分析を"
                        "作成してください。", code="places_not_configured")

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona import localtime
 from medipersona.competitors.models import PlacesUsage
-from medipersona.db import utcnow
+from medipersona.db import upsert_insert, utcnow
 from medipersona.errors import TooManyRequests
 
 DEFAULT_DAILY_LIMIT = 10  # Places-backed analyses per user and day; 0 = no limit (admin setting)
@@ -39,26 +39,18 @@ def seconds_until_tomorrow() -> int:
     return localtime.seconds_until_tomorrow()
 
 
-def _insert(session: AsyncSession):
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 async def reserve_analysis(session: AsyncSession, user_id: int, limit: int) -> None:
     """Count one Places-backed analysis for the user today, inside the caller's transaction; 429 with a Japanese
     message when ``limit`` (> 0) analyses were counted already."""
-    insert = _insert(session)
+    insert = upsert_insert(session.get_bind().dialect.name)
     now = utcnow()
     stmt = insert(PlacesUsage).values(user_id=user_id, day=today(), analyses=1, calls=0, updated_at=now)
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[PlacesUsage.user_id, PlacesUsage.day],
         set_={"analyses": PlacesUsage.analyses + 1, "updated_at": now},
         where=(PlacesUsage.analyses < limit) if limit > 0 else None,
     ).returning(PlacesUsage.analyses)
-    if (await session.execute(stmt)).first() is None:
+    if (await session.execute(upsert)).first() is None:
         await session.rollback()
         raise TooManyRequests(
             f"本日のGoogle Placesを使う競合分析の上限（1日{limit}件）に達しました。明日（日本時間0時以降）にもう一度"
@@ -71,7 +63,7 @@ async def add_calls(session: AsyncSession, user_id: int, calls: int) -> None:
     """Add the Places requests an analysis made to the user's day (the caller commits)."""
     if calls <= 0:
         return
-    insert = _insert(session)
+    insert = upsert_insert(session.get_bind().dialect.name)
     now = utcnow()
     stmt = insert(PlacesUsage).values(user_id=user_id, day=today(), analyses=0, calls=calls, updated_at=now)
     await session.execute(stmt.on_conflict_do_update(

@@ -37,8 +37,8 @@ def load_portrait(data: bytes | None) -> tuple[bytes, int, int] | None:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(BytesIO(data)) as img:
-            img = ImageOps.exif_transpose(img)
+        with Image.open(BytesIO(data)) as opened:
+            img: Image.Image = ImageOps.exif_transpose(opened)
             img.thumbnail((PORTRAIT_MAX_PX, PORTRAIT_MAX_PX))
             if img.mode in ("RGBA", "LA", "P"):
                 rgba = img.convert("RGBA")
@@ -139,7 +139,7 @@ def _fallback_chart(series, width: int, height: int) -> bytes:
         zx = px(0, 0)[0]
         draw.line([(zx, top), (zx, bottom)], fill=(190, 190, 190), width=1)
         r = max(4, width // 200)
-        for keyword, x, y in sorted(points, key=lambda p: -p[2])[:200]:
+        for _keyword, x, y in sorted(points, key=lambda p: -p[2])[:200]:
             cx, cy = px(x, y)
             color = (31, 119, 180) if x < 0 else (214, 39, 40)
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=color)

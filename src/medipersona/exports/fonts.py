@@ -43,10 +43,10 @@ def font_path() -> Path:
                 return path
     except ImportError:
         pass
-    path = _find_in_package("matplotlib_fontja")
-    if path is None:
+    found = _find_in_package("matplotlib_fontja")
+    if found is None:
         raise RuntimeError("Japanese font ipaexg.ttf not found: install the matplotlib-fontja package")
-    return path
+    return found
 
 
 class FontMetrics:

@@ -7,6 +7,7 @@ sections, the info rows, the three analysis blocks) share one font size so the p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from medipersona.exports.fonts import PT_MM, FontMetrics
@@ -267,7 +268,7 @@ def info_size(fm: FontMetrics, panels, w: float, h: float) -> float | None:
     return largest_size(_info_fits(fm, _clean_panels(fm, panels), w, h), INFO_MAX_PT, MIN_INFO_PT)
 
 
-def info_panels(fm: FontMetrics, panels: list[tuple[str | None, list[tuple[str, str]]]], x: float, y: float,
+def info_panels(fm: FontMetrics, panels: Sequence[tuple[str | None, Sequence[tuple[str, str]]]], x: float, y: float,
                 w: float, h: float) -> list:
     """Stacked titled panels of label/value rows sharing one font size that makes all of them fit ``h``."""
     title_h, panel_gap, pad = INFO_TITLE_H, INFO_PANEL_GAP, INFO_PAD
@@ -396,7 +397,7 @@ def persona_page(fm: FontMetrics, doc: dict, portrait: tuple[bytes, int, int] | 
         candidates.append((left_w, isize, ssize, blocks))
         if isize is not None and min(isize, ssize) >= PAGE1_READABLE_PT:
             break
-    fitting = [c for c in candidates if c[1] is not None]
+    fitting = [(w, isize, ssize, b) for w, isize, ssize, b in candidates if isize is not None]
     if not fitting:  # more extra fields than a page holds: the widest column, rows dropped with a note
         left_w, _, _, blocks = candidates[-1]
     else:  # the narrowest layout unless a wider one reads clearly better
@@ -445,7 +446,7 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
         analysis = [("分析", "タイムライン分析の結果はまだありません。結果画面の「タイムライン分析」から実行できます。")]
     # The chart gives up width when the analysis is long (up to 3 x 2,000 characters): the widest chart whose
     # analysis column still reads at >= 7.5 pt, else the layout with the largest analysis text.
-    best = None
+    best: tuple[float, float, list] | None = None
     for chart_w in CHART_WIDTHS:
         blocks = _analysis_blocks(fm, analysis, MARGIN + chart_w + 5, top)
         size = common_size(fm, _block_bodies(fm, blocks), ANALYSIS_MAX_PT, ANALYSIS_MIN_PT)
@@ -454,6 +455,7 @@ def timeline_page(fm: FontMetrics, doc: dict, chart_fn=None) -> Page:
         if size >= ANALYSIS_READABLE_PT:
             best = (chart_w, size, blocks)
             break
+    assert best is not None  # CHART_WIDTHS is not empty
     chart_w, _size, blocks = best
     summary = [(fm.clean(k), fm.clean(v)) for k, v in timeline.get("summary", [])]
     cols = 2 if chart_w >= 120 else 1

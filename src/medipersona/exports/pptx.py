@@ -121,13 +121,14 @@ def render_competitors_pptx(doc: dict) -> bytes:
 def pages_pptx(pages, doc: dict, kind_label: str) -> bytes:
     """A presentation of ``pages`` (one slide each) with the document's title and date, as bytes."""
     from pptx import Presentation
+    from pptx.util import Emu
 
     from medipersona.exports.assets import created_at
     from medipersona.exports.layout import PAGE_H, PAGE_W
 
     prs = Presentation()
-    prs.slide_width = _emu(PAGE_W)
-    prs.slide_height = _emu(PAGE_H)
+    prs.slide_width = Emu(_emu(PAGE_W))
+    prs.slide_height = Emu(_emu(PAGE_H))
     prs.core_properties.title = f"{doc.get('name') or ''} {kind_label}"
     prs.core_properties.author = "medipersona"
     if created := created_at(doc):

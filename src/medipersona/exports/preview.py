@@ -56,8 +56,8 @@ def slide_images(pptx_bytes: bytes, dpi: int = 110):
 
     prs = Presentation(BytesIO(pptx_bytes))
     px = dpi / 25.4  # pixels per mm
-    width = int(prs.slide_width * EMU_MM * px)
-    height = int(prs.slide_height * EMU_MM * px)
+    width = int((prs.slide_width or 0) * EMU_MM * px)
+    height = int((prs.slide_height or 0) * EMU_MM * px)
     fm = metrics()
     fonts: dict[int, ImageFont.FreeTypeFont] = {}
     images = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from fastapi import APIRouter, Response
 
@@ -30,7 +31,7 @@ MEDIA_TYPES = {
 }
 RENDERERS = {"pdf": pdf_export.render_pdf, "pptx": pptx_export.render_pptx}
 COMPETITOR_RENDERERS = {"pdf": pdf_export.render_competitors_pdf, "pptx": pptx_export.render_competitors_pptx}
-EXPORT_RESPONSES = {
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The file (attachment)."},
     404: {"description": "No such persona, or not yours."},
     409: {"description": "The persona is not finished yet."},
@@ -74,7 +75,7 @@ async def export_pptx(persona_id: str, user: CurrentUser, session: SessionDep, s
     return await _export("pptx", persona_id, user, session, settings)
 
 
-COMPETITOR_EXPORT_RESPONSES = {
+COMPETITOR_EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     **EXPORT_RESPONSES,
     404: {"description": "No such analysis, or not yours."},
     409: {"description": "The analysis is not finished yet."},

@@ -178,7 +178,8 @@ async def build_document(session: AsyncSession, settings: Settings, persona: Per
         "timeline": None,
     }
     analysis = analysis_rows(persona.timeline_analysis if persona.timeline_status == "done" else None)
-    series, summary = None, []
+    series: Any = None
+    summary: list[tuple[str, str]] = []
     try:
         series, summary = await timeline_series(session, persona)
     except Exception:

@@ -429,7 +429,7 @@ def _number(value: str) -> float:
 
 def _diagnose(row: list[str], mapping: dict[str, int], width: int, line: int) -> RejectFile:
     """A precise reason for a row the fast path could not read."""
-    for name, index in mapping.items():
+    for index in mapping.values():
         if index >= len(row):
             return RejectFile(f"列が足りません（{len(row)}列。ヘッダーは{width}列）。", line)
     keyword = row[mapping["keyword"]].strip()

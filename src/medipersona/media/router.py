@@ -82,6 +82,7 @@ async def respond_with_image(request: Request, digest: str | None, *, public: bo
             raise NotFound("画像ファイルが見つかりません。")
         data, mime = await _derive(request, digest, wanted, source, original.mime)
     else:
+        assert row is not None  # data was read from it
         mime = row.mime
     if request.method == "HEAD":
         return Response(status_code=200, headers={**headers, "Content-Length": str(len(data))}, media_type=mime)

@@ -60,7 +60,7 @@ def _store(settings: Settings):
                     options["virtual_hosted_style_request"] = False
                     if settings.s3_endpoint_url.startswith("http://"):
                         client_options["allow_http"] = True
-                store = S3Store(settings.s3_bucket, client_options=client_options, **options)
+                store = S3Store(settings.s3_bucket, client_options=client_options, **options)  # type: ignore[arg-type]  # ClientConfig is a TypedDict of these keys
                 _stores[key] = store
     return store
 

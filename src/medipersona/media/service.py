@@ -24,7 +24,7 @@ import anyio.to_thread
 from sqlalchemy import and_, delete, exists, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from medipersona.db import utcnow
+from medipersona.db import upsert_insert, utcnow
 from medipersona.jobs.dblock import write_lock
 from medipersona.media.models import ORIGINAL, StoredImage
 from medipersona.settings import Settings
@@ -78,11 +78,7 @@ def object_key(settings: Settings, digest: str, mime: str) -> str:
 
 
 def _upsert(dialect: str, values: dict[str, Any], *, touch: bool):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(StoredImage).values(**values)
+    stmt = upsert_insert(dialect)(StoredImage).values(**values)
     if touch:
         return stmt.on_conflict_do_update(index_elements=["digest", "variant"],
                                           set_={"stored_at": values["stored_at"]})

@@ -27,7 +27,8 @@ def convert(data: bytes, target: str) -> bytes:
     """``data`` (PNG / JPEG / WebP) as ``target`` ("webp" or "png"). Pure CPU work: call it in a thread."""
     from PIL import Image
 
-    with Image.open(BytesIO(data)) as img:
+    with Image.open(BytesIO(data)) as opened:
+        img: Image.Image = opened
         out = BytesIO()
         if target == "webp":
             if img.mode == "P" or (img.mode in ("L", "LA") and img.size[0] <= 1024):

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from sqlalchemy import select, update
@@ -43,6 +43,9 @@ from medipersona.message_tests.stats import compute_stats
 from medipersona.personas.models import Persona
 from medipersona.providers.base import InputImage
 
+if TYPE_CHECKING:  # pragma: no cover
+    from medipersona.providers.registry import ProviderRoute
+
 log = logging.getLogger("medipersona.message_tests")
 PROGRESS_INTERVAL = 0.15
 REACTION_CONCURRENCY = 12
@@ -51,7 +54,7 @@ SUMMARY_LABELS = dict(SUMMARY_SECTIONS)
 
 async def _mark_failed(tx, ctx: JobContext, error: dict[str, str]) -> None:
     """A failed test keeps no partial reactions: it is run again whole (retry)."""
-    test_id = (ctx.payload or {}).get("test_id")
+    test_id = str((ctx.payload or {}).get("test_id") or "")
     if test_id:
         await tx.session.execute(
             update(MessageTest).where(MessageTest.id == test_id)
@@ -86,7 +89,7 @@ class SummaryStreamer:
                 self.ctx.emit("section", {"key": key, "label": SUMMARY_LABELS[key], "text": text.strip()})
 
 
-async def _load(ctx: JobContext, test_id: str) -> tuple[MessageTest, list[Persona], str]:
+async def _load(ctx: JobContext, test_id: str) -> tuple[MessageTest, list[Persona], ProviderRoute]:
     from medipersona.admin import service as admin
 
     async with ctx.session() as session:
@@ -108,7 +111,7 @@ async def run_message_test(ctx: JobContext) -> None:
     from medipersona.providers.structured import generate_structured
 
     started = time.monotonic()
-    test_id = (ctx.payload or {}).get("test_id")
+    test_id = str((ctx.payload or {}).get("test_id") or "")
     test, personas, route = await _load(ctx, test_id)
     image = None
     path = image_file(ctx.settings, test)

@@ -15,6 +15,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy import select
+from starlette.datastructures import (
+    UploadFile,  # what request.form() holds (fastapi.UploadFile subclasses it)
+)
 
 from medipersona.accounts.models import User
 from medipersona.deps import CurrentUser, SessionDep, SettingsDep
@@ -88,7 +91,7 @@ async def _form_body(request: Request) -> dict[str, Any]:
         else:
             body["persona_ids"] = [str(v) for v in form.getlist("persona_ids")] or None
         upload = form.get("image")
-        if upload is not None and not isinstance(upload, str) and getattr(upload, "filename", ""):
+        if isinstance(upload, UploadFile) and upload.filename:
             raw = await upload.read(IMAGE_MAX_BYTES + 1)
             if len(raw) > IMAGE_MAX_BYTES:
                 raise PayloadTooLarge(f"画像は{IMAGE_MAX_BYTES // (1024 * 1024)}MB以内にしてください。")

@@ -25,6 +25,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def load_measurement(data_dir: Path) -> float | None:
     return value if value > 0 else None
 
 
-def worker_rss_input(data_dir: Path | None, env: dict | None = None) -> tuple[float, str]:
+def worker_rss_input(data_dir: Path | None, env: Mapping[str, str] | None = None) -> tuple[float, str]:
     """(worker RSS in MB, where it came from): env > last measurement > the seed's 600 MB."""
     env = os.environ if env is None else env
     raw = env.get("MEDIPERSONA_WORKER_RSS_MB", "").strip()
@@ -138,7 +139,7 @@ def worker_rss_input(data_dir: Path | None, env: dict | None = None) -> tuple[fl
     return DEFAULT_WORKER_RSS_MB, "default (the seed's 600 MB assumption; run advise-workers to measure)"
 
 
-def peak_users_input(env: dict | None = None) -> int:
+def peak_users_input(env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     try:
         return max(0, int(env.get("MEDIPERSONA_PEAK_USERS", "") or DEFAULT_PEAK_USERS))
@@ -146,7 +147,7 @@ def peak_users_input(env: dict | None = None) -> int:
         return DEFAULT_PEAK_USERS
 
 
-def workers_for_this_box(data_dir: Path | None, env: dict | None = None) -> tuple[int, str]:
+def workers_for_this_box(data_dir: Path | None, env: Mapping[str, str] | None = None) -> tuple[int, str]:
     """Workers for gunicorn: WEB_CONCURRENCY if set, else the seed's formula on this box. Returns (n, why)."""
     env = os.environ if env is None else env
     override = env.get("WEB_CONCURRENCY", "").strip()
@@ -179,6 +180,6 @@ def postgres_connections_per_worker() -> int | None:
 
         engine = create_engine(Settings(database_url="postgresql+asyncpg://probe@127.0.0.1/probe"))
         pool = engine.sync_engine.pool
-        return int(pool.size() + getattr(pool, "_max_overflow", 0))
+        return int(pool.size() + getattr(pool, "_max_overflow", 0))  # type: ignore[attr-defined]  # QueuePool
     except Exception:  # noqa: BLE001 - informational only
         return None

@@ -67,7 +67,7 @@ class JsonFormatter(logging.Formatter):
         if ("seconds" not in data and isinstance(record.msg, str) and record.msg.startswith(AI_RESPONSE_PREFIX)
                 and isinstance(record.args, tuple) and record.args):
             try:
-                data["seconds"] = round(float(record.args[0]), 3)
+                data["seconds"] = round(float(record.args[0]), 3)  # type: ignore[arg-type]  # checked by except
             except (TypeError, ValueError):
                 pass
         if record.exc_info:

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from medipersona.deps import DatabaseDep
+from medipersona.ops import pages as _pages
 
 router = APIRouter(tags=["ops"])
 
@@ -33,7 +34,5 @@ async def readyz(db: DatabaseDep):
 
 
 # Prometheus scrape endpoint and the monitoring page (app.py includes only this module's router).
-from medipersona.ops import pages as _pages
-
 router.include_router(_pages.router)
 router.include_router(_pages.api_router)

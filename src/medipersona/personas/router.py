@@ -25,13 +25,13 @@ from medipersona.catalog.labels import SECTION_KEYS, SECTION_LABELS
 from medipersona.deps import CommitCheckedPrincipal, CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import NotFound
 from medipersona.jobs.runner import get_runtime
-from medipersona.media.router import respond_with_image
 from medipersona.jobs.sse import (
     SSE_RESPONSE_KWARGS,
     job_event_stream,
     parse_last_event_id,
     static_event_stream,
 )
+from medipersona.media.router import respond_with_image
 from medipersona.personas import service
 from medipersona.personas.models import Persona
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate

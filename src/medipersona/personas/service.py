@@ -15,7 +15,6 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medipersona import localtime
 from medipersona.accounts.models import User
 from medipersona.accounts.service import live_session_ids, session_gone_error
 from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS, SETTING_TYPES

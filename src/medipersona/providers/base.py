@@ -9,16 +9,15 @@ logging, metrics) or ``providers.structured.generate_structured`` (plus repair, 
 
 from __future__ import annotations
 
-import email.utils
-import math
 import os
 import re
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+from medipersona.retry import parse_retry_after, retry_after_from_headers  # noqa: F401 - re-exported to providers
 
 if TYPE_CHECKING:
     from medipersona.settings import Settings
@@ -52,44 +51,6 @@ class ProviderError(Exception):
 class ProviderTimeout(ProviderError):
     def __init__(self, message: str = "AIプロバイダーの応答がタイムアウトしました。") -> None:
         super().__init__(message, retryable=True, code="provider_timeout")
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date. None when absent/unparseable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if math.isnan(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def retry_after_from_headers(headers: Any) -> float | None:
-    """Retry-After (or retry-after-ms) from a headers mapping, if any."""
-    if headers is None:
-        return None
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms:
-            return max(0.0, float(ms) / 1000.0)
-    except (TypeError, ValueError):
-        pass
-    try:
-        return parse_retry_after(headers.get("retry-after"))
-    except Exception:  # noqa: BLE001 - odd header objects must not break error mapping
-        return None
 
 
 _SECRET_LIKE = re.compile(

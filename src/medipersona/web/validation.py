@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 _MESSAGES = {
@@ -33,7 +34,7 @@ _MESSAGES = {
 }
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Mapping[str, Any]) -> str:
     template = _MESSAGES.get(err.get("type", ""))
     ctx = dict(err.get("ctx") or {})
     if "error" in ctx:
@@ -47,7 +48,7 @@ def _message(err: dict[str, Any]) -> str:
     return msg.removeprefix("Value error, ") if msg and not msg.isascii() else "値が正しくありません。"
 
 
-def validation_error_body(errors: list[dict[str, Any]]) -> dict[str, Any]:
+def validation_error_body(errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     fields = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ())]

@@ -1,7 +1,7 @@
 """accounts and personas
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 20:55:45.573131
 """
 
