@@ -63,7 +63,8 @@ async def test_chunked_body_is_refused_at_the_limit(live_server, path):
         live_server.base, path, live_server.token, total,
         content_type="multipart/form-data; boundary=xyz" if "import" in path else "application/json")
     assert status == 413, data[:300]
-    assert "大きすぎます".encode() in data
+    if b"\r\n\r\n{" in data:  # the body can be lost to the reset of a connection the client still writes to
+        assert "大きすぎます".encode() in data
     # Refused while streaming: what the client had sent when the answer came is the limit plus socket buffers.
     assert sent < limit + 32 * MB, (sent / MB, limit / MB)
 
@@ -74,6 +75,7 @@ async def test_declared_length_over_the_limit_is_refused_before_reading(client):
                                                                      "Content-Length": str(9 * MB)})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "payload_too_large"
+    assert "大きすぎます" in r.json()["error"]["message"]
 
 
 async def test_anonymous_upload_is_refused_before_its_body_is_read(live_server):
