@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     # --- jobs ----------------------------------------------------------------------------------------------
     job_lease_seconds: float = Field(30.0, gt=1, description="A running job whose lease is older is taken over.")
     job_max_concurrency: int = Field(500, ge=1, description="Jobs one worker runs at once.")
+    job_max_running_per_user: int = Field(
+        8, ge=0, description="Jobs of one user running at once (0: no cap); queued jobs are claimed in turns "
+        "across users (each user's oldest first), so one user's burst does not delay the others."
+    )
     job_poll_seconds: float = Field(0.5, gt=0, description="How often idle workers look for queued jobs.")
 
     # --- exports -------------------------------------------------------------------------------------------
