@@ -13,8 +13,8 @@ import os
 import httpx
 import pytest
 
-from tests.support.helpers import MEMBER_PASSWORD
 from tests.personas.helpers import CREATE_BODY
+from tests.support.helpers import MEMBER_PASSWORD
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 # Operations that would end the run's own login.
