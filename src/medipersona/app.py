@@ -14,7 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from medipersona.db import Database
 from medipersona.errors import AppError
 from medipersona.settings import Settings, get_settings
-from medipersona.web.middleware import BodyLimitMiddleware, BodyTooLarge, SecurityHeadersMiddleware
+from medipersona.web.middleware import (
+    BodyLimitMiddleware,
+    BodyTooLarge,
+    SecurityHeadersMiddleware,
+    StreamLimitMiddleware,
+)
 from medipersona.web.templating import STATIC_DIR, render
 from medipersona.web.validation import validation_error_body
 
@@ -194,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.ops.metrics import MetricsMiddleware
 
     multipart_overhead = 64 * 1024
+    app.add_middleware(StreamLimitMiddleware, max_per_user=settings.sse_max_streams_per_user)
     app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_request_body_bytes, route_limits={
         "/api/keywords/import": KEYWORD_UPLOAD_BYTES + multipart_overhead,
         "/admin/keywords": KEYWORD_UPLOAD_BYTES + multipart_overhead,

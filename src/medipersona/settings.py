@@ -139,6 +139,9 @@ class Settings(BaseSettings):
         8, ge=0, description="Jobs of one user running at once (0: no cap); queued jobs are claimed in turns "
         "across users (each user's oldest first), so one user's burst does not delay the others."
     )
+    sse_max_streams_per_user: int = Field(
+        20, ge=0, description="Event streams (progress pages) one user may hold open at once in one worker (0: no cap)."
+    )
     job_poll_seconds: float = Field(0.5, gt=0, description="How often idle workers look for queued jobs.")
 
     # --- exports -------------------------------------------------------------------------------------------

@@ -36,3 +36,31 @@ async def test_queued_jobs_are_claimed_in_turns_and_capped_per_user(db):
         assert picked.count(1) == 8  # the cap: at most 8 of one user's jobs at once
         assert picked.count(2) == 1
         assert picked.count(3) == 0  # user 3 already runs 8
+
+
+@pytest.fixture
+def server_env() -> dict[str, str]:
+    return {"MEDIPERSONA_SSE_MAX_STREAMS_PER_USER": "2", "MEDIPERSONA_TEXT_PROVIDER": "simulated",
+            "MEDIPERSONA_IMAGE_PROVIDER": "simulated", "MEDIPERSONA_SIMULATED_TEXT_SECONDS": "30",
+            "MEDIPERSONA_SIMULATED_IMAGE_SECONDS": "30"}
+
+
+async def test_open_event_streams_are_capped_per_user(live_server):
+    import asyncio
+    from contextlib import AsyncExitStack
+
+    from tests.personas.helpers import CREATE_BODY
+
+    async with live_server.client(timeout=30) as c:
+        pid = (await c.post("/api/personas", json=CREATE_BODY)).json()["id"]
+        async with AsyncExitStack() as stack:
+            for _ in range(2):
+                r = await stack.enter_async_context(c.stream("GET", f"/api/personas/{pid}/events"))
+                assert r.status_code == 200
+            r = await c.get(f"/api/personas/{pid}/events")
+            assert r.status_code == 429, r.text
+            assert r.json()["error"]["code"] == "too_many_streams"
+            assert "多すぎます" in r.json()["error"]["message"]
+        await asyncio.sleep(0.5)  # the closed streams are released
+        async with c.stream("GET", f"/api/personas/{pid}/events") as r:
+            assert r.status_code == 200

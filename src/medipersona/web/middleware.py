@@ -138,3 +138,64 @@ class BodyLimitMiddleware:
                     "headers": [(b"content-type", b"application/json; charset=utf-8"),
                                 (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
+
+
+STREAMS_MESSAGE = "同時に開いている進行状況の表示が多すぎます（1人{limit}件まで）。不要なタブを閉じてからもう一度お試しください。"
+
+
+class _StreamRefused(Exception):
+    pass
+
+
+class StreamLimitMiddleware:
+    """A per-user cap on open event streams (text/event-stream responses) in this worker.
+
+    The user is the one the request authenticated as (``request.state.user_id``, set by ``deps``); a stream is
+    counted from its response's start until the app returns, so nothing can leak. Over the cap, the stream is
+    answered 429 with a Japanese message instead and the route's stream is stopped."""
+
+    def __init__(self, app: ASGIApp, max_per_user: int) -> None:
+        self.app = app
+        self.max_per_user = max_per_user
+        self.open: dict[int, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.max_per_user:
+            await self.app(scope, receive, send)
+            return
+        counted: list[int] = []
+
+        async def guarded_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not counted:
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                user_id = (scope.get("state") or {}).get("user_id")
+                if content_type.startswith(b"text/event-stream") and user_id is not None:
+                    if self.open.get(user_id, 0) >= self.max_per_user:
+                        await self._refuse(send)
+                        raise _StreamRefused
+                    self.open[user_id] = self.open.get(user_id, 0) + 1
+                    counted.append(user_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, guarded_send)
+        except _StreamRefused:
+            return
+        finally:
+            for user_id in counted:
+                left = self.open.get(user_id, 1) - 1
+                if left > 0:
+                    self.open[user_id] = left
+                else:
+                    self.open.pop(user_id, None)
+
+    async def _refuse(self, send: Send) -> None:
+        import json
+
+        body = json.dumps({"error": {"code": "too_many_streams",
+                                     "message": STREAMS_MESSAGE.format(limit=self.max_per_user)}},
+                          ensure_ascii=False).encode()
+        await send({"type": "http.response.start", "status": 429,
+                    "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                                (b"content-length", str(len(body)).encode()), (b"retry-after", b"5")]})
+        await send({"type": "http.response.body", "body": body})
