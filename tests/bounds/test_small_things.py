@@ -47,3 +47,37 @@ async def test_database_and_data_dir_are_private(tmp_path):
     db_file.chmod(0o644)
     await Database(settings).dispose()
     assert stat.S_IMODE(db_file.stat().st_mode) == 0o600
+
+
+def test_one_worker_is_not_recycled(tmp_path):
+    """With one worker, max_requests recycling dropped requests: it is off then (two workers recycle in turns)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIPERSONA_", "PROMETHEUS_"))}
+    code = "import medipersona.ops.gunicorn_conf as c; print(c.workers, c.max_requests)"
+    for concurrency, expected in (("1", "1 0"), ("2", "2 1000")):
+        out = subprocess.run([sys.executable, "-c", code], env={**env, "WEB_CONCURRENCY": concurrency,
+                                                                  "MEDIPERSONA_DATA_DIR": str(tmp_path)},
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout.split("\n")[-2] == expected, out.stdout + out.stderr
+
+
+def test_pptx_metadata_is_our_own():
+    import io
+
+    from pptx import Presentation
+
+    from medipersona.exports.pptx import pages_pptx
+
+    data = pages_pptx([], {"name": "テスト"}, "ペルソナ")
+    props = Presentation(io.BytesIO(data)).core_properties
+    assert props.author == "medipersona"
+    assert props.last_modified_by == "medipersona"
+
+
+async def test_swagger_demo_page_is_not_served(client):
+    for path in ("/docs/assets/index.html", "/docs", "/openapi.json"):
+        r = await client.get(path)
+        assert r.status_code in (401, 303, 404), (path, r.status_code)
