@@ -81,3 +81,13 @@ async def test_swagger_demo_page_is_not_served(client):
     for path in ("/docs/assets/index.html", "/docs", "/openapi.json"):
         r = await client.get(path)
         assert r.status_code in (401, 303, 404), (path, r.status_code)
+
+
+@pytest.mark.parametrize("name", ["さくら\r\n花子", "a\x00b", "tab\tname"])
+async def test_control_characters_in_names_are_refused(admin_client, name):
+    r = await admin_client.post("/api/personas", json={**CREATE_BODY, "profile": {"name": name}})
+    assert r.status_code == 422, r.text
+    pid = (await admin_client.post("/api/personas", json=CREATE_BODY)).json()["id"]
+    r = await admin_client.patch(f"/api/personas/{pid}", json={"name": name})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["message"]
