@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona import localtime
 from medipersona.accounts.models import User
-from medipersona.db import Base
+from medipersona.db import Base, upsert_insert
 from medipersona.errors import TooManyRequests
 
 usage_counters = Table(
@@ -56,11 +56,7 @@ async def calls_used_today(session: AsyncSession, user_id: int) -> int:
 
 
 def _insert_ignore(dialect: str, values: dict):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(usage_counters).values(**values).on_conflict_do_nothing()
+    return upsert_insert(dialect)(usage_counters).values(**values).on_conflict_do_nothing()
 
 
 async def check_daily_quota(session: AsyncSession, user: User, calls: int = 1) -> None:
@@ -79,21 +75,22 @@ async def check_daily_quota(session: AsyncSession, user: User, calls: int = 1) -
     table = usage_counters
     async with write_lock(session.bind):
         try:
-            dialect = session.bind.dialect.name
+            dialect = session.get_bind().dialect.name
             await session.execute(_insert_ignore(dialect, {"user_id": user.id, "day": day, "calls": used_before}))
             counted = await session.execute(
                 update(table).where(table.c.user_id == user.id, table.c.day == day, table.c.calls + calls <= quota)
                 .values(calls=table.c.calls + calls)
             )
             used = 0
-            if counted.rowcount != 1:
+            reserved = getattr(counted, "rowcount", 0) == 1
+            if not reserved:
                 used = int(await session.scalar(
                     select(table.c.calls).where(table.c.user_id == user.id, table.c.day == day)) or 0)
             await session.commit()
         except BaseException:
             await session.rollback()
             raise
-    if counted.rowcount == 1:
+    if reserved:
         return
     headers = {"Retry-After": str(localtime.seconds_until_tomorrow())}
     if used >= quota or calls == 1:

@@ -9,10 +9,10 @@ import pytest
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
-async def test_queued_jobs_are_claimed_in_turns_and_capped_per_user(db):
+async def test_queued_jobs_are_claimed_in_turns_and_capped_per_user(settings):
     from sqlalchemy import select
 
-    from medipersona.db import utcnow
+    from medipersona.db import Database, utcnow
     from medipersona.jobs.models import Job
     from medipersona.jobs.runner import fair_queue_ids
 
@@ -23,6 +23,8 @@ async def test_queued_jobs_are_claimed_in_turns_and_capped_per_user(db):
         return Job(kind="noop", owner_id=owner, status=status, payload={}, attempts=0, max_attempts=1,
                    created_at=at, updated_at=at)
 
+    # No app, so no job runner that would claim these jobs meanwhile.
+    db = Database(settings)
     async with db.sessionmaker() as session:
         # User 1 queued 40 jobs first; user 2 queued one after them; user 3 already runs 8.
         session.add_all([job(1, n) for n in range(40)] + [job(2, 100)]
@@ -36,6 +38,7 @@ async def test_queued_jobs_are_claimed_in_turns_and_capped_per_user(db):
         assert picked.count(1) == 8  # the cap: at most 8 of one user's jobs at once
         assert picked.count(2) == 1
         assert picked.count(3) == 0  # user 3 already runs 8
+    await db.dispose()
 
 
 @pytest.fixture

@@ -82,7 +82,8 @@ async def clear(session: AsyncSession, username: str, ip: str) -> None:
 
 async def unlock(session: AsyncSession, username: str, *, by: str = "cli") -> int:
     """Forget every recorded failure for ``username`` (any address). Returns how many were removed."""
-    removed = (await session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))).rowcount
+    result = await session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
+    removed = getattr(result, "rowcount", 0)
     await session.commit()
     log.warning("login unlocked: user=%r by=%s (%d failures cleared)", username, by, removed or 0)
     return int(removed or 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from typing import BinaryIO
+from typing import IO
 
 CHUNK = 64 * 1024
 
@@ -37,7 +37,7 @@ class CountingReader(io.RawIOBase):
     """A read-only stream over ``raw`` that raises ``UploadLimitExceeded`` once more than ``limit`` bytes came
     out of it (and charges every byte to the optional shared ``budget``)."""
 
-    def __init__(self, raw: BinaryIO, limit: int, message: str, budget: ByteBudget | None = None) -> None:
+    def __init__(self, raw: IO[bytes], limit: int, message: str, budget: ByteBudget | None = None) -> None:
         self.raw = raw
         self.limit = limit
         self.message = message

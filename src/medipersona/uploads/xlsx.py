@@ -69,12 +69,11 @@ def _local(name: str) -> str:
 def _parser() -> expat.XMLParserType:
     parser = expat.ParserCreate(namespace_separator=" ")
 
-    def refuse(*_args) -> None:
+    def refuse(*_args: object) -> int:
         raise XlsxUnreadable(DTD_REFUSED)
 
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    parser.ExternalEntityRefHandler = refuse
+    for handler in ("StartDoctypeDeclHandler", "EntityDeclHandler", "ExternalEntityRefHandler"):
+        setattr(parser, handler, refuse)
     parser.buffer_text = True
     return parser
 
