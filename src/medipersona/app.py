@@ -15,7 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from medipersona.db import Database
 from medipersona.errors import AppError
 from medipersona.settings import Settings, get_settings
-from medipersona.web.middleware import SecurityHeadersMiddleware
+from medipersona.web.middleware import (
+    BodyLimitMiddleware,
+    BodyTooLarge,
+    SecurityHeadersMiddleware,
+    StreamLimitMiddleware,
+)
 from medipersona.web.templating import STATIC_DIR, render
 from medipersona.web.validation import validation_error_body
 
@@ -65,6 +70,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError):
         return _error_response(request, exc.status_code, exc.code, exc.message, exc.fields, exc.headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _body_too_large(request: Request, exc: BodyTooLarge):
+        return _error_response(request, 413, "payload_too_large", exc.message, headers={"Connection": "close"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
@@ -197,8 +206,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
+    from medipersona.competitors.importer import MAX_FILE_BYTES as COMPETITOR_FILE_BYTES
+    from medipersona.keywords.router import MAX_UPLOAD_BYTES as KEYWORD_UPLOAD_BYTES
     from medipersona.ops.metrics import MetricsMiddleware
 
+    multipart_overhead = 64 * 1024
+    app.add_middleware(StreamLimitMiddleware, max_per_user=settings.sse_max_streams_per_user)
+    app.add_middleware(BodyLimitMiddleware, default_limit=settings.max_request_body_bytes, route_limits={
+        "/api/keywords/import": KEYWORD_UPLOAD_BYTES + multipart_overhead,
+        "/admin/keywords": KEYWORD_UPLOAD_BYTES + multipart_overhead,
+        "/api/competitors/import": COMPETITOR_FILE_BYTES + multipart_overhead,
+    })
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, tile_origin=settings.map_tile_origin)
     return app

@@ -95,6 +95,29 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+@command("unlock")
+def cmd_unlock(args: argparse.Namespace) -> int:
+    """Forget a user's failed logins from every address (ends the login waits they caused); logged."""
+    from medipersona.accounts import throttle
+    from medipersona.accounts.service import get_user_by_username
+    from medipersona.db import Database
+
+    async def run() -> int:
+        db = Database(get_settings())
+        try:
+            async with db.sessionmaker() as session:
+                if await get_user_by_username(session, args.username) is None:
+                    print(f"error: ユーザー「{args.username}」はいません。", file=sys.stderr)
+                    return 1
+                removed = await throttle.unlock(session, args.username, by="cli")
+                print(f"unlocked {args.username} ({removed} failed logins cleared)")
+                return 0
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medipersona", description="medipersona: 患者ペルソナ作成アプリ")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=["admin", "member"], default="member")
     p.add_argument("--sections", default="", help="comma-separated: medical,dental,others (default all)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+
+    p = sub.add_parser("unlock", help="end the login waits of a user (clears failed logins from every address)")
+    p.add_argument("username")
 
     # Other domains register their sub-commands here.
     for register in _EXTRA_PARSERS:

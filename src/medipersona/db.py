@@ -53,10 +53,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _private_sqlite_file(settings: Settings) -> None:
+    """The data folder is created 0700 and the SQLite file 0600 (owner only; SQLite gives its -wal/-shm files
+    the database file's mode). A database file readable by others is narrowed to 0600."""
+    import os
+
+    data_dir = settings.data_dir
+    if not data_dir.exists():
+        data_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
+    path = settings.effective_database_url.split(":///", 1)[-1].split("?", 1)[0]
+    if not path or path == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(fd)
+        if os.stat(path).st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError:
+        pass  # SQLite reports an unusable path itself, with its own message
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.effective_database_url
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(settings)
         # SQLite connections are cheap local handles: the pool-size settings budget PostgreSQL connections.
         engine = create_async_engine(url, pool_size=10, max_overflow=20, connect_args={"timeout": 30})
 

@@ -1,5 +1,6 @@
 """Every domain's models, imported so that ``Base.metadata`` is complete (for Alembic and tests)."""
 
+from medipersona import quota as _quota  # noqa: F401  (usage_counters)
 from medipersona.accounts import models as _accounts  # noqa: F401
 from medipersona.admin import models as _admin  # noqa: F401
 from medipersona.catalog import models as _catalog  # noqa: F401

@@ -1,13 +1,13 @@
 """The one settings class. Every value comes from an environment variable (prefix ``MEDIPERSONA_``).
 
-There are no default secrets: the session secret is generated once per installation and kept in
-``<data_dir>/secret_key``; the first admin password comes from the environment or is generated and printed once.
+There are no default secrets: sessions, API tokens and CSRF tokens are random values kept (hashed) in the
+database, so nothing is signed; the first admin password comes from the environment or is generated and printed
+once.
 """
 
 from __future__ import annotations
 
 import re
-import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     )
 
     # --- accounts and sessions -----------------------------------------------------------------------------
-    secret_key: str = Field("", description="Signing secret. Empty: generated once into <data_dir>/secret_key.")
+    secret_key: str = Field("", description="Unused, accepted for older configurations: nothing is signed "
+                            "(sessions, API tokens and CSRF tokens are random values kept hashed in the database).")
     admin_username: str = Field("admin", description="Username of the first admin, created at first start.")
     admin_password: str = Field("", description="Password of the first admin. Empty: generated and printed once.")
     session_max_age_seconds: int = Field(60 * 60 * 12, ge=60, description="Browser session lifetime.")
@@ -47,13 +48,19 @@ class Settings(BaseSettings):
         "auto", description="auto: Secure cookie when the request arrived over HTTPS (X-Forwarded-Proto honoured)."
     )
     login_max_failures_per_account: int = Field(
-        5, ge=1, description="Failed logins per account within the window before the account is locked."
+        5, ge=1, description="Failed logins for one account from one address within the window after which "
+        "each further attempt from that address waits (1 s, doubling); other addresses are not slowed."
     )
     login_max_failures_per_ip: int = Field(
-        20, ge=1, description="Failed logins per client IP within the window before the IP is refused."
+        20, ge=1, description="Failed logins from one address (any accounts) within the window after which every "
+        "attempt from it waits (1 s, doubling)."
     )
     login_failure_window_seconds: int = Field(
-        15 * 60, ge=10, description="Window (and lockout length) for failed-login counting."
+        15 * 60, ge=10, description="Window for failed-login counting (and the longest wait)."
+    )
+    max_request_body_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024, description="Largest request body of any route, enforced while it streams "
+        "(chunked or not), before parsing. The keyword import (200 MB) and competitor import (2 MB) have their own."
     )
     forwarded_allow_ips: str = Field("127.0.0.1", description="Proxies whose X-Forwarded-* headers are trusted.")
 
@@ -131,6 +138,13 @@ class Settings(BaseSettings):
     # --- jobs ----------------------------------------------------------------------------------------------
     job_lease_seconds: float = Field(30.0, gt=1, description="A running job whose lease is older is taken over.")
     job_max_concurrency: int = Field(500, ge=1, description="Jobs one worker runs at once.")
+    job_max_running_per_user: int = Field(
+        8, ge=0, description="Jobs of one user running at once (0: no cap); queued jobs are claimed in turns "
+        "across users (each user's oldest first), so one user's burst does not delay the others."
+    )
+    sse_max_streams_per_user: int = Field(
+        20, ge=0, description="Event streams (progress pages) one user may hold open at once in one worker (0: no cap)."
+    )
     job_poll_seconds: float = Field(0.5, gt=0, description="How often idle workers look for queued jobs.")
 
     # --- exports -------------------------------------------------------------------------------------------
@@ -208,24 +222,6 @@ class Settings(BaseSettings):
     @property
     def images_dir(self) -> Path:
         return self.data_dir / "images"
-
-    def effective_secret_key(self) -> str:
-        """The configured secret, or one generated once per installation and kept on disk."""
-        if self.secret_key:
-            return self.secret_key
-        path = self.data_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        # O_EXCL so that two workers starting together agree on one key.
-        try:
-            with open(path, "x") as fh:
-                fh.write(key)
-            path.chmod(0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        return key
 
 
 @lru_cache

@@ -35,7 +35,8 @@ def print_config(*args: str, env: dict | None = None) -> dict[str, str]:
 
 
 def test_print_config_shows_the_seed_settings():
-    cfg = print_config("-c", "python:medipersona.ops.gunicorn_conf", env={"PORT": "10000"})
+    # Two workers: with one, max_requests recycling is off (tests/bounds/test_small_things.py).
+    cfg = print_config("-c", "python:medipersona.ops.gunicorn_conf", env={"PORT": "10000", "WEB_CONCURRENCY": "2"})
     assert cfg["timeout"] == "300"
     assert cfg["graceful_timeout"] == "120"
     assert cfg["max_requests"] == "1000"

@@ -225,6 +225,12 @@ async def users_update(request: Request, user_id: IntId, admin: AdminUser, sessi
     action = str(form.get("action", "update"))
     try:
         user = await service.get_user(session, user_id)
+        if action == "unlock":
+            from medipersona.accounts import throttle
+
+            removed = await throttle.unlock(session, user.username, by=f"admin:{admin.username}")
+            return await _users_page(request, session,
+                                     message=f"ユーザー「{user.username}」のログイン制限を解除しました（失敗記録{removed}件）。")
         if action == "delete":
             name = user.username
             await service.delete_user(session, user, acting_user=admin)

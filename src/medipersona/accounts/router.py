@@ -85,3 +85,13 @@ async def delete_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> 
     user = await service.get_user(session, user_id)
     await service.delete_user(session, user, acting_user=admin)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/admin/users/{user_id}/unlock", status_code=status.HTTP_200_OK)
+async def unlock_user(user_id: IntId, admin: AdminUser, session: SessionDep) -> dict:
+    """Forget the user's failed logins from every address (the waits they caused end at once)."""
+    from medipersona.accounts import throttle
+
+    user = await service.get_user(session, user_id)
+    return {"username": user.username,
+            "cleared": await throttle.unlock(session, user.username, by=f"admin:{admin.username}")}

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from medipersona.accounts.service import USERNAME_PATTERN
 
@@ -28,7 +28,13 @@ class UserOut(BaseModel):
     sections: list[str]
     is_active: bool
     daily_quota: int
-    created_at: datetime
+    created_at: datetime = Field(description="UTC, with its offset")
+
+    @field_validator("created_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        # SQLite gives naive datetimes back; every stored time is UTC.
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class UserCreate(BaseModel):

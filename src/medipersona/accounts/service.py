@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,12 +15,20 @@ from medipersona.accounts.models import AuthSession, LoginAttempt, User
 from medipersona.accounts.passwords import hash_password, password_problem, verify_password
 from medipersona.catalog.service import get_catalog
 from medipersona.db import utcnow
-from medipersona.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
+from medipersona.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from medipersona.settings import Settings
 
 ROLES = ("admin", "member")
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]{3,64}$"
 USERNAME_RULE = "ユーザー名は3〜64文字の半角英数字と _ . @ - で入力してください。"
+
+
+def validate_username(username: str) -> str:
+    """The one username rule (API schema, admin form, CLI): 3-64 of A-Z a-z 0-9 _ . @ - (so no control
+    characters, no markup, and nothing that could never log in)."""
+    if not re.fullmatch(USERNAME_PATTERN[1:-1], username or ""):
+        raise _field_error("username", USERNAME_RULE)
+    return username
 
 
 def token_digest(token: str) -> str:
@@ -55,6 +64,7 @@ async def create_user(
     sections: list[str] | None = None,
     daily_quota: int = 0,
 ) -> User:
+    validate_username(username)
     if role not in ROLES:
         raise _field_error("role", "ロールは admin か member を指定してください。")
     if problem := password_problem(password, username):
@@ -172,37 +182,19 @@ async def ensure_first_admin(session: AsyncSession, settings: Settings) -> str |
 # --- login and throttling ------------------------------------------------------------------------------
 
 
-async def _recent_failures(session: AsyncSession, settings: Settings, column, value: str) -> int:
-    since = utcnow() - timedelta(seconds=settings.login_failure_window_seconds)
-    return await session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(column == value, LoginAttempt.at >= since)
-    ) or 0
-
-
 async def authenticate(session: AsyncSession, settings: Settings, username: str, password: str, ip: str) -> User:
-    """The user for these credentials; raises TooManyRequests when the account or the IP is throttled."""
+    """The user for these credentials; raises TooManyRequests while this address must wait
+    (``accounts.throttle``: growing delays, never a hard lock)."""
+    from medipersona.accounts import throttle
+
     username = username.strip()
-    retry_after = {"Retry-After": str(settings.login_failure_window_seconds)}
-    if await _recent_failures(session, settings, LoginAttempt.ip, ip) >= settings.login_max_failures_per_ip:
-        raise TooManyRequests(
-            "このネットワークからのログイン失敗が多すぎます。しばらく待ってからお試しください。",
-            code="ip_throttled", headers=retry_after,
-        )
-    if await _recent_failures(session, settings, LoginAttempt.username, username) >= (
-        settings.login_max_failures_per_account
-    ):
-        minutes = max(1, settings.login_failure_window_seconds // 60)
-        raise TooManyRequests(
-            f"ログイン失敗が続いたため、このアカウントは一時的にロックされています。約{minutes}分後にお試しください。",
-            code="account_locked", headers=retry_after,
-        )
+    await throttle.check(session, settings, username, ip)
     user = await get_user_by_username(session, username) if username else None
     ok = await verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
-        session.add(LoginAttempt(username=username[:64], ip=ip[:64]))
-        await session.commit()
+        await throttle.record_failure(session, username, ip)
         raise NotAuthenticated("ユーザー名またはパスワードが正しくありません。", code="invalid_credentials")
-    await session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
+    await throttle.clear(session, username, ip)
     await session.commit()
     return user
 

@@ -1,7 +1,7 @@
 """Clinic info and competitor lists from CSV/XLSX: encodings, header names by meaning, row-level errors.
 
 CSV: UTF-8 (with or without BOM), UTF-16 with BOM or Shift_JIS/cp932 (``keywords.importer.decode``), comma or
-tab separated. XLSX: the first sheet, read with openpyxl in read-only mode. Parsing runs in a worker thread.
+tab separated. XLSX: the first sheet, read as a stream with bounded work (``uploads.xlsx``). Parsing runs in a worker thread.
 The header is the first of the first few rows that names the required columns; a row that cannot be used is
 reported with its line number (1 = the header's file line counting from 1) and skipped.
 """
@@ -147,30 +147,20 @@ def read_rows(filename: str, data: bytes) -> list[list[str]]:
         raise ImportRejected("テキストのCSVファイルではありません。CSV または .xlsx を選んでください。")
     first = text.split("\n", 1)[0]
     delimiter = "\t" if first.count("\t") > first.count(",") else ","
-    return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    try:
+        return [row for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    except csv.Error:  # e.g. a field over the csv module's 128 KB limit
+        raise ImportRejected("CSVの形式が正しくないか、項目が長すぎます。") from None
 
 
 def _xlsx_rows(data: bytes) -> list[list[str]]:
-    import zipfile
-
-    from openpyxl import load_workbook
+    """The first sheet's first rows, read as a stream with bounded work (``uploads.xlsx``)."""
+    from medipersona.uploads.xlsx import XlsxLimits, XlsxUnreadable, read_xlsx_rows
 
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
-        raise ImportRejected("Excelファイル（.xlsx）を読み込めませんでした。ファイルが壊れていないか確認してください。") from None
-    try:
-        sheet = workbook.worksheets[0] if workbook.worksheets else None
-        if sheet is None:
-            raise ImportRejected("Excelファイルにシートがありません。")
-        rows = []
-        for row in sheet.iter_rows(values_only=True):
-            rows.append([_cell_text(v) for v in row])
-            if len(rows) > MAX_ROWS + HEADER_SEARCH_ROWS + 1:
-                break
-        return rows
-    finally:
-        workbook.close()
+        return read_xlsx_rows(data, XlsxLimits(max_rows=MAX_ROWS + HEADER_SEARCH_ROWS + 2))
+    except XlsxUnreadable as exc:
+        raise ImportRejected(exc.message) from None
 
 
 def _number(text: str) -> float | None:

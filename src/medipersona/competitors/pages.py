@@ -155,13 +155,23 @@ async def submit(request: Request, user: CurrentUser, session: SessionDep, setti
     errors: list[dict[str, str]] = []
     upload = form.get("competitors_file")
     if isinstance(upload, UploadFile) and upload.filename:
-        from medipersona.competitors.importer import MAX_FILE_BYTES, TOO_LARGE_MESSAGE, parse_upload
+        from medipersona.competitors.importer import (
+            MAX_FILE_BYTES,
+            TOO_LARGE_MESSAGE,
+            ImportResult,
+            parse_upload,
+        )
 
         raw = await upload.read(MAX_FILE_BYTES + 1)
         if len(raw) > MAX_FILE_BYTES:
             errors.append({"field": "competitors_file", "message": TOO_LARGE_MESSAGE})
         else:
-            result = await parse_upload(upload.filename, raw, "competitors")
+            from medipersona.uploads import UploadLimitExceeded
+
+            try:
+                result = await parse_upload(upload.filename, raw, "competitors")
+            except UploadLimitExceeded as exc:
+                result = ImportResult(kind="competitors", fatal=exc.message)
             if result.rows:
                 body["competitors"] = result.rows
             else:

@@ -90,9 +90,13 @@ async def import_file(request: Request, user: CurrentUser):
     """Parse an uploaded CSV/XLSX (clinic info or a competitor list) in a worker thread. Nothing is stored: the
     rows come back for the form. 422 when nothing usable was found."""
     from medipersona.competitors.importer import parse_upload
+    from medipersona.uploads import UploadLimitExceeded
 
     filename, data, kind = await _read_upload(request)
-    result = await parse_upload(filename, data, kind)
+    try:
+        result = await parse_upload(filename, data, kind)
+    except UploadLimitExceeded as exc:
+        raise PayloadTooLarge(exc.message) from None
     body: dict[str, Any] = {"kind": result.kind, "rows": result.rows, "errors": result.errors}
     if not result.rows:
         message = result.fatal or "取り込めるデータがありませんでした。"
@@ -149,7 +153,7 @@ async def analysis_events(
     analysis_id: str,
     user: CurrentUser,
     session: SessionDep,
-    after: int = Query(0, ge=0, description="Resume after this event id (or send Last-Event-ID)."),
+    after: int = Query(0, ge=0, le=2**53, description="Resume after this event id (or send Last-Event-ID)."),
 ):
     after_id = max(after, parse_last_event_id(request.headers.get("last-event-id")))
     row = (await session.execute(

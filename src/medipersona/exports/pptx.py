@@ -131,6 +131,7 @@ def pages_pptx(pages, doc: dict, kind_label: str) -> bytes:
     prs.slide_height = Emu(_emu(PAGE_H))
     prs.core_properties.title = f"{doc.get('name') or ''} {kind_label}"
     prs.core_properties.author = "medipersona"
+    prs.core_properties.last_modified_by = "medipersona"  # not python-pptx's default author
     if created := created_at(doc):
         prs.core_properties.created = prs.core_properties.modified = created.replace(tzinfo=None)
     draw_slides(prs, pages)

@@ -28,7 +28,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from medipersona.db import Database, utcnow
 from medipersona.jobs.dblock import write_lock
@@ -65,6 +65,27 @@ class RunningJob:
     task: asyncio.Task
     attempt: int
     lost: bool = False
+
+
+def fair_queue_ids(limit: int, per_user_cap: int):
+    """The ids of the next ``limit`` queued jobs, in turns across users: each job's slot is its rank among its
+    owner's queued jobs (oldest first) plus the owner's running jobs; jobs are taken by slot, then age, and none
+    whose slot passes ``per_user_cap`` (0: no cap). Jobs without an owner are never capped."""
+    running = (select(Job.owner_id.label("owner"), func.count().label("n"))
+               .where(Job.status == "running", Job.owner_id.is_not(None)).group_by(Job.owner_id).subquery())
+    slot = (func.row_number().over(partition_by=Job.owner_id, order_by=Job.created_at)
+            + func.coalesce(running.c.n, 0))
+    ranked = (select(Job.id.label("id"), Job.owner_id.label("owner"), Job.created_at.label("created_at"),
+                     slot.label("slot"))
+              .select_from(Job).outerjoin(running, running.c.owner == Job.owner_id)
+              .where(Job.status == "queued").subquery())
+    pick = select(ranked.c.id)
+    if per_user_cap:
+        pick = pick.where(or_(ranked.c.owner.is_(None), ranked.c.slot <= per_user_cap))
+    pick = pick.order_by(ranked.c.slot, ranked.c.created_at).limit(limit)
+    # The lock (PostgreSQL: FOR UPDATE SKIP LOCKED) goes on a plain select of these ids: not allowed with a
+    # window function in the same query.
+    return select(Job.id).where(Job.id.in_(pick.scalar_subquery()), Job.status == "queued")
 
 
 class JobRuntime:
@@ -284,6 +305,8 @@ class JobRuntime:
         else:
             cond = (Job.status == "queued",)
         sub = select(Job.id).where(*cond).order_by(Job.created_at).limit(limit)
+        if not expired:
+            sub = fair_queue_ids(limit, self.settings.job_max_running_per_user)
         if not self.settings.is_sqlite:
             sub = sub.with_for_update(skip_locked=True)
         stmt = (
@@ -306,6 +329,14 @@ class JobRuntime:
                     metrics.job_recovered(row.kind)
         return [(row, expired) for row in rows]
 
+    def _owner_at_cap(self, owner_id: int | None) -> bool:
+        """This worker already runs the per-user cap of ``owner_id``'s jobs (the job is then queued and claimed
+        in its turn: ``fair_queue_ids``)."""
+        cap = self.settings.job_max_running_per_user
+        if not cap or owner_id is None:
+            return False
+        return sum(1 for r in self.running.values() if r.ctx.owner_id == owner_id) >= cap
+
     async def insert_and_run(self, job: Job, objects: list[Any], *, preloaded: dict[str, Any] | None = None,
                              auth_session_id: int | None = None) -> bool:
         """Insert ``objects`` (rows for the job, the job itself among them) and, when this worker has a free
@@ -316,7 +347,8 @@ class JobRuntime:
         ``preloaded``: objects the creator has in memory (e.g. the persona just built), handed to the job's
         first attempt so that it need not read them back. ``auth_session_id``: insert only if that login
         session is still valid at commit (see ``RowInserter``)."""
-        here = not self._stopping and len(self.running) + self._reserved < self.settings.job_max_concurrency
+        here = (not self._stopping and len(self.running) + self._reserved < self.settings.job_max_concurrency
+                and not self._owner_at_cap(job.owner_id))
         if here:
             now = utcnow()
             job.status = "running"

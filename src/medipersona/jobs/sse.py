@@ -54,9 +54,12 @@ def static_event_stream(events: Iterable[tuple[str, Any]]) -> AsyncIterator[byte
     return gen()
 
 
+MAX_EVENT_ID = 2**53  # far beyond any real id; larger values would overflow the database's BIGINT
+
+
 def parse_last_event_id(value: str | None) -> int:
     try:
-        return max(0, int(value or 0))
+        return min(MAX_EVENT_ID, max(0, int(value or 0)))
     except ValueError:
         return 0
 

@@ -37,6 +37,7 @@ from medipersona.catalog.service import Catalog, ChiefComplaint, Department, get
 from medipersona.db import Database, utcnow
 from medipersona.keywords.categories import categorize
 from medipersona.keywords.models import AGE_COLUMNS, KeywordDataset, KeywordRow, KeywordState, scope_key
+from medipersona.uploads.limits import ZIP_READ_ERRORS, ByteBudget, UploadLimitExceeded, read_zip_member
 
 log = logging.getLogger("medipersona.keywords")
 
@@ -224,6 +225,8 @@ def sources_from_zip(data: bytes | io.IOBase | Path, zip_name: str) -> list[Sour
     if total > MAX_UNCOMPRESSED_BYTES:
         raise RejectFile(f"ZIPの展開後のサイズが大きすぎます（上限{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)}MB）。")
     zip_stem = Path(zip_name).stem
+    budget = ByteBudget(MAX_UNCOMPRESSED_BYTES,
+                        f"ZIPの展開後のサイズが大きすぎます（上限{MAX_UNCOMPRESSED_BYTES // (1024 * 1024)}MB）。")
     sources: list[Source] = []
     for info in members:
         name = _zip_member_name(info)
@@ -232,11 +235,13 @@ def sources_from_zip(data: bytes | io.IOBase | Path, zip_name: str) -> list[Sour
             continue
 
         def read(info=info) -> bytes:
-            if info.file_size > MAX_FILE_BYTES:
-                raise RejectFile(f"ファイルが大きすぎます（上限{MAX_FILE_BYTES // (1024 * 1024)}MB）。")
+            # Counted while it decompresses: stops at the real limit whatever the header declares.
             try:
-                return archive.read(info)
-            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
+                return read_zip_member(archive, info, MAX_FILE_BYTES,
+                                       f"ファイルが大きすぎます（上限{MAX_FILE_BYTES // (1024 * 1024)}MB）。", budget)
+            except UploadLimitExceeded as exc:
+                raise RejectFile(exc.message) from None
+            except ZIP_READ_ERRORS as exc:
                 raise RejectFile(f"ZIPから読み出せません（{exc.__class__.__name__}）。") from None
 
         sources.append(Source(name=f"{zip_name}/{path}", parts=(zip_stem, *path.parent.parts), stem=path.stem,
@@ -728,7 +733,8 @@ def _parse_many(sources: list[Source], catalog: Catalog) -> list[ParsedFile | Re
         try:
             out.append(parse_source(source, catalog))
         except RejectFile as exc:
-            out.append(exc)
+            # A fresh exception: the caught one's traceback would keep the file's bytes and rows alive.
+            out.append(RejectFile(exc.reason, exc.line))
     return out
 
 

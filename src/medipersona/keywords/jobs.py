@@ -33,11 +33,16 @@ log = logging.getLogger("medipersona.keywords")
 KIND = "timeline_analysis"
 
 
-async def load_persona_for(session: AsyncSession, persona_id: str, user) -> Persona:
-    """The persona if the user owns it (admins: any); 404 otherwise (no existence leak)."""
+async def load_persona_for(session: AsyncSession, persona_id: str, user, *, act: bool = False) -> Persona:
+    """The persona if the user owns it (admins: any); 404 otherwise (no existence leak). ``act``: an analysis
+    or a chart, which also needs the persona's section among the user's current ones (403)."""
     persona = await session.get(Persona, persona_id) if len(persona_id) <= 32 else None
     if persona is None or (persona.owner_id != user.id and not user.is_admin):
         raise NotFound("ペルソナが見つかりません。", code="persona_not_found")
+    if act:
+        from medipersona.personas.service import require_section
+
+        require_section(user, persona.department_id)
     return persona
 
 
@@ -72,12 +77,15 @@ async def enqueue_timeline_analysis(session: AsyncSession, persona_id: str, user
     """(job, created). A queued/running analysis of the persona is returned instead of a second one."""
     from medipersona.jobs.service import active_job_for_persona, enqueue
 
-    persona = await load_persona_for(session, persona_id, user)
+    persona = await load_persona_for(session, persona_id, user, act=True)
     if persona.status != "done":
         raise Conflict("ペルソナの生成が完了してからタイムライン分析を実行してください。", code="persona_not_ready")
     active = await active_job_for_persona(session, persona.id, (KIND,))
     if active is not None:
         return active, False
+    from medipersona.quota import check_daily_quota
+
+    await check_daily_quota(session, user, 1)
     job = await enqueue(session, KIND, persona.id, {}, owner_id=user.id)
     persona.timeline_status = "queued"
     await session.commit()

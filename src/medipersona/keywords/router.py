@@ -306,7 +306,7 @@ async def persona_timeline_chart(
 ) -> Response:
     from medipersona.keywords.jobs import load_persona_for, persona_age_gender
 
-    persona = await load_persona_for(session, persona_id, user)
+    persona = await load_persona_for(session, persona_id, user, act=True)
     catalog = get_catalog()
     dep = catalog.department(persona.department_id)
     cc = catalog.chief_complaint(persona.chief_complaint_id)

@@ -144,7 +144,7 @@ async def persona_events(
     persona_id: str,
     user: CurrentUser,
     session: SessionDep,
-    after: int = Query(0, ge=0, description="Resume after this event id (or send Last-Event-ID)."),
+    after: int = Query(0, ge=0, le=2**53, description="Resume after this event id (or send Last-Event-ID)."),
 ):
     after_id = max(after, parse_last_event_id(request.headers.get("last-event-id")))
     runtime = get_runtime(request.app)

@@ -19,6 +19,8 @@ LONG_MAX = 200
 EXTRA_NAME_MAX = 50
 EXTRA_VALUE_MAX = 200
 EXTRA_ROWS_MAX = 20
+# Names are one line of text: no control characters (CR, LF, NUL, ...).
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]*$"
 
 
 def _strip(value):
@@ -33,7 +35,7 @@ class ProfileIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=NAME_MAX)
+    name: str | None = Field(None, max_length=NAME_MAX, pattern=NO_CONTROL_CHARS)
     gender: Literal["male", "female", "other"] | None = None
     age: int | None = Field(None, ge=0, le=MAX_AGE)
     age_months: int | None = Field(None, ge=0, le=11)
@@ -146,7 +148,7 @@ class PersonaUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=NAME_MAX)
+    name: str | None = Field(None, min_length=1, max_length=NAME_MAX, pattern=NO_CONTROL_CHARS)
     profile: ProfileIn | None = None
     extras: ExtrasIn | None = None
     extra_fields: list[ExtraFieldIn] | None = Field(None, max_length=EXTRA_ROWS_MAX)

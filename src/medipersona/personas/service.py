@@ -200,10 +200,14 @@ def generation_payload(persona: Persona, avoid_names: list[str]) -> dict[str, An
 
 
 # ------------------------------------------------------------------------------------------------ reading
-async def get_persona(session: AsyncSession, user: User, persona_id: str) -> Persona:
+async def get_persona(session: AsyncSession, user: User, persona_id: str, *, act: bool = False) -> Persona:
+    """The persona if the user owns it (admins: any), else 404. ``act``: an action on it (edit, generate again,
+    duplicate, analyse, chart), which also needs the persona's section among the user's current ones (403)."""
     persona = await session.get(Persona, persona_id)
     if persona is None or (persona.owner_id != user.id and not user.is_admin):
         raise NotFound("ペルソナが見つかりません。")
+    if act:
+        require_section(user, persona.department_id)
     return persona
 
 
@@ -321,7 +325,7 @@ REQUIRED_PROFILE_FIELDS = {"name": "名前", "gender": "性別", "age": "年齢"
 
 
 async def update_persona(session: AsyncSession, user: User, persona_id: str, data: PersonaUpdate) -> Persona:
-    persona = await get_persona(session, user, persona_id)
+    persona = await get_persona(session, user, persona_id, act=True)
     if await _active_job(session, persona) is not None:
         raise Conflict("生成中のペルソナは編集できません。完了してからもう一度お試しください。", code="busy")
     await release_connection(session)
@@ -382,7 +386,7 @@ def _changes_what_sections_say(persona: Persona, before: tuple[dict, dict, list]
 async def regenerate_all(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> Persona:
     """Write the persona again from its current profile: the six sections, the keywords and the portrait (a new
     generation job, streamed like the first one)."""
-    persona = await get_persona(session, user, persona_id)
+    persona = await get_persona(session, user, persona_id, act=True)
     if persona.status != "done":
         raise Conflict("完成したペルソナだけすべて再生成できます。", code="not_done")
     if await _active_job(session, persona) is not None:
@@ -410,11 +414,12 @@ async def regenerate_section(session: AsyncSession, settings: Settings, user: Us
                              key: str) -> Job:
     if key not in SECTION_KEYS:
         raise NotFound("指定された項目はありません。")
-    persona = await get_persona(session, user, persona_id)
+    persona = await get_persona(session, user, persona_id, act=True)
     if persona.status != "done":
         raise Conflict("完成したペルソナだけ項目を再生成できます。", code="not_done")
     if await _active_job(session, persona) is not None:
         raise Conflict("このペルソナは現在生成中です。完了してからもう一度お試しください。", code="busy")
+    await check_quota(session, user)
     await release_connection(session)
     async with write_lock(session.bind):
         job = await enqueue(session, SECTION_KIND, persona.id, {"section": key}, owner_id=user.id)
@@ -425,9 +430,10 @@ async def regenerate_section(session: AsyncSession, settings: Settings, user: Us
 
 
 async def retry_persona(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> Persona:
-    persona = await get_persona(session, user, persona_id)
+    persona = await get_persona(session, user, persona_id, act=True)
     if persona.status != "failed":
         raise Conflict("失敗したペルソナだけ再試行できます。", code="not_failed")
+    await check_quota(session, user)
     return await _generate_again(session, settings, user, persona)
 
 
@@ -438,7 +444,7 @@ NOT_DUPLICATED = frozenset({"id", "owner_id", "status", "current_job_id", "timel
 
 
 async def duplicate_persona(session: AsyncSession, settings: Settings, user: User, persona_id: str) -> Persona:
-    source = await get_persona(session, user, persona_id)
+    source = await get_persona(session, user, persona_id, act=True)
     if source.status != "done":
         raise Conflict("完成したペルソナだけ複製できます。", code="not_done")
     copied = {column.key: copy.deepcopy(getattr(source, column.key))
