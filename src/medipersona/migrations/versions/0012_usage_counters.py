@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-# NOTE for the merge: the chain is 0010 -> 0011 (catalog) -> 0012. Until 0011 lands this points at 0010.
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
