@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import bindparam, case, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS, age_band
@@ -118,12 +119,6 @@ _DS = KeywordDataset.__table__.c
 _KR = KeywordRow.__table__.c
 
 
-def _scope_condition(department_id: str, chief_complaint_id: str | None):
-    from medipersona.keywords.models import scope_key
-
-    return _DS.scope == scope_key(department_id, chief_complaint_id)
-
-
 # The age filter relaxes step by step until a prompt has MIN_KEYWORDS keywords (and a timeline a series):
 # the persona's band (share >= 15 %), then its band plus the neighbouring ones (together >= 15 %), then no age
 # filter (ordered by the band's share), then neither a gender nor an age filter.
@@ -173,7 +168,7 @@ def _step_rank(gender: str | None, band: str | None):
     return case(*whens, else_=2) if whens else literal(2)
 
 
-def _base_select(department_id: str, chief_complaint_id: str | None, gender: str | None, band: str | None):
+def _base_select(gender: str | None, band: str | None):
     g, a = _share_columns(gender, band)
     g_col = g if g is not None else literal(100.0)
     a_col = a if a is not None else literal(100.0)
@@ -182,46 +177,41 @@ def _base_select(department_id: str, chief_complaint_id: str | None, gender: str
         select(_DS.id, _DS.is_sample, _DS.source_file, _KR.rank, _KR.keyword, _KR.volume, _KR.overlap, _KR.lift,
                _KR.days, _KR.category, g_col, a_col, step_rank)
         .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, _KR.dataset_id == _DS.id))
-        .where(_scope_condition(department_id, chief_complaint_id))
+        .where(_DS.scope == bindparam("scope"))
     )
     return stmt, step_rank
 
 
-async def _select_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
-                       gender: str | None, band: str | None, limit: int | None, max_rank: int | None = None) -> list:
-    """The rows of one dataset in ONE statement (a consistent snapshot even during a re-import), each with the
-    strictest filter step it passes (``_step_rank``). Columns: dataset id, is_sample, source_file, rank, keyword,
-    volume, overlap, lift, days, category, gender share, age share, step rank. ``limit``: the top rows by step,
-    then estimated overlap (overlap × gender share × age weight); ``max_rank``: only rows of that step or
-    stricter. Core table columns (not ORM attributes): no ORM row processing on the hot path."""
+@lru_cache(maxsize=64)
+def _rows_statement(gender: str | None, band: str | None, limited: bool):
+    """The SELECT of one dataset's rows for a filter (built once per gender/band: building and caching the
+    expression costs more than running it). Bind parameters: ``scope``, and ``limit`` when ``limited``."""
     g, a = _share_columns(gender, band)
-    stmt, step_rank = _base_select(department_id, chief_complaint_id, gender, band)
-    if max_rank is not None and max_rank < 3:
-        stmt = stmt.where(step_rank <= max_rank)
-    if limit is not None:
+    stmt, step_rank = _base_select(gender, band)
+    if limited:
         weight = a if a is not None else literal(100.0)
         if a is not None:
             # The persona's band share alone for rows of its band; neighbours weigh half beyond it.
             weight = case((a >= AGE_MIN_SHARE, a), else_=a + _neighbour_share(band) * 0.5)
         score = _KR.overlap * (g if g is not None else 100.0) * weight
-        stmt = stmt.order_by(step_rank, score.desc(), _KR.rank).limit(limit)
-    connection = await session.connection()
-    return list((await connection.execute(stmt)).all())
+        stmt = stmt.order_by(step_rank, score.desc(), _KR.rank).limit(bindparam("limit"))
+    return stmt
 
 
-async def _step_counts(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
-                       gender: str | None, band: str | None) -> list[int]:
-    """How many rows of the dataset pass each step (an aggregate: no rows leave the database)."""
-    step_rank = _step_rank(gender, band).label("step_rank")
-    stmt = (select(step_rank, func.count())
-            .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, _KR.dataset_id == _DS.id))
-            .where(_scope_condition(department_id, chief_complaint_id))
-            .group_by(step_rank))
-    counts = [0, 0, 0, 0]
+async def _select_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
+                       gender: str | None, band: str | None, limit: int | None) -> list:
+    """The rows of one dataset in ONE statement (a consistent snapshot even during a re-import), each with the
+    strictest filter step it passes (``_step_rank``). Columns: dataset id, is_sample, source_file, rank, keyword,
+    volume, overlap, lift, days, category, gender share, age share, step rank. ``limit``: the top rows by step,
+    then estimated overlap (overlap × gender share × age weight). Core table columns (not ORM attributes): no
+    ORM row processing on the hot path."""
+    from medipersona.keywords.models import scope_key
+
+    params: dict[str, Any] = {"scope": scope_key(department_id, chief_complaint_id)}
+    if limit is not None:
+        params["limit"] = limit
     connection = await session.connection()
-    for rank, count in (await connection.execute(stmt)).all():
-        counts[int(rank)] += count
-    return counts
+    return list((await connection.execute(_rows_statement(gender, band, limit is not None), params)).all())
 
 
 def _choose(counts: list[int], need: int) -> int:
@@ -237,25 +227,19 @@ def _choose(counts: list[int], need: int) -> int:
 async def _rows_with_fallback(session, department_id, chief_complaint_id, gender, band, limit):
     """(rows, dataset info, level, step) — the complaint's dataset, else the department's; the filter relaxed
     step by step (``STEPS``) until MIN_KEYWORDS rows (or the whole dataset) pass; (.., None, None, None) when
-    there is no data. Prompt lists (``limit``): one SELECT ordered by step; timelines: an aggregate count per
-    step, then one SELECT of the rows of the chosen step."""
+    there is no data. One SELECT per dataset level: for prompt lists (``limit``) the top rows ordered by step;
+    for timelines every row of the dataset, the step chosen and applied here (one round trip, not two)."""
     need = min(MIN_KEYWORDS, limit) if limit is not None else MIN_KEYWORDS
     for cc in ([chief_complaint_id, None] if chief_complaint_id else [None]):
-        if limit is not None:
-            rows = await _select_rows(session, department_id, cc, gender, band, limit)
-            if not rows:  # an imported dataset always has rows: no dataset at this level
-                continue
-            counts = [0, 0, 0, 0]
-            for r in rows:
-                counts[r[12]] += 1
-            chosen = _choose(counts, need)
+        rows = await _select_rows(session, department_id, cc, gender, band, limit)
+        if not rows:  # an imported dataset always has rows: no dataset at this level
+            continue
+        counts = [0, 0, 0, 0]
+        for r in rows:
+            counts[r[12]] += 1
+        chosen = _choose(counts, need)
+        if counts[chosen + 1:] != [0] * (3 - chosen):
             rows = [r for r in rows if r[12] <= chosen]
-        else:
-            counts = await _step_counts(session, department_id, cc, gender, band)
-            if not sum(counts):
-                continue
-            chosen = _choose(counts, need)
-            rows = await _select_rows(session, department_id, cc, gender, band, None, chosen)
         step = _RANK_STEPS[chosen] if (gender or band) else "none"
         return rows, (rows[0][0], rows[0][1], rows[0][2]), "chief_complaint" if cc else "department", step
     return [], None, None, None
