@@ -305,39 +305,48 @@ def urgency_of(before_near: float, before_total: float, same_day_share: float) -
             "near_before_share": round(near_share, 3), "same_day_share": round(same_day_share, 3)}
 
 
-def _summarize(points: list[dict]) -> dict[str, Any]:
-    before = [p for p in points if p["days"] < 0]
-    after = [p for p in points if p["days"] >= 0]
+def _summarize(points: list[tuple]) -> dict[str, Any]:
+    """The summary of every kept keyword; ``points``: (days rounded to 3 places, overlap, estimated volume,
+    category, ...) — plain tuples, one pass (a timeline keeps ~1,000 rows; no dict per row)."""
     cats_before = {c: 0 for c in DISPLAY_ORDER}
     cats_after = {c: 0 for c in DISPLAY_ORDER}
     vol_before = {c: 0 for c in DISPLAY_ORDER}
     vol_after = {c: 0 for c in DISPLAY_ORDER}
-    for p in before:
-        cats_before[p["category"]] += 1
-        vol_before[p["category"]] += p["estimated_volume"]
-    for p in after:
-        cats_after[p["category"]] += 1
-        vol_after[p["category"]] += p["estimated_volume"]
+    before_count = after_count = before_volume = after_volume = 0
+    before_total = before_near = total = same_day = 0
     by_day: dict[int, float] = {}
     for p in points:
-        day = round(p["days"])
-        by_day[day] = by_day.get(day, 0) + p["overlap"]
+        days, overlap, estimated, category = p[0], p[1], p[2], p[3]
+        if days < 0:
+            before_count += 1
+            cats_before[category] += 1
+            vol_before[category] += estimated
+            before_volume += estimated
+            before_total += overlap
+            if days >= -7:
+                before_near += overlap
+        else:
+            after_count += 1
+            cats_after[category] += 1
+            vol_after[category] += estimated
+            after_volume += estimated
+        day = round(days)
+        by_day[day] = by_day.get(day, 0) + overlap
+        total += overlap
+        if abs(days) < 1:
+            same_day += overlap
     # Peak day: the whole day with the most co-search overlap; ties: the one closest to the search.
     peak_day = max(by_day, key=lambda d: (by_day[d], -abs(d))) if by_day else None
-    before_total = sum(p["overlap"] for p in before)
-    before_near = sum(p["overlap"] for p in before if p["days"] >= -7)
-    total = sum(p["overlap"] for p in points)
-    same_day = sum(p["overlap"] for p in points if abs(p["days"]) < 1)
     return {
         "total": len(points),
-        "before_count": len(before),
-        "after_count": len(after),
-        "before_volume": sum(p["estimated_volume"] for p in before),
-        "after_volume": sum(p["estimated_volume"] for p in after),
+        "before_count": before_count,
+        "after_count": after_count,
+        "before_volume": before_volume,
+        "after_volume": after_volume,
         "peak_day": peak_day,
         "peak_overlap": by_day.get(peak_day, 0) if peak_day is not None else 0,
-        "days_min": min((p["days"] for p in points), default=None),
-        "days_max": max((p["days"] for p in points), default=None),
+        "days_min": min((p[0] for p in points), default=None),
+        "days_max": max((p[0] for p in points), default=None),
         "categories_before": cats_before,
         "categories_after": cats_after,
         "category_volume_before": vol_before,
@@ -372,23 +381,25 @@ async def timeline(
     if info is None:
         cache.timelines.put(key, None)
         return None
-    points: list[dict] = []
-    for r in rows:
-        days = float(r[8])
-        points.append({
-            "keyword": r[4],
-            "days": round(days, 3),
-            "overlap": r[6],
-            "volume": r[5],
-            "estimated_volume": round(r[5] * r[10] * r[11] / 10000.0),
-            "lift": r[7],
-            "category": r[9],
-            "phase": "before" if days < 0 else "after",
-            "rank": r[3],
-        })
+    # (days, overlap, estimated volume, category, row): dicts only for the points the series keeps.
+    points = [(round(float(r[8]), 3), r[6], round(r[5] * r[10] * r[11] / 10000.0), r[9], r) for r in rows]
     summary = _summarize(points)
-    series = sorted(points, key=lambda p: (-p["overlap"], p["rank"]))[:max_points]
-    series.sort(key=lambda p: p["days"])
+    kept = sorted(points, key=lambda p: (-p[1], p[4][3]))[:max_points]
+    kept.sort(key=lambda p: p[0])
+    series = [
+        {
+            "keyword": r[4],
+            "days": days,
+            "overlap": overlap,
+            "volume": r[5],
+            "estimated_volume": estimated,
+            "lift": r[7],
+            "category": category,
+            "phase": "before" if float(r[8]) < 0 else "after",
+            "rank": r[3],
+        }
+        for days, overlap, estimated, category, r in kept
+    ]
     result = {
         "dataset": {"id": info[0], "level": level, "is_sample": bool(info[1]), "source_file": info[2]},
         "filters": {
