@@ -32,6 +32,7 @@ from medipersona.personas.service import (
     names_to_avoid,
     new_persona,
     release_connection,
+    shares_for,
     validate_catalog,
 )
 from medipersona.quota import check_daily_quota
@@ -61,10 +62,11 @@ async def create_set(session: AsyncSession, settings: Settings, user: User, data
     requests = member_requests(data, seed)
     await check_daily_quota(session, user, data.count)
     avoid = list(await names_to_avoid(session, user.id))
+    shares = await shares_for(session, base)
     await release_connection(session)
     personas, jobs = [], []
     for request in requests:
-        persona, job = new_persona(user, request, avoid)
+        persona, job = new_persona(user, request, avoid, shares=shares if request.setting_type != "input" else None)
         avoid.append(persona.name)
         personas.append(persona)
         jobs.append(job)
