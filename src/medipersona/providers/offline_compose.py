@@ -60,17 +60,27 @@ TYPE_TRAITS: dict[str, tuple[str, str, str]] = {
                "口コミでは治療の選択肢をきちんと説明してもらえたかという点を重視する。"),
 }
 
+# The complaint's kind (catalog.labels.COMPLAINT_KINDS) -> the template tag it selects.
+KIND_TAGS = {"symptom": "symptom", "disease": "symptom", "procedure": "procedure", "checkup": "checkup",
+             "prevention": "service"}
+_KIND_TAG_SET = {"symptom", "service", "procedure", "checkup"}
+GUARDIAN_WORDS = {"母": "母親", "父": "父親"}
+
+# Used only when the context carries no kind (older callers): words that mark a service rather than a symptom.
 _SERVICE_WORDS = ("健診", "検診", "健康診断", "予防接種", "ワクチン", "ドック", "矯正", "ホワイトニング", "審美",
                   "美容", "脱毛", "検査", "相談", "インプラント", "クリーニング", "定期", "シミ", "しわ", "二重")
 
-# (template, tags). Tags: lead (tried first), adult (not for children/students), child (children only),
-# symptom / service (kind of chief complaint), short (filler used to reach the target).
+# (template, tags). Tags: opener (one of them starts the section), lead (tried first), adult (not for
+# children/students), child (children: written from the guardian's view), self (the persona acts on its own: not
+# for children), household (the family text is a household: not for someone living alone), symptom / service /
+# procedure / checkup (the kind of chief complaint), noproc / nocheck (not for a procedure / a check-up), short
+# (filler used to reach the target).
 _POOLS: dict[str, list[tuple[str, str]]] = {
     "personality": [
         ("{who}で、{occupation}として日々を過ごしている。", "lead adult"),
         ("{who}で、{family}。", "lead child"),
         ("{who}の{occupation}で、学校生活や友人との時間を大切にしている。", "lead student"),
-        ("{family}で、家族との時間を大切にしている。", "adult"),
+        ("{family}で、家族との時間を大切にしている。", "adult household"),
         ("{pt_name}の傾向があり、{pt_trait}。", "lead"),
         ("趣味は{hobby}で、休日には気分転換を意識している。", ""),
         ("物事は納得してから決めたいタイプで、周囲の意見にも耳を傾ける。", "adult"),
@@ -78,7 +88,7 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("「{life_events}」という出来事をきっかけに、健康や暮らしを見直す気持ちが強まっている。", "adult"),
         ("{place}で暮らし、地域とのつながりも大切にしている。", ""),
         ("収入面は{income}で、お金の使い方には計画性がある。", "adult"),
-        ("保護者は子どもの様子の小さな変化にもよく気がつく。", "child"),
+        ("{guardian}は子どもの様子の小さな変化にもよく気がつく。", "child"),
         ("人見知りをすることもあるが、慣れた相手には明るく話す。", "child"),
         ("座右の銘は「{motto}」で、日々の判断のよりどころにしている。", ""),
         ("性格を表す言葉は「{personality_keywords}」で、周囲からもそう見られている。", ""),
@@ -88,32 +98,50 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("忙しい毎日の中でも、自分や家族の健康には気を配りたいと考えている。", "adult"),
         ("困ったときは一人で抱え込まず、信頼できる人に相談することが多い。", "adult"),
         ("初めての場所や人には少し緊張するが、丁寧に接してもらうと安心できる。", ""),
-        ("家族は子どもの生活リズムを整えることを大切にしている。", "child"),
+        ("{guardian}は子どもの生活リズムを整えることを大切にしている。", "child"),
         ("周りの人への気配りを忘れず、穏やかな人柄だと言われることが多い。", ""),
-        ("好きなことには熱中するタイプで、興味を持ったことは自分でよく調べる。", ""),
+        ("好きなことには熱中するタイプで、興味を持ったことは自分でよく調べる。", "self"),
         ("新しい環境にはゆっくり慣れていく方で、安心できる場所を大切にする。", ""),
         ("約束や決まりごとをきちんと守ろうとする真面目な一面がある。", ""),
         ("楽しいことを見つけるのが得意で、物事を前向きに捉えようとする。", ""),
         ("自分の体調の変化には比較的敏感で、気になることは早めに伝える方だ。", ""),
         ("落ち着いた雰囲気の場所を好み、騒がしい環境は少し苦手に感じる。", ""),
         ("毎日を充実させたいと考え、興味のあることには積極的に取り組む。", "student"),
-        ("保護者は子どもの気持ちに寄り添い、不安を和らげる声かけを大切にしている。", "child"),
+        ("{guardian}は子どもの気持ちに寄り添い、不安を和らげる声かけを大切にしている。", "child"),
         ("家では好きな遊びに夢中になる時間が多く、元気に過ごしている。", "child"),
         ("慎重さと前向きさを併せ持っている。", "short"),
         ("人との約束を大切にする。", "short"),
         ("何事にも丁寧に取り組む。", "short"),
     ],
     "reason": [
-        ("{complaint}の症状が気になり、{department}の受診を考えている。", "lead symptom adult"),
-        ("{complaint}のために、{department}の受診を考えている。", "lead service adult"),
-        ("保護者が{complaint}の様子に気づき、{department}の受診を考えている。", "lead child symptom"),
-        ("保護者が{complaint}のために、{department}の受診を考えている。", "lead child service"),
+        ("{complaint}の症状が気になり、{department}の受診を考えている。", "opener symptom self"),
+        ("ここ最近{complaint}が続いており、{department}で一度診てもらいたいと考えている。", "opener symptom self"),
+        ("{complaint}のことが気がかりで、{department}への相談を決めかけている。", "opener symptom self"),
+        ("{complaint}のために、{department}の受診を考えている。", "opener service self"),
+        ("{complaint}を目的に、通いやすい{department}を探している。", "opener service self"),
+        ("{complaint}を検討しており、{department}でのカウンセリングを受けたいと考えている。", "opener procedure self"),
+        ("以前から{complaint}に関心があり、費用やリスクを確かめたうえで{complaint}を検討したいと考えている。",
+         "opener procedure self"),
+        ("{complaint}を検討し始め、まずは{department}で話を聞いてみたいと思っている。", "opener procedure self"),
+        ("{complaint}を受けるため、{department}の予約を取ろうと日程を調整している。", "opener checkup self"),
+        ("そろそろ{complaint}を受けておきたいと考え、予定と合わせて受診の日程を検討している。", "opener checkup self"),
+        ("{guardian}が子どもの{complaint}の様子に気づき、{department}の受診を考えている。", "opener child symptom"),
+        ("{guardian}は子どもの{complaint}が続いていることを心配し、{department}への相談を考えている。",
+         "opener child symptom"),
+        ("{guardian}が子どもの{complaint}のために、{department}の受診を考えている。", "opener child service"),
+        ("{guardian}が子どもの{complaint}を検討しており、{department}で相談したいと考えている。",
+         "opener child procedure"),
+        ("{guardian}が子どもの{complaint}を受けさせるため、予約の日程を調整している。", "opener child checkup"),
+        ("費用の総額や施術後の過ごし方についても、事前に知っておきたいと考えている。", "procedure"),
+        ("カウンセリングで無理に勧められないかどうかも気にしている。", "procedure"),
+        ("結果の説明をきちんと受けられるかどうかも気にしている。", "checkup"),
+        ("待ち時間が少なく、希望の日に予約できるかを重視している。", "checkup"),
         ("最初は様子を見ていたが、{complaint}の症状が日常生活に影響し始めた。", "symptom"),
         ("インターネットで「{kw1}」などを調べるうちに、一度専門家に相談したいと感じた。", ""),
-        ("自己判断で様子を見るよりも、状態をきちんと確認して安心したいという気持ちが強い。", ""),
-        ("{family}のため、自分の体調を崩すわけにはいかないと考えている。", "adult"),
+        ("自己判断で様子を見るよりも、状態をきちんと確認して安心したいという気持ちが強い。", "symptom"),
+        ("{family}のため、自分の体調を崩すわけにはいかないと考えている。", "adult household"),
         ("{occupation}の仕事を続けながら、無理のない形で通院したいと考えている。", "adult"),
-        ("周囲に同じ悩みで通院した人がいて、早めに相談することが大切だと感じた。", ""),
+        ("周囲に同じ悩みで通院した人がいて、早めに相談することが大切だと感じた。", "noproc nocheck"),
         ("{pt_reason}", ""),
         ("最近の悩みは「{concerns}」で、体調面の不安も重なっている。", "adult"),
         ("忙しさを理由に受診を先延ばしにしてきたが、そろそろ向き合う時期だと感じている。", "adult symptom"),
@@ -121,8 +149,8 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("定期的に確認しておくことで、安心して毎日を過ごしたいと考えている。", "service"),
         ("家族からも一度きちんと相談してみてはどうかと勧められた。", ""),
         ("できるだけ早い段階で相談し、必要な対応を知っておきたいと考えている。", ""),
-        ("保護者は、子どもが毎日を元気に過ごせるよう早めに相談したいと考えている。", "child"),
-        ("日常生活への影響が小さいうちに、状態を確認しておきたいと考えている。", ""),
+        ("{guardian}は、子どもが毎日を元気に過ごせるよう早めに相談したいと考えている。", "child"),
+        ("日常生活への影響が小さいうちに、状態を確認しておきたいと考えている。", "symptom"),
         ("信頼できる医療機関を見つけ、今後も気軽に相談できるようにしたいと考えている。", ""),
         ("インターネットの情報だけでは判断がつかず、直接相談したいと感じた。", ""),
         ("学校生活に支障が出ないよう、早めに相談しておきたいと考えている。", "student"),
@@ -130,40 +158,49 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("不安を解消したい思いがある。", "short"),
     ],
     "behavior": [
-        ("気になることがあると、まずスマートフォンで「{kw1}」や「{kw2}」を検索する。", "lead"),
+        ("気になることがあると、まずスマートフォンで「{kw1}」や「{kw2}」を検索する。", "lead self"),
+        ("{guardian}がスマートフォンで「{kw1}」や「{kw2}」を検索し、情報を集めている。", "lead child"),
+        ("受診先は{guardian}がスマートフォンで検索し、診療時間や場所を確かめてから決める。", "lead child"),
         ("{complaint}の症状には波があり、忙しい時期に強く感じることが多い。", "symptom adult"),
+        ("{complaint}について、{guardian}が費用や通院回数を比べながら検討している。", "procedure child"),
+        ("{complaint}について、費用や通院回数を比べながら検討している。", "procedure adult"),
         ("受診先は通勤や買い物の動線上にあるかどうかも考えて選ぶ。", "adult"),
         ("予約はWebで空き状況を確認してから取ることが多い。", ""),
         ("医師の説明に納得できれば、指示された頻度で通院を続けるつもりでいる。", ""),
         ("受診後も「{kw3}」など関連する情報を調べ、理解を深めようとする。", ""),
         ("仕事の都合上、平日の夕方や土曜日に通院できると助かる。", "adult"),
-        ("保護者の仕事の都合に合わせて、夕方や週末に受診することが多い。", "child"),
+        ("{guardian}の仕事の都合に合わせて、夕方や週末に受診することが多い。", "child"),
         ("{hobby}の時間を確保できるよう、通院の予定は早めに立てる。", "adult"),
-        ("よく見るメディアは{media}で、健康に関する情報もそこから得ることが多い。", ""),
+        ("よく見るメディアは{media}で、健康に関する情報もそこから得ることが多い。", "self"),
+        ("{guardian}がよく見るメディアは{g_media}で、子どもの健康に関する情報もそこから得ている。", "child"),
         ("最近した健康に関する行動は「{health_actions}」で、できることから取り組んでいる。", ""),
-        ("受診先を決める前に、医療機関のホームページで診療時間や診療内容を確認する。", ""),
-        ("初診の前には、聞きたいことを整理してから受診するようにしている。", ""),
+        ("受診先を決める前に、医療機関のホームページで診療時間や診療内容を確認する。", "self"),
+        ("初診の前には、聞きたいことを整理してから受診するようにしている。", "self"),
+        ("初診の前には、{guardian}が聞きたいことをメモにまとめておく。", "child"),
         ("通院が続くかどうかは、通いやすさと説明への納得感で決まると考えている。", ""),
         ("地図アプリで自宅や職場からの距離を確かめ、通いやすい候補を絞り込む。", "adult"),
         ("気になることがあっても、まずは数日様子を見てから受診を決めることが多い。", "symptom"),
+        ("受診の日程は、仕事や家庭の予定を見ながら早めに押さえるようにしている。", "checkup adult"),
         ("受診の際は保険証やお薬手帳など必要なものを前日に準備しておく。", ""),
         ("待ち時間が長いと負担に感じるため、空いている時間帯を選んで受診したい。", ""),
         ("医療機関の雰囲気が合うかどうかは、初診の印象で判断することが多い。", ""),
-        ("家族と相談しながら、通院の日程や頻度を決めている。", ""),
+        ("家族と相談しながら、通院の日程や頻度を決めている。", "household"),
         ("学校の授業や部活動と重ならない時間帯に受診したいと考えている。", "student"),
-        ("子どもが嫌がらずに通えるよう、保護者は待合室の雰囲気も気にしている。", "child"),
+        ("子どもが嫌がらずに通えるよう、{guardian}は待合室の雰囲気も気にしている。", "child"),
         ("症状や気づいたことをメモに残している。", "short"),
         ("家族にも相談してから動く。", "short"),
     ],
     "reviews": [
+        ("口コミは主に{guardian}が読み、同じ年頃の子どもを持つ保護者の書き込みを特に参考にしている。", "lead child"),
         ("{pt_review}", "lead"),
         ("口コミでは医師やスタッフの説明のわかりやすさを重視する。", ""),
         ("待ち時間や予約の取りやすさに関する書き込みはいつも確認する。", ""),
-        ("{complaint}で受診した人の体験談があれば、特に参考にする。", ""),
+        ("{complaint}で受診した人の体験談があれば、特に参考にする。", "noproc"),
+        ("{complaint}を受けた人の費用や通院回数についての書き込みを、特に参考にする。", "procedure"),
         ("極端に高い評価や低い評価は、そのまま受け取らないよう意識している。", ""),
         ("院内の清潔感や雰囲気についての書き込みも気にかけている。", ""),
         ("受付や看護師の対応について書かれた口コミにも目を通す。", ""),
-        ("自分と年代や状況が近い人の口コミを特に参考にしている。", ""),
+        ("自分と年代や状況が近い人の口コミを特に参考にしている。", "self"),
         ("説明の丁寧さや質問へのこたえ方に触れた書き込みを探して読む。", ""),
         ("医療機関からの返信がある口コミは、誠実さの目安として見ている。", ""),
         ("複数の口コミサイトや地図アプリの評価を見比べてから判断する。", ""),
@@ -172,6 +209,7 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("新しい口コミを優先して読む。", "short"),
     ],
     "values": [
+        ("{guardian}は、子どもが怖がらずに通えることを何より大切にしている。", "lead child"),
         ("{pt_value}", "lead"),
         ("医療機関には、安心して相談できる関係を求めている。", ""),
         ("治療の選択肢を説明してもらい、納得して決めたいと考えている。", ""),
@@ -188,7 +226,9 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("無理のない通院を望む。", "short"),
     ],
     "demands": [
-        ("{complaint}について、現在の状態と今後の見通しをわかりやすく説明してほしい。", "lead"),
+        ("{complaint}について、現在の状態と今後の見通しをわかりやすく説明してほしい。", "lead noproc nocheck"),
+        ("{complaint}について、方法・費用・リスクと、期待できることの範囲をわかりやすく説明してほしい。", "lead procedure"),
+        ("{complaint}の結果について、数値の意味と次に何をすべきかをわかりやすく説明してほしい。", "lead checkup"),
         ("{pt_demand}", ""),
         ("待ち時間が短く、予約や受付がスムーズであることを望んでいる。", ""),
         ("質問しやすい雰囲気と、気持ちに寄り添った対応を求めている。", ""),
@@ -303,7 +343,9 @@ def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str],
     complaint = _text(context.get("chief_complaint"))
     age_years = parse_age(profile.get("age"))
     occupation = _text(profile.get("occupation"))
-    is_child = age_years is not None and age_years < 13
+    guardian = context.get("guardian") or {}
+    relation = _text(guardian.get("続柄"))
+    is_child = age_years is not None and (age_years < 13 or (age_years < 15 and bool(relation)))
     is_student = any(w in occupation for w in ("学生", "生徒", "園児", "児童", "未就学")) or (
         age_years is not None and age_years < 18)
     facts = {
@@ -320,6 +362,8 @@ def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str],
         "pt_name": _text(pt.get("name")),
         **{key: _text(extras.get(key)) for key in _EXTRA_KEYS},
         "pt_trait": _first_sentence(_text(pt.get("description"))),
+        "guardian": GUARDIAN_WORDS.get(relation, relation) or "保護者",
+        "g_media": _text(guardian.get("よく見るメディア/SNS")),
     }
     traits = TYPE_TRAITS.get(facts["pt_name"])
     if traits:
@@ -329,10 +373,16 @@ def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str],
         facts["pt_value"] = facts["pt_trait"] + "。"
     for i, kw in enumerate(pick_keywords(context.get("keywords") or [], rng), start=1):
         facts[f"kw{i}"] = kw
-    service = any(w in complaint for w in _SERVICE_WORDS)
-    excluded = {"service" if not service else "symptom"}
+    kind_tag = KIND_TAGS.get(_text(context.get("complaint_kind")))
+    if kind_tag is None:
+        kind_tag = "service" if any(w in complaint for w in _SERVICE_WORDS) else "symptom"
+    excluded = _KIND_TAG_SET - {kind_tag}
+    excluded |= {"noproc"} if kind_tag == "procedure" else set()
+    excluded |= {"nocheck"} if kind_tag == "checkup" else set()
+    if "一人暮らし" in facts["family"] or "単身" in facts["family"]:
+        excluded |= {"household"}
     if is_child:
-        excluded |= {"adult", "student"}
+        excluded |= {"adult", "student", "self"}
     else:
         excluded |= {"child"}
         excluded |= {"adult"} if is_student else {"student"}
@@ -373,8 +423,9 @@ def compose_section(section: str, target: int, facts: dict[str, str], excluded: 
     """Sentences in seeded order until the text is within about ±15 % of ``target`` characters."""
     low, high = target * 0.88, target * 1.15
     sentences = _applicable(section, facts, excluded)
-    leads = [s for s, tags in sentences if "lead" in tags]
-    body = [s for s, tags in sentences if "lead" not in tags and "short" not in tags]
+    openers = [s for s, tags in sentences if "opener" in tags]
+    leads = ([rng.choice(openers)] if openers else []) + [s for s, tags in sentences if "lead" in tags]
+    body = [s for s, tags in sentences if not tags & {"lead", "opener", "short"}]
     shorts = [s for s, tags in sentences if "short" in tags]
     closing = list(_CLOSING)
     rng.shuffle(body)

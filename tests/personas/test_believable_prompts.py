@@ -1,0 +1,71 @@
+"""A paediatric prompt is written through the guardian; a procedure is considered, a check-up scheduled; the portrait
+fits the child's age; hand-entered contradictions come back as warnings (not errors)."""
+
+from __future__ import annotations
+
+from medipersona.catalog.service import get_catalog
+from medipersona.personas.autofill import autofill
+from medipersona.personas.prompt import PromptInputs, build_image_request, build_text_request
+from medipersona.providers.offline_compose import compose_persona
+
+CATALOG = get_catalog()
+
+
+def _inputs(complaint_id: str, seed: int = 3, profile: dict | None = None) -> PromptInputs:
+    complaint = CATALOG.chief_complaint(complaint_id)
+    filled, extras = autofill(profile or {}, {}, department_id=complaint.department_id, seed=seed,
+                              complaint=complaint, reference_year=2026)
+    return PromptInputs(department=CATALOG.department(complaint.department_id), chief_complaint=complaint,
+                        purpose=CATALOG.purpose("increase_patients"), patient_type=CATALOG.patient_types[0],
+                        profile=filled, extras=extras)
+
+
+def test_paediatric_prompt_carries_the_guardian_and_the_guardians_view():
+    inputs = _inputs("pediatrics.bedwetting")
+    guardian = inputs.profile["guardian"]
+    req = build_text_request(inputs, [], seed=1)
+    assert "【保護者】" in req.prompt
+    assert f"- 続柄: {guardian['relation']}" in req.prompt and f"- 年齢: {guardian['age']}歳" in req.prompt
+    assert guardian["occupation"] in req.prompt and guardian["media"] in req.prompt
+    assert "保護者の視点で書いてください" in req.prompt
+    assert req.context["guardian"]["続柄"] == guardian["relation"]
+    # the offline composer writes it the same way: the guardian searches and reads reviews, not the child
+    text = compose_persona(req.context, 1)
+    assert guardian["relation"] in text["behavior"] and "検索" in text["behavior"]
+    assert "保護者" in text["reviews"] or guardian["relation"] in text["reviews"]
+
+
+def test_adult_prompt_has_no_guardian_block():
+    req = build_text_request(_inputs("internal_medicine.hypertension"), [], seed=1)
+    assert "【保護者】" not in req.prompt and req.context["guardian"] == {}
+
+
+def test_procedure_prompt_is_framed_as_considering():
+    inputs = _inputs("cosmetic_surgery.breast_augmentation")
+    req = build_text_request(inputs, [], seed=1)
+    assert "施術・自費メニュー" in req.prompt and "豊胸を検討している人として" in req.prompt
+    assert "「豊胸の症状」とは書かないでください" in req.prompt
+    for seed in range(30):
+        text = compose_persona(build_text_request(_inputs("cosmetic_surgery.breast_augmentation", seed), [],
+                                                  seed=seed).context, seed)
+        joined = "".join(text.values())
+        assert "豊胸の症状" not in joined and "症状" not in text["reason"]
+        assert "豊胸を検討" in text["reason"]
+
+
+def test_checkup_prompt_is_framed_as_scheduling():
+    req = build_text_request(_inputs("gynecology.cervical_cancer_screening"), [], seed=1)
+    assert "日程を調整して予約する人として" in req.prompt
+    text = compose_persona(req.context, 1)
+    assert "子宮頸がん検診の症状" not in "".join(text.values())
+    assert "予約" in text["reason"] or "日程" in text["reason"]
+
+
+def test_portrait_prompt_fits_the_childs_age_and_the_setting():
+    baby = build_image_request({"age": 0, "age_months": 7, "gender": "female"}, seed=1).prompt
+    assert "0歳7ヶ月の赤ちゃん" in baby and "baby girl, 7 months old" in baby
+    assert "女性" not in baby and "woman" not in baby
+    pupil = build_image_request({"age": 8, "gender": "male", "occupation": "学生（小学生）"}, seed=1).prompt
+    assert "小学生の男の子" in pupil and "elementary school" in pupil
+    nurse = build_image_request({"age": 45, "gender": "female", "occupation": "看護師"}, seed=1).prompt
+    assert "職業は看護師" in nurse and "45 years old" in nurse
