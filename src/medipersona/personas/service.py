@@ -258,6 +258,17 @@ def profile_warnings(persona: Persona) -> list[dict[str, str]]:
     return [v.as_api() for v in check_profile(persona.profile or {}, persona.extras or {}, complaint=complaint)]
 
 
+def request_warnings(data: PersonaCreate) -> list[dict[str, str]]:
+    """The warnings a create request would get (its profile auto-filled as ``new_persona`` does, rules only)."""
+    catalog = get_catalog()
+    complaint = catalog.chief_complaint(data.chief_complaint)
+    given_profile = data.profile.model_dump(exclude_none=True) if data.profile else {}
+    given_extras = data.extras.model_dump(exclude_none=True) if data.extras else {}
+    profile, extras = autofill(given_profile, given_extras, department_id=data.department,
+                               seed=data.seed or 0, complaint=complaint)
+    return [v.as_api() for v in check_profile(profile, extras, complaint=complaint)]
+
+
 def persona_to_api(persona: Persona, job: Job | None = None) -> dict[str, Any]:
     sections = persona.sections or {}
     out: dict[str, Any] = {
