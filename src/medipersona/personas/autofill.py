@@ -30,6 +30,7 @@ from medipersona.catalog.labels import AGE_BANDS, EXTRA_FIELDS, INCOME_BANDS, MA
 from medipersona.personas.autofill_pools import (
     CATCH_TRAITS,
     CHILD_REASONS,
+    INFANT_REASONS,
     CONCERNS,
     HEALTH_ACTIONS,
     HOBBIES,
@@ -578,8 +579,10 @@ def _role(p: dict[str, Any], kind: str, stage: str) -> str:
             if word in occ:
                 return word
         return "学生"
-    if kind in ("retired", "unemployed"):
-        return "シニア" if p["age"] >= 60 else "生活者"
+    if kind in ("retired", "unemployed") or stage == "elderly":
+        if p["age"] < 60:
+            return "生活者"
+        return random.Random(f"{p.get('name')}:{p['age']}").choice(("シニア", f"{p['age'] // 10 * 10}代", "人生の先輩"))
     if kind == "parttime":
         return "パートタイマー" if "パート" in occ else "アルバイト"
     if kind == "homemaker":
@@ -587,7 +590,7 @@ def _role(p: dict[str, Any], kind: str, stage: str) -> str:
     role = occ.split("（", 1)[0]
     if role.endswith("経営"):
         role += "者"
-    return role if stage != "elderly" else "シニア"
+    return role
 
 
 def make_catchphrase(r: random.Random, p: dict[str, Any], facts: Facts, stage: str, kind: str) -> str:
@@ -609,9 +612,7 @@ def make_extra(key: str, r: random.Random, p: dict[str, Any], facts: Facts, stag
         return _pick_many(r, facts, key, CONCERNS[stage], 2, "季節の変わり目の体調")
     if key == "favorite_person":
         person = _pick(r, facts, key, PEOPLE[stage], "家族")
-        if stage == "infant":
-            return person
-        reasons = CHILD_REASONS if stage in ("preschool", "child") else REASONS
+        reasons = INFANT_REASONS if stage == "infant" else CHILD_REASONS if stage in ("preschool", "child") else REASONS
         return f"{person}（{r.choice(reasons)}）"
     if key == "media":
         return _pick_many(r, facts, key, MEDIA[stage], 2, "テレビ")

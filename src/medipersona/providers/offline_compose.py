@@ -114,24 +114,6 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("何事にも丁寧に取り組む。", "short"),
     ],
     "reason": [
-        ("{complaint}の症状が気になり、{department}の受診を考えている。", "opener symptom self"),
-        ("ここ最近{complaint}が続いており、{department}で一度診てもらいたいと考えている。", "opener symptom self"),
-        ("{complaint}のことが気がかりで、{department}への相談を決めかけている。", "opener symptom self"),
-        ("{complaint}のために、{department}の受診を考えている。", "opener service self"),
-        ("{complaint}を目的に、通いやすい{department}を探している。", "opener service self"),
-        ("{complaint}を検討しており、{department}でのカウンセリングを受けたいと考えている。", "opener procedure self"),
-        ("以前から{complaint}に関心があり、費用やリスクを確かめたうえで{complaint}を検討したいと考えている。",
-         "opener procedure self"),
-        ("{complaint}を検討し始め、まずは{department}で話を聞いてみたいと思っている。", "opener procedure self"),
-        ("{complaint}を受けるため、{department}の予約を取ろうと日程を調整している。", "opener checkup self"),
-        ("そろそろ{complaint}を受けておきたいと考え、予定と合わせて受診の日程を検討している。", "opener checkup self"),
-        ("{guardian}が子どもの{complaint}の様子に気づき、{department}の受診を考えている。", "opener child symptom"),
-        ("{guardian}は子どもの{complaint}が続いていることを心配し、{department}への相談を考えている。",
-         "opener child symptom"),
-        ("{guardian}が子どもの{complaint}のために、{department}の受診を考えている。", "opener child service"),
-        ("{guardian}が子どもの{complaint}を検討しており、{department}で相談したいと考えている。",
-         "opener child procedure"),
-        ("{guardian}が子どもの{complaint}を受けさせるため、予約の日程を調整している。", "opener child checkup"),
         ("費用の総額や施術後の過ごし方についても、事前に知っておきたいと考えている。", "procedure"),
         ("カウンセリングで無理に勧められないかどうかも気にしている。", "procedure"),
         ("結果の説明をきちんと受けられるかどうかも気にしている。", "checkup"),
@@ -159,8 +141,6 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
     ],
     "behavior": [
         ("気になることがあると、まずスマートフォンで「{kw1}」や「{kw2}」を検索する。", "lead self"),
-        ("{guardian}がスマートフォンで「{kw1}」や「{kw2}」を検索し、情報を集めている。", "lead child"),
-        ("受診先は{guardian}がスマートフォンで検索し、診療時間や場所を確かめてから決める。", "lead child"),
         ("{complaint}の症状には波があり、忙しい時期に強く感じることが多い。", "symptom adult"),
         ("{complaint}について、{guardian}が費用や通院回数を比べながら検討している。", "procedure child"),
         ("{complaint}について、費用や通院回数を比べながら検討している。", "procedure adult"),
@@ -191,7 +171,6 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("家族にも相談してから動く。", "short"),
     ],
     "reviews": [
-        ("口コミは主に{guardian}が読み、同じ年頃の子どもを持つ保護者の書き込みを特に参考にしている。", "lead child"),
         ("{pt_review}", "lead"),
         ("口コミでは医師やスタッフの説明のわかりやすさを重視する。", ""),
         ("待ち時間や予約の取りやすさに関する書き込みはいつも確認する。", ""),
@@ -209,7 +188,6 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("新しい口コミを優先して読む。", "short"),
     ],
     "values": [
-        ("{guardian}は、子どもが怖がらずに通えることを何より大切にしている。", "lead child"),
         ("{pt_value}", "lead"),
         ("医療機関には、安心して相談できる関係を求めている。", ""),
         ("治療の選択肢を説明してもらい、納得して決めたいと考えている。", ""),
@@ -226,9 +204,6 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("無理のない通院を望む。", "short"),
     ],
     "demands": [
-        ("{complaint}について、現在の状態と今後の見通しをわかりやすく説明してほしい。", "lead noproc nocheck"),
-        ("{complaint}について、方法・費用・リスクと、期待できることの範囲をわかりやすく説明してほしい。", "lead procedure"),
-        ("{complaint}の結果について、数値の意味と次に何をすべきかをわかりやすく説明してほしい。", "lead checkup"),
         ("{pt_demand}", ""),
         ("待ち時間が短く、予約や受付がスムーズであることを望んでいる。", ""),
         ("質問しやすい雰囲気と、気持ちに寄り添った対応を求めている。", ""),
@@ -244,6 +219,115 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("通いやすさも大切にしたい。", "short"),
     ],
 }
+
+# Openers: the first sentence of a section, composed from two parts (far more variants than fixed sentences).
+# Key: (section, audience, kind tag); audience is "child" (written from the guardian's view) or "self".
+_OPENERS: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str, ...]]] = {
+    ("reason", "self", "symptom"): (
+        ("{complaint}の症状が気になり、", "ここ最近{complaint}が続いており、", "数週間前から{complaint}に悩んでおり、",
+         "{complaint}がなかなか良くならず、", "{complaint}のことが気がかりで、", "忙しい時期に{complaint}が強くなり、"),
+        ("{department}の受診を考えている。", "{department}で一度診てもらいたいと考えている。",
+         "近くの{department}を探し始めた。", "{department}への相談を決めかけている。",
+         "早めに{department}で相談したいと思っている。")),
+    ("reason", "self", "service"): (
+        ("{complaint}のために、", "予防のことを考えて{complaint}を意識するようになり、", "家族に勧められたこともあり、{complaint}のために",
+         "毎年の習慣として{complaint}を考えており、"),
+        ("{department}の受診を考えている。", "通いやすい{department}を探している。", "{department}の予約を検討している。",
+         "近くの{department}を比べている。")),
+    ("reason", "self", "procedure"): (
+        ("以前から関心のあった{complaint}を検討し始め、", "{complaint}を検討し始め、", "友人の話をきっかけに{complaint}を検討しており、",
+         "{complaint}について調べるうちに本格的に検討したくなり、", "節目の年を前に{complaint}を検討しており、",
+         "長年の悩みから{complaint}を検討しており、"),
+        ("{department}でカウンセリングを受けたいと考えている。", "費用やリスクを確かめたうえで決めたいと考えている。",
+         "まずは{department}で話を聞いてみたいと思っている。", "信頼できる{department}を比べている。")),
+    ("reason", "self", "checkup"): (
+        ("そろそろ{complaint}を受けておきたいと考え、", "{complaint}の案内が届いたのをきっかけに、",
+         "家族に勧められて{complaint}を受けることにし、", "前回の{complaint}から時間が空いたため、"),
+        ("予約の日程を調整している。", "{department}の予約を取ろうとしている。", "受けやすい日時の{department}を探している。",
+         "仕事や家庭の予定と合わせて受診日を検討している。", "土曜日にも受けられる{department}を探している。",
+         "Web予約ができる{department}を比べている。")),
+    ("reason", "child", "symptom"): (
+        ("{guardian}が{child_complaint}に気づき、", "{child_complaint}が続いていることを{guardian}が心配し、",
+         "{guardian}は{child_complaint}がなかなか良くならないことが気になり、", "園や学校で{complaint}を指摘され、{guardian}が",),
+        ("{department}の受診を考えている。", "{department}を探し始めた。", "{department}に相談しようと考えている。",
+         "早めに{department}で診てもらいたいと考えている。")),
+    ("reason", "child", "service"): (
+        ("{guardian}が{child_complaint}のために、", "{child_complaint}について、{guardian}が"),
+        ("{department}の受診を考えている。", "通いやすい{department}を探している。", "{department}の予約を検討している。")),
+    ("reason", "child", "procedure"): (
+        ("{guardian}が{child_complaint}を検討しており、", "{child_complaint}について、{guardian}が検討を始め、",
+         "学校の健診で指摘されたことをきっかけに、{guardian}が{child_complaint}を検討しており、",
+         "友人の話を聞いて、{guardian}が{child_complaint}を検討し始め、"),
+        ("{department}で相談したいと考えている。", "費用や期間を確かめたいと考えている。", "{department}を比べている。",
+         "まずは{department}で話を聞いてみたいと思っている。", "始める時期について相談したいと考えている。")),
+    ("reason", "child", "checkup"): (
+        ("{guardian}が{child_complaint}を受けさせるため、", "{child_complaint}の時期が近づき、{guardian}が",
+         "自治体から{complaint}の案内が届き、{guardian}が", "{child_complaint}に向けて、{guardian}が"),
+        ("予約の日程を調整している。", "受けやすい日時の{department}を探している。", "{department}の予約を取ろうとしている。",
+         "仕事の休みと合わせて受診日を決めようとしている。", "土曜日にも受けられる{department}を探している。")),
+    ("behavior", "self", ""): (
+        ("気になることがあると、", "受診を考えるときは、", "通院先を探すときは、", "情報を集めるときは、", "忙しい日でも、"),
+        ("まずスマートフォンで{department}を検索し、診療時間や場所を確かめる。", "医療機関のホームページで診療内容と予約方法を確認する。",
+         "地図アプリで通いやすい候補を絞り込む。", "家族や知人に評判を聞いてから動く。",
+         "症状や気になることをメモにまとめておく。", "予約の空き状況をWebで確認してから決める。")),
+    ("behavior", "child", ""): (
+        ("{guardian}が", "仕事の合間に{guardian}が", "子どもが寝たあとで{guardian}が"),
+        ("スマートフォンで{department}を検索し、診療時間や場所を確かめてから受診先を決める。",
+         "{department}の情報を調べ、通いやすい候補を比べている。",
+         "地域の子育て情報や知人の話を参考に、受診先を探している。",
+         "子どもの様子をメモしながら、受診のタイミングや受診先を調べている。",
+         "子ども向けの診療に慣れた医療機関かどうかを、ホームページで調べている。",
+         "予約アプリで空いている時間を探し、保育園や学校の予定と合わせている。")),
+    ("reviews", "child", ""): (
+        ("口コミは主に{guardian}が読み、", "口コミサイトや地図アプリの評価は{guardian}が確認し、", "{guardian}は口コミを見るとき、"),
+        ("同じ年頃の子どもを持つ保護者の書き込みを特に参考にしている。", "子どもへの接し方について書かれた声を重視する。",
+         "待合室の様子や子どもへの声かけに触れた書き込みに注目する。", "子どもの診療に慣れているかどうかを見ている。",
+         "予約の取りやすさや待ち時間の書き込みも気にしている。", "説明のわかりやすさに触れた声を参考にしている。")),
+    ("values", "child", ""): (
+        ("{guardian}は、", "{guardian}としては、", "子どもの通院について、{guardian}は", "医療機関選びでは、{guardian}は",
+         "受診先を決めるとき、{guardian}は"),
+        ("子どもが怖がらずに通えることを何より大切にしている。", "子どもにもわかる言葉で説明してもらえることを重視している。",
+         "家庭での過ごし方まで相談できることを大切にしている。", "子どもの気持ちを尊重してくれる医療機関を選びたいと考えている。",
+         "仕事をしながらでも通いやすい診療時間であることを重視している。", "待合室で子どもが落ち着いて過ごせるかを気にしている。",
+         "きょうだいを連れていても通いやすいかを大切にしている。")),
+    ("demands", "any", "symptom"): (
+        ("{complaint}について、", "初診では{complaint}について、", "{complaint}の診察では、", "何よりも、{complaint}について"),
+        ("現在の状態と今後の見通しをわかりやすく説明してほしい。", "原因として考えられることと、通院の目安を知りたい。",
+         "治療の選択肢と、それぞれの負担を具体的に示してほしい。", "日常生活で気をつけることまで含めて説明してほしい。",
+         "今の状態を、検査の結果を見せながら説明してほしい。", "悪化したときの連絡先や受診の目安を教えてほしい。")),
+    ("demands", "any", "service"): (
+        ("{complaint}について、", "{complaint}の受診では、", "初めての{complaint}では、"),
+        ("必要な回数と時期の目安をわかりやすく示してほしい。", "費用と所要時間の目安を事前に知らせてほしい。",
+         "次に受けるべき時期を知らせてもらえるとありがたい。", "家庭で気をつけることも具体的に教えてほしい。")),
+    ("demands", "any", "procedure"): (
+        ("{complaint}について、", "カウンセリングでは{complaint}について、", "{complaint}を決める前に、",
+         "{complaint}を受けるかどうか判断するために、"),
+        ("方法・費用・リスクと、期待できることの範囲をわかりやすく説明してほしい。", "総額の見積もりと追加費用の有無を明確にしてほしい。",
+         "施術後の過ごし方と日常生活への影響を具体的に教えてほしい。", "ほかの選択肢も含めて、考える時間をくれる対応を望んでいる。",
+         "担当する医師の経験や症例の考え方を率直に話してほしい。", "起こりうる副作用とその対応を隠さず説明してほしい。")),
+    ("demands", "any", "checkup"): (
+        ("{complaint}の結果について、", "{complaint}を受けたあとは、", "{complaint}では、"),
+        ("数値の意味と次に何をすべきかをわかりやすく説明してほしい。", "異常があった場合の次の受診先まで示してほしい。",
+         "結果をいつ、どのように受け取れるかを事前に知らせてほしい。", "待ち時間や所要時間の目安を事前に知らせてほしい。",
+         "前回との違いがわかるように説明してほしい。", "費用と準備することを前もって案内してほしい。")),
+}
+
+
+def _opener(section: str, facts: dict[str, str], excluded: set[str], rng: random.Random) -> str | None:
+    audience = "child" if "child" not in excluded else "self"
+    if section == "behavior" and audience == "self" and "kw2" in facts:
+        return None  # the keyword lead (「kw1」や「kw2」を検索する) opens the section
+    kind = next((k for k in ("symptom", "service", "procedure", "checkup") if k not in excluded), "symptom")
+    parts = (_OPENERS.get((section, audience, kind)) or _OPENERS.get((section, audience, ""))
+             or _OPENERS.get((section, "any", kind)))
+    if parts is None:
+        return None
+    text = rng.choice(parts[0]) + rng.choice(parts[1])
+    try:
+        return text.format_map(facts)
+    except KeyError:
+        return None
+
 
 # Section-neutral sentences used only when a section's own pool cannot reach a long target.
 _CLOSING = (
@@ -363,6 +447,7 @@ def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str],
         **{key: _text(extras.get(key)) for key in _EXTRA_KEYS},
         "pt_trait": _first_sentence(_text(pt.get("description"))),
         "guardian": GUARDIAN_WORDS.get(relation, relation) or "保護者",
+        "child_complaint": complaint if complaint.startswith(("子ども", "小児", "乳幼児", "乳歯")) else f"子どもの{complaint}",
         "g_media": _text(guardian.get("よく見るメディア/SNS")),
     }
     traits = TYPE_TRAITS.get(facts["pt_name"])
@@ -423,8 +508,8 @@ def compose_section(section: str, target: int, facts: dict[str, str], excluded: 
     """Sentences in seeded order until the text is within about ±15 % of ``target`` characters."""
     low, high = target * 0.88, target * 1.15
     sentences = _applicable(section, facts, excluded)
-    openers = [s for s, tags in sentences if "opener" in tags]
-    leads = ([rng.choice(openers)] if openers else []) + [s for s, tags in sentences if "lead" in tags]
+    opener = _opener(section, facts, excluded, rng)
+    leads = ([opener] if opener else []) + [s for s, tags in sentences if "lead" in tags]
     body = [s for s, tags in sentences if not tags & {"lead", "opener", "short"}]
     shorts = [s for s, tags in sentences if "short" in tags]
     closing = list(_CLOSING)
