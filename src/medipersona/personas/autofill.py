@@ -50,6 +50,7 @@ __all__ = ["GIVEN_NAMES", "OCCUPATIONS", "PENSION_INCOMES", "PRESCHOOL", "SURNAM
 INCOME_ORDER: tuple[str, ...] = tuple(INCOME_BANDS)
 PENSION_INCOMES = ("100-200", "200-300", "300-400")
 NO_INCOME = "none"
+PARTNER_COMPLAINT_WORDS = ("妊娠", "不妊", "避妊", "産後")  # complaints that imply a partner in the household
 GUARDIAN_AGE = 15  # under this age the profile gains a guardian
 DEPENDENT_AGE = 80  # from this age, living with a grown child, that child may be the guardian
 
@@ -270,7 +271,8 @@ def _child_word(rng: random.Random, sexes: list[str]) -> str:
     return ("長", "次", "三")[min(nth, 2)] + sex
 
 
-def make_family(rng: random.Random, age: int, gender: str, occupation_kind: str) -> Family:
+def make_family(rng: random.Random, age: int, gender: str, occupation_kind: str, partnered: bool = False) -> Family:
+    """One household for this age. ``partnered``: the complaint implies a partner (妊娠, 不妊)."""
     if age < 18:
         father, mother = age + rng.randint(27, 38), age + rng.randint(25, 36)
         parents = {"父": father, "母": mother}
@@ -285,11 +287,11 @@ def make_family(rng: random.Random, age: int, gender: str, occupation_kind: str)
                 members.append(f"{rng.choice(('兄', '姉'))}（{age + diff}歳）")
         return Family("、".join(members) + f"と{len(members) + 1}人暮らし", lives_with_parents=True,
                       household=len(members) + 1, parents=parents)
-    if age <= 22 and occupation_kind in ("student", "work", "parttime"):
+    if age <= 22 and occupation_kind in ("student", "work", "parttime") and not partnered:
         if rng.random() < 0.5:
             return Family("一人暮らし（実家は県外）")
         return Family("両親と3人暮らし", lives_with_parents=True, household=3)
-    if age >= DEPENDENT_AGE and rng.random() < 0.45:
+    if age >= DEPENDENT_AGE and not partnered and rng.random() < 0.45:
         rel = rng.choice(("長男", "長女", "次女", "次男"))
         carer_age = age - rng.randint(25, 35)
         widowed = rng.random() < 0.7
@@ -298,7 +300,7 @@ def make_family(rng: random.Random, age: int, gender: str, occupation_kind: str)
             text = f"{_spouse(gender)}、" + text
         return Family(text, married=not widowed, children=[carer_age], household=4, carer=(rel, carer_age))
     married_p = {True: 0.45, False: 0.75}[age < 35] if age < 60 else 0.7
-    married = occupation_kind == "homemaker" or rng.random() < married_p
+    married = partnered or occupation_kind == "homemaker" or rng.random() < married_p
     spouse = _spouse(gender)
     if not married:
         if age >= 60 and rng.random() < 0.5:
@@ -690,7 +692,9 @@ def autofill(
     if family_given:
         family = _family_from_text(str(p["family"]), age)
     else:
-        family = make_family(_rng(seed, "family"), age, gender, pre_kind)
+        partnered = complaint is not None and age >= 18 and any(
+            w in str(getattr(complaint, "name", "")) for w in PARTNER_COMPLAINT_WORDS)
+        family = make_family(_rng(seed, "family"), age, gender, pre_kind, partnered)
         p["family"] = family.text
 
     if occupation_given:

@@ -23,7 +23,8 @@ The rules (``RULES`` holds the id, the Japanese statement shown to users, and th
 - ``luxury_income``: costly pastimes (ゴルフ, 海外旅行, クルーズ, ワイン …) not on an income under 3M yen, unless
   a homemaker or retiree in a couple.
 - ``life_events_age``: 定年退職 at 60+, 結婚 at 18+, 運転免許の返納 at 65+, 親の介護 at 35+, 第一子/第二子 誕生
-  with a child of 0–1 in the family, 子どもが就職 with a grown child.
+  with a child of 0–1 in the family, 子どもが就職 with a grown child, 子どもの受験 with a child of 10–18,
+  a parent's 夜泣き/離乳食 with a child of 0–3, 婚活/結婚のタイミング without a spouse.
 - ``homemaker_spouse``: a homemaker (専業主婦/主夫) lives with a spouse.
 - ``occupation_age``: 未就学児 under 7, 小学生 6–12, 中学生 12–15, 高校生 15–19, 年金生活 55+.
 - ``minor_income``: under 18, no income beyond 年収100万円未満 (a pupil's part-time job).
@@ -142,7 +143,7 @@ def _rx(*words: str) -> re.Pattern[str]:
 
 
 SPOUSE_WORDS = _rx("夫婦", "妻と", "夫と", "妻の", "夫の", "配偶者", "パートナーと", "主人", "旦那", "奥さん")
-FAMILY_OUTING = _rx("家族で", "家族と", "家族旅行", "家族の")
+FAMILY_OUTING = _rx("家族で", "家族と", "家族旅行", "家族の", "家庭の両立", "家庭と", "家族サービス")
 CHILDCARE_WORDS = _rx("子育て", "育児", "子どもの", "子どもと", "子供の", "子供と", "教育費", "習い事の送迎",
                       "授乳", "親子で", "娘と", "息子と", "寝かしつけ", "ママ友", "パパ友", "保育園の送迎")
 GRANDCHILD = _rx("孫")
@@ -169,6 +170,10 @@ EVENT_RULES: tuple[tuple[re.Pattern[str], Callable[[Facts], bool], str], ...] = 
      "子どもの就職・独立には、家族構成に成人した子どもが必要です。"),
     (_rx("子どもが小学校", "子どもが中学", "子どもが高校"), lambda f: any(c < 18 for c in f.children),
      "子どもの入学には、家族構成に同居の子どもが必要です。"),
+    (_rx("夜泣き", "離乳食の", "卒乳", "おむつ替え"), lambda f: f.age is None or f.age < 18 or any(c <= 3 for c in f.children),
+     "夜泣き・離乳食などは、家族構成に0〜3歳の子どもがいる場合の話題です。"),
+    (_rx("結婚や出産のタイミング", "婚活", "結婚相手"), lambda f: not f.spouse,
+     "結婚のタイミングや婚活は、配偶者のいない人の話題です。"),
     (_rx("子どもの受験", "子どもの進学"), lambda f: any(10 <= c <= 18 for c in f.children),
      "子どもの受験・進学には、家族構成に10〜18歳の子どもが必要です。"),
 )

@@ -72,7 +72,7 @@ _SERVICE_WORDS = ("健診", "検診", "健康診断", "予防接種", "ワクチ
 
 # (template, tags). Tags: opener (one of them starts the section), lead (tried first), adult (not for
 # children/students), child (children: written from the guardian's view), self (the persona acts on its own: not
-# for children), household (the family text is a household: not for someone living alone), symptom / service /
+# for children), worker / nonworker (goes to work or not: a retiree has no 仕事の都合), household (the family text is a household: not for someone living alone), symptom / service /
 # procedure / checkup (the kind of chief complaint), noproc / nocheck (not for a procedure / a check-up), short
 # (filler used to reach the target).
 _POOLS: dict[str, list[tuple[str, str]]] = {
@@ -122,11 +122,11 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("インターネットで「{kw1}」などを調べるうちに、一度専門家に相談したいと感じた。", ""),
         ("自己判断で様子を見るよりも、状態をきちんと確認して安心したいという気持ちが強い。", "symptom"),
         ("{family}のため、自分の体調を崩すわけにはいかないと考えている。", "adult household"),
-        ("{occupation}の仕事を続けながら、無理のない形で通院したいと考えている。", "adult"),
+        ("{occupation}の仕事を続けながら、無理のない形で通院したいと考えている。", "adult worker"),
         ("周囲に同じ悩みで通院した人がいて、早めに相談することが大切だと感じた。", "noproc nocheck"),
         ("{pt_reason}", ""),
         ("最近の悩みは「{concerns}」で、体調面の不安も重なっている。", "adult"),
-        ("忙しさを理由に受診を先延ばしにしてきたが、そろそろ向き合う時期だと感じている。", "adult symptom"),
+        ("忙しさを理由に受診を先延ばしにしてきたが、そろそろ向き合う時期だと感じている。", "adult symptom worker"),
         ("このまま様子を見続けることに不安を感じ、専門的な意見を聞きたいと考えた。", "symptom"),
         ("定期的に確認しておくことで、安心して毎日を過ごしたいと考えている。", "service"),
         ("家族からも一度きちんと相談してみてはどうかと勧められた。", ""),
@@ -144,11 +144,13 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("{complaint}の症状には波があり、忙しい時期に強く感じることが多い。", "symptom adult"),
         ("{complaint}について、{guardian}が費用や通院回数を比べながら検討している。", "procedure child"),
         ("{complaint}について、費用や通院回数を比べながら検討している。", "procedure adult"),
-        ("受診先は通勤や買い物の動線上にあるかどうかも考えて選ぶ。", "adult"),
+        ("受診先は通勤や買い物の動線上にあるかどうかも考えて選ぶ。", "adult worker"),
+        ("受診先は買い物や散歩の道すがら寄れるかどうかも考えて選ぶ。", "adult nonworker"),
         ("予約はWebで空き状況を確認してから取ることが多い。", ""),
         ("医師の説明に納得できれば、指示された頻度で通院を続けるつもりでいる。", ""),
         ("受診後も「{kw3}」など関連する情報を調べ、理解を深めようとする。", ""),
-        ("仕事の都合上、平日の夕方や土曜日に通院できると助かる。", "adult"),
+        ("仕事の都合上、平日の夕方や土曜日に通院できると助かる。", "adult worker"),
+        ("比較的時間に余裕があるため、混雑しにくい平日の午前中に通院したいと考えている。", "adult nonworker"),
         ("{guardian}の仕事の都合に合わせて、夕方や週末に受診することが多い。", "child"),
         ("{hobby}の時間を確保できるよう、通院の予定は早めに立てる。", "adult"),
         ("よく見るメディアは{media}で、健康に関する情報もそこから得ることが多い。", "self"),
@@ -158,7 +160,7 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("初診の前には、聞きたいことを整理してから受診するようにしている。", "self"),
         ("初診の前には、{guardian}が聞きたいことをメモにまとめておく。", "child"),
         ("通院が続くかどうかは、通いやすさと説明への納得感で決まると考えている。", ""),
-        ("地図アプリで自宅や職場からの距離を確かめ、通いやすい候補を絞り込む。", "adult"),
+        ("地図アプリで自宅や職場からの距離を確かめ、通いやすい候補を絞り込む。", "adult worker"),
         ("気になることがあっても、まずは数日様子を見てから受診を決めることが多い。", "symptom"),
         ("受診の日程は、仕事や家庭の予定を見ながら早めに押さえるようにしている。", "checkup adult"),
         ("受診の際は保険証やお薬手帳など必要なものを前日に準備しておく。", ""),
@@ -277,7 +279,7 @@ _OPENERS: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str, ...]]] = 
          "地域の子育て情報や知人の話を参考に、受診先を探している。",
          "子どもの様子をメモしながら、受診のタイミングや受診先を調べている。",
          "子ども向けの診療に慣れた医療機関かどうかを、ホームページで調べている。",
-         "予約アプリで空いている時間を探し、保育園や学校の予定と合わせている。")),
+         "予約アプリで空いている時間を探し、子どもの予定と合わせている。")),
     ("reviews", "child", ""): (
         ("口コミは主に{guardian}が読み、", "口コミサイトや地図アプリの評価は{guardian}が確認し、", "{guardian}は口コミを見るとき、"),
         ("同じ年頃の子どもを持つ保護者の書き込みを特に参考にしている。", "子どもへの接し方について書かれた声を重視する。",
@@ -289,12 +291,14 @@ _OPENERS: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str, ...]]] = 
         ("子どもが怖がらずに通えることを何より大切にしている。", "子どもにもわかる言葉で説明してもらえることを重視している。",
          "家庭での過ごし方まで相談できることを大切にしている。", "子どもの気持ちを尊重してくれる医療機関を選びたいと考えている。",
          "仕事をしながらでも通いやすい診療時間であることを重視している。", "待合室で子どもが落ち着いて過ごせるかを気にしている。",
-         "きょうだいを連れていても通いやすいかを大切にしている。")),
+         "診察の流れを前もって知り、子どもに伝えておきたいと考えている。")),
     ("demands", "any", "symptom"): (
-        ("{complaint}について、", "初診では{complaint}について、", "{complaint}の診察では、", "何よりも、{complaint}について"),
+        ("{complaint}について、", "初診では{complaint}について、", "{complaint}の診察では、", "何よりも、{complaint}について、",
+         "{complaint}の相談では、", "{complaint}のことで受診したら、"),
         ("現在の状態と今後の見通しをわかりやすく説明してほしい。", "原因として考えられることと、通院の目安を知りたい。",
          "治療の選択肢と、それぞれの負担を具体的に示してほしい。", "日常生活で気をつけることまで含めて説明してほしい。",
-         "今の状態を、検査の結果を見せながら説明してほしい。", "悪化したときの連絡先や受診の目安を教えてほしい。")),
+         "今の状態を、検査の結果を見せながら説明してほしい。", "悪化したときの連絡先や受診の目安を教えてほしい。",
+         "薬を使う場合は、その理由と続ける期間を説明してほしい。", "自分でできる工夫を具体的に教えてほしい。")),
     ("demands", "any", "service"): (
         ("{complaint}について、", "{complaint}の受診では、", "初めての{complaint}では、"),
         ("必要な回数と時期の目安をわかりやすく示してほしい。", "費用と所要時間の目安を事前に知らせてほしい。",
@@ -466,12 +470,21 @@ def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str],
     excluded |= {"nocheck"} if kind_tag == "checkup" else set()
     if "一人暮らし" in facts["family"] or "単身" in facts["family"]:
         excluded |= {"household"}
+    kind_of_work = _work_kind(occupation)
+    excluded |= {"worker"} if kind_of_work != "work" else {"nonworker"}
     if is_child:
         excluded |= {"adult", "student", "self"}
     else:
         excluded |= {"child"}
         excluded |= {"adult"} if is_student else {"student"}
     return {k: v for k, v in facts.items() if v}, excluded
+
+
+def _work_kind(occupation: str) -> str:
+    """work (goes to work) | other (pupil, student, retiree, homemaker, no work): for the worker/nonworker tags."""
+    if any(w in occupation for w in ("学生", "生徒", "未就学", "園児", "年金", "退職", "主婦", "主夫", "無職")):
+        return "other"
+    return "work"
 
 
 _COMPILED: dict[str, list[tuple[str, frozenset[str], tuple[str, ...]]]] = {}
