@@ -53,8 +53,8 @@ def test_no_value_in_more_than_ten_percent(complaint_id):
                                           "ophthalmology.cataract", "radiology.mammography"])
 def test_the_japanese_is_well_formed(complaint_id):
     name = CATALOG.chief_complaint(complaint_id).name
-    for profile, extras, text in personas(complaint_id):
-        for key, section in text.items():
+    for _profile, extras, text in personas(complaint_id):
+        for _key, section in text.items():
             assert "{" not in section and "}" not in section, section
             assert section.endswith("。"), section
             assert "。。" not in section and "、。" not in section and "、、" not in section, section

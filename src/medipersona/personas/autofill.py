@@ -30,11 +30,11 @@ from medipersona.catalog.labels import AGE_BANDS, EXTRA_FIELDS, INCOME_BANDS, MA
 from medipersona.personas.autofill_pools import (
     CATCH_TRAITS,
     CHILD_REASONS,
-    INFANT_REASONS,
     CONCERNS,
     HEALTH_ACTIONS,
     HOBBIES,
     HOLIDAYS,
+    INFANT_REASONS,
     MEDIA,
     MOTTOS,
     PEOPLE,
@@ -399,10 +399,14 @@ def life_event_candidates(age: int, family: Family, occupation_kind: str) -> lis
 class Shares(Protocol):
     """Gender and age-band shares of a keyword dataset (``keywords.shares.DemographicShares``)."""
 
-    male: float
-    female: float
-    ages: dict[str, float]  # band code (catalog.labels.AGE_BANDS) -> share in %
-    level: str  # "chief_complaint" | "department"
+    @property
+    def male(self) -> float: ...
+    @property
+    def female(self) -> float: ...
+    @property
+    def ages(self) -> dict[str, float]: ...  # band code (catalog.labels.AGE_BANDS) -> share in %
+    @property
+    def level(self) -> str: ...  # "chief_complaint" | "department"
 
 
 DEPARTMENT_AGES: dict[str, tuple[int, int]] = {
@@ -650,7 +654,7 @@ def autofill(
     year = reference_year or datetime.now(UTC).year
     sources: set[str] = set()
 
-    gender = p.get("gender")
+    gender = str(p.get("gender") or "")
     if _empty(gender):
         gender, source = draw_gender(_rng(seed, "gender"), complaint, department_id, shares)
         sources.add(source)

@@ -200,7 +200,7 @@ def _text_violations(f: Facts, field_key: str, text: str) -> tuple[Violation, ..
         out.append(Violation(rule, field_key, f"{label}: {message}"))
 
     if not text:
-        return out
+        return ()
     if SPOUSE_WORDS.search(text) and not f.spouse:
         add("spouse", "家族構成に配偶者がいないのに、配偶者が登場します。")
     if f.alone and FAMILY_OUTING.search(text):

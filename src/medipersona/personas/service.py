@@ -25,11 +25,11 @@ from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import local_runtime, wake_local_runners
 from medipersona.jobs.service import commit_with_job, enqueue, first_event, new_job
-from medipersona.media.service import portrait_url, sweep_unreferenced
 from medipersona.keywords.shares import DemographicShares, demographic_shares
+from medipersona.media.service import portrait_url, sweep_unreferenced
 from medipersona.personas.autofill import autofill
-from medipersona.personas.models import Persona, new_persona_id, persona_tags, tags_to_column
 from medipersona.personas.consistency import check_profile
+from medipersona.personas.models import Persona, new_persona_id, persona_tags, tags_to_column
 from medipersona.personas.prompt import extras_labels, guardian_labels, profile_labels
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
 from medipersona.personas.search import HistoryFilters, filter_personas

@@ -546,6 +546,7 @@ def compose_section(section: str, target: int, facts: dict[str, str], excluded: 
 
 def pick_name(profile: dict[str, Any], avoid: list[str], rng: random.Random) -> str:
     gender = _text(profile.get("gender"))
+    given: tuple[str, ...]
     if gender in ("男性", "male"):
         given = GIVEN_MALE
     elif gender in ("女性", "female"):
