@@ -16,6 +16,7 @@ from medipersona.personas.models import Persona
 from medipersona.personas.prompt import (
     age_band_label,
     extras_labels,
+    guardian_labels,
     keyword_lines,
     profile_context,
     profile_labels,
@@ -66,6 +67,10 @@ def character_blocks(persona: Persona) -> list[str]:
     purpose = catalog.purpose(persona.purpose_id)
     complaint_name = complaint.name if complaint else persona.chief_complaint_id
     blocks = ["【プロフィール】", *(f"- {label}: {value}" for label, value in profile_labels(persona.profile or {}).items())]
+    guardian = guardian_labels(persona.profile or {})
+    if guardian:  # a child (or a dependent elderly patient): the guardian searches, compares and decides
+        blocks += ["", "【保護者】（受診先を探し、比較し、決める家族）",
+                   *(f"- {label}: {value}" for label, value in guardian.items())]
     extras = extras_labels(persona.extras or {}, persona.extra_fields or [])
     if extras:
         blocks += ["", "【その他の特徴】", *(f"- {label}: {value}" for label, value in extras.items())]
@@ -99,6 +104,7 @@ def character_context(persona: Persona) -> dict[str, Any]:
     return {
         "name": persona.name,
         "profile": profile_context(profile),
+        "guardian": guardian_labels(profile),
         "age": profile.get("age") if isinstance(profile.get("age"), int) else None,
         "gender": profile.get("gender"),
         "extras": extras_labels(persona.extras or {}, persona.extra_fields or []),
