@@ -72,3 +72,32 @@ def test_portrait_prompt_fits_the_childs_age_and_the_setting():
     assert "小学生の男の子" in pupil and "elementary school" in pupil
     nurse = build_image_request({"age": 45, "gender": "female", "occupation": "看護師"}, seed=1).prompt
     assert "職業は看護師" in nurse and "45 years old" in nurse
+
+
+def test_dependent_elderly_patient_may_have_a_family_guardian():
+    dementia = CATALOG.chief_complaint("neurology.dementia")
+    with_guardian = []
+    for seed in range(200):
+        profile, _ = autofill({"age": 86}, {}, department_id="neurology", seed=seed, complaint=dementia)
+        if "guardian" in profile:
+            with_guardian.append(profile)
+            g = profile["guardian"]
+            assert g["relation"] in ("長男", "長女", "次男", "次女") and g["relation"] in profile["family"]
+            assert 86 - 35 <= g["age"] <= 86 - 25 and g["occupation"] and g["concerns"]
+    assert 40 <= len(with_guardian) <= 140  # optional: only when a grown child lives with them
+    inputs = _inputs("neurology.dementia", profile=with_guardian[0])
+    req = build_text_request(inputs, [], seed=1)
+    assert "【保護者】" in req.prompt and "家族の視点も書いてください" in req.prompt
+    assert "保護者の視点で書いてください" not in req.prompt  # an adult speaks for themself too
+    text = compose_persona(req.context, 1)
+    relation = with_guardian[0]["guardian"]["relation"]
+    assert f"通院には{relation}が付き添う" in text["behavior"]
+
+
+def test_young_childrens_traits_fit_their_age():
+    for seed in range(40):
+        inputs = _inputs("pediatrics.infant_checkup", seed)
+        text = compose_persona(build_text_request(inputs, [], seed=seed).context, seed)
+        assert inputs.profile["age"] < 6
+        for phrase in ("座右の銘は", "尊敬する人物として", "日々の判断", "仕事の都合上", "通勤"):
+            assert phrase not in text["personality"] + text["behavior"], phrase

@@ -70,11 +70,12 @@ GUARDIAN_WORDS = {"母": "母親", "父": "父親"}
 _SERVICE_WORDS = ("健診", "検診", "健康診断", "予防接種", "ワクチン", "ドック", "矯正", "ホワイトニング", "審美",
                   "美容", "脱毛", "検査", "相談", "インプラント", "クリーニング", "定期", "シミ", "しわ", "二重")
 
-# (template, tags). Tags: opener (one of them starts the section), lead (tried first), adult (not for
-# children/students), child (children: written from the guardian's view), self (the persona acts on its own: not
-# for children), worker / nonworker (goes to work or not: a retiree has no 仕事の都合), household (the family text is a household: not for someone living alone), symptom / service /
-# procedure / checkup (the kind of chief complaint), noproc / nocheck (not for a procedure / a check-up), short
-# (filler used to reach the target).
+# (template, tags). Tags: lead (tried first; the composed openers of _OPENERS come before them), adult (not for
+# children/students), student, child (children: written from the guardian's view), self (the persona acts on its
+# own: not for children), dependent (an adult whose family member, the guardian, accompanies and decides),
+# worker / nonworker (goes to work or not: a retiree has no 仕事の都合), household (the family text is a household:
+# not for someone living alone), symptom / service / procedure / checkup (the kind of chief complaint),
+# noproc / nocheck (not for a procedure / a check-up), short (filler used to reach the target).
 _POOLS: dict[str, list[tuple[str, str]]] = {
     "personality": [
         ("{who}で、{occupation}として日々を過ごしている。", "lead adult"),
@@ -82,7 +83,8 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("{who}の{occupation}で、学校生活や友人との時間を大切にしている。", "lead student"),
         ("{family}で、家族との時間を大切にしている。", "adult household"),
         ("{pt_name}の傾向があり、{pt_trait}。", "lead"),
-        ("趣味は{hobby}で、休日には気分転換を意識している。", ""),
+        ("趣味は{hobby}で、休日には気分転換を意識している。", "self"),
+        ("好きな遊びは{hobby}で、家でも夢中になって過ごしている。", "child"),
         ("物事は納得してから決めたいタイプで、周囲の意見にも耳を傾ける。", "adult"),
         ("無理をしすぎず、自分のペースで生活を整えることを大切にしている。", "adult"),
         ("「{life_events}」という出来事をきっかけに、健康や暮らしを見直す気持ちが強まっている。", "adult"),
@@ -90,21 +92,24 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("収入面は{income}で、お金の使い方には計画性がある。", "adult"),
         ("{guardian}は子どもの様子の小さな変化にもよく気がつく。", "child"),
         ("人見知りをすることもあるが、慣れた相手には明るく話す。", "child"),
-        ("座右の銘は「{motto}」で、日々の判断のよりどころにしている。", ""),
+        ("座右の銘は「{motto}」で、日々の判断のよりどころにしている。", "self"),
         ("性格を表す言葉は「{personality_keywords}」で、周囲からもそう見られている。", ""),
-        ("休日の過ごし方は「{holiday}」で、心身のリフレッシュを大切にしている。", ""),
-        ("尊敬する人物として{favorite_person}を挙げ、その考え方に影響を受けている。", ""),
+        ("休日の過ごし方は「{holiday}」で、心身のリフレッシュを大切にしている。", "self"),
+        ("休日は「{holiday}」ことが多い。", "child"),
+        ("尊敬する人物として{favorite_person}を挙げ、その考え方に影響を受けている。", "self"),
+        ("好きなキャラクターや人物は{favorite_person}だ。", "child"),
         ("新しい情報には関心を持つが、すぐに飛びつかず自分で確かめてから取り入れる。", "adult"),
         ("忙しい毎日の中でも、自分や家族の健康には気を配りたいと考えている。", "adult"),
         ("困ったときは一人で抱え込まず、信頼できる人に相談することが多い。", "adult"),
         ("初めての場所や人には少し緊張するが、丁寧に接してもらうと安心できる。", ""),
         ("{guardian}は子どもの生活リズムを整えることを大切にしている。", "child"),
-        ("周りの人への気配りを忘れず、穏やかな人柄だと言われることが多い。", ""),
+        ("周りの人への気配りを忘れず、穏やかな人柄だと言われることが多い。", "self"),
         ("好きなことには熱中するタイプで、興味を持ったことは自分でよく調べる。", "self"),
         ("新しい環境にはゆっくり慣れていく方で、安心できる場所を大切にする。", ""),
-        ("約束や決まりごとをきちんと守ろうとする真面目な一面がある。", ""),
+        ("約束や決まりごとをきちんと守ろうとする真面目な一面がある。", "self"),
         ("楽しいことを見つけるのが得意で、物事を前向きに捉えようとする。", ""),
-        ("自分の体調の変化には比較的敏感で、気になることは早めに伝える方だ。", ""),
+        ("自分の体調の変化には比較的敏感で、気になることは早めに伝える方だ。", "self"),
+        ("{guardian}は「{motto_plain}」という考えを大切にして子どもと接している。", "child"),
         ("落ち着いた雰囲気の場所を好み、騒がしい環境は少し苦手に感じる。", ""),
         ("毎日を充実させたいと考え、興味のあることには積極的に取り組む。", "student"),
         ("{guardian}は子どもの気持ちに寄り添い、不安を和らげる声かけを大切にしている。", "child"),
@@ -140,6 +145,7 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("不安を解消したい思いがある。", "short"),
     ],
     "behavior": [
+        ("通院には{guardian}が付き添うことが多く、受診先も{guardian}と相談して決める。", "lead dependent"),
         ("気になることがあると、まずスマートフォンで「{kw1}」や「{kw2}」を検索する。", "lead self"),
         ("{complaint}の症状には波があり、忙しい時期に強く感じることが多い。", "symptom adult"),
         ("{complaint}について、{guardian}が費用や通院回数を比べながら検討している。", "procedure child"),
@@ -173,6 +179,7 @@ _POOLS: dict[str, list[tuple[str, str]]] = {
         ("家族にも相談してから動く。", "short"),
     ],
     "reviews": [
+        ("口コミは同居する{guardian}が調べ、高齢の家族への接し方に触れた書き込みを参考にしている。", "lead dependent"),
         ("{pt_review}", "lead"),
         ("口コミでは医師やスタッフの説明のわかりやすさを重視する。", ""),
         ("待ち時間や予約の取りやすさに関する書き込みはいつも確認する。", ""),
@@ -451,6 +458,7 @@ def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str],
         **{key: _text(extras.get(key)) for key in _EXTRA_KEYS},
         "pt_trait": _first_sentence(_text(pt.get("description"))),
         "guardian": GUARDIAN_WORDS.get(relation, relation) or "保護者",
+        "motto_plain": _text(extras.get("motto")).replace("（家庭の方針）", ""),
         "child_complaint": complaint if complaint.startswith(("子ども", "小児", "乳幼児", "乳歯")) else f"子どもの{complaint}",
         "g_media": _text(guardian.get("よく見るメディア/SNS")),
     }
@@ -470,6 +478,8 @@ def _facts(context: dict[str, Any], rng: random.Random) -> tuple[dict[str, str],
     excluded |= {"nocheck"} if kind_tag == "checkup" else set()
     if "一人暮らし" in facts["family"] or "単身" in facts["family"]:
         excluded |= {"household"}
+    if is_child or not relation:
+        excluded |= {"dependent"}
     kind_of_work = _work_kind(occupation)
     excluded |= {"worker"} if kind_of_work != "work" else {"nonworker"}
     if is_child:
