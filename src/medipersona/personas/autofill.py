@@ -294,7 +294,7 @@ def make_family(rng: random.Random, age: int, gender: str, occupation_kind: str,
     if age >= DEPENDENT_AGE and not partnered and rng.random() < 0.45:
         rel = rng.choice(("長男", "長女", "次女", "次男"))
         carer_age = age - rng.randint(25, 35)
-        widowed = rng.random() < 0.7
+        widowed = occupation_kind != "homemaker" and rng.random() < 0.7  # a homemaker lives with a spouse
         text = f"{rel}（{carer_age}歳）の家族と同居" + ("（配偶者とは死別）" if widowed else "")
         if not widowed:
             text = f"{_spouse(gender)}、" + text
