@@ -52,6 +52,16 @@ async def test_a_set_of_six_ordinary_personas_with_six_patient_types(admin_clien
     assert [c["name"] for c in data["comparison"]["columns"]] == [m["name"] for m in members]
 
 
+async def test_a_paediatric_set_lists_each_childs_guardian(admin_client):
+    body = {**SET_BODY, "department": "pediatrics", "chief_complaint": "pediatrics.bedwetting", "count": 3}
+    data = await finished_set(admin_client, body)
+    rows = {row["label"]: row["values"] for row in data["comparison"]["rows"]}
+    assert all(age < 15 for age in (m["age"] for m in data["personas"]))
+    assert all(v.startswith(("母（", "父（")) for v in rows["保護者"]), rows["保護者"]
+    adults = await finished_set(admin_client, {**SET_BODY, "count": 2})
+    assert "保護者" not in {row["label"] for row in adults["comparison"]["rows"]}
+
+
 async def test_the_type_the_user_chose_comes_first(admin_client):
     body = {**SET_BODY, "count": 3, "setting_type": "patient_type", "patient_type": "trust_based"}
     data = await finished_set(admin_client, body)

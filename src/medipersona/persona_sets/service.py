@@ -182,6 +182,8 @@ def comparison_rows(members: list[dict[str, Any]]) -> list[tuple[str, list[str]]
     """The comparison table (label, one value per member): profile rows, then each section's key line."""
     live = [m for m in members if m.get("status") != "deleted"]
     rows = [(label, [str(m.get(key) or "") for m in live]) for label, key in PROFILE_ROWS]
+    if any(m.get("guardian") for m in live):  # children (or dependent elderly) in the set: who decides for them
+        rows.insert(len(PROFILE_ROWS) - 1, ("保護者", [str(m.get("guardian") or "") for m in live]))
     rows += [(spec.label, [m.get("key_lines", {}).get(spec.key, "") for m in live]) for spec in PERSONA_SECTIONS]
     return rows
 
