@@ -177,3 +177,29 @@ def test_wizard_by_keyboard_only(session_factory):
     page.keyboard.press("Enter")
     expect_step(page, 3)
     s.problems.assert_clean()
+
+
+def test_confirm_step_warns_about_contradictions(session_factory):
+    """Hand-entered values that contradict the complaint or each other are shown as warnings; creating stays
+    possible."""
+    s = session_factory("desktop", name="wizard-warnings")
+    page = s.page
+    s.goto("/personas/new")
+    fill_wizard(page, mode="input", department="婦人科", complaint="更年期障害", gender="男性",
+                profile={"年齢（歳）": "79歳", "家族構成": "一人暮らし"}, extras={"休日の過ごし方": "夫婦で温泉に行く"})
+    warnings = page.locator("#confirm-warnings")
+    expect(warnings).to_be_visible()
+    expect(warnings).to_contain_text("主に女性が対象です")
+    expect(warnings).to_contain_text("想定年齢")
+    expect(warnings).to_contain_text("配偶者")
+    expect(page.locator("#wizard-submit")).to_be_enabled()
+    # Consistent values: no warning.
+    page.get_by_role("button", name="ペルソナの項目を編集").click()
+    expect_step(page, 4)
+    page.locator("#step-4").get_by_label("女性", exact=True).check()
+    page.locator("#step-4").get_by_label("年齢（歳）").select_option(label="52歳")
+    page.locator("#step-4").get_by_label("家族構成", exact=True).fill("夫と2人暮らし")
+    page.locator('[data-stepper="6"] a').click()
+    expect_step(page, 6)
+    expect(warnings).to_be_hidden()
+    s.problems.assert_clean()

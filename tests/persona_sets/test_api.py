@@ -52,6 +52,16 @@ async def test_a_set_of_six_ordinary_personas_with_six_patient_types(admin_clien
     assert [c["name"] for c in data["comparison"]["columns"]] == [m["name"] for m in members]
 
 
+async def test_a_paediatric_set_lists_each_childs_guardian(admin_client):
+    body = {**SET_BODY, "department": "pediatrics", "chief_complaint": "pediatrics.bedwetting", "count": 3}
+    data = await finished_set(admin_client, body)
+    rows = {row["label"]: row["values"] for row in data["comparison"]["rows"]}
+    assert all(age < 15 for age in (m["age"] for m in data["personas"]))
+    assert all(v.startswith(("母（", "父（")) for v in rows["保護者"]), rows["保護者"]
+    adults = await finished_set(admin_client, {**SET_BODY, "count": 2})
+    assert "保護者" not in {row["label"] for row in adults["comparison"]["rows"]}
+
+
 async def test_the_type_the_user_chose_comes_first(admin_client):
     body = {**SET_BODY, "count": 3, "setting_type": "patient_type", "patient_type": "trust_based"}
     data = await finished_set(admin_client, body)
@@ -61,7 +71,13 @@ async def test_the_type_the_user_chose_comes_first(admin_client):
 async def test_vary_age_spreads_ages_and_vary_gender_alternates(admin_client):
     ages = [m["age"] for m in (await finished_set(admin_client, {**SET_BODY, "vary": "age"}))["personas"]]
     assert ages == sorted(ages) and len(set(ages)) == 6
-    assert 20 <= ages[0] < 30 and 70 <= ages[-1] <= 79
+    # spread over the complaint's typical ages: one per sixth of the range
+    from medipersona.catalog.service import get_catalog
+    from medipersona.persona_sets.variation import age_range
+
+    low, high = age_range(get_catalog().chief_complaint(SET_BODY["chief_complaint"]))
+    step = (high - low + 1) / 6
+    assert low <= ages[0] < low + step and high - step <= ages[-1] <= high
     genders = [m["gender"] for m in (await finished_set(admin_client, {**SET_BODY, "vary": "gender"}))["personas"]]
     assert sorted(genders) == ["female"] * 3 + ["male"] * 3
     assert all(a != b for a, b in itertools.pairwise(genders))
@@ -73,8 +89,8 @@ async def test_twelve_members_never_share_a_name(admin_client, monkeypatch):
     seen: list[tuple[str, list[str]]] = []
     build = service.new_persona
 
-    def recording(user, data, avoid_names):
-        persona, job = build(user, data, avoid_names)
+    def recording(user, data, avoid_names, **kwargs):
+        persona, job = build(user, data, avoid_names, **kwargs)
         seen.append((persona.name, list(avoid_names)))
         return persona, job
 

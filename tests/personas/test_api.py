@@ -363,3 +363,33 @@ async def test_admin_section_lengths_and_instructions_reach_the_prompt(app, admi
         assert request.prompt.index("地域密着") < request.prompt.index("医療広告ガイドライン")
     finally:
         admin.clear_cache()
+
+
+async def test_contradictions_are_warnings_not_errors(admin_client):
+    """Hand-entered contradictions come back as warnings (check and create), never as an error."""
+    body = {**CREATE_BODY, "department": "diabetology", "chief_complaint": "diabetology.gestational_diabetes",
+            "setting_type": "input",
+            "profile": {"gender": "male", "age": 79, "family": "一人暮らし", "occupation": "無職（年金生活）",
+                        "income": "100-200"},
+            "extras": {"holiday": "夫婦で温泉旅行"}}
+    check = await admin_client.post("/api/personas/check", json=body)
+    assert check.status_code == 200, check.text
+    rules = {w["rule"] for w in check.json()["warnings"]}
+    assert {"complaint_sex", "complaint_age", "spouse"} <= rules
+    assert all(w["message"] for w in check.json()["warnings"])
+    created = await admin_client.post("/api/personas", json=body)
+    assert created.status_code == 202, created.text
+    assert {"complaint_sex", "spouse"} <= {w["rule"] for w in created.json()["warnings"]}
+    persona = (await admin_client.get(f"/api/personas/{created.json()['id']}")).json()
+    assert {"complaint_sex", "spouse"} <= {w["rule"] for w in persona["warnings"]}
+    page = await admin_client.get(f"/personas/{created.json()['id']}")
+    assert "プロフィールに食い違いがあるかもしれません" in page.text and "配偶者" in page.text
+    # an auto-filled persona has none, and a child gets a guardian shown as 保護者
+    auto = await admin_client.post("/api/personas", json={**CREATE_BODY, "department": "pediatrics",
+                                                          "chief_complaint": "pediatrics.bedwetting"})
+    assert auto.status_code == 202 and auto.json()["warnings"] == []
+    child = (await admin_client.get(f"/api/personas/{auto.json()['id']}")).json()
+    assert child["guardian_labels"]["続柄"] in ("母", "父") and child["profile"]["age"] < 15
+    assert child["demographics"]["source"] in ("rules", "keywords") and child["demographics"]["label"]
+    page = await admin_client.get(f"/personas/{auto.json()['id']}")
+    assert "<dt>保護者</dt>" in page.text and "性別・年齢の決め方" in page.text

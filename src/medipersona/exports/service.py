@@ -57,6 +57,11 @@ def profile_rows(persona: Persona) -> list[tuple[str, str]]:
         else:
             text = _text(value)
         rows.append((field.label, text))
+    from medipersona.personas.prompt import guardian_summary
+
+    guardian = guardian_summary(profile)
+    if guardian:
+        rows.append(("保護者", guardian))
     return rows
 
 

@@ -39,8 +39,47 @@ class TimelineAnalysis(BaseModel):
                            description="医療広告ガイドラインに沿った、クリニックの具体的な施策")
 
 
+def timeline_urgency(near_share: float, same_day_share: float, peak_day: int | None) -> dict[str, Any]:
+    """How quickly people act, agreeing with the timeline's own numbers.
+
+    The score weighs the share of pre-search interest in the last 7 days (60 %) and same-day searches (40 %).
+    「高」 needs a high score AND a peak within a week of the search; a high score with a peak far away is 「中」;
+    a peak within a week with a quarter of the interest in the last 7 days is never 「低」. The description
+    states the numbers it rests on."""
+    score = round(100 * (0.6 * near_share + 0.4 * same_day_share))
+    peak_near = peak_day is not None and -7 <= peak_day <= 7
+    peak_far = peak_day is None or abs(peak_day) > 30
+    if score >= 60 and peak_near:
+        level = "high"
+    elif score >= 60 or (score >= 35 and not peak_far) or (peak_near and near_share >= 0.25):
+        level = "medium"
+    else:
+        level = "low"
+    label, note = {
+        "high": ("高", "検索から受診・行動までが短く、すぐに解決したいニーズが強い"),
+        "medium": ("中", "数日〜数週間の比較検討を経て行動する傾向"),
+        "low": ("低", "長期間にわたって情報収集し、じっくり検討する傾向"),
+    }[level]
+    peak = "ピーク日なし" if peak_day is None else f"関連検索のピークは主訴の検索の{abs(peak_day)}日{'前' if peak_day < 0 else '後'}" \
+        if peak_day else "関連検索のピークは主訴の検索と同じ日"
+    numbers = f"検索前の関心のうち直近7日間が{round(near_share * 100)}%、{peak}"
+    return {"level": level, "label": label, "score": score, "description": f"{note}（{numbers}）",
+            "near_before_share": round(near_share, 3), "same_day_share": round(same_day_share, 3),
+            "peak_day": peak_day}
+
+
+def consistent_urgency(summary: dict[str, Any]) -> dict[str, Any]:
+    """The urgency of a timeline summary recomputed from its numbers (peak day, share in the last 7 days)."""
+    urgency = summary.get("urgency") or {}
+    return timeline_urgency(float(urgency.get("near_before_share") or 0.0),
+                            float(urgency.get("same_day_share") or 0.0), summary.get("peak_day"))
+
+
 def _keyword_sample(series: list[dict], phase: str, limit: int) -> list[dict]:
-    chosen = sorted((p for p in series if p["phase"] == phase), key=lambda p: -p["overlap"])[:limit]
+    from medipersona.keywords.hygiene import is_noise
+
+    chosen = sorted((p for p in series if p["phase"] == phase and not is_noise(p["keyword"])),
+                    key=lambda p: -p["overlap"])[:limit]
     return [
         {"keyword": p["keyword"][:60], "days": round(p["days"], 1), "overlap": p["overlap"],
          "estimated_volume": p["estimated_volume"], "category": p["category"]}
@@ -86,7 +125,7 @@ def build_context(persona: Any, timeline: dict[str, Any]) -> dict[str, Any]:
             "days_max": summary["days_max"],
         },
         "peak_day": summary["peak_day"],
-        "urgency": summary["urgency"],
+        "urgency": consistent_urgency(summary),
         "categories_before": {c: summary["categories_before"].get(c, 0) for c in DISPLAY_ORDER},
         "categories_after": {c: summary["categories_after"].get(c, 0) for c in DISPLAY_ORDER},
         "keywords_before": _keyword_sample(series, "before", SAMPLE_PER_PHASE),

@@ -310,18 +310,12 @@ async def top_keywords(
     return [dict(item) for item in items]
 
 
-def urgency_of(before_near: float, before_total: float, same_day_share: float) -> dict[str, Any]:
-    """How quickly people act: share of pre-search interest in the last 7 days, plus same-day searches."""
-    near_share = before_near / before_total if before_total else 0.0
-    score = round(100 * (0.6 * near_share + 0.4 * same_day_share))
-    if score >= 60:
-        level, label, note = "high", "高", "検索から受診・行動までが短く、すぐに解決したいニーズが強い"
-    elif score >= 35:
-        level, label, note = "medium", "中", "数日〜数週間の比較検討を経て行動する傾向"
-    else:
-        level, label, note = "low", "低", "長期間にわたって情報収集し、じっくり検討する傾向"
-    return {"level": level, "label": label, "score": score, "description": note,
-            "near_before_share": round(near_share, 3), "same_day_share": round(same_day_share, 3)}
+def urgency_of(before_near: float, before_total: float, same_day_share: float,
+               peak_day: int | None = None) -> dict[str, Any]:
+    """How quickly people act (``keywords.analysis.timeline_urgency``: agrees with the peak and the 7-day share)."""
+    from medipersona.keywords.analysis import timeline_urgency
+
+    return timeline_urgency(before_near / before_total if before_total else 0.0, same_day_share, peak_day)
 
 
 def _summarize(points: list[tuple]) -> dict[str, Any]:
@@ -370,7 +364,7 @@ def _summarize(points: list[tuple]) -> dict[str, Any]:
         "categories_after": cats_after,
         "category_volume_before": vol_before,
         "category_volume_after": vol_after,
-        "urgency": urgency_of(before_near, before_total, same_day / total if total else 0.0),
+        "urgency": urgency_of(before_near, before_total, same_day / total if total else 0.0, peak_day),
     }
 
 

@@ -32,6 +32,7 @@ from medipersona.personas.service import (
     names_to_avoid,
     new_persona,
     release_connection,
+    shares_for,
     validate_catalog,
 )
 from medipersona.quota import check_daily_quota
@@ -61,10 +62,11 @@ async def create_set(session: AsyncSession, settings: Settings, user: User, data
     requests = member_requests(data, seed)
     await check_daily_quota(session, user, data.count)
     avoid = list(await names_to_avoid(session, user.id))
+    shares = await shares_for(session, base)
     await release_connection(session)
     personas, jobs = [], []
     for request in requests:
-        persona, job = new_persona(user, request, avoid)
+        persona, job = new_persona(user, request, avoid, shares=shares if request.setting_type != "input" else None)
         avoid.append(persona.name)
         personas.append(persona)
         jobs.append(job)
@@ -180,6 +182,8 @@ def comparison_rows(members: list[dict[str, Any]]) -> list[tuple[str, list[str]]
     """The comparison table (label, one value per member): profile rows, then each section's key line."""
     live = [m for m in members if m.get("status") != "deleted"]
     rows = [(label, [str(m.get(key) or "") for m in live]) for label, key in PROFILE_ROWS]
+    if any(m.get("guardian") for m in live):  # children (or dependent elderly) in the set: who decides for them
+        rows.insert(len(PROFILE_ROWS) - 1, ("保護者", [str(m.get("guardian") or "") for m in live]))
     rows += [(spec.label, [m.get("key_lines", {}).get(spec.key, "") for m in live]) for spec in PERSONA_SECTIONS]
     return rows
 

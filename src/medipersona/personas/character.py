@@ -16,6 +16,8 @@ from medipersona.personas.models import Persona
 from medipersona.personas.prompt import (
     age_band_label,
     extras_labels,
+    guardian_labels,
+    guardian_summary,
     keyword_lines,
     profile_context,
     profile_labels,
@@ -47,6 +49,7 @@ def persona_card(persona: Persona) -> dict[str, Any]:
         "income_label": income_label(profile.get("income")) or "",
         "place": "".join(str(profile.get(k) or "") for k in ("prefecture", "municipality")),
         "hobby": str(profile.get("hobby") or ""),
+        "guardian": guardian_summary(profile),
         "image_status": persona.image_status,
         "image_url": image_url(persona),
         "url": f"/personas/{persona.id}",
@@ -66,6 +69,10 @@ def character_blocks(persona: Persona) -> list[str]:
     purpose = catalog.purpose(persona.purpose_id)
     complaint_name = complaint.name if complaint else persona.chief_complaint_id
     blocks = ["【プロフィール】", *(f"- {label}: {value}" for label, value in profile_labels(persona.profile or {}).items())]
+    guardian = guardian_labels(persona.profile or {})
+    if guardian:  # a child (or a dependent elderly patient): the guardian searches, compares and decides
+        blocks += ["", "【保護者】（受診先を探し、比較し、決める家族）",
+                   *(f"- {label}: {value}" for label, value in guardian.items())]
     extras = extras_labels(persona.extras or {}, persona.extra_fields or [])
     if extras:
         blocks += ["", "【その他の特徴】", *(f"- {label}: {value}" for label, value in extras.items())]
@@ -99,6 +106,7 @@ def character_context(persona: Persona) -> dict[str, Any]:
     return {
         "name": persona.name,
         "profile": profile_context(profile),
+        "guardian": guardian_labels(profile),
         "age": profile.get("age") if isinstance(profile.get("age"), int) else None,
         "gender": profile.get("gender"),
         "extras": extras_labels(persona.extras or {}, persona.extra_fields or []),

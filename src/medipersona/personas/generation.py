@@ -114,16 +114,18 @@ async def _load(ctx: JobContext, *, with_keywords: bool = False):
 
 
 async def _keywords(session, persona: Persona) -> list[dict[str, Any]]:
+    from medipersona.keywords.hygiene import clean_rows
     from medipersona.keywords.lookup import top_keywords_for_prompt
 
     profile = persona.profile or {}
     try:
+        # twice the limit: look-up searches (「ニキビ 英語」) are dropped before the prompt (keywords/hygiene.py)
         rows = await top_keywords_for_prompt(session, persona.department_id, persona.chief_complaint_id,
-                                             profile.get("age"), profile.get("gender"), limit=KEYWORD_LIMIT)
+                                             profile.get("age"), profile.get("gender"), limit=KEYWORD_LIMIT * 2)
     except Exception:
         log.exception("keyword lookup failed for persona %s", persona.id)
         return []
-    return [dict(r) for r in rows or []]
+    return [dict(r) for r in clean_rows(rows or [])[:KEYWORD_LIMIT]]
 
 
 class SectionStreamer:

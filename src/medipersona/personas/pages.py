@@ -409,6 +409,8 @@ async def duplicate_submit(persona_id: str, user: CurrentUser, session: SessionD
 async def persona_page(request: Request, persona_id: str, user: CurrentUser, session: SessionDep,
                        message: str = ""):
     from medipersona.interviews.service import list_for_persona
+    from medipersona.personas.prompt import guardian_labels
+    from medipersona.personas.service import profile_warnings
 
     persona = await _load_persona(session, user, persona_id)
     owner = await session.get(User, persona.owner_id) if persona.owner_id != user.id else None
@@ -426,6 +428,9 @@ async def persona_page(request: Request, persona_id: str, user: CurrentUser, ses
             "offline": is_offline(persona),
             "offline_label": OFFLINE_LABEL,
             "profile_rows": profile_display(profile),
+            "guardian_rows": [{"label": k, "value": v} for k, v in guardian_labels(profile).items()],
+            "demographics_label": str((profile.get("demographics") or {}).get("label") or ""),
+            "profile_warnings": profile_warnings(persona),
             "profile": profile,
             "extras_rows": extras_display(persona.extras or {}),
             "extra_fields": persona.extra_fields or [],

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from medipersona.catalog.labels import (
     AGE_BANDS,
+    COMPLAINT_KINDS,
     EXTRA_FIELDS,
     PERSONA_SECTIONS,
     PROFILE_FIELDS,
@@ -109,6 +110,59 @@ def profile_labels(profile: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+GUARDIAN_FIELDS: tuple[tuple[str, str], ...] = (
+    ("relation", "続柄"), ("age", "年齢"), ("occupation", "職業"), ("media", "よく見るメディア/SNS"),
+    ("concerns", "最近の悩み/関心"),
+)
+
+
+def guardian_labels(profile: dict[str, Any]) -> dict[str, str]:
+    """The guardian (保護者) as labels: {"続柄": "母", "年齢": "35歳", ...}; {} when the profile has none."""
+    guardian = profile.get("guardian")
+    if not isinstance(guardian, dict) or not guardian.get("relation"):
+        return {}
+    out: dict[str, str] = {}
+    for key, label in GUARDIAN_FIELDS:
+        value = guardian.get(key)
+        if value is None or value == "":
+            continue
+        out[label] = f"{value}歳" if key == "age" and isinstance(value, int) else str(value).strip()
+    return out
+
+
+def guardian_summary(profile: dict[str, Any]) -> str:
+    """母（35歳・会社員（事務職））: one line for tables and exports; "" without a guardian."""
+    labels = guardian_labels(profile)
+    if not labels:
+        return ""
+    bits = "・".join(v for k, v in labels.items() if k in ("年齢", "職業"))
+    return f"{labels['続柄']}（{bits}）" if bits else labels["続柄"]
+
+
+def is_dependent_child(profile: dict[str, Any]) -> bool:
+    age = profile.get("age")
+    return isinstance(age, int) and age < 15
+
+
+# How a chief complaint is framed by its kind (catalog.labels.COMPLAINT_KINDS): a procedure or self-pay menu is
+# something the persona considers, a check-up something they schedule, a symptom something they have.
+def complaint_framing(name: str, kind: str) -> dict[str, str]:
+    if kind == "procedure":
+        return {"kind": kind, "subject": f"{name}を検討している",
+                "instruction": (f"「{name}」は症状ではなく、施術・自費メニューです。ペルソナは{name}を検討している人として書き、"
+                                f"「{name}の症状」とは書かないでください（検討のきっかけ、情報収集、費用やリスクの比較、"
+                                "カウンセリングの予約）。")}
+    if kind == "checkup":
+        return {"kind": kind, "subject": f"{name}を受ける予定を立てている",
+                "instruction": (f"「{name}」は検査・健診です。ペルソナは{name}の日程を調整して予約する人として書き、"
+                                f"「{name}の症状」とは書かないでください（受けるきっかけ、予約の取りやすさ、結果の説明）。")}
+    if kind == "prevention":
+        return {"kind": kind, "subject": f"{name}のために受診を考えている",
+                "instruction": (f"「{name}」は予防のための受診です。症状ではなく、予防や健康維持のために"
+                                "通う人として書いてください。")}
+    return {"kind": kind or "symptom", "subject": f"{name}が気になっている", "instruction": ""}
+
+
 def profile_context(profile: dict[str, Any]) -> dict[str, str]:
     """The same labels keyed by field key (for the offline provider's context)."""
     labels = profile_labels(profile)
@@ -170,9 +224,21 @@ def _common_blocks(inputs: PromptInputs, keywords: list[dict[str, Any]]) -> list
     if inputs.patient_type is not None:
         pt = inputs.patient_type
         blocks += ["", f"【患者タイプ】{pt.name}", f"- 特徴: {pt.description}", f"- 例: {pt.example}"]
+    framing = complaint_framing(inputs.chief_complaint.name, inputs.chief_complaint.kind)
+    if framing["instruction"]:
+        blocks += [f"- 主訴の種類: {COMPLAINT_KINDS.get(framing['kind'], framing['kind'])}（{framing['instruction']}）"]
     blocks += ["", "【基本情報】"]
     blocks += [f"- {label}: {value}" for label, value in profile_labels(profile).items()
                if not (inputs.generate_name and label == "名前")]
+    guardian = guardian_labels(profile)
+    if guardian:
+        blocks += ["", "【保護者】（受診先を探し、比較し、口コミを読み、決めるのはこの人です）"]
+        blocks += [f"- {label}: {value}" for label, value in guardian.items()]
+        if is_dependent_child(profile):
+            blocks.append("- 各項目は保護者の視点で書いてください（誰が検索し、比較し、決めるか）。"
+                          "子ども本人の性格・行動は年齢相応に書き、本人が情報収集や口コミの確認をするようには書かないでください。")
+        else:
+            blocks.append("- 受診先選びや通院の付き添いはこの家族が担います。本人の気持ちとあわせて、家族の視点も書いてください。")
     extras = extras_labels(inputs.extras, inputs.extra_fields)
     if extras:
         blocks += ["", "【その他の特徴】"] + [f"- {label}: {value}" for label, value in extras.items()]
@@ -213,6 +279,9 @@ def build_text_request(
         avoid = "、".join(inputs.avoid_names[:20])
         blocks.append("- name: 性別と年代にふさわしい日本人の架空の氏名" + (f"（次の名前は使わない: {avoid}）" if avoid else ""))
     blocks += ["", "「通院理由」は主訴に沿った内容にし、作成目的に役立つ視点を含めてください。" + LABEL_NOTE]
+    if guardian_labels(inputs.profile) and is_dependent_child(inputs.profile):
+        blocks.append("このペルソナは子どもです。通院理由・行動パターン・口コミの重視ポイント・価値観・求めるものは、"
+                      "保護者が考え、検索し、比較し、決める内容として書いてください。")
     if addendum.strip():
         blocks += ["", "【追加の指示】", addendum.strip()]
     blocks += [
@@ -290,6 +359,8 @@ def build_context(inputs: PromptInputs, keywords: list[dict[str, Any]], lengths:
         "purpose": inputs.purpose.name,
         "patient_type": {"name": pt.name, "description": pt.description, "example": pt.example} if pt else None,
         "profile": profile_context(inputs.profile),
+        "guardian": guardian_labels(inputs.profile),
+        "complaint_kind": inputs.chief_complaint.kind,
         "extras": extras_labels(inputs.extras, inputs.extra_fields),
         "keywords": keywords,
         "section_lengths": dict(lengths),
@@ -298,17 +369,57 @@ def build_context(inputs: PromptInputs, keywords: list[dict[str, Any]], lengths:
     }
 
 
-def build_image_request(profile: dict[str, Any], *, seed: int, model: str = "") -> ImageRequest:
-    age = int(profile.get("age") or 0)
-    gender = profile.get("gender") or "other"
-    who = {"male": "男性", "female": "女性"}.get(gender, "人物")
+def _portrait_subject(age: int, months: int, gender: str) -> tuple[str, str]:
+    """(Japanese, English) words for who is drawn, fitting the age: a baby is not drawn as a woman."""
+    girl, boy = gender == "female", gender == "male"
+    if age < 2:
+        months_total = age * 12 + months
+        ja = f"{age_label(age, months)}の赤ちゃん" + ("（女の子）" if girl else "（男の子）" if boy else "")
+        en = f"a Japanese baby {'girl' if girl else 'boy' if boy else ''}, {months_total} months old, baby face"
+    elif age < 6:
+        ja = f"{age}歳の幼児（{'女の子' if girl else '男の子' if boy else '子ども'}）"
+        en = f"a Japanese toddler {'girl' if girl else 'boy' if boy else 'child'}, {age} years old, small child"
+    elif age < 13:
+        ja = f"{age}歳の小学生の{'女の子' if girl else '男の子' if boy else '子ども'}"
+        en = f"a Japanese {'girl' if girl else 'boy' if boy else 'child'}, {age} years old, elementary school child"
+    elif age < 20:
+        ja = f"{age}歳の{'女子' if girl else '男子' if boy else ''}学生"
+        en = f"a Japanese teenage {'girl' if girl else 'boy' if boy else 'student'}, {age} years old"
+    else:
+        ja = f"{age}歳の日本人の{'女性' if girl else '男性' if boy else '人物'}"
+        en = f"a Japanese {'woman' if girl else 'man' if boy else 'person'}, {age} years old"
+    return ja, en.replace("  ", " ")
+
+
+def _portrait_setting(age: int, occupation: str) -> tuple[str, str]:
+    """A sentence on the person's daily setting (occupation, life stage), kept neutral and without text."""
+    if age < 6:
+        return "家庭でくつろいでいる雰囲気、やわらかい服装。", "at home, soft casual children's clothes."
     if age < 13:
-        who = {"male": "男の子", "female": "女の子"}.get(gender, "子ども")
+        return "普段着の子ども服、明るい雰囲気。", "casual children's clothes, cheerful mood."
+    if age < 20:
+        return "普段着、学生らしい雰囲気。", "casual clothes, student look."
+    occ = (occupation or "").split("（", 1)[0]
+    if not occ:
+        return "普段着。", "casual clothes."
+    if any(w in occ for w in ("年金", "無職")):
+        return "普段着の落ち着いた服装、退職後の穏やかな暮らしの雰囲気。", "casual neat clothes, retired, calm daily life."
+    return (f"職業は{occ}で、その人らしい服装と雰囲気（職場の制服や文字は入れない）。",
+            f"dressed as a typical {occ} in daily life would be (no logos, no text).")
+
+
+def build_image_request(profile: dict[str, Any], *, seed: int, model: str = "") -> ImageRequest:
+    """The portrait prompt: who (fitting the age: a baby, a toddler, a pupil ...), the setting (occupation), style."""
+    age = int(profile.get("age") or 0)
+    months = int(profile.get("age_months") or 0)
+    gender = profile.get("gender") or "other"
+    who_ja, who_en = _portrait_subject(age, months, gender)
+    setting_ja, setting_en = _portrait_setting(age, str(profile.get("occupation") or ""))
     prompt = (
-        f"日本人の{age_label(age, int(profile.get('age_months') or 0))}の{who}のポートレート。"
+        f"{who_ja}のポートレート。{setting_ja}"
         "自然な表情、やわらかい光、無地の背景、胸から上、写実的なイラスト。文字やロゴは入れない。"
-        f"Portrait of a Japanese {gender if gender in ('male', 'female') else 'person'}, age {age}, "
-        "friendly natural expression, soft light, plain background, head and shoulders, no text."
+        f"Portrait of {who_en}; {setting_en} "
+        "Friendly natural expression, soft light, plain background, head and shoulders, no text."
     )
     return ImageRequest(task="portrait", prompt=prompt, model=model, size="1024x1024", seed=seed,
                         context={"age": age, "gender": gender, "seed": seed})

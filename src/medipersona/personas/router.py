@@ -40,13 +40,22 @@ from medipersona.personas.search import AGE_BAND_PATTERN, HistoryFilters
 router = APIRouter(prefix="/api/personas", tags=["personas"])
 
 
+@router.post("/check")
+async def check_persona(data: PersonaCreate, user: CurrentUser):
+    """Warnings (not errors) about hand-entered values that contradict each other or the chief complaint, as
+    the persona would be auto-filled from them: {"warnings": [{"rule", "field", "message"}]}."""
+    service.validate_catalog(user, data)
+    return {"warnings": service.request_warnings(data)}
+
+
 @router.post("", status_code=202)
 async def create_persona(data: PersonaCreate, principal: CommitCheckedPrincipal, session: SessionDep,
                          settings: SettingsDep):
     persona = await service.create_persona(session, settings, principal.user, data,
                                            auth_session_id=principal.auth_session.id)
     return JSONResponse({"id": persona.id, "status": persona.status,
-                         "events_url": f"/api/personas/{persona.id}/events"}, status_code=202)
+                         "events_url": f"/api/personas/{persona.id}/events",
+                         "warnings": service.profile_warnings(persona)}, status_code=202)
 
 
 @router.get("")
@@ -97,7 +106,8 @@ async def regenerate_section(persona_id: str, key: str, user: CurrentUser, sessi
 async def regenerate_all(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
     persona = await service.regenerate_all(session, settings, user, persona_id)
     return JSONResponse({"id": persona.id, "status": persona.status,
-                         "events_url": f"/api/personas/{persona.id}/events"}, status_code=202)
+                         "events_url": f"/api/personas/{persona.id}/events",
+                         "warnings": service.profile_warnings(persona)}, status_code=202)
 
 
 @router.post("/{persona_id}/duplicate", status_code=201)
@@ -110,7 +120,8 @@ async def duplicate_persona(persona_id: str, user: CurrentUser, session: Session
 async def retry_persona(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
     persona = await service.retry_persona(session, settings, user, persona_id)
     return JSONResponse({"id": persona.id, "status": persona.status,
-                         "events_url": f"/api/personas/{persona.id}/events"}, status_code=202)
+                         "events_url": f"/api/personas/{persona.id}/events",
+                         "warnings": service.profile_warnings(persona)}, status_code=202)
 
 
 @router.delete("/{persona_id}", status_code=204)

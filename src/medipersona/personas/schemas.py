@@ -30,6 +30,20 @@ def _strip(value):
     return value
 
 
+class GuardianIn(BaseModel):
+    """The guardian of a child (or of a dependent elderly patient): who searches, compares and decides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    relation: str = Field(min_length=1, max_length=20)
+    age: int | None = Field(None, ge=15, le=MAX_AGE)
+    occupation: str | None = Field(None, max_length=TEXT_MAX)
+    media: str | None = Field(None, max_length=LONG_MAX)
+    concerns: str | None = Field(None, max_length=LONG_MAX)
+
+    _strip_all = field_validator("*", mode="before")(_strip)
+
+
 class ProfileIn(BaseModel):
     """Demographics; every field optional (empty fields are auto-filled)."""
 
@@ -46,6 +60,7 @@ class ProfileIn(BaseModel):
     income: str | None = None
     hobby: str | None = Field(None, max_length=LONG_MAX)
     life_events: str | None = Field(None, max_length=LONG_MAX)
+    guardian: GuardianIn | None = None
 
     _strip_all = field_validator("*", mode="before")(_strip)
 

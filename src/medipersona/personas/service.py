@@ -25,10 +25,12 @@ from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import local_runtime, wake_local_runners
 from medipersona.jobs.service import commit_with_job, enqueue, first_event, new_job
+from medipersona.keywords.shares import DemographicShares, demographic_shares
 from medipersona.media.service import portrait_url, sweep_unreferenced
 from medipersona.personas.autofill import autofill
+from medipersona.personas.consistency import check_profile
 from medipersona.personas.models import Persona, new_persona_id, persona_tags, tags_to_column
-from medipersona.personas.prompt import extras_labels, profile_labels
+from medipersona.personas.prompt import extras_labels, guardian_labels, profile_labels
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
 from medipersona.personas.search import HistoryFilters, filter_personas
 from medipersona.quota import check_daily_quota
@@ -134,9 +136,10 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     validate_catalog(user, data)
     await check_quota(session, user)
     avoid = list(await names_to_avoid(session, user.id))
+    shares = await shares_for(session, data)
     # Reads done: give the pooled connection back before the CPU work and the (batched) insert.
     await release_connection(session)
-    persona, job = new_persona(user, data, avoid)
+    persona, job = new_persona(user, data, avoid, shares=shares)
     runtime = local_runtime(settings)
     if runtime is not None:
         # Group commit with the other requests of these milliseconds (one transaction for many personas);
@@ -153,9 +156,25 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     return persona
 
 
-def new_persona(user: User, data: PersonaCreate, avoid_names: list[str]) -> tuple[Persona, Job]:
+async def shares_for(session: AsyncSession, data: PersonaCreate) -> DemographicShares | None:
+    """The keyword data's gender and age shares when 自動 or 患者タイプ別 will draw gender or age from them."""
+    if data.setting_type not in ("auto", "patient_type"):
+        return None
+    given = data.profile.model_dump(exclude_none=True) if data.profile else {}
+    if "gender" in given and "age" in given:
+        return None
+    try:
+        return await demographic_shares(session, data.department, data.chief_complaint)
+    except Exception:  # the persona is made from the department's rules instead
+        log.exception("keyword shares lookup failed for %s", data.chief_complaint)
+        return None
+
+
+def new_persona(user: User, data: PersonaCreate, avoid_names: list[str],
+                shares: DemographicShares | None = None) -> tuple[Persona, Job]:
     """Auto-fill ``data`` (already validated) and build the persona row and its generation job, neither stored
-    yet. The persona gets none of ``avoid_names`` (recent names, or the names of the other members of a set)."""
+    yet. The persona gets none of ``avoid_names`` (recent names, or the names of the other members of a set).
+    ``shares``: the complaint's keyword-data shares (``shares_for``) that 自動 draws gender and age from."""
     catalog = get_catalog()
     seed = data.seed if data.seed is not None else random.SystemRandom().randrange(2**31)
     given_profile = data.profile.model_dump(exclude_none=True) if data.profile else {}
@@ -164,7 +183,8 @@ def new_persona(user: User, data: PersonaCreate, avoid_names: list[str]) -> tupl
     if data.setting_type == "auto" and not patient_type_id:
         patient_type_id = random.Random(seed).choice(catalog.patient_types).id
     profile, extras = autofill(given_profile, given_extras, department_id=data.department, seed=seed,
-                               avoid_names=avoid_names)
+                               avoid_names=avoid_names, complaint=catalog.chief_complaint(data.chief_complaint),
+                               shares=shares)
     persona = Persona(
         id=new_persona_id(),
         owner_id=user.id,
@@ -196,7 +216,8 @@ def generation_payload(persona: Persona, avoid_names: list[str]) -> dict[str, An
     profile = persona.profile or {}
     return {"avoid_names": avoid_names[:20],
             "image": {"age": profile.get("age"), "age_months": profile.get("age_months"),
-                      "gender": profile.get("gender"), "seed": persona.seed}}
+                      "gender": profile.get("gender"), "occupation": profile.get("occupation"),
+                      "seed": persona.seed}}
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -231,6 +252,23 @@ def _ref(kind: str, ident: str | None) -> dict[str, Any] | None:
     return {"id": ident, "name": obj.name if obj else ident}
 
 
+def profile_warnings(persona: Persona) -> list[dict[str, str]]:
+    """Contradictions in the profile (rule list of ``personas/consistency.py``): warnings, never errors."""
+    complaint = get_catalog().chief_complaint(persona.chief_complaint_id)
+    return [v.as_api() for v in check_profile(persona.profile or {}, persona.extras or {}, complaint=complaint)]
+
+
+def request_warnings(data: PersonaCreate) -> list[dict[str, str]]:
+    """The warnings a create request would get (its profile auto-filled as ``new_persona`` does, rules only)."""
+    catalog = get_catalog()
+    complaint = catalog.chief_complaint(data.chief_complaint)
+    given_profile = data.profile.model_dump(exclude_none=True) if data.profile else {}
+    given_extras = data.extras.model_dump(exclude_none=True) if data.extras else {}
+    profile, extras = autofill(given_profile, given_extras, department_id=data.department,
+                               seed=data.seed or 0, complaint=complaint)
+    return [v.as_api() for v in check_profile(profile, extras, complaint=complaint)]
+
+
 def persona_to_api(persona: Persona, job: Job | None = None) -> dict[str, Any]:
     sections = persona.sections or {}
     out: dict[str, Any] = {
@@ -248,6 +286,9 @@ def persona_to_api(persona: Persona, job: Job | None = None) -> dict[str, Any]:
         "seed": persona.seed,
         "profile": persona.profile or {},
         "profile_labels": profile_labels(persona.profile or {}),
+        "guardian_labels": guardian_labels(persona.profile or {}),
+        "demographics": (persona.profile or {}).get("demographics"),
+        "warnings": profile_warnings(persona),
         "extras": persona.extras or {},
         "extras_labels": extras_labels(persona.extras or {}),
         "extra_fields": persona.extra_fields or [],

@@ -133,7 +133,7 @@ def compose_timeline_analysis(context: dict[str, Any], seed: int | None) -> dict
     if peak is not None:
         when = "主訴の検索と同じ日" if peak == 0 else (f"検索の{abs(peak)}日前" if peak < 0 else f"検索の{peak}日後")
         psych.append(f"関連検索のピークは{when}で、")
-        psych[-1] += URGENCY_TEXT.get(urgency.get("level"), URGENCY_TEXT["medium"]) + "。"
+        psych[-1] += URGENCY_TEXT.get(str(urgency.get("level") or ""), URGENCY_TEXT["medium"]) + "。"
 
     # 隠れたニーズ
     needs: list[str] = []

@@ -565,10 +565,10 @@
   var EDITORS = [
     { form: "profile-form", list: "profile-list", button: "profile-edit", status: "profile-status",
       title: "profile-form-title", prefix: "profile.", saved: "プロフィールを保存しました。",
-      build: buildProfile, refresh: ["persona-head", "profile-list", "profile-form"] },
+      build: buildProfile, refresh: ["persona-head", "profile-list", "profile-notes", "profile-form"] },
     { form: "extras-form", list: "extras-list", button: "extras-edit", status: "extras-status",
       title: "extras-form-title", prefix: "", saved: "その他の特徴を保存しました。",
-      build: buildExtras, refresh: ["extras-list", "extras-form"] },
+      build: buildExtras, refresh: ["extras-list", "profile-notes", "extras-form"] },
     { form: "notes-form", list: "notes-view", button: "notes-edit", status: "notes-status",
       title: "notes-form-title", prefix: "", saved: "メモ・タグを保存しました。",
       build: buildNotes, refresh: ["notes-view", "notes-form"] }

@@ -519,6 +519,21 @@
     });
     extraRows().forEach(function (r) { if (r.name || r.value) { extraRowsOut.push([r.name || "（項目名なし）", r.value]); } });
     addSummaryGroup(5, "追加項目", extraRowsOut);
+    checkWarnings();
+  }
+
+  // Contradictions in what was typed (POST /api/personas/check): shown as warnings; creating stays possible.
+  var warnBox = document.getElementById("confirm-warnings");
+  function checkWarnings() {
+    if (!warnBox || !window.mpPostJson) { return; }
+    warnBox.hidden = true;
+    window.mpPostJson("/api/personas/check", collect()).then(function (result) {
+      var list = (result.status === 200 && result.data && result.data.warnings) || [];
+      var ul = warnBox.querySelector("ul");
+      while (ul.firstChild) { ul.removeChild(ul.firstChild); }
+      list.forEach(function (w) { var li = document.createElement("li"); li.textContent = w.message; ul.appendChild(li); });
+      warnBox.hidden = list.length === 0;
+    }).catch(function () { /* warnings are advisory */ });
   }
 
   summary.addEventListener("click", function (event) {
