@@ -23,8 +23,9 @@ from medipersona.providers.base import (
 class PooledClientProvider(Provider):
     """A provider owning one SDK client (with its connection pool) per process.
 
-    The client is created on first use and reused by every call of the worker; it is recreated only when the
-    running event loop changes (a pool cannot be shared across loops).
+    The client is created at worker start for a configured provider (``warm``), else on first use, and reused by
+    every call of the worker; it is recreated only when the running event loop changes (a pool cannot be shared
+    across loops).
     """
 
     clients_created: ClassVar[int] = 0  # per class, for tests and diagnostics
@@ -42,6 +43,13 @@ class PooledClientProvider(Provider):
             self._client_loop = loop
             type(self).clients_created += 1
         return self._client
+
+    def warm_client(self, client: Any) -> None:
+        """Touch what the SDK loads on first use (its resources, modules imported lazily). Subclasses."""
+
+    async def warm(self) -> None:
+        """Import the SDK and build this worker's client (in the running loop: the one it will be used in)."""
+        self.warm_client(self.client())
 
     async def close_client(self, client: Any) -> None:
         close = getattr(client, "close", None)
@@ -66,12 +74,30 @@ def safe_name(name: str, default: str = "result") -> str:
 _DROP_KEYS = ("default", "examples")
 
 
+_strict_cache: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+_STRICT_CACHE_SIZE = 64
+
+
 def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Adapt a JSON schema for OpenAI Structured Outputs (``strict: true``).
 
     Every object gets ``additionalProperties: false`` and lists all its properties as required; a property that
     was optional becomes nullable instead. ``default``/``examples`` are dropped.
+
+    The result is cached per schema object (the schemas of ``structured.json_schema_of`` are built once per
+    model and passed at every call) and must not be modified.
     """
+    cached = _strict_cache.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    result = _strict_json_schema(schema)
+    if len(_strict_cache) >= _STRICT_CACHE_SIZE:
+        _strict_cache.pop(next(iter(_strict_cache)))
+    _strict_cache[id(schema)] = (schema, result)  # the schema is kept: its id cannot be reused meanwhile
+    return result
+
+
+def _strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     def walk(node: Any) -> Any:
         if isinstance(node, list):
