@@ -46,8 +46,8 @@ async def app(scope, receive, send):
 
 # Where the time goes, grouped by the part of the code it is spent in (first match of the file path wins).
 GROUPS = (
-    ("openai SDK + httpx/httpcore (calls, stream reading)", ("/openai/", "/httpx/", "/httpcore/", "/h11/",
-                                                             "/anyio/_backends", "/sniffio/")),
+    ("openai SDK + its HTTP client (calls, stream reading)", ("/openai/", "/httpx2/", "/httpcore2/", "/aiohttp/",
+                                                              "/multidict/", "/yarl/", "/sniffio/")),
     ("SQLAlchemy + aiosqlite (job writes, reads)", ("/sqlalchemy/", "/aiosqlite/", "/asyncpg/")),
     ("uvicorn + starlette + FastAPI (HTTP, routing, dependencies)", ("/uvicorn/", "/starlette/", "/fastapi/",
                                                                      "/uvicorn_worker/")),
@@ -56,7 +56,10 @@ GROUPS = (
     ("medipersona jobs (runner, writer, SSE, hub)", ("/medipersona/jobs/",)),
     ("medipersona personas (POST, generation, portrait step)", ("/medipersona/personas/",)),
     ("medipersona other (auth, ops, media, web)", ("/medipersona/",)),
-    ("asyncio / selectors / stdlib", ("/asyncio/", "/selectors.py", "/json/", "/socket.py", "/ssl.py")),
+    ("anyio + h11/httptools (threads, sockets)", ("/anyio/", "/h11/", "/httptools/")),
+    ("asyncio / selectors / stdlib", ("/asyncio/", "/selectors.py", "/json/", "/socket.py", "/ssl.py",
+                                      "/lib/python3")),
+    ("C functions (builtins, locks, queues, sockets)", ("~",)),
 )
 
 

@@ -228,6 +228,8 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         rss_now = {pid: round(rss_mb(pid), 1) for pid in after}
         await asyncio.sleep(2.5)
         rss = {pid: round(rss_mb(pid), 1) for pid in after}
+        await asyncio.sleep(5.0)  # past the HTTP clients' keep-alive expiry (5 s): pooled connections closed
+        rss_later = {pid: round(rss_mb(pid), 1) for pid in after}
         if after != workers:
             print(f"WARNING: worker recycled during the run: {workers} -> {after}", file=sys.stderr)
     latencies = [s for s, _ in results]
@@ -262,6 +264,7 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         "worker_rss_mb_after_one": rss_after_one,
         "worker_rss_mb_right_after": rss_now,
         "worker_rss_mb": rss,
+        "worker_rss_mb_8s_after": rss_later,
         "worker_cpu_seconds": round(wcpu, 2),
         "worker_cpu_ms_per_sample_request": round(cpu_per_sample * 1000, 2),
         "worker_cpu_ms_per_generation": round(
@@ -356,8 +359,12 @@ def run_provider(args: argparse.Namespace, provider: str) -> dict:
                                              "-f", profile_format(args.profile)],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
+            standin_cpu0 = cpu_seconds(standin.pid) if standin is not None else 0.0
             result = asyncio.run(run(argparse.Namespace(**{**vars(args), "provider": provider}), base,
                                      server.pid, tmp))
+            if standin is not None:  # its own process: not the worker's CPU, but on the same cores
+                result["standin_cpu_seconds"] = round(cpu_seconds(standin.pid) - standin_cpu0, 2)
+            result["timings"] = persona_timings(tmp) if not args.postgres else {}
         finally:
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
@@ -381,6 +388,25 @@ def run_provider(args: argparse.Namespace, provider: str) -> dict:
     if provider == "openai":
         result["chunks"] = args.chunks
     return result
+
+
+def persona_timings(tmp: Path) -> dict[str, list[float]]:
+    """min / median / max of the personas' own timings (queued, load, text, image, total), from the database."""
+    import sqlite3
+    import statistics
+
+    path = tmp / "var" / "medipersona.db"
+    if not path.exists():
+        return {}
+    with sqlite3.connect(path) as conn:
+        rows = [json.loads(r[0]) for r in conn.execute("SELECT timings FROM personas") if r[0]]
+    out = {}
+    for key in ("queued_seconds", "load_seconds", "text_first_progress_seconds", "text_seconds", "image_seconds",
+                "total_seconds"):
+        values = [t[key] for t in rows if isinstance(t.get(key), (int, float))]
+        if values:
+            out[key] = [round(min(values), 2), round(statistics.median(values), 2), round(max(values), 2)]
+    return out
 
 
 def checks_for(result: dict, n: int) -> dict[str, bool]:
@@ -415,7 +441,8 @@ def table(results: list[dict]) -> str:
             f"{r['catalog_p50_ms']:.1f} / **{r['catalog_p99_ms']:.1f} ms** | "
             f"{r['generation_p50']:.2f} / {r['generation_p99']:.2f} s | "
             f"**{mb(r['worker_rss_mb_at_start'])}** → {mb(r['worker_rss_mb_after_one'])} → "
-            f"{mb(r['worker_rss_mb_right_after'])} → **{mb(r['worker_rss_mb'])} MB** | "
+            f"{mb(r['worker_rss_mb_right_after'])} → **{mb(r['worker_rss_mb'])} MB** "
+            f"({mb(r['worker_rss_mb_8s_after'])} MB 8 s after) | "
             f"**{r['worker_cpu_ms_per_generation']:.1f} ms** | {r['loadgen_cpu_share']:.2f} core | "
             f"{r['loadavg_before'][0]:.2f} → {r['loadavg'][0]:.2f} |")
     return "\n".join(lines)
