@@ -180,7 +180,11 @@ async def sampled(base: str, token: str, tmp: Path, name: str, body) -> tuple[di
         stop.write_text("stop")
         await asyncio.to_thread(proc.wait, 30)
     raw = json.loads(out.read_text())
-    return {k: [lat for t, lat in v if began <= t <= ended] for k, v in raw.items()}, result
+    kept = {k: [lat for t, lat in v if began <= t <= ended] for k, v in raw.items()}
+    # When the slowest samples were sent (seconds into the burst): which phase of it made others wait
+    kept["slowest"] = sorted(((round(lat * 1000, 1), round(t - began, 2), k) for k, v in raw.items()
+                              if k in ("login", "catalog") for t, lat in v if began <= t <= ended), reverse=True)[:6]
+    return kept, result
 
 
 async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> dict:
@@ -259,6 +263,7 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         "catalog_p99_ms": round(pct(samples["catalog"], 99) * 1000, 1),
         "catalog_max_ms": round(max(samples["catalog"]) * 1000, 1),
         "samples": len(samples["login"]) + len(samples["catalog"]),
+        "slowest_samples_ms_at_s": samples["slowest"],
         "sample_errors": samples.get("errors", []),
         "worker_rss_mb_at_start": rss_start,
         "worker_rss_mb_after_one": rss_after_one,
