@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import re
 from typing import Any, ClassVar
 
@@ -74,7 +75,7 @@ def safe_name(name: str, default: str = "result") -> str:
 _DROP_KEYS = ("default", "examples")
 
 
-_strict_cache: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+_strict_cache: dict[str, dict[str, Any]] = {}
 _STRICT_CACHE_SIZE = 64
 
 
@@ -84,16 +85,16 @@ def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     Every object gets ``additionalProperties: false`` and lists all its properties as required; a property that
     was optional becomes nullable instead. ``default``/``examples`` are dropped.
 
-    The result is cached per schema object (the schemas of ``structured.json_schema_of`` are built once per
-    model and passed at every call) and must not be modified.
+    Results are cached by the schema's JSON text (a persona's schema is rebuilt for every request, but its
+    text repeats) and must not be modified.
     """
-    cached = _strict_cache.get(id(schema))
-    if cached is not None and cached[0] is schema:
-        return cached[1]
-    result = _strict_json_schema(schema)
-    if len(_strict_cache) >= _STRICT_CACHE_SIZE:
-        _strict_cache.pop(next(iter(_strict_cache)))
-    _strict_cache[id(schema)] = (schema, result)  # the schema is kept: its id cannot be reused meanwhile
+    key = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+    result = _strict_cache.get(key)
+    if result is None:
+        result = _strict_json_schema(schema)
+        if len(_strict_cache) >= _STRICT_CACHE_SIZE:
+            _strict_cache.pop(next(iter(_strict_cache)))
+        _strict_cache[key] = result
     return result
 
 

@@ -87,7 +87,7 @@ def validate_output(text: str, model_cls: type[M]) -> tuple[M | None, bool, str]
 @functools.cache
 def json_schema_of(model_cls: type[BaseModel]) -> dict[str, Any]:
     """``model_cls.model_json_schema()``, built once per class (~0.6 ms each time otherwise). Shared: callers
-    must not modify it (``sdk_common.strict_json_schema`` copies)."""
+    must not modify it."""
     return model_cls.model_json_schema()
 
 
