@@ -7,6 +7,7 @@ The SDK's own retries are off (``max_retries=0``): ``providers.calls`` retries.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -138,6 +139,17 @@ class OpenAIProvider(PooledClientProvider):
         from openai.types import ImagesResponse
 
         ImagesResponse.model_validate({"created": 0, "data": [{"b64_json": ""}]})
+
+    async def warm(self) -> None:
+        await super().warm()
+        # The first connection resolves the API's host in the loop's default executor (created, with its
+        # thread, on first use): resolve it now. A lookup, not a request; failures only mean it happens later.
+        url = self.client().base_url
+        try:
+            async with asyncio.timeout(2.0):
+                await asyncio.get_running_loop().getaddrinfo(url.host, url.port or 443)
+        except (OSError, TimeoutError):
+            pass
 
     def _error(self, exc: Exception) -> Exception:
         import openai
