@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import bindparam, case, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS, age_band
@@ -118,12 +119,6 @@ _DS = KeywordDataset.__table__.c
 _KR = KeywordRow.__table__.c
 
 
-def _scope_condition(department_id: str, chief_complaint_id: str | None):
-    from medipersona.keywords.models import scope_key
-
-    return _DS.scope == scope_key(department_id, chief_complaint_id)
-
-
 # The age filter relaxes step by step until a prompt has MIN_KEYWORDS keywords (and a timeline a series):
 # the persona's band (share >= 15 %), then its band plus the neighbouring ones (together >= 15 %), then no age
 # filter (ordered by the band's share), then neither a gender nor an age filter.
@@ -173,55 +168,62 @@ def _step_rank(gender: str | None, band: str | None):
     return case(*whens, else_=2) if whens else literal(2)
 
 
-def _base_select(department_id: str, chief_complaint_id: str | None, gender: str | None, band: str | None):
+def _base_select(gender: str | None, band: str | None, *, dataset_columns: bool = True):
+    """``dataset_columns``: the dataset's id, is_sample and source_file on every row (else NULLs there: a long
+    read of every row of a dataset takes them once, from a header row: see ``_rows_statement``)."""
     g, a = _share_columns(gender, band)
     g_col = g if g is not None else literal(100.0)
     a_col = a if a is not None else literal(100.0)
     step_rank = _step_rank(gender, band)
+    head = (_DS.id, _DS.is_sample, _DS.source_file) if dataset_columns else (null(), null(), null())
     stmt = (
-        select(_DS.id, _DS.is_sample, _DS.source_file, _KR.rank, _KR.keyword, _KR.volume, _KR.overlap, _KR.lift,
-               _KR.days, _KR.category, g_col, a_col, step_rank)
+        select(*head, _KR.rank, _KR.keyword, _KR.volume, _KR.overlap, _KR.lift, _KR.days, _KR.category, g_col,
+               a_col, step_rank)
         .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, _KR.dataset_id == _DS.id))
-        .where(_scope_condition(department_id, chief_complaint_id))
+        .where(_DS.scope == bindparam("scope"))
     )
     return stmt, step_rank
 
 
+@lru_cache(maxsize=64)
+def _rows_statement(gender: str | None, band: str | None, limited: bool):
+    """The SELECT of one dataset's rows for a filter (built once per gender/band: building and caching the
+    expression costs more than running it). Bind parameters: ``scope``, and ``limit`` when ``limited``."""
+    g, a = _share_columns(gender, band)
+    if not limited:
+        # Every row of the dataset (a timeline): the dataset's columns once, in a header row (step rank -1),
+        # not on each of ~1,000 rows (a fifth of the read). UNION ALL: still one statement, one snapshot.
+        rows, _step = _base_select(gender, band, dataset_columns=False)
+        header = select(_DS.id, _DS.is_sample, _DS.source_file, *[null()] * 9, literal(HEADER_RANK)).where(
+            _DS.scope == bindparam("scope"))
+        return union_all(header, rows)
+    stmt, step_rank = _base_select(gender, band)
+    weight = a if a is not None else literal(100.0)
+    if a is not None:
+        # The persona's band share alone for rows of its band; neighbours weigh half beyond it.
+        weight = case((a >= AGE_MIN_SHARE, a), else_=a + _neighbour_share(band) * 0.5)
+    score = _KR.overlap * (g if g is not None else 100.0) * weight
+    return stmt.order_by(step_rank, score.desc(), _KR.rank).limit(bindparam("limit"))
+
+
+HEADER_RANK = -1  # the step rank column of the header row of an unlimited read
+
+
 async def _select_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
-                       gender: str | None, band: str | None, limit: int | None, max_rank: int | None = None) -> list:
+                       gender: str | None, band: str | None, limit: int | None) -> list:
     """The rows of one dataset in ONE statement (a consistent snapshot even during a re-import), each with the
     strictest filter step it passes (``_step_rank``). Columns: dataset id, is_sample, source_file, rank, keyword,
     volume, overlap, lift, days, category, gender share, age share, step rank. ``limit``: the top rows by step,
-    then estimated overlap (overlap × gender share × age weight); ``max_rank``: only rows of that step or
-    stricter. Core table columns (not ORM attributes): no ORM row processing on the hot path."""
-    g, a = _share_columns(gender, band)
-    stmt, step_rank = _base_select(department_id, chief_complaint_id, gender, band)
-    if max_rank is not None and max_rank < 3:
-        stmt = stmt.where(step_rank <= max_rank)
+    then estimated overlap (overlap × gender share × age weight); without: every row, the dataset columns NULL
+    but on one header row (step rank ``HEADER_RANK``). Core table columns (not ORM attributes): no ORM row
+    processing on the hot path."""
+    from medipersona.keywords.models import scope_key
+
+    params: dict[str, Any] = {"scope": scope_key(department_id, chief_complaint_id)}
     if limit is not None:
-        weight = a if a is not None else literal(100.0)
-        if a is not None:
-            # The persona's band share alone for rows of its band; neighbours weigh half beyond it.
-            weight = case((a >= AGE_MIN_SHARE, a), else_=a + _neighbour_share(band) * 0.5)
-        score = _KR.overlap * (g if g is not None else 100.0) * weight
-        stmt = stmt.order_by(step_rank, score.desc(), _KR.rank).limit(limit)
+        params["limit"] = limit
     connection = await session.connection()
-    return list((await connection.execute(stmt)).all())
-
-
-async def _step_counts(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
-                       gender: str | None, band: str | None) -> list[int]:
-    """How many rows of the dataset pass each step (an aggregate: no rows leave the database)."""
-    step_rank = _step_rank(gender, band).label("step_rank")
-    stmt = (select(step_rank, func.count())
-            .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, _KR.dataset_id == _DS.id))
-            .where(_scope_condition(department_id, chief_complaint_id))
-            .group_by(step_rank))
-    counts = [0, 0, 0, 0]
-    connection = await session.connection()
-    for rank, count in (await connection.execute(stmt)).all():
-        counts[int(rank)] += count
-    return counts
+    return list((await connection.execute(_rows_statement(gender, band, limit is not None), params)).all())
 
 
 def _choose(counts: list[int], need: int) -> int:
@@ -237,33 +239,34 @@ def _choose(counts: list[int], need: int) -> int:
 async def _rows_with_fallback(session, department_id, chief_complaint_id, gender, band, limit):
     """(rows, dataset info, level, step) — the complaint's dataset, else the department's; the filter relaxed
     step by step (``STEPS``) until MIN_KEYWORDS rows (or the whole dataset) pass; (.., None, None, None) when
-    there is no data. Prompt lists (``limit``): one SELECT ordered by step; timelines: an aggregate count per
-    step, then one SELECT of the rows of the chosen step."""
+    there is no data. One SELECT per dataset level: for prompt lists (``limit``) the top rows ordered by step;
+    for timelines every row of the dataset, the step chosen and applied here (one round trip, not two)."""
     need = min(MIN_KEYWORDS, limit) if limit is not None else MIN_KEYWORDS
     for cc in ([chief_complaint_id, None] if chief_complaint_id else [None]):
-        if limit is not None:
-            rows = await _select_rows(session, department_id, cc, gender, band, limit)
-            if not rows:  # an imported dataset always has rows: no dataset at this level
-                continue
-            counts = [0, 0, 0, 0]
-            for r in rows:
-                counts[r[12]] += 1
-            chosen = _choose(counts, need)
+        rows = await _select_rows(session, department_id, cc, gender, band, limit)
+        info = None
+        if limit is None:
+            info = next((r[:3] for r in rows if r[12] == HEADER_RANK), None)
+            rows = [r for r in rows if r[12] != HEADER_RANK]
+        if not rows:  # an imported dataset always has rows: no dataset at this level
+            continue
+        info = info or rows[0][:3]
+        counts = [0, 0, 0, 0]
+        for r in rows:
+            counts[r[12]] += 1
+        chosen = _choose(counts, need)
+        if counts[chosen + 1:] != [0] * (3 - chosen):
             rows = [r for r in rows if r[12] <= chosen]
-        else:
-            counts = await _step_counts(session, department_id, cc, gender, band)
-            if not sum(counts):
-                continue
-            chosen = _choose(counts, need)
-            rows = await _select_rows(session, department_id, cc, gender, band, None, chosen)
         step = _RANK_STEPS[chosen] if (gender or band) else "none"
-        return rows, (rows[0][0], rows[0][1], rows[0][2]), "chief_complaint" if cc else "department", step
+        return rows, (info[0], info[1], info[2]), "chief_complaint" if cc else "department", step
     return [], None, None, None
 
 
 async def dataset_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None) -> list:
     """Every row of one dataset (no filter, no fallback, no cache) — for tests and tools."""
-    return [r[:12] for r in await _select_rows(session, department_id, chief_complaint_id, None, None, None)]
+    rows = await _select_rows(session, department_id, chief_complaint_id, None, None, None)
+    info = next((r[:3] for r in rows if r[12] == HEADER_RANK), ())
+    return [(*info, *r[3:12]) for r in rows if r[12] != HEADER_RANK]
 
 
 def _norm_gender(gender: str | None) -> str | None:
@@ -321,39 +324,48 @@ def urgency_of(before_near: float, before_total: float, same_day_share: float) -
             "near_before_share": round(near_share, 3), "same_day_share": round(same_day_share, 3)}
 
 
-def _summarize(points: list[dict]) -> dict[str, Any]:
-    before = [p for p in points if p["days"] < 0]
-    after = [p for p in points if p["days"] >= 0]
+def _summarize(points: list[tuple]) -> dict[str, Any]:
+    """The summary of every kept keyword; ``points``: (days rounded to 3 places, overlap, estimated volume,
+    category, ...) — plain tuples, one pass (a timeline keeps ~1,000 rows; no dict per row)."""
     cats_before = {c: 0 for c in DISPLAY_ORDER}
     cats_after = {c: 0 for c in DISPLAY_ORDER}
     vol_before = {c: 0 for c in DISPLAY_ORDER}
     vol_after = {c: 0 for c in DISPLAY_ORDER}
-    for p in before:
-        cats_before[p["category"]] += 1
-        vol_before[p["category"]] += p["estimated_volume"]
-    for p in after:
-        cats_after[p["category"]] += 1
-        vol_after[p["category"]] += p["estimated_volume"]
+    before_count = after_count = before_volume = after_volume = 0
+    before_total = before_near = total = same_day = 0
     by_day: dict[int, float] = {}
     for p in points:
-        day = round(p["days"])
-        by_day[day] = by_day.get(day, 0) + p["overlap"]
+        days, overlap, estimated, category = p[0], p[1], p[2], p[3]
+        if days < 0:
+            before_count += 1
+            cats_before[category] += 1
+            vol_before[category] += estimated
+            before_volume += estimated
+            before_total += overlap
+            if days >= -7:
+                before_near += overlap
+        else:
+            after_count += 1
+            cats_after[category] += 1
+            vol_after[category] += estimated
+            after_volume += estimated
+        day = round(days)
+        by_day[day] = by_day.get(day, 0) + overlap
+        total += overlap
+        if abs(days) < 1:
+            same_day += overlap
     # Peak day: the whole day with the most co-search overlap; ties: the one closest to the search.
     peak_day = max(by_day, key=lambda d: (by_day[d], -abs(d))) if by_day else None
-    before_total = sum(p["overlap"] for p in before)
-    before_near = sum(p["overlap"] for p in before if p["days"] >= -7)
-    total = sum(p["overlap"] for p in points)
-    same_day = sum(p["overlap"] for p in points if abs(p["days"]) < 1)
     return {
         "total": len(points),
-        "before_count": len(before),
-        "after_count": len(after),
-        "before_volume": sum(p["estimated_volume"] for p in before),
-        "after_volume": sum(p["estimated_volume"] for p in after),
+        "before_count": before_count,
+        "after_count": after_count,
+        "before_volume": before_volume,
+        "after_volume": after_volume,
         "peak_day": peak_day,
         "peak_overlap": by_day.get(peak_day, 0) if peak_day is not None else 0,
-        "days_min": min((p["days"] for p in points), default=None),
-        "days_max": max((p["days"] for p in points), default=None),
+        "days_min": min((p[0] for p in points), default=None),
+        "days_max": max((p[0] for p in points), default=None),
         "categories_before": cats_before,
         "categories_after": cats_after,
         "category_volume_before": vol_before,
@@ -388,23 +400,25 @@ async def timeline(
     if info is None:
         cache.timelines.put(key, None)
         return None
-    points: list[dict] = []
-    for r in rows:
-        days = float(r[8])
-        points.append({
-            "keyword": r[4],
-            "days": round(days, 3),
-            "overlap": r[6],
-            "volume": r[5],
-            "estimated_volume": round(r[5] * r[10] * r[11] / 10000.0),
-            "lift": r[7],
-            "category": r[9],
-            "phase": "before" if days < 0 else "after",
-            "rank": r[3],
-        })
+    # (days, overlap, estimated volume, category, row): dicts only for the points the series keeps.
+    points = [(round(float(r[8]), 3), r[6], round(r[5] * r[10] * r[11] / 10000.0), r[9], r) for r in rows]
     summary = _summarize(points)
-    series = sorted(points, key=lambda p: (-p["overlap"], p["rank"]))[:max_points]
-    series.sort(key=lambda p: p["days"])
+    kept = sorted(points, key=lambda p: (-p[1], p[4][3]))[:max_points]
+    kept.sort(key=lambda p: p[0])
+    series = [
+        {
+            "keyword": r[4],
+            "days": days,
+            "overlap": overlap,
+            "volume": r[5],
+            "estimated_volume": estimated,
+            "lift": r[7],
+            "category": category,
+            "phase": "before" if float(r[8]) < 0 else "after",
+            "rank": r[3],
+        }
+        for days, overlap, estimated, category, r in kept
+    ]
     result = {
         "dataset": {"id": info[0], "level": level, "is_sample": bool(info[1]), "source_file": info[2]},
         "filters": {
