@@ -101,6 +101,8 @@ class OpenAIProvider(PooledClientProvider):
         # Ollama, vLLM and other OpenAI-compatible servers name their models freely.
         return bool(os.environ.get("OPENAI_BASE_URL", "").strip())
 
+    options: Options  # narrowed from Provider.options: this class's own Options
+
     class Options(Provider.Options):
         # "json_schema": Structured Outputs (strict). "json_object": plain JSON mode for servers without it.
         response_format: Literal["json_schema", "json_object"] = "json_schema"
