@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/seed_scenarios.py                       # the full matrix (a few minutes)
     .venv/bin/python benchmarks/seed_scenarios.py --workers 1 --concurrency 10 --json /tmp/out.json
+    .venv/bin/python benchmarks/seed_scenarios.py --provider openai     # the openai provider (official SDK)
 
 Each scenario starts a fresh server (``gunicorn -c python:medipersona.ops.gunicorn_conf --workers W``, a temporary
 SQLite database, the **simulated** provider: text streamed over 3 s, portrait after 5 s — the seed's profile of an
-app that waits on AI APIs), then at once sends N ``POST /api/personas`` (202) and follows each generation over its
+app that waits on AI APIs; with ``--provider openai`` the real ``openai`` provider against the local
+OpenAI-compatible stand-in of ``benchmarks/openai_standin.py``, same timings, in its own process), then at once sends N ``POST /api/personas`` (202) and follows each generation over its
 SSE stream (``/api/personas/{id}/events``, read over bare asyncio connections so that the load generator stays
 cheap) until ``done``, reconnecting with ``Last-Event-ID`` like a browser if a stream breaks. Meanwhile a separate
 process loads the login page every 100 ms. Measured:
@@ -65,6 +67,7 @@ class Result:
     post_p50: float = 0.0
     post_p95: float = 0.0
     database: str = "sqlite"
+    provider: str = "simulated"
     login_idle_p50_ms: float = 0.0
     login_p50_ms: float = 0.0
     login_p99_ms: float = 0.0
@@ -325,16 +328,22 @@ async def drive(srv: ProbeServer, result: Result, login_interval: float, kill_af
 
 def run_scenario(workers: int, concurrency: int, text_seconds: float, image_seconds: float,
                  login_interval: float, database_url: str = "", log_dir: Path | None = None,
-                 kill_after: float | None = None) -> Result:
+                 kill_after: float | None = None, openai_base_url: str = "") -> Result:
+    """``openai_base_url``: run the ``openai`` provider against that OpenAI-compatible server (the stand-in)
+    instead of the simulated provider."""
     result = Result(workers, concurrency, text_seconds, image_seconds)
     result.seed_model_seconds = math.ceil(concurrency / workers) * max(text_seconds, image_seconds)
+    provider = "openai" if openai_base_url else "simulated"
+    result.provider = provider
     env = {
-        "MEDIPERSONA_TEXT_PROVIDER": "simulated",
-        "MEDIPERSONA_IMAGE_PROVIDER": "simulated",
+        "MEDIPERSONA_TEXT_PROVIDER": provider,
+        "MEDIPERSONA_IMAGE_PROVIDER": provider,
         "MEDIPERSONA_SIMULATED_TEXT_SECONDS": str(text_seconds),
         "MEDIPERSONA_SIMULATED_IMAGE_SECONDS": str(image_seconds),
         "MEDIPERSONA_LOG_LEVEL": "WARNING",
     }
+    if openai_base_url:
+        env.update({"OPENAI_API_KEY": "bench-key-not-secret", "OPENAI_BASE_URL": openai_base_url})
     dbname = None
     if database_url:  # a PostgreSQL server: a fresh database per scenario
         dbname = f"mp_bench_{uuid.uuid4().hex[:10]}"
@@ -361,15 +370,15 @@ def run_scenario(workers: int, concurrency: int, text_seconds: float, image_seco
 
 def markdown(results: list[Result]) -> str:
     lines = [
-        "| db | workers | concurrent generations | wall time | seed's model (ceil(N/W) × 5 s) | done / failed "
+        "| provider | db | workers | concurrent generations | wall time | seed's model (ceil(N/W) × 5 s) | done / failed "
         "| generation p50 / p95 | POST 202 p50 / p95 | first text p50 | login page p50 / p99 (idle p50) | peak RSS per worker (max / sum) "
         "| server CPU (per generation) | event-loop lag p99 (ticks > 0.5 s) | load avg before → after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         first = f"{r.first_text_p50:.2f} s" if r.first_text_p50 is not None else "—"
         lines.append(
-            f"| {r.database} | {r.workers} | {r.concurrency} | {r.wall_seconds:.1f} s | {r.seed_model_seconds:.0f} s "
+            f"| {r.provider} | {r.database} | {r.workers} | {r.concurrency} | {r.wall_seconds:.1f} s | {r.seed_model_seconds:.0f} s "
             f"| {r.done} / {r.failed} | {r.latency_p50:.2f} / {r.latency_p95:.2f} s "
             f"| {r.post_p50:.2f} / {r.post_p95:.2f} s | {first} "
             f"| {r.login_p50_ms:.0f} / {r.login_p99_ms:.0f} ms ({r.login_idle_p50_ms:.0f} ms) "
@@ -399,16 +408,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="SIGKILL one worker S seconds into each burst (OOM-kill drill)")
     parser.add_argument("--keep-logs", type=Path, default=None, metavar="DIR", help="keep the server logs here")
     parser.add_argument("--json", type=Path, default=None, help="write the raw results here")
+    parser.add_argument("--provider", choices=("simulated", "openai"), default="simulated",
+                        help="openai: the real openai provider (official SDK) against the local OpenAI-compatible "
+                        "stand-in of benchmarks/openai_standin.py, in its own process (text streamed over "
+                        "--text-seconds, image after --image-seconds)")
     args = parser.parse_args(argv)
 
     results: list[Result] = []
     print(f"# seed scenarios on {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
-    for workers in args.workers:
-        for n in args.concurrency:
-            r = run_scenario(workers, n, args.text_seconds, args.image_seconds, args.login_interval,
-                             args.postgres, args.keep_logs, args.kill_worker_after)
-            results.append(r)
-            print(json.dumps(asdict(r), ensure_ascii=False), flush=True)
+    standin, openai_base_url = None, ""
+    if args.provider == "openai":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from benchmarks.generation_burst import free_port
+        from benchmarks.openai_standin import start_standin
+
+        standin, url = start_standin(free_port(), text_seconds=args.text_seconds, image_seconds=args.image_seconds)
+        openai_base_url = f"{url}/v1"
+    try:
+        for workers in args.workers:
+            for n in args.concurrency:
+                r = run_scenario(workers, n, args.text_seconds, args.image_seconds, args.login_interval,
+                                 args.postgres, args.keep_logs, args.kill_worker_after, openai_base_url)
+                results.append(r)
+                print(json.dumps(asdict(r), ensure_ascii=False), flush=True)
+    finally:
+        if standin is not None:
+            standin.terminate()
+            standin.wait(30)
     print()
     print(markdown(results))
     if args.json:

@@ -54,11 +54,11 @@ def fake_api(_fake_server, monkeypatch) -> FakeAPI:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_providers(monkeypatch):
+async def _fresh_providers(monkeypatch):
     registry.reset_providers()
     monkeypatch.setattr(calls, "BACKOFF_BASE_SECONDS", 0.01)
     yield
-    registry.reset_providers()
+    await registry.aclose_providers()  # the pooled clients (aiohttp sessions) of this test's loop
 
 
 @pytest.fixture

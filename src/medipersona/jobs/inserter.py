@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
+from medipersona.db import table_of
 from medipersona.jobs.models import JobEvent
 
 
@@ -38,7 +39,7 @@ async def insert_events_returning_ids(conn, params: list[dict[str, Any]]) -> lis
     transaction must already have written (so it holds SQLite's write lock and no other process can insert
     until it commits): the ids are numbered here, because SQLAlchemy would otherwise insert row by row to
     return them in order."""
-    table = JobEvent.__table__
+    table = table_of(JobEvent)
     if conn.dialect.name == "sqlite":
         start = int(await conn.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0)
         ids = list(range(start + 1, start + 1 + len(params)))

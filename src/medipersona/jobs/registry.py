@@ -146,6 +146,13 @@ class JobContext:
     started: float = field(default_factory=time.monotonic)  # this attempt's start (time.monotonic())
 
     @property
+    def subject_id(self) -> str:
+        """The id of the row this job works on (its persona). Handlers of subject-less jobs never ask."""
+        if self.persona_id is None:
+            raise RuntimeError(f"job {self.job_id} ({self.kind}) has no subject")
+        return self.persona_id
+
+    @property
     def deadline(self) -> float:
         """Until when (``time.monotonic()``) a failed step may be tried again: ``generation_deadline_seconds``
         after this attempt started."""

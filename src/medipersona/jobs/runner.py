@@ -28,9 +28,9 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 
-from medipersona.db import Database, utcnow
+from medipersona.db import Database, table_of, utcnow
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.hub import EventHub
 from medipersona.jobs.inserter import RowInserter
@@ -300,6 +300,7 @@ class JobRuntime:
     async def _claim(self, limit: int, *, expired: bool) -> list[tuple[Any, bool]]:
         now = utcnow()
         lease_until = now + timedelta(seconds=self.settings.job_lease_seconds)
+        cond: tuple[ColumnElement[bool], ...]
         if expired:
             cond = (Job.status == "running", Job.lease_expires_at < now)
         else:
@@ -473,7 +474,7 @@ class JobRuntime:
                 ).all()
                 for row in released:
                     await session.execute(
-                        JobEvent.__table__.insert(),
+                        table_of(JobEvent).insert(),
                         {"job_id": row.id, "persona_id": row.persona_id, "type": "status",
                          "data": {"status": "queued", "reason": "worker_stopping"}, "created_at": now},
                     )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, insert, update
 
-from medipersona.db import utcnow
+from medipersona.db import table_of, utcnow
 from medipersona.jobs.inserter import insert_events_returning_ids
 from medipersona.jobs.models import Job, JobEvent
 from medipersona.jobs.registry import ApplyFn, JobContext, LeaseLost
@@ -83,7 +83,7 @@ class WriteTx:
         self._publish = publish
 
     async def event(self, job_id: str, persona_id: str | None, type: str, data: dict[str, Any]) -> int:
-        table = JobEvent.__table__
+        table = table_of(JobEvent)
         row = (
             await self.session.execute(
                 insert(table).returning(table.c.id),
@@ -293,6 +293,7 @@ class WriteBatcher:
         try:
             owned, publish, results = await self._apply(job_ids, events, ops, patches)
         except Exception as exc:
+            failure: Exception | None = exc
             if ops:
                 log.warning("job write batch failed (%s); retrying its writes one by one", exc)
                 try:
@@ -302,18 +303,18 @@ class WriteBatcher:
                         if not op.future.done():
                             op.future.set_exception(again)
                     ops = []
-                    exc = again
+                    failure = again
                 else:
-                    exc = None
-            if exc is not None:
+                    failure = None
+            if failure is not None:
                 # Keep the other writes for the next batch (the database may be briefly unavailable).
                 self._events[:0] = events
                 for p in patches:
                     self._patches.setdefault((p.table.name, p.key), p)
                 self._completions[:0] = completions
                 self._kick.set()
-                log.warning("job write batch failed, will retry: %s", exc)
-                raise exc  # noqa: TRY201 - the batch's or the retry's error
+                log.warning("job write batch failed, will retry: %s", failure)
+                raise failure  # noqa: B904 - the batch's own error, or the retry's, raised again
         self.flushes += 1
         self.ops_applied += len(ops) + len(patches)
         spent = time.perf_counter() - t0

@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from operator import itemgetter
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 import anyio
 from sqlalchemy import delete, insert, select, update
@@ -943,7 +943,7 @@ async def import_path(db: Database, path: Path | str, *, is_sample: bool = False
     return await import_sources(db, sources, is_sample=is_sample, on_result=on_result, dry_run=dry_run)
 
 
-def sources_from_upload(filename: str, fileobj: io.IOBase) -> list[Source]:
+def sources_from_upload(filename: str, fileobj: IO[bytes]) -> list[Source]:
     """An uploaded CSV or zip (blocking: call in a worker thread). A zip is read from the (spooled) file, not
     copied into memory."""
     name = Path(filename or "upload.csv").name
@@ -962,7 +962,7 @@ def sources_from_upload(filename: str, fileobj: io.IOBase) -> list[Source]:
     return [Source(name=name, parts=(), stem=Path(name).stem, read=lambda: data, size=len(data))]
 
 
-async def import_upload(db: Database, filename: str, fileobj: io.IOBase, *, dry_run: bool = False) -> ImportReport:
+async def import_upload(db: Database, filename: str, fileobj: IO[bytes], *, dry_run: bool = False) -> ImportReport:
     try:
         sources = await anyio.to_thread.run_sync(sources_from_upload, filename, fileobj)
     except RejectFile as exc:

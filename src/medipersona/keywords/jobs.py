@@ -188,7 +188,7 @@ async def run_timeline_analysis(ctx: JobContext) -> None:
             raise JobFailed(NO_DATA_MESSAGE, code="no_keyword_data")
         route, addendum = await admin.task_options(session, ctx.settings, KIND)
     ctx.emit("status", {"status": "running", "task": KIND})
-    await ctx.write(_apply_status(ctx.persona_id, {"timeline_status": "running", "updated_at": utcnow()}))
+    await ctx.write(_apply_status(ctx.subject_id, {"timeline_status": "running", "updated_at": utcnow()}))
     try:
         analysis = await _Analysis(ctx, persona, timeline, delta_event="delta", status_event="status").run(
             route, addendum)
@@ -196,7 +196,7 @@ async def run_timeline_analysis(ctx: JobContext) -> None:
         raise JobFailed(str(exc) or "AIによる分析に失敗しました。時間をおいてもう一度お試しください。",
                         code=exc.code) from None
     await ctx.finish(
-        apply=_apply_status(ctx.persona_id, {"timeline_status": "done", "timeline_analysis": analysis,
+        apply=_apply_status(ctx.subject_id, {"timeline_status": "done", "timeline_analysis": analysis,
                                              "updated_at": utcnow()}),
         data={"analysis": analysis},
     )
@@ -233,7 +233,7 @@ async def analyse_with_generation(ctx: JobContext, persona: Persona) -> None:
         if timeline is None:
             return
         route, addendum = await admin.task_options(session, ctx.settings, KIND)
-    ctx.patch(Persona, ctx.persona_id, timeline_status="running", updated_at=utcnow())
+    ctx.patch(Persona, ctx.subject_id, timeline_status="running", updated_at=utcnow())
     ctx.emit("analysis_status", {"status": "running", "task": KIND})
     try:
         analysis = await _Analysis(ctx, persona, timeline, delta_event="analysis_delta",
@@ -245,9 +245,9 @@ async def analyse_with_generation(ctx: JobContext, persona: Persona) -> None:
             log.exception("timeline analysis failed inside generation %s", ctx.job_id)
         error = {"code": getattr(exc, "code", "internal_error"),
                  "message": getattr(exc, "message", "") or "AIによる分析に失敗しました。"}
-        ctx.patch(Persona, ctx.persona_id, timeline_status="failed", timeline_analysis={"error": error},
+        ctx.patch(Persona, ctx.subject_id, timeline_status="failed", timeline_analysis={"error": error},
                   updated_at=utcnow())
         ctx.emit("analysis_error", error)
         return
-    ctx.patch(Persona, ctx.persona_id, timeline_status="done", timeline_analysis=analysis, updated_at=utcnow())
+    ctx.patch(Persona, ctx.subject_id, timeline_status="done", timeline_analysis=analysis, updated_at=utcnow())
     ctx.emit("analysis_done", {"analysis": analysis})

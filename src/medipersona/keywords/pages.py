@@ -58,7 +58,7 @@ async def keywords_upload(request: Request, user: AdminUser, session: SessionDep
         return await _page(request, session, error=exc.message, status_code=exc.status_code)
     dry_run = (await request.form()).get("check_only") == "1"
     try:
-        report = await import_upload(request.app.state.db, upload.filename, upload.file, dry_run=dry_run)
+        report = await import_upload(request.app.state.db, upload.filename or "", upload.file, dry_run=dry_run)
     finally:
         await upload.close()
     return await _page(request, session, report=report, dry_run=dry_run,

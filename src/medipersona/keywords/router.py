@@ -17,8 +17,9 @@ import json
 from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, Depends, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.datastructures import UploadFile  # what request.form() holds
 
 from medipersona.catalog.service import Department, get_catalog
 from medipersona.deps import AdminUser, CurrentUser, IntId, SessionDep
@@ -107,7 +108,7 @@ async def import_keywords(request: Request, user: AdminUser, dry_run: bool = Fal
     ``?dry_run=true``: validate and match only, write nothing (files get status ``checked``)."""
     upload = await read_upload(request)
     try:
-        report = await import_upload(request.app.state.db, upload.filename, upload.file, dry_run=dry_run)
+        report = await import_upload(request.app.state.db, upload.filename or "", upload.file, dry_run=dry_run)
     finally:
         await upload.close()
     body = report.as_dict()

@@ -40,7 +40,7 @@ HASH_IN_THREAD_BYTES = 256 * 1024  # hashing 256 KiB takes ~0.2 ms: smaller imag
 _REFERENCES: list[ColumnElement] = []
 
 
-def register_reference(column: ColumnElement) -> None:
+def register_reference(column: Any) -> None:
     """Declare a column holding digests: images it names are never swept."""
     if not any(column is c for c in _REFERENCES):
         _REFERENCES.append(column)

@@ -236,7 +236,7 @@ async def _generate(ctx: JobContext) -> None:
     timings["load_seconds"] = round(time.monotonic() - started, 3)
     timings["attempt"] = ctx.attempt
 
-    ctx.patch(Persona, ctx.persona_id, status="running", error=None, sections={}, updated_at=utcnow())
+    ctx.patch(Persona, ctx.subject_id, status="running", error=None, sections={}, updated_at=utcnow())
     try:
         inputs = prompt_inputs(persona, (ctx.payload or {}).get("avoid_names"))
         request = build_text_request(inputs, keywords, section_lengths=lengths, seed=persona.seed,
@@ -245,7 +245,7 @@ async def _generate(ctx: JobContext) -> None:
 
         def on_complete(key: str, text: str) -> None:
             stored[key] = text
-            ctx.patch(Persona, ctx.persona_id, sections=dict(stored), updated_at=utcnow())
+            ctx.patch(Persona, ctx.subject_id, sections=dict(stored), updated_at=utcnow())
 
         streamer = SectionStreamer(ctx, lengths, on_complete=on_complete)
         text_started = time.monotonic()
@@ -295,7 +295,7 @@ async def _generate(ctx: JobContext) -> None:
     if name != persona.name:
         profile["name"] = name
     # The persona's final state and the job's completion are written in the same transaction.
-    ctx.patch(Persona, ctx.persona_id, status="done", sections=sections, stale_sections=[], name=name, profile=profile,
+    ctx.patch(Persona, ctx.subject_id, status="done", sections=sections, stale_sections=[], name=name, profile=profile,
               keywords_used=keywords, text_provider=text_meta["provider"], text_model=text_meta["model"],
               timings=timings, error=image_error, finished_at=utcnow(), updated_at=utcnow())
     done = {"status": "done", "name": name, "sections": sections, "image_status": image_status}

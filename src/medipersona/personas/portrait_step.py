@@ -62,7 +62,7 @@ async def make_portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str
         return "done", None
     route = await portrait_route(ctx)
     if route is None:
-        ctx.patch(Persona, ctx.persona_id, image_status="none", image_digest=None, image_mime=None,
+        ctx.patch(Persona, ctx.subject_id, image_status="none", image_digest=None, image_mime=None,
                   image_provider="", image_model="", updated_at=utcnow())
         ctx.emit("image", NO_PORTRAIT)
         return "none", None
@@ -89,7 +89,7 @@ async def make_portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str
         log.exception("storing the portrait failed for persona %s", ctx.persona_id)
         return _failed(ctx, info, timings, started, "似顔絵を保存できませんでした。")
     timings["image_seconds"] = round(time.monotonic() - started, 3)
-    ctx.patch(Persona, ctx.persona_id, image_status="done", image_digest=image.digest, image_mime=image.mime,
+    ctx.patch(Persona, ctx.subject_id, image_status="done", image_digest=image.digest, image_mime=image.mime,
               image_provider=info.provider or "", image_model=result.model or info.model or "",
               updated_at=utcnow())
     ctx.emit("image", {"status": "done", "url": portrait_url(image.digest)})
@@ -100,7 +100,7 @@ def _failed(ctx: JobContext, info, timings: dict[str, Any], started: float, mess
             ) -> tuple[str, dict[str, Any]]:
     timings["image_seconds"] = round(time.monotonic() - started, 3)
     error = {"code": "image_failed", "part": "image", "message": message}
-    ctx.patch(Persona, ctx.persona_id, image_status="failed", image_digest=None, image_mime=None,
+    ctx.patch(Persona, ctx.subject_id, image_status="failed", image_digest=None, image_mime=None,
               image_provider=info.provider or "", image_model=info.model or "", updated_at=utcnow())
     ctx.emit("image", {"status": "failed", "message": message})
     return "failed", error

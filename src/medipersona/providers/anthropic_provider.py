@@ -41,6 +41,8 @@ class AnthropicProvider(PooledClientProvider):
         "claude-sonnet-4-6", "claude-haiku-4-5", "claude-opus-4-6", "claude-sonnet-4-5", "claude-opus-4-5",
     )
 
+    options: Options  # narrowed from Provider.options: this class's own Options
+
     class Options(Provider.Options):
         send_temperature: bool = False
 

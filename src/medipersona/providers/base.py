@@ -219,5 +219,10 @@ class Provider:
     async def generate_image(self, request: ImageRequest) -> ImageResult:
         raise NotImplementedError
 
+    async def warm(self) -> None:
+        """Load what the first call would otherwise load (the SDK, its client and connection pool), so the first
+        generation pays nothing extra. Called at worker start for the configured providers only
+        (``registry.warm_providers``); the default has nothing to load."""
+
     async def aclose(self) -> None:
         """Release pooled connections (called at worker shutdown)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # C-accelerated, not in the stubs
 from typing import Any
 
 _MISSING: Any = object()

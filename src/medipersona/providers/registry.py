@@ -1,7 +1,9 @@
 """Provider registry: provider classes by name, start-up configuration check, per-process singletons.
 
 Built-in providers are registered by dotted path and imported on first use, so a worker that runs the offline
-provider never imports an SDK. Tests register fakes with ``register_provider(cls)``.
+provider never imports an SDK. The providers a worker is configured for are imported and their clients built
+when it starts (``warm_providers``, from the app's lifespan); the others stay unloaded until an admin picks one.
+Tests register fakes with ``register_provider(cls)``.
 
 This is the one place providers are constructed (``get_provider``): the environment's providers
 (``text_provider`` ...) and those an admin picks per task at run time (``ProviderRoute``, see admin/service.py)
@@ -189,6 +191,40 @@ def provider_label(name: str) -> str:
     except ConfigurationError:
         return name
     return cls.label or cls.name
+
+
+def configured_provider_names(settings: Settings, *extra: str) -> list[str]:
+    """The providers this worker is configured to call: the environment's text and image providers and their
+    fallbacks, plus ``extra`` (e.g. the providers an admin picked per task), each once, in order."""
+    names = [settings.text_provider, settings.image_provider, settings.fallback_text_provider,
+             settings.fallback_image_provider, *extra]
+    out: list[str] = []
+    for name in names:
+        name = (name or "").strip().lower()
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+async def warm_providers(settings: Settings, names: list[str]) -> list[str]:
+    """Import and build the clients of providers ``names`` now (worker start), so that their first call does not
+    import an SDK on the event loop (~0.5-1 s for the openai SDK) inside its timeout. Providers that cannot be
+    used here (unknown, no key) are skipped; a failure is logged, never raised: the call would load lazily.
+    Returns the names warmed."""
+    import logging
+
+    log = logging.getLogger("medipersona.ai")
+    warmed = []
+    for name in names:
+        if provider_problem(name, "text") is not None and provider_problem(name, "image") is not None:
+            continue
+        try:
+            await get_provider(name, settings).warm()
+        except Exception:  # noqa: BLE001 - a warm-up must not stop the worker; the first call loads lazily
+            log.exception("warming the AI provider %s failed; its first call will load it", name)
+            continue
+        warmed.append(name)
+    return warmed
 
 
 async def aclose_providers() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import re
 from typing import Any, ClassVar
 
@@ -23,8 +24,9 @@ from medipersona.providers.base import (
 class PooledClientProvider(Provider):
     """A provider owning one SDK client (with its connection pool) per process.
 
-    The client is created on first use and reused by every call of the worker; it is recreated only when the
-    running event loop changes (a pool cannot be shared across loops).
+    The client is created at worker start for a configured provider (``warm``), else on first use, and reused by
+    every call of the worker; it is recreated only when the running event loop changes (a pool cannot be shared
+    across loops).
     """
 
     clients_created: ClassVar[int] = 0  # per class, for tests and diagnostics
@@ -42,6 +44,13 @@ class PooledClientProvider(Provider):
             self._client_loop = loop
             type(self).clients_created += 1
         return self._client
+
+    def warm_client(self, client: Any) -> None:
+        """Touch what the SDK loads on first use (its resources, modules imported lazily). Subclasses."""
+
+    async def warm(self) -> None:
+        """Import the SDK and build this worker's client (in the running loop: the one it will be used in)."""
+        self.warm_client(self.client())
 
     async def close_client(self, client: Any) -> None:
         close = getattr(client, "close", None)
@@ -66,12 +75,30 @@ def safe_name(name: str, default: str = "result") -> str:
 _DROP_KEYS = ("default", "examples")
 
 
+_strict_cache: dict[str, dict[str, Any]] = {}
+_STRICT_CACHE_SIZE = 64
+
+
 def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Adapt a JSON schema for OpenAI Structured Outputs (``strict: true``).
 
     Every object gets ``additionalProperties: false`` and lists all its properties as required; a property that
     was optional becomes nullable instead. ``default``/``examples`` are dropped.
+
+    Results are cached by the schema's JSON text (a persona's schema is rebuilt for every request, but its
+    text repeats) and must not be modified.
     """
+    key = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+    result = _strict_cache.get(key)
+    if result is None:
+        result = _strict_json_schema(schema)
+        if len(_strict_cache) >= _STRICT_CACHE_SIZE:
+            _strict_cache.pop(next(iter(_strict_cache)))
+        _strict_cache[key] = result
+    return result
+
+
+def _strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
     def walk(node: Any) -> Any:
         if isinstance(node, list):
