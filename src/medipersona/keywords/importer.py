@@ -34,7 +34,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from medipersona.catalog.service import Catalog, ChiefComplaint, Department, get_catalog, normalize_name
-from medipersona.db import Database, utcnow
+from medipersona.db import Database, table_of, utcnow
 from medipersona.keywords.categories import categorize
 from medipersona.keywords.models import AGE_COLUMNS, KeywordDataset, KeywordRow, KeywordState, scope_key
 from medipersona.uploads.limits import ZIP_READ_ERRORS, ByteBudget, UploadLimitExceeded, read_zip_member
@@ -212,7 +212,7 @@ def _zip_member_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
-def sources_from_zip(data: bytes | io.IOBase | Path, zip_name: str) -> list[Source]:
+def sources_from_zip(data: bytes | io.IOBase | IO[bytes] | Path, zip_name: str) -> list[Source]:
     """The CSV members of a zip. Raises RejectFile for a broken zip or one too large once unpacked."""
     try:
         archive = zipfile.ZipFile(data if not isinstance(data, bytes) else io.BytesIO(data))
@@ -382,9 +382,11 @@ def resolve_target(source: Source, catalog: Catalog) -> tuple[Department, ChiefC
     key = normalize_name(stem)
     matches = [c for d in catalog.departments for c in d.chief_complaints if normalize_name(c.name) == key]
     if len(matches) == 1:
-        return catalog.department(matches[0].department_id), matches[0]
+        found = catalog.department(matches[0].department_id)
+        assert found is not None  # a complaint's department is in the catalog
+        return found, matches[0]
     if len(matches) > 1:
-        names = "、".join(catalog.department(c.department_id).name for c in matches)
+        names = "、".join(d.name if (d := catalog.department(c.department_id)) else c.department_id for c in matches)
         raise RejectFile(
             f"主訴「{stem}」は複数の診療科（{names}）にあります。フォルダ名（例: 内科/主訴/{stem}.csv）か"
             f"ファイル名（例: 内科_{stem}.csv）で診療科を指定してください。"
@@ -569,6 +571,7 @@ def parse_text(text: str) -> list[tuple]:
         if first_problem is not None:
             raise first_problem
         raise RejectFile("ファイルが空です。", 1)
+    assert header is not None  # the mapping was read from it
     width = len(header)
     ik = mapping["keyword"]
     # volume, overlap, days, male, female, 7 age bands: read together at C speed.
@@ -581,7 +584,8 @@ def parse_text(text: str) -> list[tuple]:
     number = _number
     cat = categorize
     isfinite = math.isfinite
-    same = {}.setdefault if len(text) > SHARED_FLOATS_FROM_CHARS else None
+    floats: dict[float, float] = {}
+    same = floats.setdefault if len(text) > SHARED_FLOATS_FROM_CHARS else None
     order = 0
     try:
         for row in reader:
@@ -657,7 +661,7 @@ _SQLITE_INSERT = (
 
 
 async def bump_keyword_version(conn) -> None:
-    state = KeywordState.__table__
+    state = table_of(KeywordState)
     await conn.execute(
         update(state).where(state.c.id == 1)
         .values(version=state.c.version + 1, token=f"{random.getrandbits(64):016x}")
@@ -669,8 +673,8 @@ async def _replace_many(conn, items: list[tuple[ParsedFile, str]], *, is_sample:
     fixed number of statements whatever the number of files. Returns (dataset id, replaced) per item."""
     if not items:
         return []
-    ds = KeywordDataset.__table__
-    rows_table = KeywordRow.__table__
+    ds = table_of(KeywordDataset)
+    rows_table = table_of(KeywordRow)
     keys = [scope_key(p.department.id, p.chief_complaint.id if p.chief_complaint else None) for p, _ in items]
     old = {
         row.scope: (row.id, row.generation)
@@ -720,7 +724,7 @@ async def write_datasets(db: Database, parsed_files: list[ParsedFile], *, is_sam
     async with db.engine.begin() as conn:
         # A write first: SQLite takes the write lock now (no snapshot-upgrade failure later).
         await bump_keyword_version(conn)
-        if only_if_empty and (await conn.execute(select(KeywordDataset.__table__.c.id).limit(1))).first():
+        if only_if_empty and (await conn.execute(select(table_of(KeywordDataset).c.id).limit(1))).first():
             return None
         written = await _replace_many(conn, [(p, label_prefix + p.name) for p in parsed_files],
                                       is_sample=is_sample)
@@ -734,15 +738,16 @@ async def write_dataset(db: Database, parsed: ParsedFile, *, is_sample: bool = F
                         source_label: str | None = None) -> tuple[int, bool]:
     """Replace the dataset of one file's department/complaint in one transaction. Returns (id, replaced)."""
     written = await write_datasets(db, [replace(parsed, name=source_label or parsed.name)], is_sample=is_sample)
+    assert written is not None  # only ``only_if_empty`` writes nothing
     return written[0]
 
 
 async def delete_dataset(db: Database, dataset_id: int) -> bool:
     """Delete one dataset and its rows in one transaction. False when it does not exist."""
-    ds = KeywordDataset.__table__
+    ds = table_of(KeywordDataset)
     async with db.engine.begin() as conn:
         await bump_keyword_version(conn)
-        await conn.execute(delete(KeywordRow.__table__).where(KeywordRow.__table__.c.dataset_id == dataset_id))
+        await conn.execute(delete(table_of(KeywordRow)).where(table_of(KeywordRow).c.dataset_id == dataset_id))
         deleted = (await conn.execute(delete(ds).where(ds.c.id == dataset_id))).rowcount
     from medipersona.keywords.store import invalidate_local
 
@@ -875,11 +880,11 @@ async def import_sources(
             # New departments/complaints first (their own transaction; stable ids: a retry adds nothing twice).
             added_ids = {e.id for e in await ensure_entries(db, [e for _s, p in batch for e in p.new])}
             try:
-                written = await write_datasets(db, files, is_sample=is_sample)
+                written = await write_datasets(db, files, is_sample=is_sample) or []
             except (IntegrityError, OperationalError):
                 # A concurrent import of the same dataset (unique scope) or a busy database: once more.
                 await anyio.sleep(0.5)
-                written = await write_datasets(db, files, is_sample=is_sample)
+                written = await write_datasets(db, files, is_sample=is_sample) or []
         except (SQLAlchemyError, OverflowError, ValueError) as exc:
             log.exception("keyword import: database write failed")
             for source, _parsed in batch:

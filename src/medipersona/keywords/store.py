@@ -13,7 +13,7 @@ from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, case, literal, null, select, union_all
+from sqlalchemy import ColumnElement, bindparam, case, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS, age_band
@@ -89,9 +89,9 @@ def _url_of(bind: Any) -> str:
 def invalidate_local(db_or_engine: Any | None = None) -> None:
     """Drop this process's cache (all databases when None). Other workers notice the version bump."""
     if db_or_engine is None:
-        for cache in _caches.values():
-            cache.clear()
-            cache.version = None
+        for each in _caches.values():
+            each.clear()
+            each.version = None
         return
     engine = getattr(db_or_engine, "engine", db_or_engine)
     cache = _caches.get(_url_of(engine))
@@ -139,10 +139,13 @@ def _share_columns(gender: str | None, band: str | None):
     return g, a
 
 
-def _neighbour_share(band: str):
+def _neighbour_share(band: str | None) -> ColumnElement[Any]:
+    """The summed shares of the bands next to ``band`` (callers have a band whenever they have its column)."""
+    if band is None:
+        raise ValueError("no age band")
     i = BAND_INDEX[band]
     cols = [_KR[AGE_COLUMNS[j]] for j in (i - 1, i + 1) if 0 <= j < len(AGE_COLUMNS)]
-    total = cols[0]
+    total: ColumnElement[Any] = cols[0]
     for col in cols[1:]:
         total = total + col
     return total
