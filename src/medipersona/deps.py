@@ -1,8 +1,9 @@
 """Typed dependencies shared by every router: ``SessionDep``, ``SettingsDep``, ``CurrentUser``, ``AdminUser``.
 
 Authentication: ``Authorization: Bearer <token>`` (API tokens, exempt from CSRF) or the session cookie (browser;
-every state-changing request must carry the session's CSRF token in ``X-CSRF-Token`` or a ``csrf_token`` form
-field).
+every state-changing request must carry the session's CSRF token in ``X-CSRF-Token``, a ``csrf_token`` query
+parameter (upload forms' action URLs) or a ``csrf_token`` field of a urlencoded form; a multipart body is never read
+before the token is checked).
 """
 
 from __future__ import annotations
@@ -142,13 +143,14 @@ async def _resolve_principal(request: Request, session: AsyncSession, *, allow_c
 async def check_csrf(request: Request, principal: Principal) -> None:
     if principal.via != "cookie" or request.method in SAFE_METHODS:
         return
-    sent = request.headers.get(CSRF_HEADER)
-    if not sent:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
-            value = form.get(CSRF_FORM_FIELD)
-            sent = value if isinstance(value, str) else None
+    # Checked before any body is read: the header (scripts), or the query string, which an upload form carries in
+    # its action URL (Referrer-Policy same-origin; the access log has no query strings). Only a small urlencoded
+    # form is read for its field; a multipart body is never read for a request that may be forged.
+    sent = request.headers.get(CSRF_HEADER) or request.query_params.get(CSRF_FORM_FIELD)
+    if not sent and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = await request.form()
+        value = form.get(CSRF_FORM_FIELD)
+        sent = value if isinstance(value, str) else None
     if not sent or not hmac.compare_digest(sent, principal.csrf_token):
         raise CsrfFailed()
 
