@@ -5,7 +5,7 @@
 
 Each persona is what 自動 gives without keyword data (pure functions, no database): auto-fill within the chief
 complaint's sexes and typical ages (personas/autofill.py), the rule list's verdict (personas/consistency.py: it
-must say 0), and the six sections written by the offline composer (providers/offline_compose.py) from the same
+must say 0), and the six sections written by the offline composer (personas/offline_text.py) from the same
 prompt context a real model gets (personas/prompt.py). Deterministic: the same seeds give the same document.
 """
 
@@ -19,6 +19,7 @@ from medipersona.catalog.labels import COMPLAINT_KINDS, EXTRA_FIELDS, PERSONA_SE
 from medipersona.catalog.service import get_catalog
 from medipersona.personas.autofill import autofill
 from medipersona.personas.consistency import check_profile
+from medipersona.personas.offline_text import compose_persona
 from medipersona.personas.prompt import (
     PromptInputs,
     build_image_request,
@@ -26,7 +27,6 @@ from medipersona.personas.prompt import (
     guardian_labels,
     profile_labels,
 )
-from medipersona.providers.offline_compose import compose_persona
 
 # (chief complaint id, patient type id): a spread of departments, kinds, ages and sexes.
 SAMPLES: tuple[tuple[str, str], ...] = (

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from medipersona.domains import register_domains
 from medipersona.settings import Settings
 from tests.support.helpers import (
     MEMBER_PASSWORD,
@@ -30,6 +31,10 @@ from tests.support.helpers import (
 )
 
 # Environment variables that must not leak into tests from the developer's shell.
+# What create_app does first: the domains register their job handlers and offline composers (tests also use the
+# offline provider and the job runtime without an app).
+register_domains()
+
 for _name in list(os.environ):
     if _name.startswith("MEDIPERSONA_") and _name != "MEDIPERSONA_TEST_PG":
         del os.environ[_name]

@@ -135,6 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.media.s3 import check_s3_configuration
 
     check_s3_configuration(settings)
+    from medipersona.domains import register_domains
+
+    register_domains()  # the domains' job handlers and offline composers (infrastructure knows no domain)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -198,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.persona_sets import router as persona_set_api
     from medipersona.personas import pages as persona_pages
     from medipersona.personas import router as persona_api
+    from medipersona.personas import timeline_router as persona_timeline_api
     from medipersona.web import docs
 
     for module in (
@@ -210,6 +214,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog_pages,
         persona_api,
         persona_pages,
+        persona_timeline_api,
         keyword_api,
         keyword_pages,
         competitor_api,

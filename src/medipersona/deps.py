@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.accounts.models import AuthSession, User
-from medipersona.accounts.service import _aware, token_digest
+from medipersona.accounts.service import SESSIONS_CHANGED_HOOKS, _aware, token_digest
 from medipersona.db import Database, utcnow
 from medipersona.errors import CsrfFailed, Forbidden, NotAuthenticated
 from medipersona.settings import Settings
@@ -95,6 +95,9 @@ _principal_cache: dict[tuple[str, str], tuple[float, User, AuthSession]] = {}
 
 def clear_principal_cache() -> None:
     _principal_cache.clear()
+
+
+SESSIONS_CHANGED_HOOKS.append(clear_principal_cache)  # a logout or revocation in this worker clears it at once
 
 
 async def _cached_lookup(session: AsyncSession, token: str, kind: str, *, allow_cached: bool):

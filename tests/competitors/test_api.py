@@ -138,7 +138,7 @@ async def test_no_population_means_no_demand(admin_client):
 
 
 async def test_offline_provider_failure_fails_the_job(admin_client, monkeypatch):
-    from medipersona.providers import offline_competitors
+    from medipersona.competitors import offline_swot as offline_competitors
 
     def broken(context, seed):
         return {"strengths": [], "weaknesses": [], "opportunities": [], "threats": [], "differentiation": [],
@@ -158,8 +158,8 @@ async def test_offline_provider_failure_fails_the_job(admin_client, monkeypatch)
 async def test_a_failed_analysis_runs_again_with_its_inputs(app, admin_client, member_client, monkeypatch):
     from sqlalchemy import func, select
 
+    from medipersona.competitors import offline_swot as offline_competitors
     from medipersona.jobs.models import Job
-    from medipersona.providers import offline_competitors
 
     working = offline_competitors.compose_competitor_swot
     monkeypatch.setattr(offline_competitors, "compose_competitor_swot", lambda context, seed: {})

@@ -7,6 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from medipersona.competitors.map import build_map_layout, render_map, render_png
+from medipersona.exports.fonts import font_path
 
 SVG = "{http://www.w3.org/2000/svg}"
 LAT0, LNG0 = 35.681236, 139.767125  # Tokyo Station
@@ -107,5 +108,5 @@ def test_empty_area_message():
 
 
 def test_png_for_the_slides():
-    data = render_png(build_map_layout(analysis([("医院", north(500))])), scale=1)
+    data = render_png(build_map_layout(analysis([("医院", north(500))])), font_path(), scale=1)
     assert data.startswith(b"\x89PNG")

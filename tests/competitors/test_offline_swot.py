@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from medipersona.competitors.offline_swot import compose_competitor_swot
 from medipersona.competitors.prompt import CompetitorSwot
-from medipersona.providers.offline_competitors import compose_competitor_swot
 
 SPARSE = {"clinic": {"name": "A", "departments": ["内科"]}, "radius_km": 1, "market": {"count": 0, "bands": []},
           "population": {}, "demand": {}}

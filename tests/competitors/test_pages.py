@@ -167,7 +167,7 @@ async def test_delete_from_the_page(client, app):
 
 
 async def test_a_failed_analysis_offers_to_run_again(client, app, monkeypatch):
-    from medipersona.providers import offline_competitors
+    from medipersona.competitors import offline_swot as offline_competitors
 
     from .helpers import body, wait_status
 

@@ -6,8 +6,8 @@ import json
 
 from medipersona.keywords import store
 from medipersona.keywords.analysis import TimelineAnalysis, build_context, build_prompt
+from medipersona.keywords.offline_analysis import compose_timeline_analysis
 from medipersona.personas.models import Persona
-from medipersona.providers.offline_timeline import compose_timeline_analysis
 
 
 async def make_persona(db, owner_id: int, status: str = "done") -> Persona:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from medipersona.catalog.service import get_catalog
 from medipersona.personas.autofill import autofill
+from medipersona.personas.offline_text import compose_persona
 from medipersona.personas.prompt import PromptInputs, build_image_request, build_text_request
-from medipersona.providers.offline_compose import compose_persona
 
 CATALOG = get_catalog()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import sys
 
 import pytest
 from pydantic import BaseModel
@@ -13,9 +12,16 @@ from pydantic import BaseModel
 from medipersona.providers import portrait, registry
 from medipersona.providers.base import ImageRequest, ProviderError, TextRequest
 from medipersona.providers.calls import CallInfo, image_call, stream_text_call
+from medipersona.providers.composers import _COMPOSERS
 from medipersona.providers.offline import OFFLINE_LABEL, OfflineProvider, SimulatedProvider
-from medipersona.providers.offline_compose import compose
 from medipersona.providers.structured import generate_structured
+
+
+def compose(task, context, seed):
+    """What the offline provider answers for ``task``: the composer its domain registered."""
+    request = TextRequest(task=task, system="", prompt="", schema={}, context=context, seed=seed)
+    return json.loads(OfflineProvider().compose_json(request))
+
 
 SECTIONS = ("personality", "reason", "behavior", "reviews", "values", "demands")
 FORBIDDEN = ("治る", "治ります", "完治", "必ず", "絶対", "最高", "日本一", "No.1", "一番", "最先端", "確実に")
@@ -105,10 +111,11 @@ def test_section_text(persona_context):
         compose("section_text", {**persona_context, "section": "nope"}, 5)
 
 
-def test_timeline_analysis_missing_module_is_a_provider_error(persona_context, monkeypatch):
-    monkeypatch.setitem(sys.modules, "medipersona.providers.offline_timeline", None)
-    with pytest.raises(ProviderError):
+def test_a_task_without_a_registered_composer_is_a_provider_error(persona_context, monkeypatch):
+    monkeypatch.delitem(_COMPOSERS, "timeline_analysis")
+    with pytest.raises(ProviderError) as err:
         compose("timeline_analysis", persona_context, 1)
+    assert err.value.code == "unsupported"
 
 
 def test_unknown_task_is_a_provider_error():

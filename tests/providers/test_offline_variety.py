@@ -10,8 +10,8 @@ import pytest
 
 from medipersona.catalog.service import get_catalog
 from medipersona.personas.autofill import autofill
+from medipersona.personas.offline_text import compose_persona
 from medipersona.personas.prompt import PromptInputs, build_text_request
-from medipersona.providers.offline_compose import compose_persona
 
 CATALOG = get_catalog()
 COUNT = 100

@@ -268,9 +268,11 @@ def test_upstream_messages_are_redacted():
 
 
 async def test_timeline_analysis_uses_the_keyword_module(make_settings, monkeypatch):
-    import types
+    import json
 
-    from medipersona.providers.offline_compose import compose
+    from medipersona.keywords import offline_analysis
+    from medipersona.providers.base import TextRequest
+    from medipersona.providers.offline import OfflineProvider
 
     seen = {}
 
@@ -278,13 +280,17 @@ async def test_timeline_analysis_uses_the_keyword_module(make_settings, monkeypa
         seen["args"] = (context, seed)
         return {"psychology": "a", "hidden_needs": "b", "marketing": "c"}
 
-    module = types.ModuleType("medipersona.providers.offline_timeline")
-    module.compose_timeline_analysis = fake
-    monkeypatch.setitem(__import__("sys").modules, "medipersona.providers.offline_timeline", module)
-    out = compose("timeline_analysis", {"summary": {}}, 5)
+    monkeypatch.setattr(offline_analysis, "compose_timeline_analysis", fake)
+
+    def compose():
+        request = TextRequest(task="timeline_analysis", system="", prompt="", schema={}, context={"summary": {}},
+                              seed=5)
+        return json.loads(OfflineProvider().compose_json(request))
+
+    out = compose()
     assert out == {"psychology": "a", "hidden_needs": "b", "marketing": "c"}
     assert seen["args"][0] == {"summary": {}} and isinstance(seen["args"][1], int)
-    assert compose("timeline_analysis", {"summary": {}}, 5) == out
+    assert compose() == out
 
 
 def test_sdks_are_imported_lazily():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -269,11 +270,15 @@ async def revoke_session(session: AsyncSession, session_id: int) -> None:
     _forget_principals()
 
 
+# Called when sessions or users change; ``deps`` adds the clearing of its short-lived principal cache at import
+# (a hook, so that accounts does not import the web layer above it).
+SESSIONS_CHANGED_HOOKS: list[Callable[[], None]] = []
+
+
 def _forget_principals() -> None:
     """Sessions or users changed: drop this worker's short-lived principal cache (see deps.py)."""
-    from medipersona.deps import clear_principal_cache
-
-    clear_principal_cache()
+    for hook in SESSIONS_CHANGED_HOOKS:
+        hook()
 
 
 def _aware(value):

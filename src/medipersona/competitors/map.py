@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -264,13 +265,12 @@ def _rgb(color: str) -> tuple[int, int, int]:
     return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
 
 
-def render_png(L: MapLayout, scale: int = 3) -> bytes:
-    """The same layout as PNG for the PPTX (CPU work: export pool only; Pillow imported here)."""
+def render_png(L: MapLayout, font_file: Path, scale: int = 3) -> bytes:
+    """The same layout as PNG for the PPTX, its text in ``font_file`` (the exports' font, passed by the caller)
+    (CPU work: export pool only; Pillow imported here)."""
     from io import BytesIO
 
     from PIL import Image, ImageDraw, ImageFont
-
-    from medipersona.exports.fonts import font_path
 
     s = scale
     fs = L.font_size
@@ -279,7 +279,7 @@ def render_png(L: MapLayout, scale: int = 3) -> bytes:
         return v * s
 
     def font(size: float):
-        return ImageFont.truetype(str(font_path()), max(6, round(size * s)))
+        return ImageFont.truetype(str(font_file), max(6, round(size * s)))
 
     img = Image.new("RGB", (L.width * s, L.height * s), _rgb(BACKGROUND))
     draw = ImageDraw.Draw(img)

@@ -150,6 +150,8 @@ def map_svg(doc: dict, font_key: str) -> tuple[bytes, int, int, str]:
 
 def map_png(doc: dict) -> tuple[bytes, int, int]:
     from medipersona.competitors.map import build_map_layout, render_png
+    from medipersona.exports.fonts import font_path
 
     scale = 3
-    return render_png(build_map_layout(doc.get("map") or {}, MAP_PX, MAP_PX), scale), MAP_PX * scale, MAP_PX * scale
+    png = render_png(build_map_layout(doc.get("map") or {}, MAP_PX, MAP_PX), font_path(), scale)
+    return png, MAP_PX * scale, MAP_PX * scale

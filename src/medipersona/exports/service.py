@@ -114,7 +114,7 @@ async def timeline_series(session: AsyncSession, persona: Persona) -> tuple[Any,
     fetch = getattr(store, "timeline", None)
     if fetch is None:
         return None, []
-    from medipersona.keywords.jobs import persona_age_gender  # the same filters as the timeline analysis
+    from medipersona.personas.timeline import persona_age_gender  # the same filters as the timeline analysis
 
     age, gender = persona_age_gender(persona)
     result = await fetch(session, persona.department_id, persona.chief_complaint_id, gender=gender, age=age)

@@ -7,7 +7,7 @@ Interface for other domains (see the module docstrings for details):
   ``async with ctx.session()`` (short reads), ``ctx.emit(type, data)``, ``ctx.emit_delta(key, text, **extra)``
   (coalesced ~150 ms), ``ctx.patch(Model, id, **columns)`` (batched row update), ``await ctx.write(fn)``,
   ``await ctx.finish(data=..., apply=fn)``, ``await ctx.fail(error)``; raise ``JobFailed(message, code=...)``
-  for a clean Japanese failure. Register the module in ``registry.BUILTIN_HANDLER_MODULES``.
+  for a clean Japanese failure. List the module in ``medipersona.domains.JOB_HANDLER_MODULES`` (imported at start).
 - ``jobs.service``: ``await enqueue(session, kind, persona_id, payload, owner_id=...)`` then commit and
   ``wake_runner(app)`` (or ``wake_local_runners(settings)``); ``new_job``/``first_event`` for batched inserts;
   ``active_job_for_persona``.

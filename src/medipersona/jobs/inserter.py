@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,24 @@ from sqlalchemy import func, insert, select
 
 from medipersona.db import table_of
 from medipersona.jobs.models import JobEvent
+
+# Which login sessions are still valid (``fn(conn, ids) -> live ids``, inside the write transaction) and the error
+# for a request whose session is gone. Set by the accounts domain at start (``medipersona.domains``): jobs knows
+# no domain.
+LiveSessionsFn = Callable[[Any, set[int]], Awaitable[set[int]]]
+_session_guard: tuple[LiveSessionsFn, Callable[[], Exception]] | None = None
+
+
+def set_session_guard(live_sessions: LiveSessionsFn, gone_error: Callable[[], Exception]) -> None:
+    """Install the check ``RowInserter`` runs for requests that name their login session."""
+    global _session_guard
+    _session_guard = (live_sessions, gone_error)
+
+
+def _guard() -> tuple[LiveSessionsFn, Callable[[], Exception]]:
+    if _session_guard is None:
+        raise RuntimeError("no session guard installed (medipersona.domains.register_domains was not called)")
+    return _session_guard
 
 
 def row_values(obj: Any) -> dict[str, Any]:
@@ -112,13 +131,12 @@ class RowInserter:
     async def _write(self, batch: list[PendingInsert]) -> set[int]:
         """One transaction for ``batch``; returns the ids (``id(item)``) of requests refused because their
         login session is gone (their rows are not written)."""
-        from medipersona.accounts.service import live_session_ids
         from medipersona.db import Base
 
         order = {table: i for i, table in enumerate(Base.metadata.sorted_tables)}
         async with self.connection() as conn:
             wanted = {item.auth_session_id for item in batch if item.auth_session_id is not None}
-            live = await live_session_ids(conn, wanted) if wanted else set()
+            live = await _guard()[0](conn, wanted) if wanted else set()
             refused = {id(item) for item in batch
                        if item.auth_session_id is not None and item.auth_session_id not in live}
             by_table: dict[Any, list[Any]] = defaultdict(list)
@@ -142,9 +160,7 @@ class RowInserter:
 
 
 def _session_gone() -> Exception:
-    from medipersona.accounts.service import session_gone_error
-
-    return session_gone_error()
+    return _guard()[1]()
 
 
 def _settle(item: PendingInsert, error: BaseException | None) -> None:

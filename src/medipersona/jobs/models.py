@@ -8,6 +8,10 @@ attempt that no longer owns the job is rejected.
 
 ``JobEvent`` is an append-only log per job (monotonic ``id``) that SSE streams replay and follow, so progress
 crosses processes.
+
+A job's subject (``persona_id``: the row it works on, if any) is a plain id here: jobs knows no domain. The domain
+that owns the subject declares the foreign key on this column (``personas/models.py`` adds
+``fk_jobs_persona_id_personas`` with ON DELETE CASCADE), so the schema is the same as migration 0003's.
 """
 
 from __future__ import annotations
@@ -38,9 +42,8 @@ class Job(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_job_id)
     kind: Mapped[str] = mapped_column(String(32), index=True)
-    persona_id: Mapped[str | None] = mapped_column(
-        ForeignKey("personas.id", ondelete="CASCADE"), nullable=True, index=True
-    )
+    # The subject's id (see the module docstring for its foreign key).
+    persona_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     owner_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="queued")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -11,6 +11,9 @@ Register a handler::
             ctx.emit_delta("analysis", chunk)          # coalesced, ~150 ms per write batch
         await ctx.finish(apply=store_result, data={"ok": True})   # one fenced transaction + `done` event
 
+jobs knows no domain: a domain registers its handlers when its module is imported, and the app imports every
+domain's handler modules at start (``medipersona.domains.register_domains``, called by ``create_app``).
+
 A handler that returns without calling ``finish``/``fail`` is finished with no extra writes. Raising
 ``JobFailed(code, message)`` fails the job with that (Japanese) message; any other exception fails it with a
 generic message. ``on_failure(tx, ctx, error)`` runs in the same transaction as the failure (e.g. to mark the
@@ -90,40 +93,11 @@ def job_handler(kind: str, *, on_failure: FailureFn | None = None, max_attempts:
 
 
 def get_handler(kind: str) -> HandlerSpec | None:
-    _ensure_builtin_handlers()
     return _HANDLERS.get(kind)
 
 
 def registered_kinds() -> list[str]:
-    _ensure_builtin_handlers()
     return sorted(_HANDLERS)
-
-
-# Modules whose import registers handlers. Other domains add theirs here (or import them at app start-up).
-BUILTIN_HANDLER_MODULES: list[str] = [
-    "medipersona.personas.generation",
-    "medipersona.keywords.jobs",
-    "medipersona.competitors.jobs",
-    "medipersona.interviews.jobs",
-    "medipersona.message_tests.jobs",
-]
-_loaded = False
-
-
-def _ensure_builtin_handlers() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    import importlib
-
-    for name in BUILTIN_HANDLER_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            log.debug("job handler module %s not present", name)
 
 
 @dataclass
@@ -198,23 +172,12 @@ class JobContext:
                      result: dict[str, Any] | None = None) -> None:
         """Mark the job done: the job row, the ``done`` event, ``apply(tx)`` and any pending ``patch`` of this job
         in one fenced transaction."""
-        from medipersona.db import utcnow
-        from medipersona.jobs.writer import finish_op
-
-        if apply is None:
-            now = utcnow()
-            await self.runtime.writer.complete(
-                self, {"status": "done", "finished_at": now, "updated_at": now, "lease_owner": None,
-                       "lease_expires_at": None, "result": result, "error": None}, "done", data or {})
-        else:
-            await self.runtime.writer.submit(self, finish_op(self, apply, data or {}, result), urgent=True)
+        await self.runtime.writer.finish(self, apply, data or {}, result)
         self.finished = True
 
     async def fail(self, error: dict[str, str], *, apply: ApplyFn | None = None) -> None:
         """Mark the job failed with ``error`` {"code","message"}; runs the handler's on_failure too."""
-        from medipersona.jobs.writer import fail_op
-
-        await self.runtime.writer.submit(self, fail_op(self, error, apply), urgent=True)
+        await self.runtime.writer.fail(self, error, apply)
         self.finished = True
 
     @property

@@ -219,6 +219,22 @@ class WriteBatcher:
         self._urgent.set()
         return future
 
+    async def finish(self, ctx: JobContext, apply: ApplyFn | None, data: dict[str, Any],
+                     result: dict[str, Any] | None) -> None:
+        """``JobContext.finish``: the job row, the ``done`` event, ``apply(tx)`` and pending patches of the job in
+        one fenced transaction (without ``apply``, the cheaper ``complete`` path)."""
+        if apply is None:
+            now = utcnow()
+            await self.complete(
+                ctx, {"status": "done", "finished_at": now, "updated_at": now, "lease_owner": None,
+                      "lease_expires_at": None, "result": result, "error": None}, "done", data)
+        else:
+            await self.submit(ctx, finish_op(ctx, apply, data, result), urgent=True)
+
+    async def fail(self, ctx: JobContext, error: dict[str, str], apply: ApplyFn | None) -> None:
+        """``JobContext.fail``: the job row, the ``error`` event, the handler's ``on_failure`` and ``apply``."""
+        await self.submit(ctx, fail_op(ctx, error, apply), urgent=True)
+
     def request_heartbeat(self) -> None:
         self._heartbeat_due = True
         self._kick.set()

@@ -1,7 +1,7 @@
 """Timeline analysis: output schema, the context handed to the provider, and the prompt.
 
 The provider gets a ``TextRequest(task="timeline_analysis", context=...)``; real models read the prompt, the
-offline provider composes from the context (``providers/offline_timeline.py``). The context holds the timeline
+offline provider composes from the context (``keywords/offline_analysis.py``). The context holds the timeline
 summary, categories before/after, peak day, urgency, a bounded keyword sample and a persona summary — nothing
 else (no full persona inputs, bounded size).
 """

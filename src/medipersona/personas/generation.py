@@ -16,7 +16,7 @@ done, ``error`` notes the image). A text failure fails the persona with a Japane
 「もう一度生成する」); blank sections are never reported as done.
 
 When the complaint has keyword data the timeline analysis runs beside the text in the same job (its events
-are ``analysis_*``, see ``keywords/jobs.py``); the job is done when the text, the portrait and the analysis are.
+are ``analysis_*``, see ``personas/timeline.py``); the job is done when the text, the portrait and the analysis are.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from medipersona.catalog.service import get_catalog
 from medipersona.db import utcnow
 from medipersona.jobs.registry import JobContext, JobFailed, job_handler
 from medipersona.jobs.writer import WriteTx
-from medipersona.keywords.jobs import analyse_with_generation
 from medipersona.ops import metrics
 from medipersona.personas.models import Persona
 from medipersona.personas.portrait_step import make_portrait
@@ -45,6 +44,7 @@ from medipersona.personas.prompt import (
     build_text_request,
     default_section_lengths,
 )
+from medipersona.personas.timeline import analyse_with_generation
 from medipersona.providers.base import ProviderError
 
 log = logging.getLogger("medipersona.personas")
@@ -225,7 +225,7 @@ async def _generate(ctx: JobContext) -> None:
                 "age_months": (persona.profile or {}).get("age_months"), "seed": persona.seed}
         image_task = asyncio.create_task(make_portrait(ctx, spec, timings), name=f"portrait-{ctx.persona_id}")
     # The timeline analysis is written beside the text when the complaint has keyword data for this persona
-    # (keywords/jobs.py; the check is a cached lookup).
+    # (personas/timeline.py; the check is a cached lookup).
     timeline_task: asyncio.Task | None = asyncio.create_task(analyse_with_generation(ctx, persona),
                                                              name=f"timeline-{ctx.persona_id}")
     timings.update({k: v for k, v in (persona.timings or {}).items() if k not in timings})

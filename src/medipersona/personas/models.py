@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, text
+from sqlalchemy import JSON, DateTime, ForeignKey, ForeignKeyConstraint, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from medipersona.db import Base, utcnow
+from medipersona.db import Base, table_of, utcnow
+from medipersona.jobs.models import Job
 from medipersona.media.service import register_reference
 
 
@@ -108,3 +109,9 @@ def persona_tags(persona: Persona) -> list[str]:
     return [t for t in (persona.tags or "").split(TAG_SEPARATOR) if t]
 
 register_reference(Persona.image_digest)
+
+# A job's subject is a persona: its rows go with the persona. Declared here, by the domain that owns the subject,
+# because jobs knows no domain (the constraint is migration 0003's ``fk_jobs_persona_id_personas``).
+table_of(Job).append_constraint(
+    ForeignKeyConstraint(["persona_id"], [table_of(Persona).c.id], ondelete="CASCADE")
+)

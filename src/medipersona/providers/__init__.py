@@ -14,8 +14,8 @@ What the rest of the app calls (nothing else should talk to a provider directly)
   place providers are built: per-process singletons), ``registry.provider_problem`` (why one cannot be used),
   ``registry.register_provider(cls)`` (tests), ``registry.aclose_providers()`` (worker shutdown).
 
-Modules: ``base`` (interface, errors, requests), ``offline`` / ``offline_compose`` / ``portrait`` (the offline and
-simulated providers), ``openai_provider``, ``anthropic_provider``, ``gemini_provider`` (SDKs imported lazily),
+Modules: ``base`` (interface, errors, requests), ``offline`` / ``composers`` / ``portrait`` (the offline and
+simulated providers; each task's offline composer is registered by its domain), ``openai_provider``, ``anthropic_provider``, ``gemini_provider`` (SDKs imported lazily),
 ``partial_json`` (tolerant parser and repair), ``sdk_common`` (pooled client, schema adaptation, error mapping),
 ``breaker`` (circuit breaker per provider and worker).
 """

@@ -1,6 +1,7 @@
 """The offline provider (default, no key) and the simulated provider (the same output with latency).
 
-Offline output is composed locally from ``request.context`` (see ``offline_compose``) and the portrait is drawn
+Offline output is composed locally from ``request.context`` by the composer its domain registered for the task
+(see ``composers``) and the portrait is drawn
 by our own code (``portrait``); both are labelled as offline output (``is_offline``, ``label``).
 """
 
@@ -11,9 +12,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from medipersona.providers.base import ImageRequest, ImageResult, Provider, TextRequest
-from medipersona.providers.composers import offline_composer
-from medipersona.providers.offline_compose import compose, seed_for
+from medipersona.providers.base import ImageRequest, ImageResult, Provider, ProviderError, TextRequest
+from medipersona.providers.composers import offline_composer, seed_for
 
 OFFLINE_LABEL = "オフライン生成（AI未使用）"
 
@@ -45,10 +45,11 @@ class OfflineProvider(Provider):
     chunk_count: ClassVar[int] = 6
 
     def compose_json(self, request: TextRequest) -> str:
-        # A domain's own composer for its task (see ``composers``), else the built-in ones.
+        # The composer the task's domain registered (see ``composers``).
         composer = offline_composer(request.task)
-        data: dict[str, Any] = (composer(request.context, request.seed) if composer is not None
-                                else compose(request.task, request.context, request.seed))
+        if composer is None:
+            raise ProviderError(f"オフライン生成はタスク {request.task!r} に対応していません。", code="unsupported")
+        data: dict[str, Any] = composer(request.context, request.seed)
         return json.dumps(data, ensure_ascii=False)
 
     async def stream_text(self, request: TextRequest) -> AsyncIterator[str]:

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from medipersona.providers.offline_compose import parse_age
+from medipersona.providers.composers import parse_age
 
 SIZE = 512
 CACHE_SIZE = 320

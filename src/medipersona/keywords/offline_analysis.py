@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from medipersona.providers.composers import register_offline_composer, seed_for
+
 # Per category: (what the interest means, the hidden need, a guideline-safe measure).
 CATEGORY_TEXT: dict[str, tuple[str, str, str]] = {
     "症状・不安": (
@@ -172,3 +174,11 @@ def compose_timeline_analysis(context: dict[str, Any], seed: int | None) -> dict
         marketing.append("（この分析は架空のサンプルデータに基づいています。）")
 
     return {"psychology": "".join(psych), "hidden_needs": "".join(needs), "marketing": "".join(marketing)}
+
+
+def _timeline_composer(context: dict[str, Any], seed: int | None) -> dict[str, str]:
+    return compose_timeline_analysis(context, seed_for(context, seed, "timeline"))
+
+
+# Found by the offline provider through its composer registry; imported at start by ``medipersona.domains``.
+register_offline_composer("timeline_analysis", _timeline_composer)

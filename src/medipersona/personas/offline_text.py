@@ -1,4 +1,4 @@
-"""The offline composer: deterministic, data-driven Japanese persona text built from the generation context.
+"""The offline persona composer (tasks ``persona_text`` and ``section_text``): deterministic, data-driven Japanese persona text built from the generation context.
 
 No model is involved. Sentences are chosen from template pools that only apply when the facts they mention are
 known (complaint, patient type traits, age, occupation, family, keywords ...), in a seeded order, until each
@@ -8,14 +8,12 @@ promises, no superlatives, no comparisons with other clinics.
 
 from __future__ import annotations
 
-import json
 import random
-import re
 import string
-import zlib
 from typing import Any
 
 from medipersona.providers.base import ProviderError
+from medipersona.providers.composers import parse_age, register_offline_composer, seed_for
 
 DEFAULT_LENGTHS = {"personality": 200, "reason": 200, "behavior": 200, "reviews": 150, "values": 150, "demands": 150}
 SECTIONS = tuple(DEFAULT_LENGTHS)
@@ -375,25 +373,6 @@ def _fields(template: str) -> tuple[str, ...]:
     return fields
 
 
-def seed_for(context: dict[str, Any], seed: int | None, salt: str = "") -> int:
-    """A stable seed: the given one, else a hash of the context (the same inputs give the same persona)."""
-    if seed is None:
-        seed = zlib.crc32(json.dumps(context, ensure_ascii=False, sort_keys=True, default=str).encode())
-    return zlib.crc32(f"{seed}:{salt}".encode())
-
-
-def parse_age(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return int(value)
-    if isinstance(value, str):
-        m = re.search(r"\d+", value)
-        if m:
-            return int(m.group(0))
-    return None
-
-
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -606,20 +585,7 @@ def compose_section_text(context: dict[str, Any], seed: int | None) -> dict[str,
     return {"text": compose_section(section, _lengths(context)[section], facts, excluded, rng)}
 
 
-def compose(task: str, context: dict[str, Any], seed: int | None) -> dict[str, Any]:
-    """The offline answer for a text task, as a dict (raises ProviderError for tasks it cannot do)."""
-    if task == "persona_text":
-        return compose_persona(context, seed)
-    if task == "section_text":
-        return compose_section_text(context, seed)
-    if task == "timeline_analysis":
-        try:
-            from medipersona.providers.offline_timeline import compose_timeline_analysis
-        except ImportError:
-            raise ProviderError("オフラインのタイムライン分析はまだ利用できません。", code="unsupported") from None
-        return compose_timeline_analysis(context, seed_for(context, seed, "timeline"))
-    if task == "competitor_swot":
-        from medipersona.providers.offline_competitors import compose_competitor_swot
-
-        return compose_competitor_swot(context, seed_for(context, seed, "competitor_swot"))
-    raise ProviderError(f"オフライン生成はタスク {task!r} に対応していません。", code="unsupported")
+# The offline provider finds these through its composer registry (``providers/composers.py``); imported at start
+# by ``medipersona.domains``.
+register_offline_composer("persona_text", compose_persona)
+register_offline_composer("section_text", compose_section_text)

@@ -12,6 +12,8 @@ import random
 import re
 from typing import Any
 
+from medipersona.providers.composers import register_offline_composer, seed_for
+
 
 def _pieces(text: str, limit: int = 3) -> list[str]:
     parts = [p.strip(" 　・-") for p in re.split(r"[、,。\n/／]+", text or "")]
@@ -168,3 +170,11 @@ def compose_competitor_swot(context: dict[str, Any], seed: int | None) -> dict[s
         "marketing": fit(marketing, _plan("診療時間・休診日の変更を地図サービスとウェブサイトに同時に反映する。", "中")),
         "operations": fit(operations, _plan("スタッフ間で患者対応の方針を共有し、説明の一貫性を保つ。", "中")),
     }
+
+
+def _swot_composer(context: dict[str, Any], seed: int | None) -> dict[str, list[dict[str, Any]]]:
+    return compose_competitor_swot(context, seed_for(context, seed, "competitor_swot"))
+
+
+# Found by the offline provider through its composer registry; imported at start by ``medipersona.domains``.
+register_offline_composer("competitor_swot", _swot_composer)
