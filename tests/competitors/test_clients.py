@@ -108,13 +108,13 @@ async def test_429_and_5xx_are_retried_honouring_retry_after(fake):
 async def test_malformed_retry_after_falls_back_to_backoff(fake, header, monkeypatch):
     """A 429 whose Retry-After is not a number or a date is retried on our own backoff, not failed."""
     waits: list[float] = []
-    real_sleep = places.asyncio.sleep
+    real_sleep = places._sleep
 
     async def record_sleep(seconds: float) -> None:
         waits.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr(places.asyncio, "sleep", record_sleep)
+    monkeypatch.setattr(places, "_sleep", record_sleep)
     fake.on(TEXT, Reply(429, {"error": {"code": 429}}, {"Retry-After": header}),
             Reply(200, {"places": [place("p1", "A", 100, 0)]}))
     result = await places.search_specialties(_settings(fake), LAT0, LNG0, 1, ONE_TERM)
@@ -124,13 +124,13 @@ async def test_malformed_retry_after_falls_back_to_backoff(fake, header, monkeyp
 
 async def test_long_retry_after_is_capped(fake, monkeypatch):
     waits: list[float] = []
-    real_sleep = places.asyncio.sleep
+    real_sleep = places._sleep
 
     async def record_sleep(seconds: float) -> None:
         waits.append(seconds)
         await real_sleep(0)
 
-    monkeypatch.setattr(places.asyncio, "sleep", record_sleep)
+    monkeypatch.setattr(places, "_sleep", record_sleep)
     fake.on(TEXT, Reply(429, {"error": {"code": 429}}, {"Retry-After": "3600"}),
             Reply(200, {"places": [place("p1", "A", 100, 0)]}))
     await places.search_specialties(_settings(fake), LAT0, LNG0, 1, ONE_TERM)

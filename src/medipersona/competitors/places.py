@@ -42,6 +42,7 @@ MAX_PAGES = 3  # Text Search returns at most 60 results per query
 MAX_SEARCHES = 12  # searches per analysis (cost bound): departments × terms beyond this are not searched
 SEARCH_CONCURRENCY = 3
 MAX_ATTEMPTS = 3
+_sleep = asyncio.sleep  # the backoff wait (tests record it without touching asyncio.sleep itself)
 BACKOFF = Backoff(base=0.5, cap=2.0)
 MAX_RETRY_AFTER_SECONDS = 10.0  # Places asking for a longer pause is waited 10 s at most, then retried
 SELF_MATCH_METRES = 30.0
@@ -147,7 +148,7 @@ async def _post(settings: Settings, path: str, body: dict[str, Any], field_mask:
         delay = retry_delay(BACKOFF, attempt, retryable=True, retry_after=retry_after, max_attempts=MAX_ATTEMPTS)
         if delay is None:
             raise error
-        await asyncio.sleep(delay)
+        await _sleep(delay)
 
 
 def _norm_name(text: str) -> str:
