@@ -229,18 +229,6 @@ async def issue_session(session: AsyncSession, settings: Settings, user: User, k
     return IssuedSession(token=token, csrf_token=row.csrf_token, session_id=row.id)
 
 
-async def resolve_token(session: AsyncSession, token: str, kind: str) -> tuple[User, AuthSession] | None:
-    row = await session.scalar(
-        select(AuthSession).where(AuthSession.token_hash == token_digest(token), AuthSession.kind == kind)
-    )
-    if row is None or _aware(row.expires_at) < utcnow():
-        return None
-    user = await session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        return None
-    return user, row
-
-
 SESSION_GONE_MESSAGE = "ログイン状態が無効になりました（ログアウト・期限切れ・アカウント停止）。もう一度ログインしてください。"
 
 
