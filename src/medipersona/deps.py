@@ -8,7 +8,6 @@ field).
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -22,6 +21,7 @@ from medipersona.accounts.service import _aware, token_digest
 from medipersona.db import Database, utcnow
 from medipersona.errors import CsrfFailed, Forbidden, NotAuthenticated
 from medipersona.settings import Settings
+from medipersona.ttlcache import TTLCache
 
 SESSION_COOKIE = "mp_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -89,7 +89,8 @@ async def _lookup(session: AsyncSession, token: str, kind: str) -> tuple[User, A
 # see it within PRINCIPAL_CACHE_SECONDS, their writes at once.
 PRINCIPAL_CACHE_SECONDS = 2.0
 PRINCIPAL_CACHE_MAX = 5000
-_principal_cache: dict[tuple[str, str], tuple[float, User, AuthSession]] = {}
+_principal_cache: TTLCache[tuple[str, str], tuple[User, AuthSession]] = TTLCache(PRINCIPAL_CACHE_SECONDS,
+                                                                                  PRINCIPAL_CACHE_MAX)
 
 
 def clear_principal_cache() -> None:
@@ -100,17 +101,14 @@ async def _cached_lookup(session: AsyncSession, token: str, kind: str, *, allow_
     if not allow_cached:
         return await _lookup(session, token, kind)
     key = (token, kind)
-    now = time.monotonic()
     hit = _principal_cache.get(key)
-    if hit is not None and now - hit[0] < PRINCIPAL_CACHE_SECONDS and _aware(hit[2].expires_at) >= utcnow():
-        return hit[1], hit[2]
+    if hit is not None and _aware(hit[1].expires_at) >= utcnow():
+        return hit
     found = await _lookup(session, token, kind)
     if found is not None:
-        if len(_principal_cache) >= PRINCIPAL_CACHE_MAX:
-            _principal_cache.clear()
-        _principal_cache[key] = (now, found[0], found[1])
+        _principal_cache.set(key, found)
     else:
-        _principal_cache.pop(key, None)
+        _principal_cache.pop(key)
     return found
 
 

@@ -8,7 +8,6 @@ import copy
 import logging
 import random
 from datetime import UTC, datetime
-from time import monotonic as time_monotonic
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
@@ -35,6 +34,7 @@ from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
 from medipersona.personas.search import HistoryFilters, filter_personas
 from medipersona.quota import check_daily_quota
 from medipersona.settings import Settings
+from medipersona.ttlcache import TTLCache
 
 log = logging.getLogger("medipersona.personas")
 
@@ -104,27 +104,24 @@ async def recent_names(session: AsyncSession, user_id: int, limit: int = 30) -> 
 
 # Names to avoid, per user, for a short while: a burst of generations by one user reads them once, not per
 # request. Best effort (per process); names chosen here are added at once.
-_RECENT_NAMES: dict[int, tuple[float, list[str]]] = {}
 RECENT_NAMES_TTL = 30.0
+_RECENT_NAMES: TTLCache[int, list[str]] = TTLCache(RECENT_NAMES_TTL, 10_000)
 
 
 async def names_to_avoid(session: AsyncSession, user_id: int) -> list[str]:
-    now = time_monotonic()
     cached = _RECENT_NAMES.get(user_id)
-    if cached is not None and now - cached[0] < RECENT_NAMES_TTL:
-        return cached[1]
+    if cached is not None:
+        return cached
     names = await recent_names(session, user_id)
-    if len(_RECENT_NAMES) > 10_000:
-        _RECENT_NAMES.clear()
-    _RECENT_NAMES[user_id] = (now, names)
+    _RECENT_NAMES.set(user_id, names)
     return names
 
 
 def _remember_name(user_id: int, name: str) -> None:
     cached = _RECENT_NAMES.get(user_id)
     if cached is not None and name:
-        cached[1].insert(0, name)
-        del cached[1][30:]
+        cached.insert(0, name)
+        del cached[30:]
 
 
 async def create_persona(session: AsyncSession, settings: Settings, user: User, data: PersonaCreate, *,
