@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.accounts.models import AuthSession, User
-from medipersona.accounts.service import _aware, token_digest
+from medipersona.accounts.service import token_digest
 from medipersona.db import Database, utcnow
 from medipersona.errors import CsrfFailed, Forbidden, NotAuthenticated
 from medipersona.settings import Settings
@@ -77,7 +77,7 @@ async def _lookup(session: AsyncSession, token: str, kind: str) -> tuple[User, A
     if row is None:
         return None
     user, auth = row
-    if not user.is_active or _aware(auth.expires_at) < utcnow():
+    if not user.is_active or auth.expires_at < utcnow():
         return None
     return user, auth
 
@@ -102,7 +102,7 @@ async def _cached_lookup(session: AsyncSession, token: str, kind: str, *, allow_
         return await _lookup(session, token, kind)
     key = (token, kind)
     hit = _principal_cache.get(key)
-    if hit is not None and _aware(hit[1].expires_at) >= utcnow():
+    if hit is not None and hit[1].expires_at >= utcnow():
         return hit
     found = await _lookup(session, token, kind)
     if found is not None:

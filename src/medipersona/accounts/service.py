@@ -248,7 +248,7 @@ async def live_session_ids(conn, session_ids: set[int]) -> set[int]:
         .where(AuthSession.id.in_(sorted(session_ids)), User.is_active.is_(True))
     )
     now = utcnow()
-    return {row.id for row in rows if _aware(row.expires_at) >= now}
+    return {row.id for row in rows if row.expires_at >= now}
 
 
 async def revoke_session(session: AsyncSession, session_id: int) -> None:
@@ -262,10 +262,3 @@ def _forget_principals() -> None:
     from medipersona.deps import clear_principal_cache
 
     clear_principal_cache()
-
-
-def _aware(value):
-    # SQLite returns naive datetimes (stored as UTC).
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

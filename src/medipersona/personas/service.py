@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import logging
 import random
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
@@ -33,6 +32,7 @@ from medipersona.personas.prompt import extras_labels, guardian_labels, profile_
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
 from medipersona.personas.search import HistoryFilters, filter_personas
 from medipersona.quota import check_daily_quota
+from medipersona.records import iso
 from medipersona.settings import Settings
 from medipersona.ttlcache import TTLCache
 
@@ -234,12 +234,6 @@ def image_url(persona: Persona) -> str | None:
     return portrait_url(persona.image_digest) if persona.image_status == "done" else None
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-
-
 def _ref(kind: str, ident: str | None) -> dict[str, Any] | None:
     if not ident:
         return None
@@ -304,9 +298,9 @@ def persona_to_api(persona: Persona, job: Job | None = None) -> dict[str, Any]:
         "tags": persona_tags(persona),
         "stale_sections": list(persona.stale_sections or []),
         "timeline_status": persona.timeline_status,
-        "created_at": _iso(persona.created_at),
-        "updated_at": _iso(persona.updated_at),
-        "finished_at": _iso(persona.finished_at),
+        "created_at": iso(persona.created_at),
+        "updated_at": iso(persona.updated_at),
+        "finished_at": iso(persona.finished_at),
         "events_url": f"/api/personas/{persona.id}/events",
         "job": None,
     }
@@ -330,7 +324,7 @@ def persona_summary(persona: Persona) -> dict[str, Any]:
         "note": persona.note,
         "owner_id": persona.owner_id,
         "image_url": image_url(persona),
-        "created_at": _iso(persona.created_at),
+        "created_at": iso(persona.created_at),
     }
 
 
