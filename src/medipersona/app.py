@@ -21,6 +21,7 @@ from medipersona.web.middleware import (
     SecurityHeadersMiddleware,
     StreamLimitMiddleware,
 )
+from medipersona.web.staticfiles import AppStaticFiles
 from medipersona.web.templating import STATIC_DIR, render
 from medipersona.web.validation import validation_error_body
 
@@ -235,7 +236,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from xstatic.pkg import leaflet as xstatic_leaflet  # Leaflet's dist files, installed with the app
 
     app.mount("/static/leaflet", StaticFiles(directory=xstatic_leaflet.BASE_DIR), name="leaflet")
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", AppStaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app)
     from medipersona.competitors.importer import MAX_FILE_BYTES as COMPETITOR_FILE_BYTES
     from medipersona.keywords.router import MAX_UPLOAD_BYTES as KEYWORD_UPLOAD_BYTES

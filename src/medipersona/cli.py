@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -148,11 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_parsers() -> list[Callable]:
     registrars = []
     for module_name in ("medipersona.keywords.cli", "medipersona.ops.cli", "medipersona.media.cli"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ImportError:
-            continue
-        registrars.append(module.register)
+        registrars.append(importlib.import_module(module_name).register)
     return registrars
 
 

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import MetaData, Table, event
+from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
 
 from medipersona.settings import Settings
 
@@ -51,6 +53,25 @@ def upsert_insert(dialect_name: str) -> Callable[[Any], PgInsert]:
 # Times are stored in UTC; medipersona.localtime shows them (and filters by day) in Japan time.
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """The models' time column, written once: ``DateTime(timezone=True)`` in the schema (no migration), UTC when
+    stored (a naive value is taken as UTC, an aware one converted), and always an aware UTC datetime when read —
+    SQLite hands back naive values, PostgreSQL aware ones; code never fixes them up itself."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _private_sqlite_file(settings: Settings) -> None:

@@ -9,7 +9,6 @@ before the token is checked).
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -19,10 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.accounts.models import AuthSession, User
-from medipersona.accounts.service import SESSIONS_CHANGED_HOOKS, _aware, token_digest
+from medipersona.accounts.service import SESSIONS_CHANGED_HOOKS, token_digest
 from medipersona.db import Database, utcnow
 from medipersona.errors import CsrfFailed, Forbidden, NotAuthenticated
 from medipersona.settings import Settings
+from medipersona.ttlcache import TTLCache
 
 SESSION_COOKIE = "mp_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -78,7 +78,7 @@ async def _lookup(session: AsyncSession, token: str, kind: str) -> tuple[User, A
     if row is None:
         return None
     user, auth = row
-    if not user.is_active or _aware(auth.expires_at) < utcnow():
+    if not user.is_active or auth.expires_at < utcnow():
         return None
     return user, auth
 
@@ -90,7 +90,8 @@ async def _lookup(session: AsyncSession, token: str, kind: str) -> tuple[User, A
 # see it within PRINCIPAL_CACHE_SECONDS, their writes at once.
 PRINCIPAL_CACHE_SECONDS = 2.0
 PRINCIPAL_CACHE_MAX = 5000
-_principal_cache: dict[tuple[str, str], tuple[float, User, AuthSession]] = {}
+_principal_cache: TTLCache[tuple[str, str], tuple[User, AuthSession]] = TTLCache(PRINCIPAL_CACHE_SECONDS,
+                                                                                  PRINCIPAL_CACHE_MAX)
 
 
 def clear_principal_cache() -> None:
@@ -104,17 +105,14 @@ async def _cached_lookup(session: AsyncSession, token: str, kind: str, *, allow_
     if not allow_cached:
         return await _lookup(session, token, kind)
     key = (token, kind)
-    now = time.monotonic()
     hit = _principal_cache.get(key)
-    if hit is not None and now - hit[0] < PRINCIPAL_CACHE_SECONDS and _aware(hit[2].expires_at) >= utcnow():
-        return hit[1], hit[2]
+    if hit is not None and hit[1].expires_at >= utcnow():
+        return hit
     found = await _lookup(session, token, kind)
     if found is not None:
-        if len(_principal_cache) >= PRINCIPAL_CACHE_MAX:
-            _principal_cache.clear()
-        _principal_cache[key] = (now, found[0], found[1])
+        _principal_cache.set(key, found)
     else:
-        _principal_cache.pop(key, None)
+        _principal_cache.pop(key)
     return found
 
 

@@ -3,7 +3,7 @@ and write its times for the API."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +26,5 @@ async def owned_or_404(session: AsyncSession, model: type[T], ident: str, user: 
 
 
 def iso(value: datetime | None) -> str | None:
-    """An ISO 8601 time with its timezone (SQLite gives naive UTC times back)."""
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    """An ISO 8601 time with its timezone (model times are aware UTC: ``db.UTCDateTime``)."""
+    return None if value is None else value.isoformat()

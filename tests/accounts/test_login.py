@@ -205,5 +205,5 @@ async def test_revocation_elsewhere_blocks_state_changes_at_once(app, client, mo
         await session.commit()
     write = await client.post("/api/admin/users", json={"username": "late-writer", "password": "late-writer-pw1"})
     assert write.status_code == 401
-    monkeypatch.setattr(deps, "PRINCIPAL_CACHE_SECONDS", 0.0)
+    monkeypatch.setattr(deps._principal_cache, "ttl", 0.0)
     assert (await client.get("/api/auth/me")).status_code == 401

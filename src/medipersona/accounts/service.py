@@ -230,18 +230,6 @@ async def issue_session(session: AsyncSession, settings: Settings, user: User, k
     return IssuedSession(token=token, csrf_token=row.csrf_token, session_id=row.id)
 
 
-async def resolve_token(session: AsyncSession, token: str, kind: str) -> tuple[User, AuthSession] | None:
-    row = await session.scalar(
-        select(AuthSession).where(AuthSession.token_hash == token_digest(token), AuthSession.kind == kind)
-    )
-    if row is None or _aware(row.expires_at) < utcnow():
-        return None
-    user = await session.get(User, row.user_id)
-    if user is None or not user.is_active:
-        return None
-    return user, row
-
-
 SESSION_GONE_MESSAGE = "ログイン状態が無効になりました（ログアウト・期限切れ・アカウント停止）。もう一度ログインしてください。"
 
 
@@ -261,7 +249,7 @@ async def live_session_ids(conn, session_ids: set[int]) -> set[int]:
         .where(AuthSession.id.in_(sorted(session_ids)), User.is_active.is_(True))
     )
     now = utcnow()
-    return {row.id for row in rows if _aware(row.expires_at) >= now}
+    return {row.id for row in rows if row.expires_at >= now}
 
 
 async def revoke_session(session: AsyncSession, session_id: int) -> None:
@@ -279,10 +267,3 @@ def _forget_principals() -> None:
     """Sessions or users changed: drop this worker's short-lived principal cache (see deps.py)."""
     for hook in SESSIONS_CHANGED_HOOKS:
         hook()
-
-
-def _aware(value):
-    # SQLite returns naive datetimes (stored as UTC).
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

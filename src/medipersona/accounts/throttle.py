@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,11 +24,6 @@ from medipersona.errors import TooManyRequests
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.accounts")
-
-
-def _aware(value: datetime) -> datetime:
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def delay_seconds(failures: int, free: int, cap: int) -> int:
@@ -43,7 +38,7 @@ async def _failures(session: AsyncSession, since: datetime, *conditions) -> tupl
         select(func.count(), func.max(LoginAttempt.at)).select_from(LoginAttempt)
         .where(LoginAttempt.at >= since, *conditions)
     )).one()
-    return int(row[0] or 0), (_aware(row[1]) if row[1] is not None else None)
+    return int(row[0] or 0), row[1]
 
 
 async def check(session: AsyncSession, settings: Settings, username: str, ip: str) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medipersona.db import Base, utcnow
+from medipersona.db import Base, UTCDateTime, utcnow
 
 
 class CatalogDepartment(Base):
@@ -29,8 +29,8 @@ class CatalogDepartment(Base):
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     origin: Mapped[str] = mapped_column(String(16), default="bundled")
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CatalogComplaint(Base):
@@ -51,8 +51,8 @@ class CatalogComplaint(Base):
     origin: Mapped[str] = mapped_column(String(16), default="bundled")
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # further catalog.json attributes
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class CatalogState(Base):

@@ -5,28 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import TYPE_CHECKING
+
+from medipersona.redact import RedactFilter
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
 _CLIENT: httpx.AsyncClient | None = None
 _CLIENT_LOOP: asyncio.AbstractEventLoop | None = None
-
-
-class _RedactSecrets(logging.Filter):
-    """httpx logs every request URL at INFO: the e-Stat appId travels in the query string, so mask it."""
-
-    _pattern = re.compile(r"(appId=)[^&\s\"']+", re.IGNORECASE)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(self._pattern.sub(r"\1***", str(a)) if "appId=" in str(a) else a
-                                for a in (record.args if isinstance(record.args, tuple) else (record.args,)))
-        if isinstance(record.msg, str) and "appId=" in record.msg:
-            record.msg = self._pattern.sub(r"\1***", record.msg)
-        return True
 
 
 _FILTER_INSTALLED = False
@@ -37,7 +24,7 @@ def http_client() -> httpx.AsyncClient:
     import httpx
 
     if not _FILTER_INSTALLED:
-        logging.getLogger("httpx").addFilter(_RedactSecrets())
+        logging.getLogger("httpx").addFilter(RedactFilter())  # the e-Stat appId is in the URL
         _FILTER_INSTALLED = True
 
     loop = asyncio.get_running_loop()

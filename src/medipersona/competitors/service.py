@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
@@ -24,6 +23,7 @@ from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.models import Job
 from medipersona.jobs.runner import wake_local_runners
 from medipersona.jobs.service import commit_with_job, first_event, new_job
+from medipersona.records import iso
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.competitors")
@@ -212,12 +212,6 @@ async def get_analysis(session: AsyncSession, user: User, analysis_id: str) -> C
     return analysis
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-
-
 def _departments(ids: list[str]) -> list[dict[str, str]]:
     catalog = get_catalog()
     out = []
@@ -251,9 +245,9 @@ def analysis_to_api(analysis: CompetitorAnalysis) -> dict[str, Any]:
         "text_model": analysis.text_model,
         "error": analysis.error,
         "timings": analysis.timings or {},
-        "created_at": _iso(analysis.created_at),
-        "updated_at": _iso(analysis.updated_at),
-        "finished_at": _iso(analysis.finished_at),
+        "created_at": iso(analysis.created_at),
+        "updated_at": iso(analysis.updated_at),
+        "finished_at": iso(analysis.finished_at),
         "events_url": f"/api/competitors/{analysis.id}/events",
         "map_url": f"/api/competitors/{analysis.id}/map.svg",
     }
@@ -272,8 +266,8 @@ def analysis_summary(analysis: CompetitorAnalysis) -> dict[str, Any]:
         "source": analysis.source,
         "competitor_count": (analysis.market or {}).get("count"),
         "owner_id": analysis.owner_id,
-        "created_at": _iso(analysis.created_at),
-        "finished_at": _iso(analysis.finished_at),
+        "created_at": iso(analysis.created_at),
+        "finished_at": iso(analysis.finished_at),
     }
 
 

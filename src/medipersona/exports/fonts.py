@@ -33,16 +33,11 @@ def _find_in_package(package: str) -> Path | None:
 @lru_cache(maxsize=1)
 def font_path() -> Path:
     """Path of ipaexg.ttf. Prefers ``keywords.chart.font_path()`` (one font finder for charts and exports)."""
-    try:
-        from medipersona.keywords import chart  # light module: its heavy imports are lazy
+    from medipersona.keywords import chart  # light module: its heavy imports are lazy
 
-        finder = getattr(chart, "font_path", None)
-        if finder is not None:
-            path = Path(finder())
-            if path.is_file():
-                return path
-    except ImportError:
-        pass
+    path = Path(chart.font_path())
+    if path.is_file():
+        return path
     found = _find_in_package("matplotlib_fontja")
     if found is None:
         raise RuntimeError("Japanese font ipaexg.ttf not found: install the matplotlib-fontja package")

@@ -107,17 +107,11 @@ def meta_rows(persona: Persona) -> list[tuple[str, str]]:
 
 async def timeline_series(session: AsyncSession, persona: Persona) -> tuple[Any, list[tuple[str, str]]]:
     """(series points, summary rows) from the keyword store for the persona's 主訴, gender and age."""
-    try:
-        from medipersona.keywords import store
-    except ImportError:
-        return None, []
-    fetch = getattr(store, "timeline", None)
-    if fetch is None:
-        return None, []
+    from medipersona.keywords import store
     from medipersona.personas.timeline import persona_age_gender  # the same filters as the timeline analysis
 
     age, gender = persona_age_gender(persona)
-    result = await fetch(session, persona.department_id, persona.chief_complaint_id, gender=gender, age=age)
+    result = await store.timeline(session, persona.department_id, persona.chief_complaint_id, gender=gender, age=age)
     if not result or not result.get("series"):
         return None, []
     return result["series"], summary_rows(result)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medipersona.db import Base, utcnow
+from medipersona.db import Base, UTCDateTime, utcnow
 
 # Age-band columns, in the order of catalog.labels.AGE_BANDS.
 AGE_COLUMNS: tuple[str, ...] = ("age_10s", "age_20s", "age_30s", "age_40s", "age_50s", "age_60s", "age_70plus")
@@ -32,7 +32,7 @@ class KeywordDataset(Base):
     chief_complaint_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     source_file: Mapped[str] = mapped_column(String(500), default="")
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     is_sample: Mapped[bool] = mapped_column(Boolean, default=False)
     # 1 for the first import of this department/complaint, +1 for every re-import.
     generation: Mapped[int] = mapped_column(Integer, default=1)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String
+from sqlalchemy import Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medipersona.db import Base, utcnow
+from medipersona.db import Base, UTCDateTime, utcnow
 
 ORIGINAL = "original"
 
@@ -27,4 +27,4 @@ class StoredImage(Base):
     location: Mapped[str] = mapped_column(String(8), default="db")  # db | s3
     data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # When a job last stored it (storing an image that exists touches it): the sweep spares recent rows.
-    stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -5,7 +5,8 @@
   ``seconds`` is lifted from the message.
 * ``medipersona.access``: one line per request (method, route template, status, duration, request id), written by
   ``ops.metrics.MetricsMiddleware``; no query strings, no raw paths of matched routes.
-* Last line of defence: anything that looks like an API key or a bearer token is masked before it is written.
+* Last line of defence: anything that looks like an API key or a bearer token is masked before it is written
+  (``medipersona.redact``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 
+from medipersona.redact import redact
 from medipersona.settings import Settings
 
 
@@ -25,24 +26,6 @@ class RequestIdFilter(logging.Filter):
 
         record.request_id = request_id_var.get()
         return True
-
-
-SECRET_PATTERNS = [
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{8,}"),
-    re.compile(r"\bAIza[0-9A-Za-z_-]{20,}"),
-    re.compile(r"(?i)((?:api[_-]?key|password|secret|token)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,}]{4,}"),
-]
-
-
-def redact(text: str) -> str:
-    """Mask API keys, bearer tokens and key=value secrets (a safety net: callers must not log them at all)."""
-    for pattern in SECRET_PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda m: m.group(1) + "***", text)
-        else:
-            text = pattern.sub("***", text)
-    return text
 
 
 # ``extra`` fields copied into JSON lines (the providers, jobs and access log set them).

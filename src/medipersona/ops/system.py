@@ -230,13 +230,10 @@ class CpuSampler:
         return round(process_pct, 1), (round(min(box_pct, 100.0), 1) if box_pct is not None else None)
 
     def _prime_psutil(self) -> None:
-        try:
-            import psutil
+        import psutil
 
-            psutil.cpu_percent(interval=None)
-            self._psutil_primed = True
-        except ImportError:  # pragma: no cover - psutil is a dependency
-            pass
+        psutil.cpu_percent(interval=None)
+        self._psutil_primed = True
 
     def _psutil_box(self) -> float | None:
         if not self._psutil_primed:

@@ -7,10 +7,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from medipersona.db import Base, utcnow
+from medipersona.db import Base, UTCDateTime, utcnow
 
 
 def new_set_id() -> str:
@@ -32,5 +32,5 @@ class PersonaSet(Base):
     request: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The member personas, in display order. A deleted member is shown as such.
     persona_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

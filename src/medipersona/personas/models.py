@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, ForeignKeyConstraint, Integer, String, Text, text
+from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from medipersona.db import Base, table_of, utcnow
+from medipersona.db import Base, UTCDateTime, table_of, utcnow
 from medipersona.jobs.models import Job
 from medipersona.media.service import register_reference
 
@@ -63,9 +63,9 @@ class Persona(Base):
     timeline_status: Mapped[str] = mapped_column(String(16), default="idle")
     timeline_analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     # The user's tags, stored as "|tag1|tag2|" so one portable LIKE finds a tag (tags never contain "|"; see
     # tags_to_column). Read them with persona_tags().

@@ -109,10 +109,8 @@ def extras_display(extras: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _analysis_headings() -> tuple[tuple[str, str], ...]:
-    try:
-        from medipersona.keywords.analysis import ANALYSIS_HEADINGS
-    except ImportError:  # keyword domain not installed
-        return (("psychology", "心理変化の分析"), ("hidden_needs", "隠れたニーズ"), ("marketing", "マーケティング提案"))
+    from medipersona.keywords.analysis import ANALYSIS_HEADINGS
+
     return ANALYSIS_HEADINGS
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import copy
 import logging
 import random
-from datetime import UTC, datetime
-from time import monotonic as time_monotonic
 from typing import Any
 
 from sqlalchemy import delete as sa_delete
@@ -34,7 +32,9 @@ from medipersona.personas.prompt import extras_labels, guardian_labels, profile_
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
 from medipersona.personas.search import HistoryFilters, filter_personas
 from medipersona.quota import check_daily_quota
+from medipersona.records import iso
 from medipersona.settings import Settings
+from medipersona.ttlcache import TTLCache
 
 log = logging.getLogger("medipersona.personas")
 
@@ -104,27 +104,24 @@ async def recent_names(session: AsyncSession, user_id: int, limit: int = 30) -> 
 
 # Names to avoid, per user, for a short while: a burst of generations by one user reads them once, not per
 # request. Best effort (per process); names chosen here are added at once.
-_RECENT_NAMES: dict[int, tuple[float, list[str]]] = {}
 RECENT_NAMES_TTL = 30.0
+_RECENT_NAMES: TTLCache[int, list[str]] = TTLCache(RECENT_NAMES_TTL, 10_000)
 
 
 async def names_to_avoid(session: AsyncSession, user_id: int) -> list[str]:
-    now = time_monotonic()
     cached = _RECENT_NAMES.get(user_id)
-    if cached is not None and now - cached[0] < RECENT_NAMES_TTL:
-        return cached[1]
+    if cached is not None:
+        return cached
     names = await recent_names(session, user_id)
-    if len(_RECENT_NAMES) > 10_000:
-        _RECENT_NAMES.clear()
-    _RECENT_NAMES[user_id] = (now, names)
+    _RECENT_NAMES.set(user_id, names)
     return names
 
 
 def _remember_name(user_id: int, name: str) -> None:
     cached = _RECENT_NAMES.get(user_id)
     if cached is not None and name:
-        cached[1].insert(0, name)
-        del cached[1][30:]
+        cached.insert(0, name)
+        del cached[30:]
 
 
 async def create_persona(session: AsyncSession, settings: Settings, user: User, data: PersonaCreate, *,
@@ -237,12 +234,6 @@ def image_url(persona: Persona) -> str | None:
     return portrait_url(persona.image_digest) if persona.image_status == "done" else None
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-
-
 def _ref(kind: str, ident: str | None) -> dict[str, Any] | None:
     if not ident:
         return None
@@ -307,9 +298,9 @@ def persona_to_api(persona: Persona, job: Job | None = None) -> dict[str, Any]:
         "tags": persona_tags(persona),
         "stale_sections": list(persona.stale_sections or []),
         "timeline_status": persona.timeline_status,
-        "created_at": _iso(persona.created_at),
-        "updated_at": _iso(persona.updated_at),
-        "finished_at": _iso(persona.finished_at),
+        "created_at": iso(persona.created_at),
+        "updated_at": iso(persona.updated_at),
+        "finished_at": iso(persona.finished_at),
         "events_url": f"/api/personas/{persona.id}/events",
         "job": None,
     }
@@ -333,7 +324,7 @@ def persona_summary(persona: Persona) -> dict[str, Any]:
         "note": persona.note,
         "owner_id": persona.owner_id,
         "image_url": image_url(persona),
-        "created_at": _iso(persona.created_at),
+        "created_at": iso(persona.created_at),
     }
 
 

@@ -10,13 +10,13 @@ logging, metrics) or ``providers.structured.generate_structured`` (plus repair, 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from medipersona.redact import redact  # also imported from here by the provider modules
 from medipersona.retry import parse_retry_after, retry_after_from_headers  # noqa: F401 - re-exported to providers
 
 if TYPE_CHECKING:
@@ -51,16 +51,6 @@ class ProviderError(Exception):
 class ProviderTimeout(ProviderError):
     def __init__(self, message: str = "AIプロバイダーの応答がタイムアウトしました。") -> None:
         super().__init__(message, retryable=True, code="provider_timeout")
-
-
-_SECRET_LIKE = re.compile(
-    r"(?:\b(?:sk|pk|rk)[-_]|\bAIza|(?i:\b(?:api[-_]?key|key|bearer|token)[:= ]+))[A-Za-z0-9*._-]{6,}"
-)
-
-
-def redact(text: str) -> str:
-    """Remove anything that looks like a key (upstream messages echo masked keys: 'sk-abc***xyz')."""
-    return _SECRET_LIKE.sub("[redacted]", text)
 
 
 def status_error(provider: str, status: int, detail: str = "", *, retry_after: float | None = None) -> ProviderError:

@@ -1,6 +1,8 @@
 // Competitor analysis pages: file import preview, JSON submit, live progress and SWOT streaming over SSE.
 // Progressive enhancement: without JavaScript the form posts multipart to /competitors and the result page
 // refreshes itself. Data is only ever written with textContent.
+import { eventStream } from "./sse.js";
+
 (function () {
   "use strict";
 
@@ -266,8 +268,6 @@
       return true;
     }
 
-    function parse(event) { try { return JSON.parse(event.data); } catch (e) { return null; } }
-
     function onDone() {
       if (source) { source.close(); source = null; }
       setStatus("done");
@@ -308,35 +308,34 @@
     }
 
     if (root.getAttribute("data-status") !== "queued" && root.getAttribute("data-status") !== "running") { return; }
-    if (!window.EventSource) { progressText.textContent = "ページを再読み込みすると結果を表示できます。"; return; }
-    source = new EventSource(api + "/events");
-    source.addEventListener("status", function (event) {
-      var d = parse(event) || {};
-      var value = d.status || d.state;
-      if (value === "queued") { progressText.textContent = "分析の順番を待っています…"; }
-      if (value === "running") {
-        setStatus("running");
-        progressText.textContent = "分析中です…";
-        if (d.restart || (d.attempt && d.attempt > 1)) {
-          Array.prototype.forEach.call(document.querySelectorAll("[data-swot-text]"), function (p) { p.textContent = ""; });
-        }
-        var first = document.querySelector("[data-step].is-pending");
-        if (first) { setStep(first.getAttribute("data-step"), "running", "実行中"); }
-      }
-    });
-    source.addEventListener("section", function (event) { var d = parse(event); if (d) { onSection(d); } });
-    source.addEventListener("delta", function (event) {
-      var d = parse(event);
-      if (!d || !d.section) { return; }
-      if (setText(d.section, d.text || "", typeof d.offset === "number" ? d.offset : Infinity)) {
-        setStep("swot", "running", "生成中");
-        progressText.textContent = "SWOT分析と戦略を生成中です…";
-      }
-    });
-    source.addEventListener("done", function () { onDone(); });
-    source.addEventListener("error", function (event) {
-      if (event.data) { onError(parse(event) || {}); return; }
-      if (source && source.readyState === EventSource.CONNECTING) { progressText.textContent = "接続が途切れました。再接続しています…"; }
+    source = eventStream(api + "/events", {
+      events: {
+        status: function (d) {
+          var value = d.status || d.state;
+          if (value === "queued") { progressText.textContent = "分析の順番を待っています…"; }
+          if (value === "running") {
+            setStatus("running");
+            progressText.textContent = "分析中です…";
+            if (d.restart || (d.attempt && d.attempt > 1)) {
+              Array.prototype.forEach.call(document.querySelectorAll("[data-swot-text]"), function (p) { p.textContent = ""; });
+            }
+            var first = document.querySelector("[data-step].is-pending");
+            if (first) { setStep(first.getAttribute("data-step"), "running", "実行中"); }
+          }
+        },
+        section: function (d) { onSection(d); },
+        delta: function (d) {
+          if (!d.section) { return; }
+          if (setText(d.section, d.text || "", typeof d.offset === "number" ? d.offset : Infinity)) {
+            setStep("swot", "running", "生成中");
+            progressText.textContent = "SWOT分析と戦略を生成中です…";
+          }
+        },
+        done: function () { onDone(); },
+        error: function (d) { onError(d); }
+      },
+      onDrop: function () { progressText.textContent = "接続が途切れました。再接続しています…"; },
+      onUnsupported: function () { progressText.textContent = "ページを再読み込みすると結果を表示できます。"; }
     });
   }
 })();

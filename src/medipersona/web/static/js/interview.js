@@ -1,6 +1,8 @@
 // Interview page: questions go to the API, the persona's answer streams in over SSE (jobs of kind
 // interview_answer). The page works without this script (form posts, refresh while answering). Every text goes
 // through textContent.
+import { eventStream } from "./sse.js";
+
 (function () {
   "use strict";
   var root = document.getElementById("interview");
@@ -74,7 +76,7 @@
     var status = li.querySelector(".chat__time");
     var text = "";
     li.scrollIntoView({ block: "nearest" });
-    window.mpEventStream(api + "/events", {
+    eventStream(api + "/events", {
       events: {
         status: function (data) {
           if (data.restart) { text = ""; body.textContent = ""; status.textContent = "回答を作り直しています…"; }

@@ -1,6 +1,8 @@
 // Message tests. The form page: shows the chosen reader panel, counts characters, sends the form as JSON (the
 // leaflet image as base64). The result page: follows the test's event stream (reactions, numbers, the summary).
 // Both pages work without this script. Every text goes through textContent.
+import { eventStream } from "./sse.js";
+
 (function () {
   "use strict";
   function $(sel, el) { return (el || document).querySelector(sel); }
@@ -158,7 +160,7 @@
   }
 
   if (status === "done" || status === "failed") { return; }
-  window.mpEventStream(api + "/events", {
+  eventStream(api + "/events", {
     events: {
       status: function (data) {
         if (data.status !== "running") { return; }

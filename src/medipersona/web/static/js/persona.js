@@ -1,6 +1,8 @@
 // Persona result page: live generation over Server-Sent Events, tabs, profile editing, section regeneration.
 // The page is complete without this script (server-rendered); this adds the live parts.
 // Model and user text only ever goes through textContent (never innerHTML).
+import { eventStream } from "./sse.js";
+
 (function () {
   "use strict";
   var root = document.getElementById("persona");
@@ -328,45 +330,42 @@
   }
 
   // ------------------------------------------------------------------------------------------ SSE
-  function parse(event) {
-    try { return JSON.parse(event.data); } catch (e) { return null; }
-  }
-
   function closeStream() {
     if (source) { source.close(); source = null; }
   }
 
   function connect() {
     closeStream();
-    if (!window.EventSource) { announce("このブラウザはライブ表示に対応していません。ページを再読み込みすると結果を表示できます。"); return; }
-    source = new EventSource(api + "/events");
-    source.addEventListener("status", function (event) {
-      var data = parse(event) || {};
-      var value = data.status || data.state;
-      if (value === "running" || value === "queued") {
-        if (value === "running" && (data.restart || (data.attempt && data.attempt > 1))) { resetPartials(); }
-        if (!regenerating) { setStatus(value); }
-        if (value === "queued") { announce("生成の順番を待っています…"); }
-        if (value === "running" && !regenerating) {
-          var first = order.filter(function (k) { return !sections[k].done; })[0];
-          if (first) { announce(sections[first].label + "を生成中…（0/" + order.length + "項目完了）"); }
-          if (imageStatus !== "done") { setStep(imageStep, "running", "生成中"); }
-        }
-      }
-    });
-    source.addEventListener("delta", function (event) { var d = parse(event); if (d) { onDelta(d); } });
-    source.addEventListener("section", function (event) { var d = parse(event); if (d) { onSection(d); } });
-    source.addEventListener("image", function (event) {
-      var d = parse(event) || {};
-      if (d.status === "failed" || d.error) { imageFailed(d.message || (d.error && d.error.message)); }
-      else if (d.status === "none") { imageNone(d.message); }
-      else { showImage(d.url || d.image_url); }
-    });
-    source.addEventListener("done", function (event) { onDone(parse(event) || {}); });
-    source.addEventListener("error", function (event) {
-      if (event.data) { onError(parse(event) || {}); return; }
+    source = eventStream(api + "/events", {
+      events: {
+        status: function (data) {
+          var value = data.status || data.state;
+          if (value === "running" || value === "queued") {
+            if (value === "running" && (data.restart || (data.attempt && data.attempt > 1))) { resetPartials(); }
+            if (!regenerating) { setStatus(value); }
+            if (value === "queued") { announce("生成の順番を待っています…"); }
+            if (value === "running" && !regenerating) {
+              var first = order.filter(function (k) { return !sections[k].done; })[0];
+              if (first) { announce(sections[first].label + "を生成中…（0/" + order.length + "項目完了）"); }
+              if (imageStatus !== "done") { setStep(imageStep, "running", "生成中"); }
+            }
+          }
+        },
+        delta: function (d) { onDelta(d); },
+        section: function (d) { onSection(d); },
+        image: function (d) {
+          if (d.status === "failed" || d.error) { imageFailed(d.message || (d.error && d.error.message)); }
+          else if (d.status === "none") { imageNone(d.message); }
+          else { showImage(d.url || d.image_url); }
+        },
+        done: function (d) { onDone(d); },
+        error: function (d) { onError(d); }
+      },
       // A dropped connection: EventSource reconnects by itself and the server resends what we missed.
-      if (source && source.readyState === EventSource.CONNECTING) { announce("接続が途切れました。再接続しています…"); }
+      onDrop: function () { announce("接続が途切れました。再接続しています…"); },
+      onUnsupported: function () {
+        announce("このブラウザはライブ表示に対応していません。ページを再読み込みすると結果を表示できます。");
+      }
     });
   }
 

@@ -1,5 +1,7 @@
 // Persona-set page: follows the set's merged event stream and updates the member cards and the comparison table.
 // The page is complete without this script. Model text only ever goes through textContent.
+import { eventStream } from "./sse.js";
+
 (function () {
   "use strict";
   var root = document.getElementById("persona-set");
@@ -131,7 +133,7 @@
   }
 
   if (status !== "queued" && status !== "running") { return; }
-  window.mpEventStream(api + "/events", {
+  eventStream(api + "/events", {
     final: ["done"],
     events: {
       member: function (data) {

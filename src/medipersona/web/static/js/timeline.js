@@ -1,6 +1,8 @@
 // Timeline tab of the persona page: the keyword timeline chart (SVG from the server, shown as an image),
 // its summary and a data table, and the analysis (心理変化の分析 / 隠れたニーズ / マーケティング提案),
 // generated on demand as a job and streamed over Server-Sent Events. textContent only.
+import { eventStream } from "./sse.js";
+
 (function () {
   "use strict";
   var root = document.getElementById("persona");
@@ -219,48 +221,47 @@
     var previous = {};
     Object.keys(parts).forEach(function (k) { previous[k] = parts[k].textContent; });
     var hadPrevious = !body.hidden && Object.keys(previous).some(function (k) { return previous[k]; });
-    source = new EventSource(url || api + "/timeline-analysis/events");
-    source.addEventListener("status", function (event) {
-      var d = {};
-      try { d = JSON.parse(event.data); } catch (e) { /* ignore */ }
-      if (d.status === "running") {
-        texts = {};
-        Object.keys(parts).forEach(function (k) { parts[k].textContent = ""; });
+    source = eventStream(url || api + "/timeline-analysis/events", {
+      events: {
+        status: function (d) {
+          if (d.status === "running") {
+            texts = {};
+            Object.keys(parts).forEach(function (k) { parts[k].textContent = ""; });
+          }
+        },
+        delta: function (d) {
+          if (!parts[d.section]) { return; }
+          var current = texts[d.section] || "";
+          var offset = typeof d.offset === "number" ? Math.min(d.offset, current.length) : current.length;
+          texts[d.section] = current.slice(0, offset) + d.text;
+          parts[d.section].textContent = texts[d.section];
+          body.hidden = false;
+          intro.hidden = true;
+        },
+        done: function (d) {
+          closeStream();
+          if (d.analysis) { showAnalysis(d.analysis); }
+          analysisStatus = "done";
+          statusEl.textContent = "分析が完了しました。";
+          button.textContent = "分析をやり直す";
+          setBusy(false);
+        },
+        // A dropped connection is not an error here: EventSource reconnects and resumes (Last-Event-ID).
+        error: function (d) {
+          closeStream();
+          analysisStatus = "failed";
+          // A failed re-run keeps the previous analysis (stored next to the error): show it again.
+          if (hadPrevious) { Object.keys(parts).forEach(function (k) { parts[k].textContent = previous[k]; }); }
+          statusEl.classList.add("is-error");
+          statusEl.textContent = (d.message || "タイムライン分析に失敗しました。") + " もう一度お試しください。";
+          button.textContent = "もう一度分析する";
+          setBusy(false);
+        }
+      },
+      onUnsupported: function () {
+        statusEl.textContent = "分析を生成しています。ページを再読み込みすると結果を表示できます。";
+        setBusy(false);
       }
-    });
-    source.addEventListener("delta", function (event) {
-      var d;
-      try { d = JSON.parse(event.data); } catch (e) { return; }
-      if (!parts[d.section]) { return; }
-      var current = texts[d.section] || "";
-      var offset = typeof d.offset === "number" ? Math.min(d.offset, current.length) : current.length;
-      texts[d.section] = current.slice(0, offset) + d.text;
-      parts[d.section].textContent = texts[d.section];
-      body.hidden = false;
-      intro.hidden = true;
-    });
-    source.addEventListener("done", function (event) {
-      closeStream();
-      var d = {};
-      try { d = JSON.parse(event.data); } catch (e) { /* ignore */ }
-      if (d.analysis) { showAnalysis(d.analysis); }
-      analysisStatus = "done";
-      statusEl.textContent = "分析が完了しました。";
-      button.textContent = "分析をやり直す";
-      setBusy(false);
-    });
-    source.addEventListener("error", function (event) {
-      if (!event.data) { return; } // connection dropped: EventSource reconnects and resumes (Last-Event-ID)
-      closeStream();
-      var d = {};
-      try { d = JSON.parse(event.data); } catch (e) { /* ignore */ }
-      analysisStatus = "failed";
-      // A failed re-run keeps the previous analysis (stored next to the error): show it again.
-      if (hadPrevious) { Object.keys(parts).forEach(function (k) { parts[k].textContent = previous[k]; }); }
-      statusEl.classList.add("is-error");
-      statusEl.textContent = (d.message || "タイムライン分析に失敗しました。") + " もう一度お試しください。";
-      button.textContent = "もう一度分析する";
-      setBusy(false);
     });
   }
 
