@@ -99,7 +99,7 @@ async def test_persona_of_new_complaint_gets_its_keywords_and_timeline(app, admi
     response = await admin_client.post("/api/personas", json=body)
     assert response.status_code in (200, 201, 202), response.text
     persona = await wait_status(admin_client, response.json()["id"])
-    assert persona["status"] == "done"
+    assert persona["status"] == "done", persona.get("error")
     # The prompt the provider got carries the new complaint's own keywords (not the department's).
     prompts = [r for r in CapturingProvider.requests if r.context.get("keywords")]
     assert prompts, "no persona prompt was captured"

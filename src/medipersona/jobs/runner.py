@@ -186,13 +186,21 @@ class JobRuntime:
             if self._conn is None or self._conn.closed:
                 self._conn = await self.db.engine.connect()
             conn = self._conn
+            if conn.get_transaction() is not None and not conn.in_transaction():
+                # A use cut short (cancelled at shutdown) left an invalid transaction: clear it before reuse.
+                try:
+                    await conn.rollback()
+                except Exception:  # noqa: BLE001 - a broken connection is replaced
+                    with contextlib.suppress(BaseException):
+                        await conn.invalidate()
+                    conn = self._conn = await self.db.engine.connect()
             try:
                 yield conn
                 if conn.in_transaction():
                     await conn.commit()
             except BaseException:
                 try:
-                    if conn.in_transaction():
+                    if conn.get_transaction() is not None:  # active or invalid: either way rolled back
                         await asyncio.shield(conn.rollback())
                 except BaseException:  # noqa: BLE001 - a broken connection is replaced
                     self._conn = None
