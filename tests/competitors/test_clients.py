@@ -38,6 +38,20 @@ def _settings(fake, **extra) -> Settings:
                     estat_base_url=fake.url, estat_stats_data_id="0003445139", places_timeout_seconds=5, **extra)
 
 
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """The backoff waits of the Places client, recorded (and not slept)."""
+    recorded: list[float] = []
+    real_sleep = places._sleep
+
+    async def record_sleep(seconds: float) -> None:
+        recorded.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(places, "_sleep", record_sleep)
+    return recorded
+
+
 ONE_TERM = ["allergology"]  # one search term (アレルギー科): one Text Search
 
 
@@ -105,16 +119,8 @@ async def test_429_and_5xx_are_retried_honouring_retry_after(fake):
 
 
 @pytest.mark.parametrize("header", ["soon", "", "nan", "inf", "Wed, 99 Foo 2015 07:28:00 GMT", "-3"])
-async def test_malformed_retry_after_falls_back_to_backoff(fake, header, monkeypatch):
+async def test_malformed_retry_after_falls_back_to_backoff(fake, header, waits):
     """A 429 whose Retry-After is not a number or a date is retried on our own backoff, not failed."""
-    waits: list[float] = []
-    real_sleep = places._sleep
-
-    async def record_sleep(seconds: float) -> None:
-        waits.append(seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr(places, "_sleep", record_sleep)
     fake.on(TEXT, Reply(429, {"error": {"code": 429}}, {"Retry-After": header}),
             Reply(200, {"places": [place("p1", "A", 100, 0)]}))
     result = await places.search_specialties(_settings(fake), LAT0, LNG0, 1, ONE_TERM)
@@ -122,15 +128,7 @@ async def test_malformed_retry_after_falls_back_to_backoff(fake, header, monkeyp
     assert len(waits) == 1 and 0.0 <= waits[0] <= places.BACKOFF.base + 0.5
 
 
-async def test_long_retry_after_is_capped(fake, monkeypatch):
-    waits: list[float] = []
-    real_sleep = places._sleep
-
-    async def record_sleep(seconds: float) -> None:
-        waits.append(seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr(places, "_sleep", record_sleep)
+async def test_long_retry_after_is_capped(fake, waits):
     fake.on(TEXT, Reply(429, {"error": {"code": 429}}, {"Retry-After": "3600"}),
             Reply(200, {"places": [place("p1", "A", 100, 0)]}))
     await places.search_specialties(_settings(fake), LAT0, LNG0, 1, ONE_TERM)
