@@ -162,8 +162,8 @@ class PlacesStandIn:
         page = found[start:start + page_size]
         answer: dict[str, Any] = {"places": [_project(p.resource(), mask) for p in page]}
         if start + page_size < len(found) and "nextPageToken" in mask:
-            next_token = base64.urlsafe_b64encode(f"{len(self.tokens)}:{start + page_size}".encode()).decode()
-            with self.lock:
+            with self.lock:  # numbered under the lock: concurrent searches (one per term) get distinct tokens
+                next_token = base64.urlsafe_b64encode(f"{len(self.tokens)}:{start + page_size}".encode()).decode()
                 self.tokens[next_token] = (params, start + page_size)
             answer["nextPageToken"] = next_token
         if not answer["places"]:
