@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -17,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.helpers import ADMIN_PASSWORD
+from tests.support.helpers import ADMIN_PASSWORD, wait_healthy
 
 VENV_BIN = Path(sys.executable).parent
 MB = 1024 * 1024
@@ -90,18 +89,6 @@ def start_server(settings, log_path: Path, extra_env: dict[str, str] | None = No
     return proc, port
 
 
-async def wait_up(base: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base) as c:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "server exited"
-            try:
-                if (await c.get("/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("server did not start")
 
 
 @pytest.fixture
@@ -118,7 +105,7 @@ async def live_server(settings, tmp_path, server_env):
     proc, port = start_server(settings, tmp_path / "server.log", server_env)
     base = f"http://127.0.0.1:{port}"
     try:
-        await wait_up(base, proc)
+        await wait_healthy(base, proc)
         async with httpx.AsyncClient(base_url=base) as c:
             r = await c.post("/api/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD})
             assert r.status_code == 200, r.text

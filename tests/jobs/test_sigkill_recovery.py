@@ -7,7 +7,6 @@ completes it exactly once.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from tests.personas.helpers import CREATE_BODY, parse_sse
-from tests.support.helpers import ADMIN_PASSWORD
+from tests.support.helpers import ADMIN_PASSWORD, wait_healthy
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -54,18 +53,6 @@ def _start(settings, port: int, log_path: Path) -> subprocess.Popen:
     )
 
 
-async def _wait_up(base: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base) as c:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "server exited"
-            try:
-                if (await c.get("/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise AssertionError("server did not start")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -78,7 +65,7 @@ async def test_generation_survives_sigkill(settings, tmp_path):
     first = _start(settings, port1, log_path)
     second = None
     try:
-        await _wait_up(f"http://127.0.0.1:{port1}", first)
+        await wait_healthy(f"http://127.0.0.1:{port1}", first)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port1}", timeout=30) as c:
             token = (await c.post("/api/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD})
                      ).json()["access_token"]
@@ -99,7 +86,7 @@ async def test_generation_survives_sigkill(settings, tmp_path):
         first.wait(10)
 
         second = _start(settings, port2, log_path)
-        await _wait_up(f"http://127.0.0.1:{port2}", second)
+        await wait_healthy(f"http://127.0.0.1:{port2}", second)
         started = time.monotonic()
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port2}", timeout=60) as c:
             r = await c.get(f"/api/personas/{pid}/events", headers=headers)

@@ -82,3 +82,20 @@ class Client(httpx.AsyncClient):
 def run_sync(fn, *args):
     """Run blocking test helpers off the event loop."""
     return asyncio.to_thread(fn, *args)
+
+
+async def wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Wait until a server process started by a test answers ``/healthz`` (it must not exit meanwhile)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=base) as c:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, "server exited"
+            try:
+                if (await c.get("/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("server did not start")

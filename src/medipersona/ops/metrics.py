@@ -317,7 +317,7 @@ def _retrying(fn):
         except FileNotFoundError:
             if attempt == 2:
                 raise
-            time.sleep(0.01)
+            time.sleep(0.01)  # runs in a worker thread (ops/pages.py: anyio.to_thread), never on the loop
     raise AssertionError("unreachable")  # pragma: no cover
 
 
