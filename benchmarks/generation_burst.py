@@ -294,6 +294,10 @@ def start_server(tmp: Path, *, text_seconds: float, image_seconds: float, postgr
         "MEDIPERSONA_DATABASE_URL": postgres,
         "MEDIPERSONA_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "MEDIPERSONA_COOKIE_SECURE": "never",
+        # The burst is one user's token standing in for 200 people: lift the per-user caps on open event
+        # streams (20: 180 streams would get 429) and on running jobs (8: the rest would queue behind them).
+        "MEDIPERSONA_SSE_MAX_STREAMS_PER_USER": "0",
+        "MEDIPERSONA_JOB_MAX_RUNNING_PER_USER": "0",
         "MEDIPERSONA_TEXT_PROVIDER": provider,
         "MEDIPERSONA_IMAGE_PROVIDER": provider,
         "MEDIPERSONA_SIMULATED_TEXT_SECONDS": str(text_seconds),
