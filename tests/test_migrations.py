@@ -101,3 +101,54 @@ def test_history_columns_are_filled_from_stored_profiles(empty_db):
     downgrade(empty_db, "0007")  # as if the personas had been saved before 0008
     upgrade(empty_db)
     assert asyncio.run(read()) == [("a" * 32, "female", 45), ("b" * 32, "", 7), ("c" * 32, "", None)]
+
+
+def test_keyword_rows_are_packed_and_unpacked(empty_db):
+    """0013 packs every dataset's rows (in their order) into keyword_packs and drops keyword_rows; the
+    downgrade writes the same rows back."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from medipersona.db import Database
+    from medipersona.keywords.pack import ROW_FIELDS, decode
+
+    rows = [
+        (1, "頭痛 薬", 5400, 700, 2.5, -3.25, 38.5, 61.5, 3.0, 12.0, 20.0, 25.0, 18.0, 12.0, 10.0, "治療・対策"),
+        (2, "頭痛 原因", 2900, 350, 1.25, 0.0, 50.0, 50.0, 1.5, 9.0, 21.0, 27.5, 20.0, 12.0, 9.0, "症状・原因"),
+        (3, "頭痛外来 近く", 880, 90, 3.75, 4.5, 40.0, 60.0, 0.0, 5.0, 15.0, 30.0, 25.0, 15.0, 10.0, "医療機関"),
+    ]
+    columns = ", ".join(f'"{c}"' for c in ROW_FIELDS)
+    marks = ", ".join(f":{c}" for c in ROW_FIELDS)
+
+    async def run(statements):
+        db = Database(empty_db)
+        async with db.engine.begin() as conn:
+            results = [(await conn.execute(text(sql), params)).all() if sql.startswith("SELECT")
+                       else await conn.execute(text(sql), params) for sql, params in statements]
+        await db.dispose()
+        return results
+
+    downgrade_to = "0012"
+    upgrade(empty_db)
+    downgrade(empty_db, downgrade_to)
+    asyncio.run(run([
+        ("DELETE FROM keyword_rows", {}),
+        ("DELETE FROM keyword_datasets", {}),
+        ("INSERT INTO keyword_datasets (id, scope, department_id, chief_complaint_id, row_count, source_file, "
+         "imported_at, is_sample, generation) VALUES (7, 'internal_medicine|internal_medicine.headache', "
+         "'internal_medicine', 'internal_medicine.headache', 3, 'a.csv', '2026-12-01 00:00:00', false, 1)", {}),
+        *[(f"INSERT INTO keyword_rows (dataset_id, {columns}) VALUES (7, {marks})", dict(zip(ROW_FIELDS, row)))
+          for row in reversed(rows)],
+    ]))
+    upgrade(empty_db)
+    [packs, tables] = asyncio.run(run([
+        ("SELECT dataset_id, data FROM keyword_packs", {}),
+        ("SELECT 1 FROM keyword_datasets", {}),
+    ]))
+    assert [p[0] for p in packs] == [7]
+    assert decode(bytes(packs[0][1])).rows() == list(reversed(rows))  # the rows' insertion order
+    downgrade(empty_db, downgrade_to)
+    [back] = asyncio.run(run([(f"SELECT {columns} FROM keyword_rows WHERE dataset_id = 7 ORDER BY id", {})]))
+    assert [tuple(r) for r in back] == list(reversed(rows))
+    upgrade(empty_db)

@@ -83,7 +83,8 @@ def _keyword_zip(files: dict[str, int], **kwargs) -> bytes:
 def test_lying_zip_member_is_read_in_bounded_memory():
     """A member that declares 1 KB and holds 300 MB: the counting reader decompresses in 64 KB steps and stops
     (the old ``archive.read`` decompressed all 300 MB before its CRC check failed)."""
-    from medipersona.keywords.importer import RejectFile, sources_from_zip
+    from medipersona.keywords.parsing import RejectFile
+    from medipersona.keywords.sources import sources_from_zip
 
     data = lying_zip({"内科/内科_全体.csv": b"a" * (300 * MB)}, declared_size=1024)
     sources = sources_from_zip(data, "lie.zip")
@@ -100,14 +101,15 @@ def test_lying_zip_member_is_read_in_bounded_memory():
 
 def test_zip_member_over_the_limit_stops_at_the_limit(monkeypatch):
     """Declared small, real size over the per-file limit: refused at the limit with a Japanese message."""
-    from medipersona.keywords import importer
+    from medipersona.keywords import sources as keyword_sources
+    from medipersona.keywords.parsing import RejectFile
 
-    monkeypatch.setattr(importer, "MAX_FILE_BYTES", 4 * MB)
+    monkeypatch.setattr(keyword_sources, "MAX_FILE_BYTES", 4 * MB)
     data = lying_zip({"内科/内科_全体.csv": b"a" * (40 * MB)}, declared_size=40 * MB)
-    sources = importer.sources_from_zip(data, "big.zip")
+    sources = keyword_sources.sources_from_zip(data, "big.zip")
     tracemalloc.start()
     try:
-        with pytest.raises(importer.RejectFile) as err:
+        with pytest.raises(RejectFile) as err:
             sources[0].read()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -121,7 +123,9 @@ def test_rejected_files_do_not_keep_their_bytes():
     import gc
 
     from medipersona.catalog.service import get_catalog
-    from medipersona.keywords.importer import RejectFile, Source, _parse_many
+    from medipersona.keywords.importer import _parse_many
+    from medipersona.keywords.parsing import RejectFile
+    from medipersona.keywords.sources import Source
 
     data = _keyword_csv(40_000, bad_last_row=True)
     assert len(data) > 2 * MB

@@ -36,9 +36,9 @@ async def clear_keyword_data(db) -> None:
     """Empty the keyword tables (test databases start from a template that holds the sample data)."""
     from sqlalchemy import delete
 
-    from medipersona.keywords.models import KeywordDataset, KeywordRow
+    from medipersona.keywords.models import KeywordDataset, KeywordPack
 
     async with db.sessionmaker() as session:
-        await session.execute(delete(KeywordRow))
+        await session.execute(delete(KeywordPack))
         await session.execute(delete(KeywordDataset))
         await session.commit()

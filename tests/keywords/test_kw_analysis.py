@@ -120,13 +120,13 @@ async def test_job_fails_clearly_without_keyword_data(admin_client, app):
     from sqlalchemy import delete, select
 
     from medipersona.accounts.models import User
-    from medipersona.keywords.models import KeywordDataset, KeywordRow
+    from medipersona.keywords.models import KeywordDataset, KeywordPack
 
     db = app.state.db
     async with db.sessionmaker() as s:
         admin = (await s.execute(select(User).where(User.username == "admin"))).scalar_one()
         ids = select(KeywordDataset.id).where(KeywordDataset.department_id == "internal_medicine")
-        await s.execute(delete(KeywordRow).where(KeywordRow.dataset_id.in_(ids)))
+        await s.execute(delete(KeywordPack).where(KeywordPack.dataset_id.in_(ids)))
         await s.execute(delete(KeywordDataset).where(KeywordDataset.department_id == "internal_medicine"))
         await s.commit()
     store.invalidate_local()

@@ -12,16 +12,11 @@ from sqlalchemy import func, select
 
 from medipersona.db import Database
 from medipersona.keywords import store
-from medipersona.keywords.importer import (
-    ImportPathError,
-    RejectFile,
-    clean_stem,
-    header_field,
-    import_path,
-    import_upload,
-    parse_text,
-)
-from medipersona.keywords.models import KeywordDataset, KeywordRow
+from medipersona.keywords.importer import clean_stem, import_path, import_upload
+from medipersona.keywords.models import KeywordDataset, KeywordPack, KeywordState
+from medipersona.keywords.pack import decode, encode
+from medipersona.keywords.parsing import RejectFile, header_field, parse_text
+from medipersona.keywords.sources import ImportPathError
 from tests.keywords.kw_helpers import REAL_HEADER, clear_keyword_data, csv_text, make_rows, write_csv
 from tests.support.helpers import KEYWORDS_DIR
 
@@ -35,9 +30,14 @@ async def kdb(settings):
 
 
 async def counts(db: Database) -> tuple[int, int]:
+    """(datasets, rows): the rows counted in the stored packs, each pack checked against its dataset's count."""
     async with db.sessionmaker() as s:
-        return ((await s.scalar(select(func.count()).select_from(KeywordDataset))),
-                (await s.scalar(select(func.count()).select_from(KeywordRow))))
+        stored = (await s.execute(select(KeywordDataset.row_count, KeywordPack.data)
+                                  .join(KeywordPack, KeywordPack.dataset_id == KeywordDataset.id))).all()
+        datasets = await s.scalar(select(func.count()).select_from(KeywordDataset))
+    assert len(stored) == datasets  # every dataset has its pack
+    assert all(len(decode(data)) == row_count for row_count, data in stored)
+    return datasets, sum(len(decode(data)) for _count, data in stored)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -56,16 +56,15 @@ async def test_real_exports_import(kdb):
     assert by_name[("皮膚科", "自己免疫性疾患")].row_count == 518
 
     async with kdb.sessionmaker() as s:
-        row = (await s.execute(
-            select(KeywordRow).join(KeywordDataset, KeywordDataset.id == KeywordRow.dataset_id)
-            .where(KeywordDataset.department_id == "internal_medicine", KeywordDataset.chief_complaint_id.is_(None),
-                   KeywordRow.keyword == "内科 現在地周辺")
-        )).scalar_one()
-    assert (row.rank, row.volume, row.overlap, row.lift, row.days, row.male, row.female) == \
-        (1, 53300, 6300, 3.931, 0.0, 32.0, 68.0)
-    assert (row.age_10s, row.age_20s, row.age_30s, row.age_40s, row.age_50s, row.age_60s, row.age_70plus) == \
-        (2, 9, 16, 27, 26, 12, 8)
-    assert row.category == "医療機関"
+        rows = await store.dataset_rows(s, "internal_medicine", None)
+    assert len(rows) == 1000
+    # (dataset id, is_sample, source file, rank, keyword, volume, overlap, lift, days, male, female, 7 age bands,
+    # category)
+    row = next(r for r in rows if r[4] == "内科 現在地周辺")
+    assert row[3:11] == (1, "内科 現在地周辺", 53300, 6300, 3.931, 0.0, 32.0, 68.0)
+    assert row[11:18] == (2, 9, 16, 27, 26, 12, 8)
+    assert row[18] == "医療機関"
+    assert not row[1] and row[2].endswith("内科_全体.csv")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -255,8 +254,6 @@ async def test_cache_follows_imports_of_other_workers(kdb, tmp_path, monkeypatch
     """Another worker's import is noticed through keyword_state.version (checked at most every CHECK_INTERVAL)."""
     from sqlalchemy import update
 
-    from medipersona.keywords.models import KeywordState
-
     path = write_csv(tmp_path / "内科" / "主訴" / "頭痛_全体.csv", make_rows(5, prefix="old"))
     assert (await import_path(kdb, path)).ok
     async with kdb.sessionmaker() as s:
@@ -264,7 +261,10 @@ async def test_cache_follows_imports_of_other_workers(kdb, tmp_path, monkeypatch
     assert first[0]["keyword"].startswith("old")
     # Simulate another worker: change the data and bump the version without touching this process's cache.
     async with kdb.engine.begin() as conn:
-        await conn.execute(update(KeywordRow).values(keyword="new word"))
+        for dataset_id, data in (await conn.execute(select(KeywordPack.dataset_id, KeywordPack.data))).all():
+            renamed = [(row[0], "new word", *row[2:]) for row in decode(data).rows()]
+            await conn.execute(update(KeywordPack).where(KeywordPack.dataset_id == dataset_id)
+                               .values(data=encode(renamed)))
         await conn.execute(update(KeywordState).where(KeywordState.id == 1).values(version=KeywordState.version + 1))
     monkeypatch.setattr(store, "CHECK_INTERVAL", 3600.0)
     async with kdb.sessionmaker() as s:

@@ -352,8 +352,9 @@ async def merge_complaint(db: Database, source_id: str, target_id: str) -> dict[
     target, its keyword rows join the target's dataset (keywords the target already has are dropped; when the
     target has no data, the dataset simply moves), its names become aliases of the target, the source is gone.
     One transaction. Returns counts for the message."""
-    from medipersona.keywords.importer import bump_keyword_version
-    from medipersona.keywords.models import KeywordDataset, KeywordRow, scope_key
+    from medipersona.keywords.models import KeywordDataset, KeywordPack, scope_key
+    from medipersona.keywords.pack import decode, encode
+    from medipersona.keywords.writing import bump_keyword_version
     from medipersona.persona_sets.models import PersonaSet
     from medipersona.personas.models import Persona
 
@@ -361,7 +362,7 @@ async def merge_complaint(db: Database, source_id: str, target_id: str) -> dict[
         raise InvalidInput("統合先には別の主訴を選んでください。",
                            fields=[{"field": "target_id", "message": "統合先には別の主訴を選んでください。"}])
     ds = table_of(KeywordDataset)
-    kr = table_of(KeywordRow)
+    packs = table_of(KeywordPack)
     async with db.engine.begin() as conn:
         source = await _complaint_row_of(conn, source_id)
         target = await _complaint_row_of(conn, target_id)
@@ -382,13 +383,17 @@ async def merge_complaint(db: Database, source_id: str, target_id: str) -> dict[
                                .values(scope=scope_key(dep_id, target_id), chief_complaint_id=target_id))
             moved_rows = src_ds.row_count
         elif src_ds is not None and dst_ds is not None:
-            existing = select(kr.c.keyword).where(kr.c.dataset_id == dst_ds.id).scalar_subquery()
-            await conn.execute(delete(kr).where(kr.c.dataset_id == src_ds.id, kr.c.keyword.in_(existing)))
-            moved_rows = (await conn.execute(update(kr).where(kr.c.dataset_id == src_ds.id)
-                                             .values(dataset_id=dst_ds.id))).rowcount
-            total: int = (await conn.execute(select(func.count()).select_from(kr)
-                                             .where(kr.c.dataset_id == dst_ds.id))).scalar_one()
-            await conn.execute(update(ds).where(ds.c.id == dst_ds.id).values(row_count=total, imported_at=utcnow()))
+            stored = dict((await conn.execute(select(packs.c.dataset_id, packs.c.data)
+                                              .where(packs.c.dataset_id.in_([src_ds.id, dst_ds.id])))).all())
+            target_rows = decode(stored[dst_ds.id]).rows()
+            known = {row[1] for row in target_rows}
+            moved = [row for row in decode(stored[src_ds.id]).rows() if row[1] not in known]
+            moved_rows = len(moved)
+            merged = target_rows + moved
+            await conn.execute(update(packs).where(packs.c.dataset_id == dst_ds.id).values(data=encode(merged)))
+            await conn.execute(update(ds).where(ds.c.id == dst_ds.id).values(row_count=len(merged),
+                                                                             imported_at=utcnow()))
+            await conn.execute(delete(packs).where(packs.c.dataset_id == src_ds.id))
             await conn.execute(delete(ds).where(ds.c.id == src_ds.id))
         aliases = list(target["aliases"] or ())
         for key in (source["name_key"], *(source["aliases"] or ())):

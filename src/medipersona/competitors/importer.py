@@ -1,6 +1,6 @@
 """Clinic info and competitor lists from CSV/XLSX: encodings, header names by meaning, row-level errors.
 
-CSV: UTF-8 (with or without BOM), UTF-16 with BOM or Shift_JIS/cp932 (``keywords.importer.decode``), comma or
+CSV: UTF-8 (with or without BOM), UTF-16 with BOM or Shift_JIS/cp932 (``keywords.parsing.decode``), comma or
 tab separated. XLSX: the first sheet, read as a stream with bounded work (``uploads.xlsx``). Parsing runs in a worker thread.
 The header is the first of the first few rows that names the required columns; a row that cannot be used is
 reported with its line number (1 = the header's file line counting from 1) and skipped.
@@ -137,7 +137,7 @@ def read_rows(filename: str, data: bytes) -> list[list[str]]:
         raise ImportRejected("古いExcel形式（.xls）は読み込めません。.xlsx か CSV で保存し直してください。")
     if name and not name.endswith(CSV_SUFFIXES) and "." in name:
         raise ImportRejected("CSV（.csv）または Excel（.xlsx）ファイルを選んでください。")
-    from medipersona.keywords.importer import RejectFile, decode
+    from medipersona.keywords.parsing import RejectFile, decode
 
     try:
         text = decode(data)

@@ -28,7 +28,8 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from medipersona.db import Database
-    from medipersona.keywords.importer import FileResult, ImportPathError, import_path
+    from medipersona.keywords.importer import FileResult, import_path
+    from medipersona.keywords.sources import ImportPathError
     from medipersona.settings import get_settings
 
     def show(result: FileResult) -> None:

@@ -1,7 +1,8 @@
-"""Keyword datasets (one per imported file: a department or a chief complaint) and their rows.
+"""Keyword datasets (one per imported file: a department or a chief complaint) and their rows, packed.
 
-A re-import writes the new dataset and its rows and deletes the old ones in ONE transaction, so a reader (whose
-lookup is a single SELECT joining datasets and rows) sees either the old dataset or the new one, never half.
+A dataset's rows are one value (``keyword_packs.data``, format in ``keywords.pack``): every lookup reads a
+dataset whole. A re-import writes the new dataset and its pack and deletes the old ones in ONE transaction, so a
+reader (whose lookup is a single SELECT joining the dataset and its pack) sees the old or the new one, never half.
 ``keyword_state.version`` is bumped by every import: workers compare it to decide when to drop their caches.
 """
 
@@ -9,13 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from medipersona.db import Base, UTCDateTime, utcnow
-
-# Age-band columns, in the order of catalog.labels.AGE_BANDS.
-AGE_COLUMNS: tuple[str, ...] = ("age_10s", "age_20s", "age_30s", "age_40s", "age_50s", "age_60s", "age_70plus")
 
 
 def scope_key(department_id: str, chief_complaint_id: str | None) -> str:
@@ -38,27 +36,14 @@ class KeywordDataset(Base):
     generation: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class KeywordRow(Base):
-    __tablename__ = "keyword_rows"
+class KeywordPack(Base):
+    """A dataset's rows, packed (``keywords.pack``): lookups read a dataset whole, by its id."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("keyword_datasets.id", ondelete="CASCADE"), index=True)
-    rank: Mapped[int] = mapped_column(Integer)
-    keyword: Mapped[str] = mapped_column(String(300))
-    volume: Mapped[int] = mapped_column(Integer)  # 検索ボリューム(人)
-    overlap: Mapped[int] = mapped_column(Integer)  # 重複ボリューム(人)
-    lift: Mapped[float] = mapped_column(Float)  # 特徴度
-    days: Mapped[float] = mapped_column(Float)  # 検索時間差(日): < 0 before the target search
-    male: Mapped[float] = mapped_column(Float)  # 男性割合(%)
-    female: Mapped[float] = mapped_column(Float)  # 女性割合(%)
-    age_10s: Mapped[float] = mapped_column(Float)
-    age_20s: Mapped[float] = mapped_column(Float)
-    age_30s: Mapped[float] = mapped_column(Float)
-    age_40s: Mapped[float] = mapped_column(Float)
-    age_50s: Mapped[float] = mapped_column(Float)
-    age_60s: Mapped[float] = mapped_column(Float)
-    age_70plus: Mapped[float] = mapped_column(Float)
-    category: Mapped[str] = mapped_column(String(16))
+    __tablename__ = "keyword_packs"
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("keyword_datasets.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class KeywordState(Base):

@@ -68,7 +68,7 @@ async def list_datasets(user: CurrentUser, session: SessionDep) -> dict:
 @router.delete("/keywords/datasets/{dataset_id}", status_code=204)
 async def delete_dataset(dataset_id: IntId, request: Request, user: AdminUser) -> Response:
     """Remove one dataset (admin). Lookups then fall back to the department-level dataset."""
-    from medipersona.keywords.importer import delete_dataset as remove
+    from medipersona.keywords.writing import delete_dataset as remove
 
     if not await remove(request.app.state.db, dataset_id):
         raise NotFound("データセットが見つかりません。", code="dataset_not_found")

@@ -14,7 +14,9 @@ import anyio
 
 from medipersona.catalog.service import get_catalog
 from medipersona.db import Database
-from medipersona.keywords.importer import ParsedFile, parse_source, sources_from_zip
+from medipersona.keywords.importer import parse_source
+from medipersona.keywords.sources import sources_from_zip
+from medipersona.keywords.writing import ParsedFile
 
 log = logging.getLogger("medipersona.keywords")
 
@@ -35,7 +37,7 @@ def parsed_sample() -> tuple[ParsedFile, ...]:
 
 async def load_sample(db: Database, *, only_if_empty: bool = False) -> int | None:
     """Load (or reload) every sample dataset in one transaction. Returns the number of datasets."""
-    from medipersona.keywords.importer import write_datasets
+    from medipersona.keywords.writing import write_datasets
 
     parsed = await anyio.to_thread.run_sync(parsed_sample)
     written = await write_datasets(db, list(parsed), is_sample=True, only_if_empty=only_if_empty)
@@ -52,7 +54,7 @@ async def load_sample_if_empty(db: Database) -> str | None:
     count = await load_sample(db, only_if_empty=True)
     if not count:
         return None
-    rows = sum(len(p.rows) for p in parsed_sample())
+    rows = sum(p.row_count for p in parsed_sample())
     log.info("loaded the fictional sample keyword data: %d datasets, %d rows", count, rows)
     return (f"架空のサンプルキーワードデータを読み込みました（{count}データセット、{rows}行）。"
             f"実データは管理画面の「キーワードデータ」または medipersona import-keywords で取り込めます。")

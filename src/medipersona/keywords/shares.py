@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS
 from medipersona.keywords import store
-from medipersona.keywords.models import AGE_COLUMNS, KeywordDataset, KeywordRow, scope_key
 
 
 @dataclass(frozen=True)
@@ -38,23 +36,18 @@ async def demographic_shares(session: AsyncSession, department_id: str,
     cached = cache.results.get_item(key)
     if cached is not store._MISSING:
         return cached
-    kr = KeywordRow.__table__.c
-    ds = KeywordDataset.__table__.c
-    weight = func.coalesce(kr.volume, 0) + 1
-    columns = [func.sum(kr.male * weight), func.sum(kr.female * weight)]
-    columns += [func.sum(kr[col] * weight) for col in AGE_COLUMNS]
-    stmt = (select(func.count(), func.sum(weight), *columns)
-            .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, kr.dataset_id == ds.id))
-            .where(ds.scope == scope_key(department_id, chief_complaint_id)))
-    connection = await session.connection()
-    row = (await connection.execute(stmt)).first()
+    dataset = await store.dataset_of(session, cache, department_id, chief_complaint_id)
     result = None
-    if row is not None and row[0] and row[1]:
-        total = float(row[1])
-        male, female = float(row[2] or 0) / total, float(row[3] or 0) / total
-        ages = {code: float(value or 0) / total for (code, *_r), value in zip(AGE_BANDS, row[4:], strict=True)}
+    if dataset is not None and len(dataset.pack):
+        pack = dataset.pack
+        weights = [volume + 1 for volume in pack.volume]
+        total = float(sum(weights))
+        male = sum(share * w for share, w in zip(pack.male, weights, strict=True)) / total
+        female = sum(share * w for share, w in zip(pack.female, weights, strict=True)) / total
+        ages = {code: sum(share * w for share, w in zip(column, weights, strict=True)) / total
+                for (code, *_r), column in zip(AGE_BANDS, pack.ages, strict=True)}
         if male + female > 0 and sum(ages.values()) > 0:
             result = DemographicShares(male=round(male, 2), female=round(female, 2),
-                                       ages={k: round(v, 2) for k, v in ages.items()}, rows=int(row[0]))
+                                       ages={k: round(v, 2) for k, v in ages.items()}, rows=len(pack))
     cache.results.put(key, result)
     return result

@@ -1,7 +1,9 @@
 """Keyword lookups: the rows of a department/complaint, filtered for a persona; the timeline series.
 
-Reads are one SELECT joining datasets and rows (a consistent snapshot: a concurrent re-import is seen whole or
-not at all). Results are kept in a bounded per-process LRU cache. Every import bumps ``keyword_state.version``;
+A lookup reads one dataset whole: one SELECT of the dataset and its pack by primary key (a consistent snapshot:
+a concurrent re-import is seen whole or not at all), decoded at C speed (``keywords.pack``); the filter, the
+relaxation steps and the ordering run over its columns in Python. Decoded datasets and results are kept in
+bounded per-process LRU caches. Every import bumps ``keyword_state.version``;
 each worker compares it at most once per ``CHECK_INTERVAL`` seconds and drops its cache when it changed (the
 importing worker drops its own cache immediately).
 """
@@ -10,19 +12,22 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from functools import lru_cache
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, case, literal, null, select, union_all
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS, age_band
 from medipersona.keywords.categories import DISPLAY_ORDER
-from medipersona.keywords.models import AGE_COLUMNS, KeywordDataset, KeywordRow, KeywordState
+from medipersona.keywords.models import KeywordDataset, KeywordPack, KeywordState
+from medipersona.keywords.pack import Pack, decode
 
 CHECK_INTERVAL = 1.0  # seconds between version checks per worker
 MAX_RESULTS_CACHED = 512  # prompt keyword lists (~4 KB each)
 MAX_TIMELINES_CACHED = 32  # timeline results (~200 KiB each: <= ~6.5 MB)
+MAX_DATASETS_CACHED = 16  # decoded datasets (~250 KiB each for 1,000 rows)
 GENDER_MIN_SHARE = 40.0  # PRODUCT.md §3
 AGE_MIN_SHARE = 15.0
 BAND_INDEX = {code: i for i, (code, *_rest) in enumerate(AGE_BANDS)}
@@ -54,12 +59,14 @@ class _Cache:
     def __init__(self) -> None:
         self.results = _LRU(MAX_RESULTS_CACHED)  # prompt keywords: small
         self.timelines = _LRU(MAX_TIMELINES_CACHED)
+        self.datasets = _LRU(MAX_DATASETS_CACHED)
         self.version: tuple[int, str] | None = None
         self.checked_at = 0.0
 
     def clear(self) -> None:
         self.results.clear()
         self.timelines.clear()
+        self.datasets.clear()
 
 
 _caches: OrderedDict[str, _Cache] = OrderedDict()
@@ -116,8 +123,7 @@ async def _fresh_cache(session: AsyncSession) -> _Cache:
 
 
 _DS = KeywordDataset.__table__.c
-_KR = KeywordRow.__table__.c
-
+_KP = KeywordPack.__table__.c
 
 # The age filter relaxes step by step until a prompt has MIN_KEYWORDS keywords (and a timeline a series):
 # the persona's band (share >= 15 %), then its band plus the neighbouring ones (together >= 15 %), then no age
@@ -131,102 +137,80 @@ STEP_LABELS: dict[str, str] = {
     "unfiltered": "性別・年代の絞り込みなし（データ全体）",
     "none": "絞り込みなし",
 }
-
-
-def _share_columns(gender: str | None, band: str | None):
-    g = {"male": _KR.male, "female": _KR.female}.get(gender or "")
-    a = _KR[AGE_COLUMNS[BAND_INDEX[band]]] if band else None
-    return g, a
-
-
-def _neighbour_share(band: str | None) -> ColumnElement[Any]:
-    """The summed shares of the bands next to ``band`` (callers have a band whenever they have its column)."""
-    if band is None:
-        raise ValueError("no age band")
-    i = BAND_INDEX[band]
-    cols = [_KR[AGE_COLUMNS[j]] for j in (i - 1, i + 1) if 0 <= j < len(AGE_COLUMNS)]
-    total: ColumnElement[Any] = cols[0]
-    for col in cols[1:]:
-        total = total + col
-    return total
-
-
 _RANK_STEPS = {0: "band", 1: "neighbours", 2: "all_ages", 3: "unfiltered"}
 
-
-def _step_rank(gender: str | None, band: str | None):
-    """How strict a filter a row passes: 0 band (the persona's band >= 15 %), 1 neighbours (its band and the
-    neighbouring ones together >= 15 %), 2 any age (gender >= 40 % only), 3 neither (as SQL)."""
-    g, a = _share_columns(gender, band)
-    g_ok = g >= GENDER_MIN_SHARE if g is not None else None
-    whens = []
-    if a is not None:
-        neighbours = _neighbour_share(band)
-        whens.append(((a >= AGE_MIN_SHARE) if g_ok is None else (g_ok & (a >= AGE_MIN_SHARE)), 0))
-        whens.append(((a + neighbours >= AGE_MIN_SHARE) if g_ok is None
-                      else (g_ok & (a + neighbours >= AGE_MIN_SHARE)), 1))
-    if g_ok is not None:
-        whens.append((g_ok, 2))
-        return case(*whens, else_=3)
-    return case(*whens, else_=2) if whens else literal(2)
+# One dataset and its pack, by scope: one statement (a consistent snapshot even during a re-import).
+_PACK_QUERY = (
+    select(_DS.id, _DS.is_sample, _DS.source_file, _KP.data)
+    .select_from(KeywordDataset.__table__.join(KeywordPack.__table__, _KP.dataset_id == _DS.id))
+    .where(_DS.scope == bindparam("scope"))
+)
 
 
-def _base_select(gender: str | None, band: str | None, *, dataset_columns: bool = True):
-    """``dataset_columns``: the dataset's id, is_sample and source_file on every row (else NULLs there: a long
-    read of every row of a dataset takes them once, from a header row: see ``_rows_statement``)."""
-    g, a = _share_columns(gender, band)
-    g_col = g if g is not None else literal(100.0)
-    a_col = a if a is not None else literal(100.0)
-    step_rank = _step_rank(gender, band)
-    head = (_DS.id, _DS.is_sample, _DS.source_file) if dataset_columns else (null(), null(), null())
-    stmt = (
-        select(*head, _KR.rank, _KR.keyword, _KR.volume, _KR.overlap, _KR.lift, _KR.days, _KR.category, g_col,
-               a_col, step_rank)
-        .select_from(KeywordDataset.__table__.join(KeywordRow.__table__, _KR.dataset_id == _DS.id))
-        .where(_DS.scope == bindparam("scope"))
-    )
-    return stmt, step_rank
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    id: int
+    is_sample: bool
+    source_file: str
+    pack: Pack
 
 
-@lru_cache(maxsize=64)
-def _rows_statement(gender: str | None, band: str | None, limited: bool):
-    """The SELECT of one dataset's rows for a filter (built once per gender/band: building and caching the
-    expression costs more than running it). Bind parameters: ``scope``, and ``limit`` when ``limited``."""
-    g, a = _share_columns(gender, band)
-    if not limited:
-        # Every row of the dataset (a timeline): the dataset's columns once, in a header row (step rank -1),
-        # not on each of ~1,000 rows (a fifth of the read). UNION ALL: still one statement, one snapshot.
-        rows, _step = _base_select(gender, band, dataset_columns=False)
-        header = select(_DS.id, _DS.is_sample, _DS.source_file, *[null()] * 9, literal(HEADER_RANK)).where(
-            _DS.scope == bindparam("scope"))
-        return union_all(header, rows)
-    stmt, step_rank = _base_select(gender, band)
-    weight = a if a is not None else literal(100.0)
-    if a is not None:
-        # The persona's band share alone for rows of its band; neighbours weigh half beyond it.
-        weight = case((a >= AGE_MIN_SHARE, a), else_=a + _neighbour_share(band) * 0.5)
-    score = _KR.overlap * (g if g is not None else 100.0) * weight
-    return stmt.order_by(step_rank, score.desc(), _KR.rank).limit(bindparam("limit"))
-
-
-HEADER_RANK = -1  # the step rank column of the header row of an unlimited read
-
-
-async def _select_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None,
-                       gender: str | None, band: str | None, limit: int | None) -> list:
-    """The rows of one dataset in ONE statement (a consistent snapshot even during a re-import), each with the
-    strictest filter step it passes (``_step_rank``). Columns: dataset id, is_sample, source_file, rank, keyword,
-    volume, overlap, lift, days, category, gender share, age share, step rank. ``limit``: the top rows by step,
-    then estimated overlap (overlap × gender share × age weight); without: every row, the dataset columns NULL
-    but on one header row (step rank ``HEADER_RANK``). Core table columns (not ORM attributes): no ORM row
-    processing on the hot path."""
+async def dataset_of(session: AsyncSession, cache: _Cache, department_id: str,
+                   chief_complaint_id: str | None) -> Dataset | None:
+    """One dataset with its rows decoded (kept in the per-worker cache: other filters of it are then free)."""
     from medipersona.keywords.models import scope_key
 
-    params: dict[str, Any] = {"scope": scope_key(department_id, chief_complaint_id)}
-    if limit is not None:
-        params["limit"] = limit
+    scope = scope_key(department_id, chief_complaint_id)
+    cached = cache.datasets.get_item(scope)
+    if cached is not _MISSING:
+        return cached
     connection = await session.connection()
-    return list((await connection.execute(_rows_statement(gender, band, limit is not None), params)).all())
+    row = (await connection.execute(_PACK_QUERY, {"scope": scope})).first()
+    found = None if row is None else Dataset(row[0], bool(row[1]), row[2], decode(bytes(row[3])))
+    cache.datasets.put(scope, found)
+    return found
+
+
+@dataclass(slots=True)
+class _Ranked:
+    """Every row of a dataset judged for one persona filter: the strictest step it passes (``_step_ranks``) and
+    its gender and age shares (100.0 where the filter has no gender or age)."""
+
+    steps: list[int]
+    gender_share: Sequence[float]
+    age_share: Sequence[float]
+    neighbour_share: Sequence[float] | None
+
+
+def _rank(pack: Pack, gender: str | None, band: str | None) -> _Ranked:
+    """How strict a filter each row passes: 0 band (the persona's band >= 15 %), 1 neighbours (its band and the
+    neighbouring ones together >= 15 %), 2 any age (gender >= 40 % only), 3 neither."""
+    n = len(pack)
+    g = {"male": pack.male, "female": pack.female}.get(gender or "")
+    a = pack.ages[BAND_INDEX[band]] if band else None
+    hundred = [100.0] * n
+    neighbours = None
+    if a is None:
+        steps = [2] * n if g is None else [2 if share >= GENDER_MIN_SHARE else 3 for share in g]
+    else:
+        i = BAND_INDEX[band]  # type: ignore[index]
+        around = [pack.ages[j] for j in (i - 1, i + 1) if 0 <= j < len(pack.ages)]
+        # Added in the order SQL did ((band + lower) + upper): the same result at the 15 % boundary.
+        reach = ([x + y for x, y in zip(a, around[0], strict=True)] if len(around) == 1 else
+                 [x + y + z for x, y, z in zip(a, around[0], around[1], strict=True)])
+        neighbours = around[0] if len(around) == 1 else [y + z for y, z in zip(*around, strict=True)]
+        steps = []
+        append = steps.append
+        for k in range(n):
+            if g is not None and g[k] < GENDER_MIN_SHARE:
+                append(3)
+            elif a[k] >= AGE_MIN_SHARE:
+                append(0)
+            elif reach[k] >= AGE_MIN_SHARE:
+                append(1)
+            else:
+                append(2)
+    return _Ranked(steps, g if g is not None else hundred, a if a is not None else hundred, neighbours)
 
 
 def _choose(counts: list[int], need: int) -> int:
@@ -239,37 +223,34 @@ def _choose(counts: list[int], need: int) -> int:
     return max((rank for rank in range(4) if counts[rank]), default=3)
 
 
-async def _rows_with_fallback(session, department_id, chief_complaint_id, gender, band, limit):
-    """(rows, dataset info, level, step) — the complaint's dataset, else the department's; the filter relaxed
-    step by step (``STEPS``) until MIN_KEYWORDS rows (or the whole dataset) pass; (.., None, None, None) when
-    there is no data. One SELECT per dataset level: for prompt lists (``limit``) the top rows ordered by step;
-    for timelines every row of the dataset, the step chosen and applied here (one round trip, not two)."""
-    need = min(MIN_KEYWORDS, limit) if limit is not None else MIN_KEYWORDS
+def _keep(steps: list[int], order: Iterable[int], need: int) -> tuple[list[int], int]:
+    """The rows (indices, in ``order``) of the strictest step that keeps at least ``need`` of them."""
+    order = list(order)
+    counts = [0, 0, 0, 0]
+    for k in order:
+        counts[steps[k]] += 1
+    chosen = _choose(counts, need)
+    if counts[chosen + 1:] != [0] * (3 - chosen):
+        order = [k for k in order if steps[k] <= chosen]
+    return order, chosen
+
+
+async def _with_fallback(session, cache: _Cache, department_id: str, chief_complaint_id: str | None):
+    """(dataset, level): the complaint's dataset, else the department's; (None, None) when neither has data."""
     for cc in ([chief_complaint_id, None] if chief_complaint_id else [None]):
-        rows = await _select_rows(session, department_id, cc, gender, band, limit)
-        info = None
-        if limit is None:
-            info = next((r[:3] for r in rows if r[12] == HEADER_RANK), None)
-            rows = [r for r in rows if r[12] != HEADER_RANK]
-        if not rows:  # an imported dataset always has rows: no dataset at this level
-            continue
-        info = info or rows[0][:3]
-        counts = [0, 0, 0, 0]
-        for r in rows:
-            counts[r[12]] += 1
-        chosen = _choose(counts, need)
-        if counts[chosen + 1:] != [0] * (3 - chosen):
-            rows = [r for r in rows if r[12] <= chosen]
-        step = _RANK_STEPS[chosen] if (gender or band) else "none"
-        return rows, (info[0], info[1], info[2]), "chief_complaint" if cc else "department", step
-    return [], None, None, None
+        dataset = await dataset_of(session, cache, department_id, cc)
+        if dataset is not None and len(dataset.pack):
+            return dataset, "chief_complaint" if cc else "department"
+    return None, None
 
 
 async def dataset_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None) -> list:
-    """Every row of one dataset (no filter, no fallback, no cache) — for tests and tools."""
-    rows = await _select_rows(session, department_id, chief_complaint_id, None, None, None)
-    info = next((r[:3] for r in rows if r[12] == HEADER_RANK), ())
-    return [(*info, *r[3:12]) for r in rows if r[12] != HEADER_RANK]
+    """Every row of one dataset (no filter, no fallback, no cache) — for tests and tools: (dataset id,
+    is_sample, source_file, *``pack.ROW_FIELDS``), in the file's order."""
+    found = await dataset_of(session, _Cache(), department_id, chief_complaint_id)
+    if found is None:
+        return []
+    return [(found.id, found.is_sample, found.source_file, *row) for row in found.pack.rows()]
 
 
 def _norm_gender(gender: str | None) -> str | None:
@@ -295,20 +276,35 @@ async def top_keywords(
     cached = cache.results.get_item(key)
     if cached is not _MISSING:
         return [dict(item) for item in cached]
-    rows, _info, _level, step = await _rows_with_fallback(session, department_id, chief_complaint_id, gender,
-                                                          band, max(1, limit))
-    items = tuple(
-        {
-            "keyword": r[4],
-            "volume": r[5],
-            "overlap": r[6],
-            "days": round(float(r[8]), 3),
-            "category": r[9],
-            "estimated_volume": round(r[5] * r[10] * r[11] / 10000.0),
-            "match": step,
-        }
-        for r in rows
-    )
+    dataset, _level = await _with_fallback(session, cache, department_id, chief_complaint_id)
+    items: tuple[dict[str, Any], ...] = ()
+    if dataset is not None:
+        pack = dataset.pack
+        ranked = _rank(pack, gender, band)
+        steps, g, a, around = ranked.steps, ranked.gender_share, ranked.age_share, ranked.neighbour_share
+        overlap, rank = pack.overlap, pack.rank
+        weight: Sequence[float] = a
+        if band is not None:
+            assert around is not None
+            # The persona's band share alone for rows of its band; neighbours weigh half beyond it.
+            weight = [x if x >= AGE_MIN_SHARE else x + y * 0.5 for x, y in zip(a, around, strict=True)]
+        # The top rows by step, then estimated overlap (overlap × gender share × age weight), then rank.
+        order = sorted(range(len(pack)), key=lambda k: (steps[k], -(overlap[k] * g[k] * weight[k]), rank[k]))
+        limit = max(1, limit)
+        kept, chosen = _keep(steps, order[:limit], min(MIN_KEYWORDS, limit))
+        step = _RANK_STEPS[chosen] if (gender or band) else "none"
+        items = tuple(
+            {
+                "keyword": pack.keyword[k],
+                "volume": pack.volume[k],
+                "overlap": overlap[k],
+                "days": round(pack.days[k], 3),
+                "category": pack.category[k],
+                "estimated_volume": round(pack.volume[k] * g[k] * a[k] / 10000.0),
+                "match": step,
+            }
+            for k in kept
+        )
     cache.results.put(key, items)
     return [dict(item) for item in items]
 
@@ -392,32 +388,40 @@ async def timeline(
     cached = cache.timelines.get_item(key)
     if cached is not _MISSING:
         return cached
-    rows, info, level, step = await _rows_with_fallback(session, department_id, chief_complaint_id, gender, band,
-                                                        None)
-    if info is None:
+    dataset, level = await _with_fallback(session, cache, department_id, chief_complaint_id)
+    if dataset is None:
         cache.timelines.put(key, None)
         return None
-    # (days, overlap, estimated volume, category, row): dicts only for the points the series keeps.
-    points = [(round(float(r[8]), 3), r[6], round(r[5] * r[10] * r[11] / 10000.0), r[9], r) for r in rows]
+    pack = dataset.pack
+    ranked = _rank(pack, gender, band)
+    kept_rows, chosen = _keep(ranked.steps, range(len(pack)), MIN_KEYWORDS)
+    step = _RANK_STEPS[chosen] if (gender or band) else "none"
+    g, a, days, overlap, volume, category = (ranked.gender_share, ranked.age_share, pack.days, pack.overlap,
+                                             pack.volume, pack.category)
+    # (days, overlap, estimated volume, category, row index): dicts only for the points the series keeps.
+    points = [(round(days[k], 3), overlap[k], round(volume[k] * g[k] * a[k] / 10000.0), category[k], k)
+              for k in kept_rows]
     summary = _summarize(points)
-    kept = sorted(points, key=lambda p: (-p[1], p[4][3]))[:max_points]
+    rank = pack.rank
+    kept = sorted(points, key=lambda p: (-p[1], rank[p[4]]))[:max_points]
     kept.sort(key=lambda p: p[0])
     series = [
         {
-            "keyword": r[4],
-            "days": days,
-            "overlap": overlap,
-            "volume": r[5],
+            "keyword": pack.keyword[k],
+            "days": d,
+            "overlap": o,
+            "volume": volume[k],
             "estimated_volume": estimated,
-            "lift": r[7],
-            "category": category,
-            "phase": "before" if float(r[8]) < 0 else "after",
-            "rank": r[3],
+            "lift": pack.lift[k],
+            "category": c,
+            "phase": "before" if days[k] < 0 else "after",
+            "rank": rank[k],
         }
-        for days, overlap, estimated, category, r in kept
+        for d, o, estimated, c, k in kept
     ]
     result = {
-        "dataset": {"id": info[0], "level": level, "is_sample": bool(info[1]), "source_file": info[2]},
+        "dataset": {"id": dataset.id, "level": level, "is_sample": dataset.is_sample,
+                    "source_file": dataset.source_file},
         "filters": {
             "gender": gender,
             "age_band": band,
