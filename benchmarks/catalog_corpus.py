@@ -161,11 +161,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def bench_http_timelines(env: dict, catalog, n: int) -> dict:
+def _process_cpu(pid: int) -> float:
+    """utime + stime of a process in seconds (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_http_timelines(env: dict, catalog, n: int, app: str = "medipersona.asgi:app") -> dict:
     import httpx
 
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "medipersona.asgi:app", "--host", "127.0.0.1",
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
                              "--port", str(port), "--log-level", "warning", "--no-access-log"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -197,6 +203,7 @@ def bench_http_timelines(env: dict, catalog, n: int) -> dict:
                     client.get("/api/keywords/timeline", params=params if mode == "steady" else
                                {"department": warm[0]})
                 times, points = [], []
+                cpu_before = _process_cpu(proc.pid)
                 for k in range(n):
                     dep_id, cc_id, gender, age = combos[k % len(combos)]
                     params = {"department": dep_id, "chief_complaint": cc_id}
@@ -209,7 +216,9 @@ def bench_http_timelines(env: dict, catalog, n: int) -> dict:
                     times.append((time.perf_counter() - t) * 1000)
                     assert response.status_code == 200, response.text
                     points.append(len(response.json()["series"]))
-                out[mode] = {**stats(times), "min_series_points": min(points)}
+                out[mode] = {**stats(times), "min_series_points": min(points),
+                             # the server's CPU per request (user + system): what the box's load does not change
+                             "server_cpu_ms_per_request": round((_process_cpu(proc.pid) - cpu_before) * 1000 / n, 2)}
             return out
     finally:
         proc.terminate()

@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 import anyio
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile  # what request.form() holds
@@ -174,9 +174,8 @@ async def get_timeline(
     key = (id(result), dep.id, dep.name, cc.id if cc else None, cc.name if cc else None)
     cached = _timeline_json.get(key)
     if cached is None or cached[0] is not result:
-        body = json.dumps({"department": {"id": dep.id, "name": dep.name},
-                           "chief_complaint": {"id": cc.id, "name": cc.name} if cc else None, **result},
-                          ensure_ascii=False, separators=(",", ":")).encode()
+        body = orjson.dumps({"department": {"id": dep.id, "name": dep.name},
+                             "chief_complaint": {"id": cc.id, "name": cc.name} if cc else None, **result})
         cached = _timeline_json[key] = (result, body)
         while len(_timeline_json) > 64:
             _timeline_json.pop(next(iter(_timeline_json)))

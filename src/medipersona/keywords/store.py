@@ -10,6 +10,7 @@ importing worker drops its own cache immediately).
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -108,12 +109,16 @@ def invalidate_local(db_or_engine: Any | None = None) -> None:
         cache.checked_at = 0.0
 
 
+_KS = KeywordState.__table__.c
+_VERSION_QUERY = select(_KS.version, _KS.token).where(_KS.id == 1)
+
+
 async def _fresh_cache(session: AsyncSession) -> _Cache:
     cache = _cache_for(_url_of(session.bind))
     now = time.monotonic()
     if cache.version is None or now - cache.checked_at >= CHECK_INTERVAL:
-        row = (await session.execute(select(KeywordState.version, KeywordState.token)
-                                     .where(KeywordState.id == 1))).first()
+        connection = await session.connection()  # Core, not the ORM: this runs before most cold lookups
+        row = (await connection.execute(_VERSION_QUERY)).first()
         version = (row.version, row.token) if row else (0, "")
         if version != cache.version:
             cache.clear()
@@ -288,10 +293,13 @@ async def top_keywords(
             assert around is not None
             # The persona's band share alone for rows of its band; neighbours weigh half beyond it.
             weight = [x if x >= AGE_MIN_SHARE else x + y * 0.5 for x, y in zip(a, around, strict=True)]
-        # The top rows by step, then estimated overlap (overlap × gender share × age weight), then rank.
-        order = sorted(range(len(pack)), key=lambda k: (steps[k], -(overlap[k] * g[k] * weight[k]), rank[k]))
+        # The top rows by step, then estimated overlap (overlap × gender share × age weight), then rank; keys
+        # built in one pass and compared as tuples (C speed), only the first ``limit`` taken.
         limit = max(1, limit)
-        kept, chosen = _keep(steps, order[:limit], min(MIN_KEYWORDS, limit))
+        keys = [(step_, -(o * gs * w), r, k) for k, (step_, o, gs, w, r)
+                in enumerate(zip(steps, overlap, g, weight, rank, strict=True))]
+        order = [key[3] for key in heapq.nsmallest(limit, keys)]
+        kept, chosen = _keep(steps, order, min(MIN_KEYWORDS, limit))
         step = _RANK_STEPS[chosen] if (gender or band) else "none"
         items = tuple(
             {
@@ -319,34 +327,32 @@ def urgency_of(before_near: float, before_total: float, same_day_share: float,
 
 def _summarize(points: list[tuple]) -> dict[str, Any]:
     """The summary of every kept keyword; ``points``: (days rounded to 3 places, overlap, estimated volume,
-    category, ...) — plain tuples, one pass (a timeline keeps ~1,000 rows; no dict per row)."""
-    cats_before = {c: 0 for c in DISPLAY_ORDER}
-    cats_after = {c: 0 for c in DISPLAY_ORDER}
-    vol_before = {c: 0 for c in DISPLAY_ORDER}
-    vol_after = {c: 0 for c in DISPLAY_ORDER}
-    before_count = after_count = before_volume = after_volume = 0
-    before_total = before_near = total = same_day = 0
+    category, ...) — plain tuples (a timeline keeps ~1,000 rows; no dict per row). Overlaps and estimated
+    volumes are integers: the sums are exact in any order."""
+    before = [p for p in points if p[0] < 0]
+    after = [p for p in points if p[0] >= 0]
+
+    def by_category(part: list[tuple]) -> tuple[dict[str, int], dict[str, int]]:
+        counts = dict.fromkeys(DISPLAY_ORDER, 0)
+        volumes = dict.fromkeys(DISPLAY_ORDER, 0)
+        for p in part:
+            counts[p[3]] += 1
+            volumes[p[3]] += p[2]
+        return counts, volumes
+
+    cats_before, vol_before = by_category(before)
+    cats_after, vol_after = by_category(after)
+    before_count, after_count = len(before), len(after)
+    before_volume, after_volume = sum(vol_before.values()), sum(vol_after.values())
+    before_total = sum(p[1] for p in before)
+    before_near = sum(p[1] for p in before if p[0] >= -7)
+    total = before_total + sum(p[1] for p in after)
+    same_day = sum(p[1] for p in points if -1 < p[0] < 1)
     by_day: dict[int, float] = {}
+    get = by_day.get
     for p in points:
-        days, overlap, estimated, category = p[0], p[1], p[2], p[3]
-        if days < 0:
-            before_count += 1
-            cats_before[category] += 1
-            vol_before[category] += estimated
-            before_volume += estimated
-            before_total += overlap
-            if days >= -7:
-                before_near += overlap
-        else:
-            after_count += 1
-            cats_after[category] += 1
-            vol_after[category] += estimated
-            after_volume += estimated
-        day = round(days)
-        by_day[day] = by_day.get(day, 0) + overlap
-        total += overlap
-        if abs(days) < 1:
-            same_day += overlap
+        day = round(p[0])
+        by_day[day] = get(day, 0) + p[1]
     # Peak day: the whole day with the most co-search overlap; ties: the one closest to the search.
     peak_day = max(by_day, key=lambda d: (by_day[d], -abs(d))) if by_day else None
     return {
@@ -403,8 +409,9 @@ async def timeline(
               for k in kept_rows]
     summary = _summarize(points)
     rank = pack.rank
-    kept = sorted(points, key=lambda p: (-p[1], rank[p[4]]))[:max_points]
-    kept.sort(key=lambda p: p[0])
+    # The series: the max_points largest overlaps (ties: the better rank), in the order of days.
+    top = heapq.nsmallest(max_points, [(-p[1], rank[p[4]], i) for i, p in enumerate(points)])
+    kept = sorted((points[i] for _o, _r, i in top), key=lambda p: p[0])
     series = [
         {
             "keyword": pack.keyword[k],
