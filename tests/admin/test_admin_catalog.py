@@ -99,9 +99,18 @@ async def test_hidden_entries_leave_the_wizard_and_personas_still_render(app, ad
     assert f'value="{COLD}"' not in wizard.text and f'value="{FLU}"' in wizard.text
     page = await page_client.get(f"/personas/{pid}")
     assert page.status_code == 200 and "風邪" in page.text
+    # Nor can the API create a persona for it (a clear field error, nothing written).
+    refused = await admin_client.post("/api/personas", json={**CREATE_BODY, "chief_complaint": COLD})
+    assert refused.status_code == 422, refused.text
+    assert "非表示" in refused.text and "chief_complaint" in refused.text
     # A hidden department leaves the wizard too; shown again, it is back.
     await admin_client.post("/api/admin/catalog/department/dermatology/visibility", json={"hidden": True})
     assert "dermatology" not in await _catalog(admin_client)
+    derm = catalog_service.get_catalog().department("dermatology")
+    assert derm is not None and derm.chief_complaints
+    refused = await admin_client.post("/api/personas", json={
+        **CREATE_BODY, "department": "dermatology", "chief_complaint": derm.chief_complaints[0].id})
+    assert refused.status_code == 422 and "診療科は現在選べません" in refused.text
     await admin_client.post("/api/admin/catalog/department/dermatology/visibility", json={"hidden": False})
     await admin_client.post(f"/api/admin/catalog/chief_complaint/{COLD}/visibility", json={"hidden": False})
     deps = await _catalog(admin_client)
@@ -127,6 +136,7 @@ async def test_merge_moves_keyword_data_and_personas(app, admin_client, tmp_path
     async with db.sessionmaker() as s:
         persona = await s.get(Persona, pid)
         assert persona.chief_complaint_id == target.id
+        assert persona.request["chief_complaint"] == target.id  # what the edit wizard starts from
         datasets = (await s.execute(select(KeywordDataset.chief_complaint_id, KeywordDataset.row_count)
                                     .where(KeywordDataset.department_id == "ophthalmology"))).all()
     assert icl not in {d[0] for d in datasets}

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from medipersona.catalog.models import CatalogComplaint, CatalogDepartment, CatalogState
@@ -370,9 +370,18 @@ async def merge_complaint(db: Database, source_id: str, target_id: str) -> dict[
             raise InvalidInput("統合先は同じ診療科の主訴を選んでください。",
                                fields=[{"field": "target_id", "message": "同じ診療科の主訴を選んでください。"}])
         dep_id = source["department_id"]
-        personas = (await conn.execute(update(table_of(Persona))
-                                       .where(table_of(Persona).c.chief_complaint_id == source_id)
+        pt = table_of(Persona)
+        moved_personas = (await conn.execute(select(pt.c.id, pt.c.request)
+                                             .where(pt.c.chief_complaint_id == source_id))).all()
+        personas = (await conn.execute(update(pt).where(pt.c.chief_complaint_id == source_id)
                                        .values(chief_complaint_id=target_id))).rowcount
+        # The request as the user sent it (the edit wizard starts from it) names the target too.
+        requests = [{"pid": pid, "request": {**request, "chief_complaint": target_id}}
+                    for pid, request in moved_personas
+                    if isinstance(request, dict) and request.get("chief_complaint") == source_id]
+        if requests:
+            await conn.execute(update(pt).where(pt.c.id == bindparam("pid")).values(request=bindparam("request")),
+                               requests)
         await conn.execute(update(table_of(PersonaSet)).where(table_of(PersonaSet).c.chief_complaint_id == source_id)
                            .values(chief_complaint_id=target_id))
         src_ds = (await conn.execute(select(ds.c.id, ds.c.row_count).where(ds.c.scope == scope_key(dep_id, source_id)))).first()

@@ -61,9 +61,13 @@ def validate_catalog(user: User, data: PersonaCreate) -> None:
     department = catalog.department(data.department)
     if department is None:
         errors.append(_field_error("department", "診療科が見つかりません。一覧から選んでください。"))
+    elif department.hidden:  # hidden by an admin: gone from the wizard, so from new personas too
+        errors.append(_field_error("department", "この診療科は現在選べません（管理者が非表示にしています）。"))
     complaint = catalog.chief_complaint(data.chief_complaint)
     if complaint is None:
         errors.append(_field_error("chief_complaint", "主訴が見つかりません。一覧から選んでください。"))
+    elif complaint.hidden:
+        errors.append(_field_error("chief_complaint", "この主訴は現在選べません（管理者が非表示にしています）。"))
     elif department is not None and complaint.department_id != department.id:
         errors.append(_field_error("chief_complaint", "選んだ診療科の主訴を選んでください。"))
     if catalog.purpose(data.purpose) is None:
