@@ -9,7 +9,7 @@ PORT ?= 8000
 WORKERS ?= 2
 BIN := $(VENV)/bin
 
-.PHONY: run dev test test-fast install install-test system-deps bench lint clean
+.PHONY: run dev test test-fast install install-test runtime-deps system-deps bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +27,19 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-## Set up (venv, install, migrate, first admin, sample data) and serve http://$(HOST):$(PORT) with gunicorn.
-run: install
+## The Debian package the app itself needs (fonts-ipaexfont-gothic: the exports' Japanese font), if missing.
+runtime-deps:
+	bash scripts/install-system-deps.sh --runtime
+
+## Set up (venv, install, font, migrate, first admin, sample data) and serve http://$(HOST):$(PORT) with gunicorn.
+run: install runtime-deps
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/medipersona serve --host $(HOST) --port $(PORT) $(if $(WORKERS),--workers $(WORKERS))
 
 ## Development server with auto-reload.
-dev: install
+dev: install runtime-deps
 	$(BIN)/medipersona serve --dev --host $(HOST) --port $(PORT)
 
-## Debian packages the tests need (chromium for browser tests, poppler-utils for PDF checks).
+## Debian packages the tests need (the app's font, chromium for browser tests, poppler-utils for PDF checks).
 system-deps:
 	bash scripts/install-system-deps.sh
 
@@ -44,7 +48,7 @@ test: install-test system-deps
 	$(BIN)/pytest
 
 ## The suite without the browser tests.
-test-fast: install-test
+test-fast: install-test runtime-deps
 	$(BIN)/pytest -m "not e2e"
 
 ## Lint and types: ruff on the whole tree, mypy on src/ (settings in pyproject.toml).

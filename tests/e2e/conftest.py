@@ -177,7 +177,7 @@ def e2e_server(tmp_path_factory, tile_server) -> Iterator[Server]:
 
 
 def _fontconfig(tmp_dir: Path) -> dict[str, str]:
-    """A fontconfig that adds the project's Japanese font (IPAexGothic, shipped with the export dependencies),
+    """A fontconfig that adds the project's Japanese font (IPAexGothic, found by the exports' font finder),
     so screenshots show Japanese text even on a box without CJK system fonts."""
     try:
         from medipersona.exports.fonts import font_path

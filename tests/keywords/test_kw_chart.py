@@ -8,7 +8,8 @@ from itertools import combinations
 
 import pytest
 
-from medipersona.keywords.chart import build_chart_layout, font_path, render_png, render_svg, text_width
+from medipersona.exports.fonts import font_path
+from medipersona.keywords.chart import build_chart_layout, render_png, render_svg, text_width
 
 
 def series_from(points: list[tuple[str, float, int]]) -> list[dict]:
@@ -58,7 +59,7 @@ def test_empty_series():
     assert layout.empty_message and not layout.points
     svg = render_svg(layout)
     assert "条件に合うキーワードがありません" in svg
-    assert render_png(layout, scale=1).startswith(b"\x89PNG")
+    assert render_png(layout, font_path(), scale=1).startswith(b"\x89PNG")
 
 
 def test_svg_escapes_and_has_no_style_attribute():
@@ -75,7 +76,7 @@ def test_svg_escapes_and_has_no_style_attribute():
 def test_png_and_font():
     assert font_path().name == "ipaexg.ttf" and font_path().is_file()
     pts = [(f"語{i}", i - 10, 100 + i * 10) for i in range(20)]
-    png = render_png(build_chart_layout(series_from(pts), 480, 300), scale=2)
+    png = render_png(build_chart_layout(series_from(pts), 480, 300), font_path(), scale=2)
     assert png.startswith(b"\x89PNG")
     import io
 

@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 
 from medipersona.providers import calls, registry
+from medipersona.providers.base import Provider
 from medipersona.settings import Settings
 from tests.providers.fakes import PERSONA_CONTEXT, FakeAPI
 
@@ -59,6 +60,24 @@ async def _fresh_providers(monkeypatch):
     monkeypatch.setattr(calls, "BACKOFF_BASE_SECONDS", 0.01)
     yield
     await registry.aclose_providers()  # the pooled clients (aiohttp sessions) of this test's loop
+
+
+@pytest.fixture
+def register_fake():
+    """``register_fake(provider)``: the registry hands out that very instance (its state is its own, nothing is
+    kept on the class) under its class's ``name``, for this test only. Returns the provider."""
+    names: list[str] = []
+
+    def register(provider: Provider) -> Provider:
+        cls = type(provider)
+        # The registry builds providers from a class: a one-off subclass whose from_settings returns this one.
+        registry.register_provider(type(cls.__name__, (cls,), {"from_settings": classmethod(lambda _c, _s: provider)}))
+        names.append(cls.name)
+        return provider
+
+    yield register
+    for name in names:
+        registry.unregister_provider(name)
 
 
 @pytest.fixture

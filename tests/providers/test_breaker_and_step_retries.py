@@ -12,7 +12,7 @@ import pytest
 from medipersona.providers import breaker as breaker_mod
 from medipersona.providers import calls
 from medipersona.providers.base import ImageRequest, ImageResult, Provider, ProviderError, TextRequest
-from medipersona.providers.registry import ProviderRoute, register_provider, unregister_provider
+from medipersona.providers.registry import ProviderRoute
 from medipersona.retry import Backoff, retry_delay
 
 
@@ -21,26 +21,28 @@ class Flaky(Provider):
 
     name: ClassVar[str] = "test_flaky"
     supports_image: ClassVar[bool] = True
-    down: ClassVar[bool] = True
-    calls: ClassVar[int] = 0
-    failure: ClassVar[ProviderError | None] = None
+
+    def __init__(self, *, down: bool = True) -> None:
+        super().__init__()
+        self.down = down
+        self.calls = 0
+        self.failure: ProviderError | None = None
 
     async def stream_text(self, request: TextRequest):
-        type(self).calls += 1
-        if type(self).down:
-            raise type(self).failure or ProviderError("boom", retryable=True, status=503)
+        self.calls += 1
+        if self.down:
+            raise self.failure or ProviderError("boom", retryable=True, status=503)
         yield '{"ok": "yes"}'
 
     async def generate_image(self, request: ImageRequest) -> ImageResult:
-        type(self).calls += 1
-        if type(self).down:
-            raise type(self).failure or ProviderError("boom", retryable=True, status=500)
+        self.calls += 1
+        if self.down:
+            raise self.failure or ProviderError("boom", retryable=True, status=500)
         return ImageResult(b"\x89PNGflaky", "image/png", "m")
 
 
 class Steady(Flaky):
     name: ClassVar[str] = "test_steady"
-    down: ClassVar[bool] = False
 
 
 @pytest.fixture(autouse=True)
@@ -49,15 +51,9 @@ def _short_span(monkeypatch):
 
 
 @pytest.fixture
-def providers():
-    for cls in (Flaky, Steady):
-        cls.calls = 0
-        cls.failure = None
-        register_provider(cls)
-    Flaky.down = True
-    yield Flaky, Steady
-    for cls in (Flaky, Steady):
-        unregister_provider(cls.name)
+def providers(register_fake) -> tuple[Flaky, Steady]:
+    """This test's failing ("test_flaky") and answering ("test_steady") providers, each with its own state."""
+    return register_fake(Flaky()), register_fake(Steady(down=False))
 
 
 def req() -> TextRequest:

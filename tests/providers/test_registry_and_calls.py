@@ -31,21 +31,23 @@ class ScriptedProvider(Provider):
     supports_image: ClassVar[bool] = True
     default_text_model: ClassVar[str] = "scripted-text"
     default_image_model: ClassVar[str] = "scripted-image"
-    script: ClassVar[list] = []
-    calls: ClassVar[list[str]] = []
-    active: ClassVar[int] = 0
-    max_active: ClassVar[int] = 0
-    hold: ClassVar[float] = 0.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.script: list = []
+        self.calls: list[str] = []
+        self.active = 0
+        self.max_active = 0
+        self.hold = 0.0
 
     async def stream_text(self, request: TextRequest) -> AsyncIterator[str]:
-        cls = type(self)
-        cls.calls.append(request.model)
-        cls.active += 1
-        cls.max_active = max(cls.max_active, cls.active)
+        self.calls.append(request.model)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
         try:
-            if cls.hold:
-                await asyncio.sleep(cls.hold)
-            step = cls.script.pop(0) if cls.script else ("chunks", ['{"a": ', '"b"}'])
+            if self.hold:
+                await asyncio.sleep(self.hold)
+            step = self.script.pop(0) if self.script else ("chunks", ['{"a": ', '"b"}'])
             if isinstance(step, Exception):
                 raise step
             for chunk in step[1]:
@@ -53,25 +55,20 @@ class ScriptedProvider(Provider):
             if step[0] == "chunks_then_error":
                 raise step[2]
         finally:
-            cls.active -= 1
+            self.active -= 1
 
     async def generate_image(self, request: ImageRequest) -> ImageResult:
-        type(self).calls.append(request.model)
-        step = type(self).script.pop(0) if type(self).script else None
+        self.calls.append(request.model)
+        step = self.script.pop(0) if self.script else None
         if isinstance(step, Exception):
             raise step
         return ImageResult(data=b"\x89PNGfake", mime="image/png", model="")
 
 
 @pytest.fixture
-def scripted():
-    ScriptedProvider.script = []
-    ScriptedProvider.calls = []
-    ScriptedProvider.active = ScriptedProvider.max_active = 0
-    ScriptedProvider.hold = 0.0
-    registry.register_provider(ScriptedProvider)
-    yield ScriptedProvider
-    registry.unregister_provider("scripted")
+def scripted(register_fake) -> ScriptedProvider:
+    """This test's scripted provider (registered as "scripted"; its script and counters are its own)."""
+    return register_fake(ScriptedProvider())
 
 
 @pytest.fixture
@@ -137,7 +134,7 @@ def test_unknown_fallback_provider(make_settings):
 def test_registered_fake_provider_is_used(make_settings, scripted):
     settings = make_settings(text_provider="scripted", image_provider="scripted")
     registry.check_configuration(settings)
-    assert isinstance(registry.text_provider(settings), scripted)
+    assert registry.text_provider(settings) is scripted
     assert registry.text_provider(settings) is registry.image_provider(settings)
 
 
@@ -246,7 +243,7 @@ async def test_image_call_retries_and_logs(make_settings, scripted, observed, ca
 
 
 async def test_empty_image_is_an_error(make_settings, monkeypatch, scripted):
-    async def empty(self, request):
+    async def empty(request):
         return ImageResult(data=b"", mime="image/png", model="m")
     monkeypatch.setattr(scripted, "generate_image", empty)
     with pytest.raises(ProviderError) as info:

@@ -9,7 +9,6 @@ from typing import ClassVar
 import pytest
 from pydantic import BaseModel
 
-from medipersona.providers import registry
 from medipersona.providers.base import Provider, ProviderError, TextRequest
 from medipersona.providers.structured import generate_structured, validate_output
 
@@ -21,12 +20,15 @@ class Out(BaseModel):
 
 class ChunkProvider(Provider):
     name: ClassVar[str] = "chunky"
-    answers: ClassVar[list] = []
-    prompts: ClassVar[list[str]] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: list = []
+        self.prompts: list[str] = []
 
     async def stream_text(self, request: TextRequest) -> AsyncIterator[str]:
-        type(self).prompts.append(request.prompt)
-        answer = type(self).answers.pop(0)
+        self.prompts.append(request.prompt)
+        answer = self.answers.pop(0)
         if isinstance(answer, tuple):  # (text, exception): some text, then the stream breaks
             yield answer[0]
             raise answer[1]
@@ -35,12 +37,9 @@ class ChunkProvider(Provider):
 
 
 @pytest.fixture
-def chunky():
-    ChunkProvider.answers = []
-    ChunkProvider.prompts = []
-    registry.register_provider(ChunkProvider)
-    yield ChunkProvider
-    registry.unregister_provider("chunky")
+def chunky(register_fake) -> ChunkProvider:
+    """This test's chunked provider (registered as "chunky"; its answers and prompts are its own)."""
+    return register_fake(ChunkProvider())
 
 
 def req() -> TextRequest:

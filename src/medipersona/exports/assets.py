@@ -83,9 +83,10 @@ def chart_png(series, w_mm: float, h_mm: float) -> tuple[bytes, int, int] | None
         return None
     width, height = _chart_size(w_mm, h_mm)
     scale = max(1, round((w_mm / 25.4 * CHART_DPI) / width))  # integer pixel scale of keywords.chart
+    from medipersona.exports.fonts import font_path
     from medipersona.keywords.chart import build_chart_layout, render_png
 
-    data = render_png(build_chart_layout(series, width, height), scale)
+    data = render_png(build_chart_layout(series, width, height), font_path(), scale)
     from PIL import Image
 
     with Image.open(BytesIO(data)) as img:

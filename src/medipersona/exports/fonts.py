@@ -1,19 +1,42 @@
-"""The Japanese font of the exports (IPAexGothic from the ``matplotlib-fontja`` wheel) and its metrics.
+"""The Japanese font of the exports and charts (IPAexGothic, ``ipaexg.ttf``), its one finder, and its metrics.
 
-The font file is located without importing ``matplotlib_fontja`` (that would pull in matplotlib). Metrics come
-from the font file itself (Pillow ``ImageFont`` for advance widths, fontTools for the character map), are loaded
-once per export process and shared by the PDF layout, the PPTX layout and the tests.
+The font comes from the Debian package ``fonts-ipaexfont-gothic`` (``scripts/install-system-deps.sh``, run by
+``make run``/``make dev``/``make test``), found at its Debian path or through fontconfig. Where no Debian package
+can be installed (Render's native Python runtime), the optional ``font`` extra (``pip install '.[font]'``,
+the ``matplotlib-fontja`` wheel, which pulls in matplotlib and numpy) ships the same file: it is located without
+importing it. Callers that draw text (keyword chart, competitor map PNGs) take the path from ``font_path()``.
+Metrics come from the font file itself (Pillow ``ImageFont`` for advance widths, fontTools for the character map),
+are loaded once per export process and shared by the PDF layout, the PPTX layout and the tests.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 FONT_FILE = "ipaexg.ttf"
 FONT_FAMILY = "IPAexGothic"
 PT_MM = 25.4 / 72  # one typographic point in millimetres
+DEBIAN_PACKAGE = "fonts-ipaexfont-gothic"
+DEBIAN_FONT_PATH = Path("/usr/share/fonts/opentype/ipaexfont-gothic") / FONT_FILE
+FONT_EXTRA_PACKAGE = "matplotlib_fontja"  # the `font` extra's wheel (module name)
+
+
+def _find_with_fontconfig() -> Path | None:
+    """The file fontconfig serves for IPAexGothic (other distributions' paths), if it is that very file."""
+    fc_match = shutil.which("fc-match")
+    if fc_match is None:
+        return None
+    try:
+        out = subprocess.run([fc_match, "--format=%{file}", FONT_FAMILY], capture_output=True, text=True,
+                             timeout=10, check=False).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(out) if out else None
+    return path if path is not None and path.name == FONT_FILE and path.is_file() else None
 
 
 def _find_in_package(package: str) -> Path | None:
@@ -21,9 +44,6 @@ def _find_in_package(package: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     for location in spec.submodule_search_locations:
-        for candidate in (Path(location) / "fonts" / FONT_FILE, Path(location) / FONT_FILE):
-            if candidate.is_file():
-                return candidate
         found = next(Path(location).rglob(FONT_FILE), None)
         if found is not None:
             return found
@@ -32,15 +52,15 @@ def _find_in_package(package: str) -> Path | None:
 
 @lru_cache(maxsize=1)
 def font_path() -> Path:
-    """Path of ipaexg.ttf. Prefers ``keywords.chart.font_path()`` (one font finder for charts and exports)."""
-    from medipersona.keywords import chart  # light module: its heavy imports are lazy
-
-    path = Path(chart.font_path())
-    if path.is_file():
-        return path
-    found = _find_in_package("matplotlib_fontja")
+    """Path of ipaexg.ttf: the Debian package's, fontconfig's, or the ``font`` extra's; a clear error otherwise."""
+    if DEBIAN_FONT_PATH.is_file():
+        return DEBIAN_FONT_PATH
+    found = _find_with_fontconfig() or _find_in_package(FONT_EXTRA_PACKAGE)
     if found is None:
-        raise RuntimeError("Japanese font ipaexg.ttf not found: install the matplotlib-fontja package")
+        raise RuntimeError(
+            f"Japanese font {FONT_FAMILY} ({FONT_FILE}) not found: install the Debian package {DEBIAN_PACKAGE} "
+            f"(`bash scripts/install-system-deps.sh`, run by `make run`), or, where no Debian package can be "
+            f"installed, the font extra (`pip install 'medipersona[font]'`)")
     return found
 
 

@@ -2,7 +2,7 @@
 
     layout = build_chart_layout(series, width, height)   # pure geometry, no I/O
     svg = render_svg(layout)                              # str, presentation attributes only (CSP: no style=)
-    png = render_png(layout, scale=2)                     # bytes (Pillow, imported lazily; IPAexGothic)
+    png = render_png(layout, font_file, scale=2)          # bytes (Pillow, imported lazily; the exports' font)
 
 X = 検索時間差 (days; a symmetric-log scale so the crowd around day 0 and the long tails are both readable),
 Y = 重複ボリューム (log scale). Points before the search (< 0) are blue, after (>= 0) red. Up to ``max_labels``
@@ -12,7 +12,6 @@ moved away; a label that finds no free place inside the plot is left out. No two
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import unicodedata
 from dataclasses import dataclass, field
@@ -333,19 +332,11 @@ def render_svg(layout: ChartLayout, *, title: str | None = None) -> str:
 # PNG
 
 
-def font_path() -> Path:
-    """IPAexGothic from the matplotlib-fontja package, located without importing it (or matplotlib)."""
-    spec = importlib.util.find_spec("matplotlib_fontja")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("matplotlib-fontja is not installed (Japanese font IPAexGothic)")
-    return Path(next(iter(spec.submodule_search_locations))) / "fonts" / "ipaexg.ttf"
-
-
 @lru_cache(maxsize=16)
-def _font(size: int):
+def _font(font_file: str, size: int):
     from PIL import ImageFont
 
-    return ImageFont.truetype(str(font_path()), size)
+    return ImageFont.truetype(font_file, size)
 
 
 def _hex(color: str, alpha: int = 255) -> tuple[int, int, int, int]:
@@ -353,8 +344,9 @@ def _hex(color: str, alpha: int = 255) -> tuple[int, int, int, int]:
     return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16), alpha
 
 
-def render_png(layout: ChartLayout, scale: int = 2, *, title: str | None = None) -> bytes:
-    """The same layout as a PNG (CPU work: call it in a worker thread or the export pool)."""
+def render_png(layout: ChartLayout, font_file: Path | str, scale: int = 2, *, title: str | None = None) -> bytes:
+    """The same layout as a PNG, its text in ``font_file`` (the exports' font, passed by the caller: the one font
+    finder is ``exports.fonts.font_path``) (CPU work: call it in a worker thread or the export pool)."""
     import io
 
     from PIL import Image, ImageDraw
@@ -365,8 +357,8 @@ def render_png(layout: ChartLayout, scale: int = 2, *, title: str | None = None)
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     odraw = ImageDraw.Draw(overlay)
-    font = _font(round(L.font_size * s))
-    title_font = _font(round((L.font_size + 3) * s))
+    font = _font(str(font_file), round(L.font_size * s))
+    title_font = _font(str(font_file), round((L.font_size + 3) * s))
 
     def S(v: float) -> float:
         return v * s
@@ -401,7 +393,7 @@ def render_png(layout: ChartLayout, scale: int = 2, *, title: str | None = None)
                 draw.line([S(b.anchor_x), S(b.anchor_y), S(ex), S(ey)], fill=_hex(color, 220), width=max(1, s // 2))
             draw.rounded_rectangle([S(b.x), S(b.y), S(b.x + b.width), S(b.y + b.height)], radius=2 * s,
                                    fill=(255, 255, 255, 225))
-            draw.text((S(b.text_x), S(b.text_y)), b.text, font=_font(round(b.font_size * s)),
+            draw.text((S(b.text_x), S(b.text_y)), b.text, font=_font(str(font_file), round(b.font_size * s)),
                       fill=_hex(TEXT_COLOR), anchor="ls")
     lx = L.right - 150
     for i, (name, color) in enumerate(L.legend):
