@@ -56,36 +56,37 @@ def _header(fm, ops, title: str, subtitle: str) -> float:
 
 
 def _overview_page(fm, doc: dict, map_fn):
-    from medipersona.exports.layout import (
+    from medipersona.exports.geometry import (
         BORDER,
         MARGIN,
         PAGE_H,
         PAGE_W,
         PLACEHOLDER,
-        ImageOp,
+        WHITE,
+        Box,
         Page,
-        RectOp,
-        _contain,
-        info_panels,
+        contain,
+        image,
+        rect,
     )
+    from medipersona.exports.panels import info_panels
 
     page = Page()
     top = _header(fm, page.ops, "競合分析", doc.get("subtitle") or "")
     size = PAGE_H - MARGIN - top
-    image = map_fn(size, size) if map_fn is not None else None
-    if image is not None:
-        data, iw, ih = image[:3]
-        fmt = "svg" if image[3:] == ("svg",) else "raster"
-        x, y, w, h = _contain(iw, ih, MARGIN, top, size, size)
-        page.ops.append(RectOp(MARGIN, top, size, size, fill=(255, 255, 255), border=BORDER))
-        page.ops.append(ImageOp(x, y, w, h, data, fmt))
+    drawn = map_fn(size, size) if map_fn is not None else None
+    if drawn is not None:
+        data, iw, ih = drawn[:3]
+        fmt = "svg" if drawn[3:] == ("svg",) else "raster"
+        page.ops.append(rect(Box(MARGIN, top, size, size), fill=WHITE, border=BORDER))
+        page.ops.append(image(contain(iw, ih, Box(MARGIN, top, size, size)), data, fmt))
     else:
-        page.ops.append(RectOp(MARGIN, top, size, size, fill=PLACEHOLDER, border=BORDER))
+        page.ops.append(rect(Box(MARGIN, top, size, size), fill=PLACEHOLDER, border=BORDER))
     x = MARGIN + size + 6
     panels = [("自院の情報", doc.get("clinic") or []), ("市場データ", doc.get("market") or [])]
     if doc.get("bands"):
         panels.append(("距離帯別の競合数", doc["bands"]))
-    page.ops.extend(info_panels(fm, panels, x, top, PAGE_W - MARGIN - x, PAGE_H - MARGIN - top))
+    page.ops.extend(info_panels(fm, panels, Box(x, top, PAGE_W - MARGIN - x, PAGE_H - MARGIN - top)))
     return page
 
 
@@ -103,14 +104,16 @@ def _table_pages(fm, doc: dict) -> list:
 
 
 def _swot_page(fm, doc: dict):
+    from medipersona.exports.geometry import FontRange
     from medipersona.exports.tables import block_grid_page
 
-    return block_grid_page(fm, "SWOT分析", doc.get("subtitle") or "", list(doc.get("swot") or []), max_pt=11.0,
-                           min_pt=5.0)
+    return block_grid_page(fm, "SWOT分析", doc.get("subtitle") or "", list(doc.get("swot") or []),
+                           font=FontRange(11.0, 5.0))
 
 
 def _strategy_page(fm, doc: dict):
-    from medipersona.exports.layout import MARGIN, PAGE_H, PAGE_W, Page, info_panels, titled_blocks
+    from medipersona.exports.geometry import MARGIN, PAGE_H, PAGE_W, Box, FontRange, Page
+    from medipersona.exports.panels import Block, info_panels, titled_blocks
 
     page = Page()
     top = _header(fm, page.ops, "地域・需要と戦略提案", doc.get("subtitle") or "")
@@ -118,14 +121,14 @@ def _strategy_page(fm, doc: dict):
     panels = [("地域の人口", doc.get("population") or []), ("需要推計", doc.get("demand") or [])]
     if doc.get("demand_method"):
         panels.append(("推計の方法", [("方法", doc["demand_method"])]))
-    page.ops.extend(info_panels(fm, panels, MARGIN, top, left_w, PAGE_H - MARGIN - top))
+    page.ops.extend(info_panels(fm, panels, Box(MARGIN, top, left_w, PAGE_H - MARGIN - top)))
     x = MARGIN + left_w + 5
     gap = 3.0
     strategies = doc.get("strategies") or []
     h = (PAGE_H - MARGIN - top - gap * (len(strategies) - 1)) / max(1, len(strategies))
-    blocks = [(label, text or "—", x, top + i * (h + gap), PAGE_W - MARGIN - x, h)
+    blocks = [Block(label, text or "—", Box(x, top + i * (h + gap), PAGE_W - MARGIN - x, h))
               for i, (label, text) in enumerate(strategies)]
-    page.ops.extend(titled_blocks(fm, blocks, 10.0, 5.0))
+    page.ops.extend(titled_blocks(fm, blocks, FontRange(10.0, 5.0)))
     return page
 
 

@@ -6,7 +6,7 @@ documents; runs in the export process pool (plain layout ops, no library imports
 from __future__ import annotations
 
 from medipersona.exports.fonts import PT_MM
-from medipersona.exports.layout import (
+from medipersona.exports.geometry import (
     ACCENT,
     ACCENT_LIGHT,
     BORDER,
@@ -15,27 +15,27 @@ from medipersona.exports.layout import (
     MUTED,
     PAGE_H,
     PAGE_W,
+    Box,
+    FontRange,
     Page,
     RectOp,
     TextOp,
-    shrink_to_content,
-    text_height,
-    text_op,
-    titled_blocks,
-    truncate,
-    wrap,
 )
+from medipersona.exports.panels import Block, titled_blocks
+from medipersona.exports.text_fit import shrink_to_content, text_height, text_op, truncate, wrap
 
 CELL_PAD = 1.2
 CONTINUED = "（続き）"
+PAGE_TITLE_FONT = FontRange(16, 10)
+SUBTITLE_FONT = FontRange(9, 6)
 
 
 def page_header(fm, ops: list, title: str, subtitle: str) -> float:
     """Title left, subtitle right, a rule under both; returns the y where the page's content starts."""
-    ops.append(shrink_to_content(text_op(fm, title, MARGIN, MARGIN, 150, 9, 16, 10, color=ACCENT)))
+    ops.append(shrink_to_content(text_op(fm, title, Box(MARGIN, MARGIN, 150, 9), PAGE_TITLE_FONT, color=ACCENT)))
     if subtitle:
-        ops.append(shrink_to_content(text_op(fm, subtitle, MARGIN + 155, MARGIN + 2, PAGE_W - 2 * MARGIN - 155, 6,
-                                             9, 6, color=MUTED, align="right")))
+        ops.append(shrink_to_content(text_op(fm, subtitle, Box(MARGIN + 155, MARGIN + 2, PAGE_W - 2 * MARGIN - 155, 6),
+                                             SUBTITLE_FONT, color=MUTED, align="right")))
     ops.append(RectOp(MARGIN, MARGIN + 10, PAGE_W - 2 * MARGIN, 0.6, fill=ACCENT))
     return MARGIN + 14
 
@@ -96,14 +96,15 @@ def table_pages(fm, columns: list[tuple[str, float]], rows: list[list[str]], *, 
     return pages
 
 
-def block_grid_page(fm, title: str, subtitle: str, blocks: list[tuple[str, str]], *, max_pt: float,
-                    min_pt: float, gap: float = 4.0) -> Page:
+def block_grid_page(fm, title: str, subtitle: str, blocks: list[tuple[str, str]], *, font: FontRange,
+                    gap: float = 4.0) -> Page:
     """A page of titled text blocks (title, text) two to a row, filling the page below the header."""
     page = Page()
     top = page_header(fm, page.ops, title, subtitle)
     rows = max(1, -(-len(blocks) // 2))
     w = (PAGE_W - 2 * MARGIN - gap) / 2
     h = (PAGE_H - MARGIN - top - gap * (rows - 1)) / rows
-    page.ops.extend(titled_blocks(fm, [(label, text or "—", MARGIN + (i % 2) * (w + gap), top + (i // 2) * (h + gap),
-                                        w, h) for i, (label, text) in enumerate(blocks)], max_pt, min_pt))
+    page.ops.extend(titled_blocks(fm, [Block(label, text or "—", Box(MARGIN + (i % 2) * (w + gap),
+                                                                      top + (i // 2) * (h + gap), w, h))
+                                       for i, (label, text) in enumerate(blocks)], font))
     return page

@@ -50,14 +50,16 @@ def interview_markdown(doc: dict[str, Any]) -> str:
 
 
 def interview_pages(fm, doc: dict) -> list:
-    from medipersona.exports.layout import MARGIN, MUTED, PAGE_W, Page, shrink_to_content, text_op
+    from medipersona.exports.geometry import MARGIN, MUTED, PAGE_W, Box, FontRange, Page
     from medipersona.exports.tables import page_header, table_pages
+    from medipersona.exports.text_fit import shrink_to_content, text_op
 
     page = Page()
     top = page_header(fm, page.ops, doc.get("name") or "インタビュー記録", doc.get("subtitle") or "")
     intro = "\n".join(filter(None, ["プロフィール：" + _profile_line(doc) if doc.get("profile") else "",
                                     *doc.get("notes", [])]))
-    note = shrink_to_content(text_op(fm, intro, MARGIN, top, PAGE_W - 2 * MARGIN, 24, 9, 6.5, color=MUTED))
+    note = shrink_to_content(text_op(fm, intro, Box(MARGIN, top, PAGE_W - 2 * MARGIN, 24), FontRange(9, 6.5),
+                                     color=MUTED))
     page.ops.append(note)
     columns = [("発言者", SPEAKER_W), ("内容", PAGE_W - 2 * MARGIN - SPEAKER_W)]
     rest = table_pages(fm, columns, doc.get("rows") or [], title=doc.get("name") or "インタビュー記録",

@@ -50,17 +50,19 @@ def build_test_document(test: dict[str, Any], created_label: str) -> dict[str, A
 
 
 def test_pages(fm, doc: dict) -> list:
-    from medipersona.exports.layout import (
+    from medipersona.exports.geometry import (
         BORDER,
         MARGIN,
         PAGE_H,
         PAGE_W,
-        ImageOp,
+        WHITE,
+        Box,
+        FontRange,
         Page,
-        RectOp,
-        info_panels,
-        titled_blocks,
+        image,
+        rect,
     )
+    from medipersona.exports.panels import Block, info_panels, titled_blocks
     from medipersona.exports.pdf import FONT_KEY
     from medipersona.exports.tables import block_grid_page, page_header, table_pages
     from medipersona.message_tests.chart import score_chart_svg
@@ -69,18 +71,19 @@ def test_pages(fm, doc: dict) -> list:
     top = page_header(fm, first.ops, doc["title"], doc.get("subtitle") or "")
     left_w = 120.0
     bottom = PAGE_H - MARGIN
-    first.ops.extend(titled_blocks(fm, [("テストした文章", doc.get("message") or "—", MARGIN, top, left_w, bottom - top)],
-                                   10.0, 6.0))
+    message = Block("テストした文章", doc.get("message") or "—", Box(MARGIN, top, left_w, bottom - top))
+    first.ops.extend(titled_blocks(fm, [message], FontRange(10.0, 6.0)))
     x = MARGIN + left_w + 6
     width = PAGE_W - MARGIN - x
     chart_h = width * 300 / 640
     svg = score_chart_svg(doc.get("stats") or {}, 640, 300, font_family=FONT_KEY, title=False)
-    first.ops.append(RectOp(x, top, width, chart_h, fill=(255, 255, 255), border=BORDER))
-    first.ops.append(ImageOp(x, top, width, chart_h, svg.encode(), "svg"))
-    first.ops.extend(info_panels(fm, [("集計", doc.get("numbers") or [])], x, top + chart_h + 4, width,
-                                 bottom - top - chart_h - 4))
+    chart_box = Box(x, top, width, chart_h)
+    first.ops.append(rect(chart_box, fill=WHITE, border=BORDER))
+    first.ops.append(image(chart_box, svg.encode(), "svg"))
+    first.ops.extend(info_panels(fm, [("集計", doc.get("numbers") or [])],
+                                 Box(x, top + chart_h + 4, width, bottom - top - chart_h - 4)))
     second = block_grid_page(fm, "まとめ", doc.get("subtitle") or "", list(doc.get("summary") or []),
-                             max_pt=10.5, min_pt=5.5)
+                             font=FontRange(10.5, 5.5))
     table = table_pages(fm, list(TABLE_COLUMNS), doc.get("rows") or [], title="一人ひとりの反応",
                         subtitle=doc.get("subtitle") or "", size=8.0, max_lines=12, empty="反応はありません。")
     return [first, second, *table]

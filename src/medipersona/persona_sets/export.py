@@ -46,15 +46,16 @@ async def build_set_document(session, settings: Settings, data: dict[str, Any], 
 
 
 def comparison_pages(fm, doc: dict, portraits: list) -> list:
-    from medipersona.exports.layout import (
+    from medipersona.exports.geometry import (
         BORDER,
         MARGIN,
         PAGE_W,
         PLACEHOLDER,
-        ImageOp,
+        Box,
         Page,
-        RectOp,
-        _contain,
+        contain,
+        image,
+        rect,
     )
     from medipersona.exports.tables import page_header, table_pages
 
@@ -68,14 +69,14 @@ def comparison_pages(fm, doc: dict, portraits: list) -> list:
         top = page_header(fm, page.ops, title, doc.get("subtitle") or "")
         side = STRIP_H - 4
         for slot, index in enumerate(group):
-            x = MARGIN + LABEL_W + slot * col_w + (col_w - side) / 2
+            box = Box(MARGIN + LABEL_W + slot * col_w + (col_w - side) / 2, top, side, side)
             portrait = portraits[index] if index < len(portraits) else None
             if portrait is None:
-                page.ops.append(RectOp(x, top, side, side, fill=PLACEHOLDER, border=BORDER))
+                page.ops.append(rect(box, fill=PLACEHOLDER, border=BORDER))
             else:
                 data, iw, ih = portrait
-                page.ops.append(RectOp(x, top, side, side, fill=PLACEHOLDER))
-                page.ops.append(ImageOp(*_contain(iw, ih, x, top, side, side), data))
+                page.ops.append(rect(box, fill=PLACEHOLDER))
+                page.ops.append(image(contain(iw, ih, box), data))
         columns = [("項目", LABEL_W)] + [(names[i], col_w) for i in group]
         rows = [[label, *(values[i] for i in group)] for label, values in doc.get("rows") or []]
         pages.append(page)
