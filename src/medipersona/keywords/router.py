@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,6 +23,7 @@ from medipersona.deps import AdminUser, CurrentUser, IntId, SessionDep
 from medipersona.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from medipersona.keywords import store
 from medipersona.keywords.importer import import_upload
+from medipersona.keywords.params import ChartSizeDep, TimelineQueryDep
 
 router = APIRouter(prefix="/api", tags=["keywords"])
 
@@ -136,10 +137,6 @@ def resolve_scope(user, department: str, chief_complaint: str | None) -> tuple[D
     return dep, cc
 
 
-GenderQuery = Annotated[Literal["male", "female"] | None, Query(description="male | female")]
-AgeQuery = Annotated[int | None, Query(ge=0, le=120, description="age in whole years")]
-
-
 async def timeline_payload(session, dep, cc, gender, age, max_points) -> dict[str, Any]:
     result = await store.timeline(session, dep.id, cc.id if cc else None, gender=gender, age=age,
                                   max_points=max_points)
@@ -157,15 +154,12 @@ async def timeline_payload(session, dep, cc, gender, age, max_points) -> dict[st
 async def get_timeline(
     user: CurrentUser,
     session: SessionDep,
-    department: Annotated[str, Query(min_length=1, max_length=64)],
-    chief_complaint: Annotated[str | None, Query(max_length=128)] = None,
-    gender: GenderQuery = None,
-    age: AgeQuery = None,
+    query: TimelineQueryDep,
     max_points: Annotated[int, Query(ge=1, le=1000)] = 300,
 ) -> Response:
     """The timeline series and summary (PRODUCT.md §3) for a department / 主訴, gender and age."""
-    dep, cc = resolve_scope(user, department, chief_complaint)
-    result = await store.timeline(session, dep.id, cc.id if cc else None, gender=gender, age=age,
+    dep, cc = resolve_scope(user, query.department, query.chief_complaint)
+    result = await store.timeline(session, dep.id, cc.id if cc else None, gender=query.gender, age=query.age,
                                   max_points=max_points)
     if result is None:
         raise NotFound(f"「{dep.name}{' / ' + cc.name if cc else ''}」のキーワードデータがありません。"
@@ -201,16 +195,8 @@ async def svg_response(series: list[dict], title: str, width: int, height: int) 
 
 
 @router.get("/keywords/timeline/chart.svg")
-async def get_timeline_chart(
-    user: CurrentUser,
-    session: SessionDep,
-    department: Annotated[str, Query(min_length=1, max_length=64)],
-    chief_complaint: Annotated[str | None, Query(max_length=128)] = None,
-    gender: GenderQuery = None,
-    age: AgeQuery = None,
-    width: Annotated[int, Query(ge=320, le=2000)] = 960,
-    height: Annotated[int, Query(ge=240, le=1400)] = 540,
-) -> Response:
-    dep, cc = resolve_scope(user, department, chief_complaint)
-    payload = await timeline_payload(session, dep, cc, gender, age, 300)
-    return await svg_response(payload["series"], chart_title(dep, cc), width, height)
+async def get_timeline_chart(user: CurrentUser, session: SessionDep, query: TimelineQueryDep,
+                             size: ChartSizeDep) -> Response:
+    dep, cc = resolve_scope(user, query.department, query.chief_complaint)
+    payload = await timeline_payload(session, dep, cc, query.gender, query.age, 300)
+    return await svg_response(payload["series"], chart_title(dep, cc), size.width, size.height)
