@@ -5,7 +5,7 @@
     GET  /api/personas/{id}/timeline-analysis/events  SSE of the newest analysis job (Last-Event-ID aware)
     GET  /api/personas/{id}/timeline/chart.svg      the chart for the persona's 主訴, gender and age
 
-The keyword data and its chart come from the keywords domain (``keywords/router.py``); personas build on it, never
+The keyword data and its chart come from the keywords domain (``keywords/service.py``); personas build on it, never
 the other way round.
 """
 
@@ -20,7 +20,7 @@ from medipersona.catalog.service import get_catalog
 from medipersona.deps import CurrentUser, SessionDep
 from medipersona.errors import NotFound
 from medipersona.keywords.params import ChartSizeDep
-from medipersona.keywords.router import chart_title, svg_response, timeline_payload
+from medipersona.keywords.service import chart_title, svg_response, timeline_payload
 
 router = APIRouter(prefix="/api", tags=["keywords"])
 
