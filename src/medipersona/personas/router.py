@@ -27,6 +27,7 @@ from medipersona.errors import NotFound
 from medipersona.jobs.runner import get_runtime
 from medipersona.jobs.sse import (
     SSE_RESPONSE_KWARGS,
+    LazyStoredState,
     job_event_stream,
     parse_last_event_id,
     static_event_stream,
@@ -175,26 +176,14 @@ async def persona_events(
         state = _stored_state_events(persona)
         await session.close()
         return StreamingResponse(static_event_stream(state), **SSE_RESPONSE_KWARGS)
-    fallback = _LazyState(request.app, persona_id) if row.status in ("done", "failed") else None
+    fallback = LazyStoredState(
+        request.app, Persona, persona_id, _stored_state_events,
+        missing=[("error", {"code": "not_found", "message": "ペルソナが見つかりません。"})],
+    ) if row.status in ("done", "failed") else None
     # The stream reads the state so far with this session and then closes it, so the pooled connection is
     # given back while the stream stays open (for minutes, perhaps).
     return StreamingResponse(job_event_stream(request.app, job_id, after_id=after_id, session=session,
                                               fallback=fallback), **SSE_RESPONSE_KWARGS)
-
-
-class _LazyState:
-    """The stored state of a finished persona, loaded only if its job's events were pruned."""
-
-    def __init__(self, app, persona_id: str) -> None:
-        self.app = app
-        self.persona_id = persona_id
-
-    async def events(self) -> list[tuple[str, dict]]:
-        async with self.app.state.db.sessionmaker() as session:
-            persona = await session.get(Persona, self.persona_id)
-        if persona is None:
-            return [("error", {"code": "not_found", "message": "ペルソナが見つかりません。"})]
-        return _stored_state_events(persona)
 
 
 @router.get("/{persona_id}/image")
