@@ -15,8 +15,6 @@ GET    /api/personas/{id}/image                   → the stored portrait
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
@@ -36,7 +34,7 @@ from medipersona.media.router import respond_with_image
 from medipersona.personas import service
 from medipersona.personas.models import Persona
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
-from medipersona.personas.search import AGE_BAND_PATTERN, HistoryFilters
+from medipersona.personas.search import HistoryFiltersDep
 
 router = APIRouter(prefix="/api/personas", tags=["personas"])
 
@@ -63,23 +61,10 @@ async def create_persona(data: PersonaCreate, principal: CommitCheckedPrincipal,
 async def list_personas(
     user: CurrentUser,
     session: SessionDep,
-    q: str = Query("", max_length=100, description="Words (space-separated), each matching the name, department, "
-                   "complaint, patient type, sex (女性), age (45歳) or decade (40代), a tag or the note."),
-    department: str = Query("", max_length=64),
-    chief_complaint: str = Query("", max_length=128),
-    status: str = Query("", pattern="^(|queued|running|done|failed)$"),
-    gender: str = Query("", pattern="^(|male|female|other)$"),
-    age_band: str = Query("", pattern=AGE_BAND_PATTERN, description="child (0-12), 10s ... 60s, 70plus"),
-    patient_type: str = Query("", max_length=64),
-    tag: str = Query("", max_length=20),
-    date_from: date | None = None,
-    date_to: date | None = None,
+    filters: HistoryFiltersDep,
     page: int = Query(1, ge=1, le=10_000),
     per_page: int = Query(20, ge=1, le=100),
 ):
-    filters = HistoryFilters(q=q, department=department, chief_complaint=chief_complaint, status=status,
-                             gender=gender, age_band=age_band, patient_type=patient_type, tag=tag,
-                             date_from=date_from, date_to=date_to)
     return await service.list_personas(session, user, filters, page=page, per_page=per_page)
 
 
