@@ -22,7 +22,7 @@ from sqlalchemy import select
 from medipersona.competitors import service
 from medipersona.competitors.models import CompetitorAnalysis
 from medipersona.competitors.schemas import AnalysisCreate
-from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.deps import CurrentUser, PagingDep, SessionDep, SettingsDep
 from medipersona.errors import InvalidInput, NotFound, PayloadTooLarge
 from medipersona.jobs.sse import (
     SSE_RESPONSE_KWARGS,
@@ -111,11 +111,10 @@ async def import_file(request: Request, user: CurrentUser):
 async def list_analyses(
     user: CurrentUser,
     session: SessionDep,
+    paging: PagingDep,
     status: str = Query("", pattern="^(|queued|running|done|failed)$"),
-    page: int = Query(1, ge=1, le=10_000),
-    per_page: int = Query(20, ge=1, le=100),
 ):
-    return await service.list_analyses(session, user, status=status, page=page, per_page=per_page)
+    return await service.list_analyses(session, user, status=status, page=paging.page, per_page=paging.per_page)
 
 
 @router.get("/{analysis_id}")

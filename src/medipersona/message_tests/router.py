@@ -20,7 +20,7 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.deps import CurrentUser, PagingDep, SessionDep, SettingsDep
 from medipersona.errors import Conflict, NotFound, PayloadTooLarge
 from medipersona.exports.routes import add_export_routes
 from medipersona.jobs.sse import (
@@ -53,9 +53,8 @@ async def create_test(data: MessageTestCreate, user: CurrentUser, session: Sessi
 
 
 @router.get("")
-async def list_tests(user: CurrentUser, session: SessionDep, page: int = Query(1, ge=1, le=10_000),
-                     per_page: int = Query(20, ge=1, le=100)):
-    return await service.list_tests(session, user, page=page, per_page=per_page)
+async def list_tests(user: CurrentUser, session: SessionDep, paging: PagingDep):
+    return await service.list_tests(session, user, page=paging.page, per_page=paging.per_page)
 
 
 @router.get("/{test_id}")

@@ -11,10 +11,10 @@ GET    /api/persona-sets/{id}/export.pptx  → the same as slides
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.deps import CurrentUser, PagingDep, SessionDep, SettingsDep
 from medipersona.errors import Conflict
 from medipersona.exports.routes import add_export_routes
 from medipersona.jobs.sse import SSE_RESPONSE_KWARGS
@@ -33,9 +33,8 @@ async def create_set(data: PersonaSetCreate, user: CurrentUser, session: Session
 
 
 @router.get("")
-async def list_sets(user: CurrentUser, session: SessionDep, page: int = Query(1, ge=1, le=10_000),
-                    per_page: int = Query(20, ge=1, le=100)):
-    return await service.list_sets(session, user, page=page, per_page=per_page)
+async def list_sets(user: CurrentUser, session: SessionDep, paging: PagingDep):
+    return await service.list_sets(session, user, page=paging.page, per_page=paging.per_page)
 
 
 @router.get("/{set_id}")

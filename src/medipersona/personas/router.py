@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
 from medipersona.catalog.labels import SECTION_KEYS, SECTION_LABELS
-from medipersona.deps import CommitCheckedPrincipal, CurrentUser, SessionDep, SettingsDep
+from medipersona.deps import CommitCheckedPrincipal, CurrentUser, PagingDep, SessionDep, SettingsDep
 from medipersona.errors import NotFound
 from medipersona.jobs.runner import get_runtime
 from medipersona.jobs.sse import (
@@ -62,10 +62,9 @@ async def list_personas(
     user: CurrentUser,
     session: SessionDep,
     filters: HistoryFiltersDep,
-    page: int = Query(1, ge=1, le=10_000),
-    per_page: int = Query(20, ge=1, le=100),
+    paging: PagingDep,
 ):
-    return await service.list_personas(session, user, filters, page=page, per_page=per_page)
+    return await service.list_personas(session, user, filters, page=paging.page, per_page=paging.per_page)
 
 
 @router.get("/{persona_id}")
