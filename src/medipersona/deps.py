@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -194,6 +194,17 @@ AdminUser = Annotated[User, Depends(get_admin_user)]
 
 # Integer ids in paths: bounded so that a huge number is a 422, not a database overflow.
 IntId = Annotated[int, Path(ge=1, le=2_147_483_647, description="numeric id")]
+
+
+@dataclass(frozen=True)
+class Paging:
+    """``?page=&per_page=`` of the JSON list endpoints (personas, persona sets, message tests, analyses)."""
+
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20
+
+
+PagingDep = Annotated[Paging, Depends()]
 
 
 def client_ip(request: Request) -> str:

@@ -1,21 +1,33 @@
 """Small helpers every domain that stores user-owned rows needs: read one row the way the permissions require,
-and write its times for the API."""
+and write its times for the API.
+
+Infrastructure: imports no domain (the import contracts in pyproject.toml). The reader is anything with an ``id``
+and ``is_admin`` (``accounts.models.User``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from medipersona.accounts.models import User
 from medipersona.errors import NotFound
 
 T = TypeVar("T")
 ID_MAX = 32  # the uuid hex ids of the rows; anything longer cannot exist
 
 
-async def owned_or_404(session: AsyncSession, model: type[T], ident: str, user: User, *, message: str,
+class Reader(Protocol):
+    """Who reads a row: the fields of ``accounts.models.User`` the ownership check needs."""
+
+    @property
+    def id(self) -> Any: ...
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+async def owned_or_404(session: AsyncSession, model: type[T], ident: str, user: Reader, *, message: str,
                        code: str) -> T:
     """The row if the user owns it (admins: any); 404 with ``message`` otherwise, also for rows of others (no
     existence leak)."""

@@ -171,8 +171,9 @@ def build_prompt(context: dict[str, Any], addendum: str = "") -> str:
                      "受療率は概算のサンプル値）")
     else:
         lines.append("- 推計なし（人口データがないため）")
-    if addendum.strip():
-        lines += ["", "## 追加の指示", addendum.strip()]
+    from medipersona.providers.base import addendum_lines
+
+    lines += addendum_lines(addendum)
     lines += [
         "",
         "## 出力",
@@ -187,17 +188,8 @@ def build_prompt(context: dict[str, Any], addendum: str = "") -> str:
 
 
 def build_request(context: dict[str, Any], seed: int | None, model: str = "", addendum: str = ""):
-    from medipersona.providers.base import TextRequest
+    from medipersona.providers.base import structured_request
 
-    return TextRequest(
-        task="competitor_swot",
-        system=SYSTEM_PROMPT,
-        prompt=build_prompt(context, addendum),
-        schema=CompetitorSwot.model_json_schema(),
-        schema_name="competitor_swot",
-        model=model,
-        max_output_tokens=4000,
-        temperature=0.7,
-        seed=seed,
-        context=context,
-    )
+    return structured_request("competitor_swot", system=SYSTEM_PROMPT, prompt=build_prompt(context, addendum),
+                              schema=CompetitorSwot, model=model, max_output_tokens=4000, temperature=0.7, seed=seed,
+                              context=context)

@@ -22,10 +22,11 @@ from sqlalchemy import select
 from medipersona.competitors import service
 from medipersona.competitors.models import CompetitorAnalysis
 from medipersona.competitors.schemas import AnalysisCreate
-from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.deps import CurrentUser, PagingDep, SessionDep, SettingsDep
 from medipersona.errors import InvalidInput, NotFound, PayloadTooLarge
 from medipersona.jobs.sse import (
     SSE_RESPONSE_KWARGS,
+    LazyStoredState,
     job_event_stream,
     parse_last_event_id,
     static_event_stream,
@@ -110,11 +111,10 @@ async def import_file(request: Request, user: CurrentUser):
 async def list_analyses(
     user: CurrentUser,
     session: SessionDep,
+    paging: PagingDep,
     status: str = Query("", pattern="^(|queued|running|done|failed)$"),
-    page: int = Query(1, ge=1, le=10_000),
-    per_page: int = Query(20, ge=1, le=100),
 ):
-    return await service.list_analyses(session, user, status=status, page=page, per_page=per_page)
+    return await service.list_analyses(session, user, status=status, page=paging.page, per_page=paging.per_page)
 
 
 @router.get("/{analysis_id}")
@@ -166,7 +166,10 @@ async def analysis_events(
         state = stored_state_events(analysis)
         await session.close()
         return StreamingResponse(static_event_stream(state), **SSE_RESPONSE_KWARGS)
-    fallback = _LazyState(request.app, analysis_id)
+    fallback = LazyStoredState(
+        request.app, CompetitorAnalysis, analysis_id, stored_state_events,
+        missing=[("error", {"code": "analysis_not_found", "message": service.NOT_FOUND_MESSAGE})],
+    )
     return StreamingResponse(job_event_stream(request.app, row.current_job_id, after_id=after_id, session=session,
                                               fallback=fallback), **SSE_RESPONSE_KWARGS)
 
@@ -181,18 +184,3 @@ def stored_state_events(analysis: CompetitorAnalysis) -> list[tuple[str, dict]]:
     else:
         events.append(("error", {"code": "job_missing", "message": "処理が見つかりません。もう一度分析してください。"}))
     return events
-
-
-class _LazyState:
-    """The stored state of an analysis, loaded only if its job's events were pruned."""
-
-    def __init__(self, app, analysis_id: str) -> None:
-        self.app = app
-        self.analysis_id = analysis_id
-
-    async def events(self) -> list[tuple[str, dict]]:
-        async with self.app.state.db.sessionmaker() as session:
-            analysis = await session.get(CompetitorAnalysis, self.analysis_id)
-        if analysis is None:
-            return [("error", {"code": "analysis_not_found", "message": service.NOT_FOUND_MESSAGE})]
-        return stored_state_events(analysis)

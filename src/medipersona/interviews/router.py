@@ -16,7 +16,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.exports.routes import add_export_routes
 from medipersona.interviews import service
+from medipersona.interviews.export import render_interview_pdf
 from medipersona.interviews.models import Interview
 from medipersona.interviews.schemas import QuestionIn
 from medipersona.jobs.sse import (
@@ -112,11 +114,9 @@ async def export_markdown(interview_id: str, user: CurrentUser, session: Session
                              "Cache-Control": "private, no-store"})
 
 
-@router.get("/api/interviews/{interview_id}/export.pdf", response_class=Response)
-async def export_pdf(interview_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
-    from medipersona.exports.router import file_response
-    from medipersona.interviews.export import render_interview_pdf
+async def _pdf_document(interview_id: str, user, session, settings) -> dict:
+    return await _document(session, user, interview_id)
 
-    doc = await _document(session, user, interview_id)
-    await session.close()
-    return await file_response("pdf", render_interview_pdf, doc, settings, suffix="interview")
+
+add_export_routes(router, "/api/interviews/{interview_id}/export", load=_pdf_document,
+                  renderers={"pdf": render_interview_pdf}, suffix="interview", names={"pdf": "export_pdf"})

@@ -107,6 +107,27 @@ def _format_after(events, last: int, view: EventView | None = None) -> tuple[lis
     return frames, last, False
 
 
+class LazyStoredState:
+    """A ``fallback`` for ``job_event_stream``: the stored state of a finished subject (a persona, an analysis) as
+    events, read only if its job's events were pruned. ``events_of`` turns the row of ``model`` with id ``ident``
+    (read in a session of its own) into events; ``missing`` is sent when the row is gone."""
+
+    def __init__(self, app: FastAPI, model: type, ident: str, events_of: Callable[[Any], list[tuple[str, dict]]],
+                 missing: list[tuple[str, dict]]) -> None:
+        self.app = app
+        self.model = model
+        self.ident = ident
+        self.events_of = events_of
+        self.missing = missing
+
+    async def events(self) -> list[tuple[str, dict]]:
+        async with self.app.state.db.sessionmaker() as session:
+            row = await session.get(self.model, self.ident)
+        if row is None:
+            return self.missing
+        return self.events_of(row)
+
+
 async def job_event_stream(
     app: FastAPI,
     job_id: str,

@@ -170,8 +170,9 @@ def build_prompt(context: dict[str, Any], addendum: str = "") -> str:
         lines.append(f"- {label}: {items}")
     if context["dataset"]["is_sample"]:
         lines.append("\n※ キーワードデータは架空のサンプルデータです。")
-    if addendum.strip():
-        lines += ["", "## 追加の指示", addendum.strip()]
+    from medipersona.providers.base import addendum_lines
+
+    lines += addendum_lines(addendum)
     lines += [
         "",
         "## 出力",
@@ -184,17 +185,8 @@ def build_prompt(context: dict[str, Any], addendum: str = "") -> str:
 
 
 def build_request(context: dict[str, Any], seed: int | None, model: str = "", addendum: str = ""):
-    from medipersona.providers.base import TextRequest
+    from medipersona.providers.base import structured_request
 
-    return TextRequest(
-        task="timeline_analysis",
-        system=SYSTEM_PROMPT,
-        prompt=build_prompt(context, addendum),
-        schema=TimelineAnalysis.model_json_schema(),
-        model=model,
-        schema_name="timeline_analysis",
-        max_output_tokens=3000,
-        temperature=0.7,
-        seed=seed,
-        context=context,
-    )
+    return structured_request("timeline_analysis", system=SYSTEM_PROMPT, prompt=build_prompt(context, addendum),
+                              schema=TimelineAnalysis, model=model, max_output_tokens=3000, temperature=0.7, seed=seed,
+                              context=context)

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import anyio
 import orjson
@@ -18,11 +18,19 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import UploadFile  # what request.form() holds
 
-from medipersona.catalog.service import Department, get_catalog
+from medipersona.catalog.service import get_catalog
 from medipersona.deps import AdminUser, CurrentUser, IntId, SessionDep
-from medipersona.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from medipersona.errors import InvalidInput, NotFound, PayloadTooLarge
 from medipersona.keywords import store
 from medipersona.keywords.importer import import_upload
+from medipersona.keywords.params import ChartSizeDep, TimelineQueryDep
+from medipersona.keywords.service import (
+    chart_title,
+    resolve_scope,
+    svg_response,
+    timeline_payload,
+    timeline_result,
+)
 
 router = APIRouter(prefix="/api", tags=["keywords"])
 
@@ -118,58 +126,16 @@ async def import_keywords(request: Request, user: AdminUser, dry_run: bool = Fal
     return JSONResponse(body, status_code=200 if report.ok else 422)
 
 
-def resolve_scope(user, department: str, chief_complaint: str | None) -> tuple[Department, Any]:
-    """Catalog ids → objects; 404 for unknown ids, 403 for a department outside the user's sections."""
-    catalog = get_catalog()
-    dep = catalog.department(department)
-    if dep is None:
-        raise NotFound(f"診療科「{department}」が見つかりません。/api/catalog の id を指定してください。",
-                       code="department_not_found")
-    if dep.section not in user.sections:
-        raise Forbidden("この診療科を利用する権限がありません。", code="section_forbidden")
-    cc = None
-    if chief_complaint:
-        cc = catalog.chief_complaint(chief_complaint)
-        if cc is None or cc.department_id != dep.id:
-            raise NotFound(f"主訴「{chief_complaint}」は診療科「{dep.name}」にありません。",
-                           code="chief_complaint_not_found")
-    return dep, cc
-
-
-GenderQuery = Annotated[Literal["male", "female"] | None, Query(description="male | female")]
-AgeQuery = Annotated[int | None, Query(ge=0, le=120, description="age in whole years")]
-
-
-async def timeline_payload(session, dep, cc, gender, age, max_points) -> dict[str, Any]:
-    result = await store.timeline(session, dep.id, cc.id if cc else None, gender=gender, age=age,
-                                  max_points=max_points)
-    if result is None:
-        raise NotFound(f"「{dep.name}{' / ' + cc.name if cc else ''}」のキーワードデータがありません。"
-                       "管理画面の「キーワードデータ」から取り込んでください。", code="keyword_data_not_found")
-    return {
-        "department": {"id": dep.id, "name": dep.name},
-        "chief_complaint": {"id": cc.id, "name": cc.name} if cc else None,
-        **result,
-    }
-
-
 @router.get("/keywords/timeline")
 async def get_timeline(
     user: CurrentUser,
     session: SessionDep,
-    department: Annotated[str, Query(min_length=1, max_length=64)],
-    chief_complaint: Annotated[str | None, Query(max_length=128)] = None,
-    gender: GenderQuery = None,
-    age: AgeQuery = None,
+    query: TimelineQueryDep,
     max_points: Annotated[int, Query(ge=1, le=1000)] = 300,
 ) -> Response:
     """The timeline series and summary (PRODUCT.md §3) for a department / 主訴, gender and age."""
-    dep, cc = resolve_scope(user, department, chief_complaint)
-    result = await store.timeline(session, dep.id, cc.id if cc else None, gender=gender, age=age,
-                                  max_points=max_points)
-    if result is None:
-        raise NotFound(f"「{dep.name}{' / ' + cc.name if cc else ''}」のキーワードデータがありません。"
-                       "管理画面の「キーワードデータ」から取り込んでください。", code="keyword_data_not_found")
+    dep, cc = resolve_scope(user, query.department, query.chief_complaint)
+    result = await timeline_result(session, dep, cc, query.gender, query.age, max_points)
     # The store caches the result; its JSON is serialised once per cached result (hundreds of points).
     key = (id(result), dep.id, dep.name, cc.id if cc else None, cc.name if cc else None)
     cached = _timeline_json.get(key)
@@ -185,31 +151,9 @@ async def get_timeline(
 _timeline_json: dict[tuple, tuple[dict, bytes]] = {}
 
 
-def chart_title(dep, cc) -> str:
-    return f"検索タイムライン: {dep.name}{' / ' + cc.name if cc else ''}"
-
-
-async def svg_response(series: list[dict], title: str, width: int, height: int) -> Response:
-    from medipersona.keywords.chart import build_chart_layout, render_svg
-
-    def draw() -> str:
-        return render_svg(build_chart_layout(series, width, height), title=title)
-
-    svg = await anyio.to_thread.run_sync(draw)
-    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=60"})
-
-
 @router.get("/keywords/timeline/chart.svg")
-async def get_timeline_chart(
-    user: CurrentUser,
-    session: SessionDep,
-    department: Annotated[str, Query(min_length=1, max_length=64)],
-    chief_complaint: Annotated[str | None, Query(max_length=128)] = None,
-    gender: GenderQuery = None,
-    age: AgeQuery = None,
-    width: Annotated[int, Query(ge=320, le=2000)] = 960,
-    height: Annotated[int, Query(ge=240, le=1400)] = 540,
-) -> Response:
-    dep, cc = resolve_scope(user, department, chief_complaint)
-    payload = await timeline_payload(session, dep, cc, gender, age, 300)
-    return await svg_response(payload["series"], chart_title(dep, cc), width, height)
+async def get_timeline_chart(user: CurrentUser, session: SessionDep, query: TimelineQueryDep,
+                             size: ChartSizeDep) -> Response:
+    dep, cc = resolve_scope(user, query.department, query.chief_complaint)
+    payload = await timeline_payload(session, dep, cc, query.gender, query.age, 300)
+    return await svg_response(payload["series"], chart_title(dep, cc), size.width, size.height)

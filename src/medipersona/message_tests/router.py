@@ -20,8 +20,9 @@ import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.deps import CurrentUser, PagingDep, SessionDep, SettingsDep
 from medipersona.errors import Conflict, NotFound, PayloadTooLarge
+from medipersona.exports.routes import add_export_routes
 from medipersona.jobs.sse import (
     SSE_RESPONSE_KWARGS,
     job_event_stream,
@@ -29,6 +30,7 @@ from medipersona.jobs.sse import (
     static_event_stream,
 )
 from medipersona.message_tests import service
+from medipersona.message_tests.export import render_test_pdf
 from medipersona.message_tests.models import MessageTest
 from medipersona.message_tests.schemas import IMAGE_MAX_BYTES, MessageTestCreate
 
@@ -51,9 +53,8 @@ async def create_test(data: MessageTestCreate, user: CurrentUser, session: Sessi
 
 
 @router.get("")
-async def list_tests(user: CurrentUser, session: SessionDep, page: int = Query(1, ge=1, le=10_000),
-                     per_page: int = Query(20, ge=1, le=100)):
-    return await service.list_tests(session, user, page=page, per_page=per_page)
+async def list_tests(user: CurrentUser, session: SessionDep, paging: PagingDep):
+    return await service.list_tests(session, user, page=paging.page, per_page=paging.per_page)
 
 
 @router.get("/{test_id}")
@@ -140,15 +141,15 @@ async def export_csv(test_id: str, user: CurrentUser, session: SessionDep) -> Re
                              "Cache-Control": "private, no-store"})
 
 
-@router.get("/{test_id}/export.pdf", response_class=Response)
-async def export_pdf(test_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
+async def _pdf_document(test_id: str, user, session, settings) -> dict:
     from datetime import datetime
 
-    from medipersona.exports.router import file_response
-    from medipersona.message_tests.export import build_test_document, render_test_pdf
+    from medipersona.message_tests.export import build_test_document
     from medipersona.web.templating import local_time
 
     data = await _finished(session, user, test_id)
-    await session.close()
-    doc = build_test_document(data, local_time(datetime.fromisoformat(data["created_at"])))
-    return await file_response("pdf", render_test_pdf, doc, settings, suffix="message_test")
+    return build_test_document(data, local_time(datetime.fromisoformat(data["created_at"])))
+
+
+add_export_routes(router, "/{test_id}/export", load=_pdf_document, renderers={"pdf": render_test_pdf},
+                  suffix="message_test", names={"pdf": "export_pdf"})

@@ -26,9 +26,11 @@ EXCLUDED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 PROVIDER_FAILURES = frozenset({"error", "timeout", "invalid_output", "retry"})
 
 # Thresholds (the seed's numbers; ours where the seed gives none, marked).
-CPU_TARGET_MAX = 30.0        # seed: 10–30 % is normal (low because the app waits on AI APIs)
+CPU_TARGET_MIN = 10.0        # seed: 10–30 % is normal (low because the app waits on AI APIs); shown only
+CPU_TARGET_MAX = 30.0
 CPU_WARNING = 80.0           # seed: > 80 % → investigate
-MEMORY_TARGET_MAX = 80.0     # seed: <= 70–80 %
+MEMORY_TARGET_MIN = 70.0     # seed: <= 70–80 % (the upper end decides the state; the range is shown)
+MEMORY_TARGET_MAX = 80.0
 MEMORY_WARNING = 90.0        # seed: > 90 % → fewer workers
 P95_TARGET_SECONDS = 30.0    # seed: P95 <= 30 s
 ERROR_RATE_TARGET = 1.0      # seed: < 1 %
@@ -314,23 +316,23 @@ def evaluate(now: Snapshot, window: Snapshot, memory_percent: float | None, memo
     """The seed's indicators with their states and remedies (Japanese, shown as is)."""
     out: list[Indicator] = []
     out.append(Indicator(
-        "cpu", "CPU使用率", now.box_cpu, _pct(now.box_cpu), "10–30%（AI待ちが長いため低くて正常）", cpu_state(now.box_cpu),
+        "cpu", "CPU使用率", now.box_cpu, _pct(now.box_cpu), f"{CPU_TARGET_MIN:g}–{CPU_TARGET_MAX:g}%（AI待ちが長いため低くて正常）", cpu_state(now.box_cpu),
         "ボトルネックを調査（通常発生しないはず）。重い処理（PDF・画像・取り込み）がイベントループ上で動いていないか確認。"
         if cpu_state(now.box_cpu) != "ok" else "",
         "ワーカー合計: " + _pct(sum(now.worker_cpu.values())) if now.worker_cpu else ""))
     out.append(Indicator(
-        "memory", "メモリ使用率", memory_percent, _pct(memory_percent), "70–80%以下", memory_state(memory_percent),
+        "memory", "メモリ使用率", memory_percent, _pct(memory_percent), f"{MEMORY_TARGET_MIN:g}–{MEMORY_TARGET_MAX:g}%以下", memory_state(memory_percent),
         {"warning": "ワーカー数を減らす（medipersona advise-workers で実測値から再計算）",
          "caution": "目標超過: ワーカー数の見直しを検討"}.get(memory_state(memory_percent), ""),
         memory_detail))
     p95 = histogram_quantile(0.95, window.latency_buckets)
     out.append(Indicator(
-        "p95", "レスポンスタイム（P95）", p95, "—" if p95 is None else f"{p95:.2f}秒", "30秒以内", p95_state(p95),
+        "p95", "レスポンスタイム（P95）", p95, "—" if p95 is None else f"{p95:.2f}秒", f"{P95_TARGET_SECONDS:g}秒以内", p95_state(p95),
         "遅い画面とAIサービスの応答時間（ログの「[AI] Response time」）を確認" if p95_state(p95) == "warning" else "",
         f"{window_label}・{window.requests:.0f}件（生成中の逐次配信・死活監視を除く）"))
     rate = 100.0 * window.errors_5xx / window.requests if window.requests else None
     out.append(Indicator(
-        "error_rate", "サーバーエラー率（5xx）", rate, _pct(rate), "1%未満", error_rate_state(window.errors_5xx, window.requests),
+        "error_rate", "サーバーエラー率（5xx）", rate, _pct(rate), f"{ERROR_RATE_TARGET:g}%未満", error_rate_state(window.errors_5xx, window.requests),
         "画面に表示されたリクエストIDでログのエラー内容を確認" if error_rate_state(window.errors_5xx, window.requests) == "warning" else "",
         f"{window_label}・{window.errors_5xx:.0f}件 / {window.requests:.0f}件"))
     s503 = status_503_state(window.status_503, window.requests)
@@ -404,6 +406,15 @@ def provider_rows(window: Snapshot) -> list[dict[str, Any]]:
 
 STATE_ORDER = {"unknown": 0, "ok": 1, "caution": 2, "warning": 3}
 STATE_LABELS = {"ok": "正常", "caution": "注意", "warning": "警告", "unknown": "データなし"}
+
+
+def page_thresholds() -> dict[str, str]:
+    """The numbers the monitoring page's prose quotes (warning signs, the loop-lag note), from the constants the
+    states are computed with, so the page and the states cannot disagree."""
+    from medipersona.ops.metrics import LAG_TICK_SECONDS
+
+    return {"memory_warning": f"{MEMORY_WARNING:g}", "cpu_warning": f"{CPU_WARNING:g}",
+            "lag_tick_seconds": f"{LAG_TICK_SECONDS:g}", "loop_lag_caution_seconds": f"{LOOP_LAG_CAUTION:g}"}
 
 
 def overall_state(indicators: list[Indicator]) -> str:

@@ -117,5 +117,5 @@ async def monitoring_json(request: Request, _admin: AdminUser, settings: Setting
 async def monitoring_page(request: Request, _admin: AdminUser, settings: SettingsDep):
     report = await build_report(request, settings)
     return render(request, "ops/monitoring.html", {
-        "report": report, "state_labels": monitoring.STATE_LABELS,
+        "report": report, "state_labels": monitoring.STATE_LABELS, "thresholds": monitoring.page_thresholds(),
     })

@@ -11,13 +11,15 @@ GET    /api/persona-sets/{id}/export.pptx  → the same as slides
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from medipersona.deps import CurrentUser, SessionDep, SettingsDep
+from medipersona.deps import CurrentUser, PagingDep, SessionDep, SettingsDep
 from medipersona.errors import Conflict
+from medipersona.exports.routes import add_export_routes
 from medipersona.jobs.sse import SSE_RESPONSE_KWARGS
 from medipersona.persona_sets import service
+from medipersona.persona_sets.export import render_set_pdf, render_set_pptx
 from medipersona.persona_sets.schemas import PersonaSetCreate
 
 router = APIRouter(prefix="/api/persona-sets", tags=["persona sets"])
@@ -31,9 +33,8 @@ async def create_set(data: PersonaSetCreate, user: CurrentUser, session: Session
 
 
 @router.get("")
-async def list_sets(user: CurrentUser, session: SessionDep, page: int = Query(1, ge=1, le=10_000),
-                    per_page: int = Query(20, ge=1, le=100)):
-    return await service.list_sets(session, user, page=page, per_page=per_page)
+async def list_sets(user: CurrentUser, session: SessionDep, paging: PagingDep):
+    return await service.list_sets(session, user, page=paging.page, per_page=paging.per_page)
 
 
 @router.get("/{set_id}")
@@ -58,9 +59,8 @@ async def set_events(request: Request, set_id: str, user: CurrentUser, session: 
     return StreamingResponse(set_event_stream(request.app, members), **SSE_RESPONSE_KWARGS)
 
 
-async def _export(kind: str, set_id: str, user, session, settings) -> Response:
-    from medipersona.exports.router import file_response
-    from medipersona.persona_sets.export import build_set_document, render_set_pdf, render_set_pptx
+async def _set_document(set_id: str, user, session, settings) -> dict:
+    from medipersona.persona_sets.export import build_set_document
 
     persona_set = await service.get_set(session, user, set_id)
     members = await service.members_of(session, persona_set)
@@ -71,19 +71,11 @@ async def _export(kind: str, set_id: str, user, session, settings) -> Response:
     done = [m for m in members if m is not None and m.status == "done"]
     if not done:
         raise Conflict("完成したペルソナがないため、エクスポートできません。", code="set_empty")
-    doc = await build_set_document(session, settings, data, done)
-    await session.close()
-    renderer = render_set_pdf if kind == "pdf" else render_set_pptx
-    return await file_response(kind, renderer, doc, settings, suffix="persona_set")
+    return await build_set_document(session, settings, data, done)
 
 
-@router.get("/{set_id}/export.pdf", response_class=Response)
-async def export_pdf(set_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
-    """The set as one A4 landscape PDF: comparison pages, then each member's persona page."""
-    return await _export("pdf", set_id, user, session, settings)
-
-
-@router.get("/{set_id}/export.pptx", response_class=Response)
-async def export_pptx(set_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep) -> Response:
-    """The set as PowerPoint slides with the same pages as the PDF."""
-    return await _export("pptx", set_id, user, session, settings)
+add_export_routes(
+    router, "/{set_id}/export", load=_set_document, renderers={"pdf": render_set_pdf, "pptx": render_set_pptx},
+    suffix="persona_set", names={"pdf": "export_pdf", "pptx": "export_pptx"},
+    descriptions={"pdf": "The set as one A4 landscape PDF: comparison pages, then each member's persona page.",
+                  "pptx": "The set as PowerPoint slides with the same pages as the PDF."})

@@ -7,7 +7,7 @@ the work; these handlers read personas for display and delegate every change to 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -31,7 +31,7 @@ from medipersona.deps import CurrentUser, SessionDep, SettingsDep
 from medipersona.errors import AppError, NotFound
 from medipersona.personas.models import Persona, persona_tags
 from medipersona.personas.schemas import NOTE_MAX, TAG_MAX, TAGS_MAX
-from medipersona.personas.search import AGE_BAND_LABELS, HistoryFilters, filter_personas
+from medipersona.personas.search import AGE_BAND_LABELS, PageHistoryFiltersDep, filter_personas
 from medipersona.web.templating import local_time, render
 
 router = APIRouter(include_in_schema=False)
@@ -45,15 +45,6 @@ WIZARD_STEPS = ("診療科", "主訴", "作成目的", "ペルソナの項目", 
 
 # --------------------------------------------------------------------------------------------------------------
 # helpers
-
-
-def _parse_date(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 async def _load_persona(session, user: User, persona_id: str) -> Persona:
@@ -289,17 +280,10 @@ async def wizard_submit(request: Request, user: CurrentUser, session: SessionDep
 
 
 @router.get("/personas")
-async def history(request: Request, user: CurrentUser, session: SessionDep, q: str = "", department: str = "",
-                  chief_complaint: str = "", date_from: str = "", date_to: str = "", owner: str = "",
-                  gender: str = "", age_band: str = "", patient_type: str = "", tag: str = "",
-                  page: int = 1, message: str = ""):
+async def history(request: Request, user: CurrentUser, session: SessionDep, filters: PageHistoryFiltersDep,
+                  owner: str = "", page: int = 1, message: str = ""):
     catalog = get_catalog()
     page = max(1, min(page, 10_000))
-    filters = HistoryFilters(
-        q=q.strip()[:100], department=department[:64], chief_complaint=chief_complaint[:128],
-        date_from=_parse_date(date_from), date_to=_parse_date(date_to),
-        gender=gender if gender in GENDERS else "", age_band=age_band if age_band in AGE_BAND_LABELS else "",
-        patient_type=patient_type[:64], tag=" ".join(tag.split())[:20])
     query = select(Persona, User.username).join(User, User.id == Persona.owner_id)
     owner = owner.strip()[:64] if user.is_admin else ""
     if owner:

@@ -29,7 +29,7 @@ from medipersona.catalog.labels import (
     income_label,
 )
 from medipersona.catalog.service import ChiefComplaint, Department, PatientType, Purpose
-from medipersona.providers.base import ImageRequest, TextRequest
+from medipersona.providers.base import ImageRequest, TextRequest, addendum_lines, structured_request
 
 SYSTEM_PROMPT = (
     "あなたは日本の医療機関のマーケティングを支援する専門家です。"
@@ -282,8 +282,7 @@ def build_text_request(
     if guardian_labels(inputs.profile) and is_dependent_child(inputs.profile):
         blocks.append("このペルソナは子どもです。通院理由・行動パターン・口コミの重視ポイント・価値観・求めるものは、"
                       "保護者が考え、検索し、比較し、決める内容として書いてください。")
-    if addendum.strip():
-        blocks += ["", "【追加の指示】", addendum.strip()]
+    blocks += addendum_lines(addendum, "【追加の指示】")
     blocks += [
         "",
         *SAFETY_RULES,
@@ -291,17 +290,9 @@ def build_text_request(
         "出力は指定のJSONスキーマに従うJSONオブジェクトのみとし、すべての項目を空欄なしで埋めてください。",
     ]
     context = build_context(inputs, keywords, lengths)
-    return TextRequest(
-        task="persona_text",
-        system=SYSTEM_PROMPT,
-        prompt="\n".join(blocks),
-        schema=text_schema(inputs.generate_name, lengths),
-        schema_name="persona",
-        model=model,
-        max_output_tokens=max(1500, sum(lengths.values()) * 3),
-        seed=seed,
-        context=context,
-    )
+    return structured_request("persona_text", system=SYSTEM_PROMPT, prompt="\n".join(blocks),
+                              schema=text_schema(inputs.generate_name, lengths), schema_name="persona", model=model,
+                              max_output_tokens=max(1500, sum(lengths.values()) * 3), seed=seed, context=context)
 
 
 def build_section_request(
@@ -330,25 +321,18 @@ def build_section_request(
     if current.get(section):
         blocks += ["", "【書き直す前の文章（同じ表現の繰り返しは避けてください）】", current[section]]
     blocks += ["", LABEL_NOTE]
-    if addendum.strip():
-        blocks += ["", "【追加の指示】", addendum.strip()]
+    blocks += addendum_lines(addendum, "【追加の指示】")
     blocks += ["", *SAFETY_RULES, "",
                "出力は {\"text\": \"...\"} の形のJSONオブジェクトのみとしてください。"]
     context = build_context(inputs, keywords, lengths)
     context["section"] = section
     context["current"] = {k: v for k, v in current.items() if v}
-    return TextRequest(
-        task="section_text",
-        system=SYSTEM_PROMPT,
-        prompt="\n".join(blocks),
-        schema={"type": "object", "properties": {"text": {"type": "string", "description": spec.label}},
-                "required": ["text"], "additionalProperties": False},
-        schema_name="section",
-        model=model,
-        max_output_tokens=max(600, lengths[section] * 4),
-        seed=seed,
-        context=context,
-    )
+    return structured_request("section_text", system=SYSTEM_PROMPT, prompt="\n".join(blocks),
+                              schema={"type": "object",
+                                      "properties": {"text": {"type": "string", "description": spec.label}},
+                                      "required": ["text"], "additionalProperties": False},
+                              schema_name="section", model=model, max_output_tokens=max(600, lengths[section] * 4),
+                              seed=seed, context=context)
 
 
 def build_context(inputs: PromptInputs, keywords: list[dict[str, Any]], lengths: dict[str, int]) -> dict[str, Any]:

@@ -15,18 +15,17 @@ GET    /api/personas/{id}/image                   → the stored portrait
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
 from medipersona.catalog.labels import SECTION_KEYS, SECTION_LABELS
-from medipersona.deps import CommitCheckedPrincipal, CurrentUser, SessionDep, SettingsDep
+from medipersona.deps import CommitCheckedPrincipal, CurrentUser, PagingDep, SessionDep, SettingsDep
 from medipersona.errors import NotFound
 from medipersona.jobs.runner import get_runtime
 from medipersona.jobs.sse import (
     SSE_RESPONSE_KWARGS,
+    LazyStoredState,
     job_event_stream,
     parse_last_event_id,
     static_event_stream,
@@ -35,7 +34,7 @@ from medipersona.media.router import respond_with_image
 from medipersona.personas import service
 from medipersona.personas.models import Persona
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
-from medipersona.personas.search import AGE_BAND_PATTERN, HistoryFilters
+from medipersona.personas.search import HistoryFiltersDep
 
 router = APIRouter(prefix="/api/personas", tags=["personas"])
 
@@ -62,24 +61,10 @@ async def create_persona(data: PersonaCreate, principal: CommitCheckedPrincipal,
 async def list_personas(
     user: CurrentUser,
     session: SessionDep,
-    q: str = Query("", max_length=100, description="Words (space-separated), each matching the name, department, "
-                   "complaint, patient type, sex (女性), age (45歳) or decade (40代), a tag or the note."),
-    department: str = Query("", max_length=64),
-    chief_complaint: str = Query("", max_length=128),
-    status: str = Query("", pattern="^(|queued|running|done|failed)$"),
-    gender: str = Query("", pattern="^(|male|female|other)$"),
-    age_band: str = Query("", pattern=AGE_BAND_PATTERN, description="child (0-12), 10s ... 60s, 70plus"),
-    patient_type: str = Query("", max_length=64),
-    tag: str = Query("", max_length=20),
-    date_from: date | None = None,
-    date_to: date | None = None,
-    page: int = Query(1, ge=1, le=10_000),
-    per_page: int = Query(20, ge=1, le=100),
+    filters: HistoryFiltersDep,
+    paging: PagingDep,
 ):
-    filters = HistoryFilters(q=q, department=department, chief_complaint=chief_complaint, status=status,
-                             gender=gender, age_band=age_band, patient_type=patient_type, tag=tag,
-                             date_from=date_from, date_to=date_to)
-    return await service.list_personas(session, user, filters, page=page, per_page=per_page)
+    return await service.list_personas(session, user, filters, page=paging.page, per_page=paging.per_page)
 
 
 @router.get("/{persona_id}")
@@ -175,26 +160,14 @@ async def persona_events(
         state = _stored_state_events(persona)
         await session.close()
         return StreamingResponse(static_event_stream(state), **SSE_RESPONSE_KWARGS)
-    fallback = _LazyState(request.app, persona_id) if row.status in ("done", "failed") else None
+    fallback = LazyStoredState(
+        request.app, Persona, persona_id, _stored_state_events,
+        missing=[("error", {"code": "not_found", "message": "ペルソナが見つかりません。"})],
+    ) if row.status in ("done", "failed") else None
     # The stream reads the state so far with this session and then closes it, so the pooled connection is
     # given back while the stream stays open (for minutes, perhaps).
     return StreamingResponse(job_event_stream(request.app, job_id, after_id=after_id, session=session,
                                               fallback=fallback), **SSE_RESPONSE_KWARGS)
-
-
-class _LazyState:
-    """The stored state of a finished persona, loaded only if its job's events were pruned."""
-
-    def __init__(self, app, persona_id: str) -> None:
-        self.app = app
-        self.persona_id = persona_id
-
-    async def events(self) -> list[tuple[str, dict]]:
-        async with self.app.state.db.sessionmaker() as session:
-            persona = await session.get(Persona, self.persona_id)
-        if persona is None:
-            return [("error", {"code": "not_found", "message": "ペルソナが見つかりません。"})]
-        return _stored_state_events(persona)
 
 
 @router.get("/{persona_id}/image")

@@ -8,9 +8,12 @@ note. The filters narrow by catalog ids, sex, age band, patient type, tag, statu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Annotated
 
+from fastapi import Depends, Query, Request
 from sqlalchemy import and_, or_
 
 from medipersona import localtime
@@ -25,6 +28,10 @@ AGE_BAND_LABELS = {code: label for code, label, _low, _high in HISTORY_AGE_BANDS
 AGE_BAND_PATTERN = "^(|" + "|".join(AGE_BAND_LABELS) + ")$"
 MAX_QUERY = 100
 MAX_WORDS = 8
+DEPARTMENT_MAX = 64
+COMPLAINT_MAX = 128
+PATIENT_TYPE_MAX = 64
+TAG_FILTER_MAX = 20
 
 _DECADE = re.compile(r"^(\d{1,3})代$")
 _AGE = re.compile(r"^(\d{1,3})歳$")
@@ -32,16 +39,36 @@ _AGE = re.compile(r"^(\d{1,3})歳$")
 
 @dataclass(frozen=True)
 class HistoryFilters:
-    q: str = ""
-    department: str = ""
-    chief_complaint: str = ""
+    """The history's search and filters. The API takes them as query parameters, checked (``HistoryFiltersDep``,
+    422 for a bad value); the page reads the same names leniently (``PageHistoryFiltersDep``)."""
+
+    q: Annotated[str, Query(max_length=MAX_QUERY, description="Words (space-separated), each matching the name, "
+                            "department, complaint, patient type, sex (女性), age (45歳) or decade (40代), a tag or "
+                            "the note.")] = ""
+    department: Annotated[str, Query(max_length=DEPARTMENT_MAX)] = ""
+    chief_complaint: Annotated[str, Query(max_length=COMPLAINT_MAX)] = ""
     date_from: date | None = None
     date_to: date | None = None
-    status: str = ""
-    gender: str = ""
-    age_band: str = ""
-    patient_type: str = ""
-    tag: str = ""
+    status: Annotated[str, Query(pattern="^(|queued|running|done|failed)$")] = ""
+    gender: Annotated[str, Query(pattern="^(|male|female|other)$")] = ""
+    age_band: Annotated[str, Query(pattern=AGE_BAND_PATTERN, description="child (0-12), 10s ... 60s, 70plus")] = ""
+    patient_type: Annotated[str, Query(max_length=PATIENT_TYPE_MAX)] = ""
+    tag: Annotated[str, Query(max_length=TAG_FILTER_MAX)] = ""
+
+    @classmethod
+    def lenient(cls, params: Mapping[str, str]) -> HistoryFilters:
+        """The filters of a page's query string: too long values cut, unknown sexes, age bands and bad dates
+        dropped (a page never answers 422 for a hand-edited link); no status filter."""
+        def text(name: str) -> str:
+            return params.get(name) or ""
+
+        return cls(q=text("q").strip()[:MAX_QUERY], department=text("department")[:DEPARTMENT_MAX],
+                   chief_complaint=text("chief_complaint")[:COMPLAINT_MAX],
+                   date_from=_parse_date(text("date_from")), date_to=_parse_date(text("date_to")),
+                   gender=text("gender") if text("gender") in GENDERS else "",
+                   age_band=text("age_band") if text("age_band") in AGE_BAND_LABELS else "",
+                   patient_type=text("patient_type")[:PATIENT_TYPE_MAX],
+                   tag=" ".join(text("tag").split())[:TAG_FILTER_MAX])
 
     def form_values(self) -> dict[str, str]:
         """Every filter as a form value ("" when not set)."""
@@ -50,6 +77,23 @@ class HistoryFilters:
     def active(self) -> dict[str, str]:
         """The filters that are set, as query-string values (for links that keep them)."""
         return {k: v for k, v in self.form_values().items() if v}
+
+
+def _parse_date(value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def page_history_filters(request: Request) -> HistoryFilters:
+    return HistoryFilters.lenient(request.query_params)
+
+
+HistoryFiltersDep = Annotated[HistoryFilters, Depends()]
+PageHistoryFiltersDep = Annotated[HistoryFilters, Depends(page_history_filters)]
 
 
 def escape_like(text: str) -> str:

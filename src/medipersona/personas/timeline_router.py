@@ -5,7 +5,7 @@
     GET  /api/personas/{id}/timeline-analysis/events  SSE of the newest analysis job (Last-Event-ID aware)
     GET  /api/personas/{id}/timeline/chart.svg      the chart for the persona's 主訴, gender and age
 
-The keyword data and its chart come from the keywords domain (``keywords/router.py``); personas build on it, never
+The keyword data and its chart come from the keywords domain (``keywords/service.py``); personas build on it, never
 the other way round.
 """
 
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from medipersona.catalog.service import get_catalog
 from medipersona.deps import CurrentUser, SessionDep
 from medipersona.errors import NotFound
-from medipersona.keywords.router import chart_title, svg_response, timeline_payload
+from medipersona.keywords.params import ChartSizeDep
+from medipersona.keywords.service import chart_title, svg_response, timeline_payload
 
 router = APIRouter(prefix="/api", tags=["keywords"])
 
@@ -103,8 +104,7 @@ async def persona_timeline_chart(
     persona_id: str,
     user: CurrentUser,
     session: SessionDep,
-    width: Annotated[int, Query(ge=320, le=2000)] = 960,
-    height: Annotated[int, Query(ge=240, le=1400)] = 540,
+    size: ChartSizeDep,
 ) -> Response:
     from medipersona.personas.timeline import load_persona_for, persona_age_gender
 
@@ -116,4 +116,4 @@ async def persona_timeline_chart(
         raise NotFound("ペルソナの診療科がカタログにありません。")
     age, gender = persona_age_gender(persona)
     payload = await timeline_payload(session, dep, cc, gender, age, 300)
-    return await svg_response(payload["series"], chart_title(dep, cc), width, height)
+    return await svg_response(payload["series"], chart_title(dep, cc), size.width, size.height)

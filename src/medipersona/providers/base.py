@@ -105,6 +105,25 @@ class TextRequest:
     images: tuple[InputImage, ...] = ()
 
 
+def addendum_lines(addendum: str, heading: str = "## 追加の指示") -> list[str]:
+    """An admin's extra instructions for a task (``admin.task_options``) as prompt lines: a blank line, the heading
+    and the text; none when there are none. Prompts put them before their output and safety rules."""
+    text = addendum.strip()
+    return ["", heading, text] if text else []
+
+
+def structured_request(task: str, *, system: str, prompt: str, schema: type[BaseModel] | dict[str, Any],
+                       schema_name: str | None = None, model: str = "", max_output_tokens: int = 4000,
+                       temperature: float = 0.8, seed: int | None = None,
+                       context: dict[str, Any] | None = None) -> TextRequest:
+    """A structured-output text request, built one way for every prompt: the JSON schema from the pydantic model
+    (or as given), named after the task unless ``schema_name`` says otherwise."""
+    return TextRequest(task=task, system=system, prompt=prompt,
+                       schema=schema if isinstance(schema, dict) else schema.model_json_schema(),
+                       schema_name=schema_name or task, model=model, max_output_tokens=max_output_tokens,
+                       temperature=temperature, seed=seed, context=context or {})
+
+
 @dataclass
 class ImageRequest:
     task: str  # portrait
