@@ -9,9 +9,10 @@ before the token is checked).
 from __future__ import annotations
 
 import hmac
+import inspect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import select
@@ -28,14 +29,31 @@ SESSION_COOKIE = "mp_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies are ``async def`` (or built by ``query_params``): FastAPI runs a plain ``def`` or a class in its
+# thread pool, a thread hop on every request that uses it.
+
+
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.db
+
+
+def query_params(cls: type[T]) -> Any:
+    """``Depends(...)`` for a dataclass of query parameters, built on the event loop (``Depends()`` on the class
+    itself would call it in the thread pool). FastAPI reads the parameters from the class's signature."""
+
+    async def build(**values: Any) -> T:
+        return cls(**values)
+
+    build.__signature__ = inspect.signature(cls, eval_str=True)  # type: ignore[attr-defined]
+    build.__name__ = build.__qualname__ = f"{cls.__name__}_params"
+    return Depends(build)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -204,7 +222,7 @@ class Paging:
     per_page: Annotated[int, Query(ge=1, le=100)] = 20
 
 
-PagingDep = Annotated[Paging, Depends()]
+PagingDep = Annotated[Paging, query_params(Paging)]
 
 
 def client_ip(request: Request) -> str:

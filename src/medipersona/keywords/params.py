@@ -8,7 +8,9 @@ annotations must be real objects.
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Query
+
+from medipersona.deps import query_params
 
 
 @dataclass(frozen=True)
@@ -29,5 +31,5 @@ class ChartSize:
     height: Annotated[int, Query(ge=240, le=1400)] = 540
 
 
-TimelineQueryDep = Annotated[TimelineQuery, Depends()]
-ChartSizeDep = Annotated[ChartSize, Depends()]
+TimelineQueryDep = Annotated[TimelineQuery, query_params(TimelineQuery)]
+ChartSizeDep = Annotated[ChartSize, query_params(ChartSize)]

@@ -204,17 +204,11 @@ def _rank(pack: Pack, gender: str | None, band: str | None) -> _Ranked:
         reach = ([x + y for x, y in zip(a, around[0], strict=True)] if len(around) == 1 else
                  [x + y + z for x, y, z in zip(a, around[0], around[1], strict=True)])
         neighbours = around[0] if len(around) == 1 else [y + z for y, z in zip(*around, strict=True)]
-        steps = []
-        append = steps.append
-        for k in range(n):
-            if g is not None and g[k] < GENDER_MIN_SHARE:
-                append(3)
-            elif a[k] >= AGE_MIN_SHARE:
-                append(0)
-            elif reach[k] >= AGE_MIN_SHARE:
-                append(1)
-            else:
-                append(2)
+        if g is None:
+            steps = [0 if x >= AGE_MIN_SHARE else 1 if r >= AGE_MIN_SHARE else 2 for x, r in zip(a, reach, strict=True)]
+        else:
+            steps = [3 if gs < GENDER_MIN_SHARE else 0 if x >= AGE_MIN_SHARE else 1 if r >= AGE_MIN_SHARE else 2
+                     for gs, x, r in zip(g, a, reach, strict=True)]
     return _Ranked(steps, g if g is not None else hundred, a if a is not None else hundred, neighbours)
 
 
@@ -405,8 +399,12 @@ async def timeline(
     g, a, days, overlap, volume, category = (ranked.gender_share, ranked.age_share, pack.days, pack.overlap,
                                              pack.volume, pack.category)
     # (days, overlap, estimated volume, category, row index): dicts only for the points the series keeps.
-    points = [(round(days[k], 3), overlap[k], round(volume[k] * g[k] * a[k] / 10000.0), category[k], k)
-              for k in kept_rows]
+    if len(kept_rows) == len(pack):  # every row kept (the usual case): one pass over the columns
+        points = [(round(d, 3), o, round(v * gs * ag / 10000.0), c, k) for k, (d, o, v, gs, ag, c)
+                  in enumerate(zip(days, overlap, volume, g, a, category, strict=True))]
+    else:
+        points = [(round(days[k], 3), overlap[k], round(volume[k] * g[k] * a[k] / 10000.0), category[k], k)
+                  for k in kept_rows]
     summary = _summarize(points)
     rank = pack.rank
     # The series: the max_points largest overlaps (ties: the better rank), in the order of days.

@@ -20,6 +20,7 @@ from medipersona import localtime
 from medipersona.accounts.models import User
 from medipersona.catalog.labels import AGE_BANDS, GENDERS
 from medipersona.catalog.service import get_catalog
+from medipersona.deps import query_params
 from medipersona.personas.models import TAG_SEPARATOR, Persona
 
 # The keyword data's bands, plus children (the keyword data starts at 13).
@@ -88,11 +89,11 @@ def _parse_date(value: str) -> date | None:
         return None
 
 
-def page_history_filters(request: Request) -> HistoryFilters:
+async def page_history_filters(request: Request) -> HistoryFilters:
     return HistoryFilters.lenient(request.query_params)
 
 
-HistoryFiltersDep = Annotated[HistoryFilters, Depends()]
+HistoryFiltersDep = Annotated[HistoryFilters, query_params(HistoryFilters)]
 PageHistoryFiltersDep = Annotated[HistoryFilters, Depends(page_history_filters)]
 
 
