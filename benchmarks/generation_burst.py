@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -80,6 +81,31 @@ def cpu_seconds(pid: int) -> float:
     except OSError:  # the worker was recycled (max_requests) or died
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> dict[int, tuple[float, float]]:
+    """(user, system) CPU seconds of each thread of a process."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(task.name)] = (int(fields[11]) / tick, int(fields[12]) / tick)
+    return out
+
+
+def split_cpu(pid: int, before: dict, after: dict) -> dict[str, float]:
+    """Where a worker's CPU went between two ``thread_cpu`` snapshots: the event loop's thread (the main one)
+    and all the others (database driver threads, render and thread-pool threads), user and system time."""
+    out = {"loop_user": 0.0, "loop_system": 0.0, "other_threads_user": 0.0, "other_threads_system": 0.0}
+    for tid, (user, system) in after.items():
+        user0, system0 = before.get(tid, (0.0, 0.0))
+        key = "loop" if tid == pid else "other_threads"
+        out[f"{key}_user"] += user - user0
+        out[f"{key}_system"] += system - system0
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 def worker_pids(master: int) -> list[int]:
@@ -204,7 +230,7 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         second, second_result = await follow(client, headers, 2)
 
         workers = worker_pids(master)
-        marks: dict[str, float] = {}
+        marks: dict[str, Any] = {}
 
         async def idle_period() -> None:
             marks["icpu0"] = sum(cpu_seconds(p) for p in workers)
@@ -217,11 +243,13 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
 
         async def burst():
             wcpu0 = sum(cpu_seconds(p) for p in workers)
+            threads0 = thread_cpu(workers[0]) if workers else {}
             cpu0, t0 = time.process_time(), time.perf_counter()
             results = await asyncio.gather(*(follow(client, headers, 1000 + i) for i in range(args.n)))
             marks["wall"] = time.perf_counter() - t0
             marks["cpu"] = time.process_time() - cpu0
             marks["wcpu"] = sum(cpu_seconds(p) for p in workers) - wcpu0
+            marks["threads"] = split_cpu(workers[0], threads0, thread_cpu(workers[0])) if workers else {}
             return results
 
         samples, results = await sampled(base, token, tmp, "burst", burst)
@@ -271,6 +299,7 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         "worker_rss_mb": rss,
         "worker_rss_mb_8s_after": rss_later,
         "worker_cpu_seconds": round(wcpu, 2),
+        "worker_cpu_by_thread": marks.get("threads", {}),
         "worker_cpu_ms_per_sample_request": round(cpu_per_sample * 1000, 2),
         "worker_cpu_ms_per_generation": round(
             (wcpu - cpu_per_sample * (len(samples["login"]) + len(samples["catalog"]))) / args.n * 1000, 1),
