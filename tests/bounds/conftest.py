@@ -16,7 +16,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.support.helpers import ADMIN_PASSWORD, wait_healthy
+from tests.support.helpers import ADMIN_PASSWORD, dies_with_parent, wait_healthy
 
 VENV_BIN = Path(sys.executable).parent
 MB = 1024 * 1024
@@ -81,9 +81,9 @@ def start_server(settings, log_path: Path, extra_env: dict[str, str] | None = No
         **(extra_env or {}),
     })
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(dies_with_parent(
             [str(VENV_BIN / "python"), "-m", "uvicorn", "medipersona.asgi:app", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning"],
+             "--port", str(port), "--log-level", "warning"]),
             env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     return proc, port

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.support.helpers import dies_with_parent
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "screenshots"
 DOCS_SHOTS = REPO_ROOT / "docs" / "screenshots"
@@ -154,7 +156,7 @@ def e2e_server(tmp_path_factory, tile_server) -> Iterator[Server]:
     port = _free_port()
     log_path = base / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(serve + ["serve", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(dies_with_parent(serve + ["serve", str(port)]), env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     server = Server(f"http://127.0.0.1:{port}", data_dir, env, log_path, tile_server.netloc)
     deadline = time.monotonic() + 60

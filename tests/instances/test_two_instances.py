@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.personas.helpers import CREATE_BODY, parse_sse
-from tests.support.helpers import ADMIN_PASSWORD
+from tests.support.helpers import ADMIN_PASSWORD, dies_with_parent
 
 BIN = Path(sys.executable).parent
 BURST_PER_INSTANCE = 12
@@ -65,8 +65,8 @@ class Instance:
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the server writes into it until it stops
-        self.proc = subprocess.Popen(
-            [str(BIN / "medipersona"), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
+        self.proc = subprocess.Popen(dies_with_parent(
+            [str(BIN / "medipersona"), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]),
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     async def wait_up(self, timeout: float = 90.0) -> None:

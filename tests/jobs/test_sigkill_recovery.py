@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.personas.helpers import CREATE_BODY, parse_sse
-from tests.support.helpers import ADMIN_PASSWORD, wait_healthy
+from tests.support.helpers import ADMIN_PASSWORD, dies_with_parent, wait_healthy
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -46,9 +46,9 @@ def _start(settings, port: int, log_path: Path) -> subprocess.Popen:
         "MEDIPERSONA_JOB_POLL_SECONDS": "0.2",
     })
     log = open(log_path, "ab")
-    return subprocess.Popen(
+    return subprocess.Popen(dies_with_parent(
         [str(VENV_BIN / "python"), "-m", "uvicorn", "medipersona.asgi:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
+         "--port", str(port), "--log-level", "warning"]),
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
 

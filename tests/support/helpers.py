@@ -21,6 +21,17 @@ ADMIN_PASSWORD = "admin-password-123"
 MEMBER_PASSWORD = "member-password-123"
 
 
+def dies_with_parent(command: list[str]) -> list[str]:
+    """``command`` run so that it gets SIGTERM when the process that started it dies (util-linux ``setpriv
+    --pdeathsig``, which sets it and execs the command): servers started by a test do not outlive a test run
+    that was killed before its teardown (they kept polling the box's CPU and spoiled benchmarks)."""
+    import shutil
+
+    if shutil.which("setpriv") is None:
+        return command
+    return ["setpriv", "--pdeathsig", "TERM", "--", *command]
+
+
 def pg_available() -> bool:
     try:
         out = subprocess.run(["psql", PG_ADMIN_URL, "-tAc", "select 1"], capture_output=True, timeout=10)
