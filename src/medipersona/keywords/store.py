@@ -117,13 +117,20 @@ async def _fresh_cache(session: AsyncSession) -> _Cache:
     cache = _cache_for(_url_of(session.bind))
     now = time.monotonic()
     if cache.version is None or now - cache.checked_at >= CHECK_INTERVAL:
-        connection = await session.connection()  # Core, not the ORM: this runs before most cold lookups
-        row = (await connection.execute(_VERSION_QUERY)).first()
+        # The check is claimed before it is awaited: lookups starting meanwhile (a burst's 200 jobs) use the
+        # cache as it is for this second instead of each sending the same query (229 of a burst's 1,126
+        # statements). With no version yet, every caller waits for one.
+        previous, cache.checked_at = cache.checked_at, now
+        try:
+            connection = await session.connection()  # Core, not the ORM: this runs before most cold lookups
+            row = (await connection.execute(_VERSION_QUERY)).first()
+        except BaseException:
+            cache.checked_at = previous  # the next lookup asks again
+            raise
         version = (row.version, row.token) if row else (0, "")
         if version != cache.version:
             cache.clear()
             cache.version = version
-        cache.checked_at = now
     return cache
 
 
