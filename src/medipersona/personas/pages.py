@@ -197,7 +197,7 @@ async def wizard(request: Request, user: CurrentUser, session: SessionDep, secti
 def form_to_request(form) -> dict[str, Any]:
     """The wizard's form fields as the JSON body of ``POST /api/personas`` (the no-JavaScript path).
 
-    ``wizard.js`` builds the same body in the browser; keep the two in step.
+    ``static/js/wizard/request.js`` builds the same body in the browser; keep the two in step.
     """
     def text(name: str) -> str:
         value = form.get(name)
