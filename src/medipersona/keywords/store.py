@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS, age_band
 from medipersona.keywords.categories import DISPLAY_ORDER
-from medipersona.keywords.models import KeywordDataset, KeywordPack, KeywordState
+from medipersona.keywords.models import KeywordDataset, KeywordPack, KeywordState, scope_key
 from medipersona.keywords.pack import Pack, decode
 
 CHECK_INTERVAL = 1.0  # seconds between version checks per worker
@@ -170,8 +170,6 @@ class Dataset:
 async def dataset_of(session: AsyncSession, cache: _Cache, department_id: str,
                    chief_complaint_id: str | None) -> Dataset | None:
     """One dataset with its rows decoded (kept in the per-worker cache: other filters of it are then free)."""
-    from medipersona.keywords.models import scope_key
-
     scope = scope_key(department_id, chief_complaint_id)
     cached = cache.datasets.get_item(scope)
     if cached is not _MISSING:
@@ -185,13 +183,18 @@ async def dataset_of(session: AsyncSession, cache: _Cache, department_id: str,
 
 @dataclass(slots=True)
 class _Ranked:
-    """Every row of a dataset judged for one persona filter: the strictest step it passes (``_step_ranks``) and
-    its gender and age shares (100.0 where the filter has no gender or age)."""
+    """Every row of a dataset judged for one persona filter: the strictest step it passes (``_rank``) and its
+    gender and age shares (100.0 where the filter has no gender or age)."""
 
     steps: list[int]
     gender_share: Sequence[float]
     age_share: Sequence[float]
-    neighbour_share: Sequence[float] | None
+
+
+def _bands_around(pack: Pack, band: str) -> list[Sequence[float]]:
+    """The share columns of the age bands next to ``band`` (one or two)."""
+    i = BAND_INDEX[band]
+    return [pack.ages[j] for j in (i - 1, i + 1) if 0 <= j < len(pack.ages)]
 
 
 def _rank(pack: Pack, gender: str | None, band: str | None) -> _Ranked:
@@ -200,23 +203,19 @@ def _rank(pack: Pack, gender: str | None, band: str | None) -> _Ranked:
     n = len(pack)
     g = {"male": pack.male, "female": pack.female}.get(gender or "")
     a = pack.ages[BAND_INDEX[band]] if band else None
-    hundred = [100.0] * n
-    neighbours = None
     if a is None:
         steps = [2] * n if g is None else [2 if share >= GENDER_MIN_SHARE else 3 for share in g]
     else:
-        i = BAND_INDEX[band]  # type: ignore[index]
-        around = [pack.ages[j] for j in (i - 1, i + 1) if 0 <= j < len(pack.ages)]
+        around = _bands_around(pack, band)  # type: ignore[arg-type]
         # Added in the order SQL did ((band + lower) + upper): the same result at the 15 % boundary.
-        reach = ([x + y for x, y in zip(a, around[0], strict=True)] if len(around) == 1 else
-                 [x + y + z for x, y, z in zip(a, around[0], around[1], strict=True)])
-        neighbours = around[0] if len(around) == 1 else [y + z for y, z in zip(*around, strict=True)]
+        reach = [sum(shares) for shares in zip(a, *around, strict=True)]
         if g is None:
             steps = [0 if x >= AGE_MIN_SHARE else 1 if r >= AGE_MIN_SHARE else 2 for x, r in zip(a, reach, strict=True)]
         else:
             steps = [3 if gs < GENDER_MIN_SHARE else 0 if x >= AGE_MIN_SHARE else 1 if r >= AGE_MIN_SHARE else 2
                      for gs, x, r in zip(g, a, reach, strict=True)]
-    return _Ranked(steps, g if g is not None else hundred, a if a is not None else hundred, neighbours)
+    hundred = [100.0] * n
+    return _Ranked(steps, g if g is not None else hundred, a if a is not None else hundred)
 
 
 def _choose(counts: list[int], need: int) -> int:
@@ -287,13 +286,13 @@ async def top_keywords(
     if dataset is not None:
         pack = dataset.pack
         ranked = _rank(pack, gender, band)
-        steps, g, a, around = ranked.steps, ranked.gender_share, ranked.age_share, ranked.neighbour_share
+        steps, g, a = ranked.steps, ranked.gender_share, ranked.age_share
         overlap, rank = pack.overlap, pack.rank
         weight: Sequence[float] = a
         if band is not None:
-            assert around is not None
             # The persona's band share alone for rows of its band; neighbours weigh half beyond it.
-            weight = [x if x >= AGE_MIN_SHARE else x + y * 0.5 for x, y in zip(a, around, strict=True)]
+            neighbours = [sum(shares) for shares in zip(*_bands_around(pack, band), strict=True)]
+            weight = [x if x >= AGE_MIN_SHARE else x + y * 0.5 for x, y in zip(a, neighbours, strict=True)]
         # The top rows by step, then estimated overlap (overlap × gender share × age weight), then rank; keys
         # built in one pass and compared as tuples (C speed), only the first ``limit`` taken.
         limit = max(1, limit)
