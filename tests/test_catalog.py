@@ -81,7 +81,7 @@ async def test_migrate_follows_catalog_json_attribute_values(settings, monkeypat
     bundled complaint (the admin's renames and hidden flags stay)."""
     import copy
 
-    from medipersona.catalog import editing, service
+    from medipersona.catalog import bundled, editing, service
     from medipersona.catalog.service import CatalogService
     from medipersona.db import Database
 
@@ -89,12 +89,12 @@ async def test_migrate_follows_catalog_json_attribute_values(settings, monkeypat
     complaint = raw["departments"][0]["chief_complaints"][0]
     complaint["age"] = [40, 90]
     complaint["sexes"] = ["female"]
-    monkeypatch.setattr(editing, "bundled_raw", lambda: raw)
+    monkeypatch.setattr(bundled, "bundled_raw", lambda: raw)
     db = Database(settings)
     try:
         await editing.rename(db, "chief_complaint", complaint["id"], "管理者がつけた名前")
-        assert await editing.sync_bundled(db) == 1
-        assert await editing.sync_bundled(db) == 0  # idempotent
+        assert await bundled.sync_bundled(db) == 1
+        assert await bundled.sync_bundled(db) == 0  # idempotent
         async with db.engine.connect() as conn:
             stored = (await CatalogService().snapshot(conn)).chief_complaint(complaint["id"])
     finally:

@@ -25,7 +25,7 @@ async def first_run(settings: Settings) -> list[str]:
                     f"username={settings.admin_username} password={generated}"
                 )
                 messages.append("このパスワードは今回だけ表示されます。ログイン後に変更してください。")
-        from medipersona.catalog.editing import sync_bundled
+        from medipersona.catalog.bundled import sync_bundled
 
         await sync_bundled(db)  # catalog.json's attribute values, bundled entries a database lacks
         from medipersona.keywords.sample import load_sample_if_empty

@@ -2,7 +2,7 @@
 
 import pytest
 
-from medipersona.keywords.pack import ROW_FIELDS, PackError, decode, encode
+from medipersona.keywords.pack import AGE_COLUMNS, ROW_FIELDS, PackError, decode, encode
 
 
 def _row(i: int, keyword: str) -> tuple:
@@ -15,7 +15,7 @@ def test_round_trip_is_exact():
     pack = decode(encode(rows))
     assert len(pack) == len(rows)
     assert pack.rows() == rows  # every float bit for bit, ints, order
-    assert list(pack.column("age_30s")) == [r[ROW_FIELDS.index("age_30s")] for r in rows]
+    assert list(pack.ages[AGE_COLUMNS.index("age_30s")]) == [r[ROW_FIELDS.index("age_30s")] for r in rows]
 
 
 def test_empty_and_nul_keywords():

@@ -60,11 +60,6 @@ class Pack:
     def __len__(self) -> int:
         return len(self.keyword)
 
-    def column(self, name: str) -> array:
-        if name in AGE_COLUMNS:
-            return self.ages[AGE_COLUMNS.index(name)]
-        return getattr(self, name)
-
     def rows(self) -> list[tuple]:
         """Back to row tuples in ``ROW_FIELDS`` order (merges, tools and tests)."""
         return list(zip(self.rank, self.keyword, self.volume, self.overlap, self.lift, self.days, self.male,

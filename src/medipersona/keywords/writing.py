@@ -7,7 +7,7 @@ new dataset, never half; every write bumps ``keyword_state.version`` (other work
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, insert, select, update
@@ -92,14 +92,6 @@ async def write_datasets(db: Database, parsed_files: list[ParsedFile], *, is_sam
 
     invalidate_local(db)
     return written
-
-
-async def write_dataset(db: Database, parsed: ParsedFile, *, is_sample: bool = False,
-                        source_label: str | None = None) -> tuple[int, bool]:
-    """Replace the dataset of one file's department/complaint in one transaction. Returns (id, replaced)."""
-    written = await write_datasets(db, [replace(parsed, name=source_label or parsed.name)], is_sample=is_sample)
-    assert written is not None  # only ``only_if_empty`` writes nothing
-    return written[0]
 
 
 async def delete_dataset(db: Database, dataset_id: int) -> bool:

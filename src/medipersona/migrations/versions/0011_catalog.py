@@ -63,8 +63,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_state")),
     )
     # The seed: the bundled catalog.json, ids unchanged (every later migrate syncs attribute values:
-    # medipersona.catalog.editing.sync_bundled).
-    from medipersona.catalog.editing import seed_rows
+    # medipersona.catalog.bundled.sync_bundled).
+    from medipersona.catalog.bundled import seed_rows
 
     dep_rows, cc_rows = seed_rows()
     op.bulk_insert(departments, dep_rows)
