@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from generation_burst import cpu_seconds  # noqa: E402  (benchmarks/: the same /proc reading)
+
 from medipersona.catalog.service import bundled_catalog, load_catalog, normalize_name  # noqa: E402
 from medipersona.db import Database  # noqa: E402
 from medipersona.keywords import store  # noqa: E402
@@ -161,12 +163,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _process_cpu(pid: int) -> float:
-    """utime + stime of a process in seconds (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def bench_http_timelines(env: dict, catalog, n: int, app: str = "medipersona.asgi:app") -> dict:
     import httpx
 
@@ -203,7 +199,7 @@ def bench_http_timelines(env: dict, catalog, n: int, app: str = "medipersona.asg
                     client.get("/api/keywords/timeline", params=params if mode == "steady" else
                                {"department": warm[0]})
                 times, points = [], []
-                cpu_before = _process_cpu(proc.pid)
+                cpu_before = cpu_seconds(proc.pid)
                 for k in range(n):
                     dep_id, cc_id, gender, age = combos[k % len(combos)]
                     params = {"department": dep_id, "chief_complaint": cc_id}
@@ -218,7 +214,7 @@ def bench_http_timelines(env: dict, catalog, n: int, app: str = "medipersona.asg
                     points.append(len(response.json()["series"]))
                 out[mode] = {**stats(times), "min_series_points": min(points),
                              # the server's CPU per request (user + system): what the box's load does not change
-                             "server_cpu_ms_per_request": round((_process_cpu(proc.pid) - cpu_before) * 1000 / n, 2)}
+                             "server_cpu_ms_per_request": round((cpu_seconds(proc.pid) - cpu_before) * 1000 / n, 2)}
             return out
     finally:
         proc.terminate()
