@@ -7,6 +7,7 @@ import math
 import pytest
 
 from medipersona.ops import monitoring as mon
+from medipersona.ops import snapshots
 
 
 @pytest.mark.parametrize(("value", "state"), [(None, "unknown"), (5, "ok"), (30, "ok"), (30.1, "caution"),
@@ -47,11 +48,11 @@ def test_sigkill_restarts_providers_queue():
 
 def test_histogram_quantile_like_prometheus():
     buckets = {0.1: 50, 0.5: 90, 1.0: 100, math.inf: 100}
-    assert mon.histogram_quantile(0.5, buckets) == pytest.approx(0.1)
-    assert mon.histogram_quantile(0.95, buckets) == pytest.approx(0.75)
-    assert mon.histogram_quantile(0.95, {}) is None
-    assert mon.histogram_quantile(0.95, {1.0: 0, math.inf: 0}) is None
-    assert mon.histogram_quantile(0.99, {1.0: 1, math.inf: 10}) == 1.0  # beyond the last finite bucket
+    assert snapshots.histogram_quantile(0.5, buckets) == pytest.approx(0.1)
+    assert snapshots.histogram_quantile(0.95, buckets) == pytest.approx(0.75)
+    assert snapshots.histogram_quantile(0.95, {}) is None
+    assert snapshots.histogram_quantile(0.95, {1.0: 0, math.inf: 0}) is None
+    assert snapshots.histogram_quantile(0.99, {1.0: 1, math.inf: 10}) == 1.0  # beyond the last finite bucket
 
 
 def _samples(requests_ok=100, requests_503=0, slow=0, sigkills=0):
@@ -79,7 +80,7 @@ def _samples(requests_ok=100, requests_503=0, slow=0, sigkills=0):
 
 
 def test_snapshot_excludes_probes_and_evaluates():
-    snap = mon.snapshot_from_samples(_samples(requests_503=2))
+    snap = snapshots.snapshot_from_samples(_samples(requests_503=2))
     assert snap.requests == 102  # /healthz left out
     assert snap.status_503 == 2 and snap.errors_5xx == 2
     assert snap.worker_rss == {"11": 100 * 1048576, "12": 120 * 1048576}
@@ -98,23 +99,23 @@ def test_snapshot_excludes_probes_and_evaluates():
 
 
 def test_window_delta_and_sigkill():
-    then = mon.snapshot_from_samples(_samples(requests_ok=100))
-    now = mon.snapshot_from_samples(_samples(requests_ok=300, slow=150, sigkills=1))
-    window = mon.window_delta(now, then)
+    then = snapshots.snapshot_from_samples(_samples(requests_ok=100))
+    now = snapshots.snapshot_from_samples(_samples(requests_ok=300, slow=150, sigkills=1))
+    window = snapshots.window_delta(now, then)
     assert window.requests == 200
-    p95 = mon.histogram_quantile(0.95, window.latency_buckets)
+    p95 = snapshots.histogram_quantile(0.95, window.latency_buckets)
     assert p95 > 30  # 150 of the last 200 took more than 0.1 s, up to 60 s
     indicators = {i.key: i for i in mon.evaluate(now, window, memory_percent=40.0, window_label="直近15分")}
     assert indicators["p95"].state == "warning"
     assert indicators["sigkill"].state == "warning"
     assert indicators["sigkill"].remedy == "メモリ不足（ログでは SIGKILL / OOM）: ワーカー数をすぐに減らす"
     # an old SIGKILL outside the window: caution, not warning
-    later = mon.window_delta(now, now)
+    later = snapshots.window_delta(now, now)
     assert {i.key: i for i in mon.evaluate(now, later, 40.0)}["sigkill"].state == "caution"
 
 
 def test_history_baseline():
-    h = mon.History(keep_seconds=100)
+    h = snapshots.History(keep_seconds=100)
     h.add(1000, _samples(requests_ok=10))
     h.add(1050, _samples(requests_ok=20))
     h.add(1120, _samples(requests_ok=30))  # drops the first (older than 100 s)
@@ -157,7 +158,7 @@ async def test_json_for_admin(admin_client):
 
 
 def test_worker_rows_show_event_loop_lag():
-    snap = mon.snapshot_from_samples([
+    snap = snapshots.snapshot_from_samples([
         ("medipersona_worker_rss_bytes", {"pid": "11"}, 100 * 1048576),
         ("medipersona_worker_rss_bytes", {"pid": "12"}, 100 * 1048576),
         ("medipersona_event_loop_lag_max_seconds", {"pid": "11"}, 0.012),
@@ -187,7 +188,7 @@ def test_db_connection_budget():
     assert mon.db_connections_state(79, 100) == "ok"
     assert mon.db_connections_state(80, 100) == "caution"
     assert mon.db_connections_state(96, 100) == "warning"
-    snap = mon.snapshot_from_samples([("medipersona_db_connections_open", {"pid": "1"}, 50),
+    snap = snapshots.snapshot_from_samples([("medipersona_db_connections_open", {"pid": "1"}, 50),
                                       ("medipersona_db_connections_open", {"pid": "2"}, 35),
                                       ("medipersona_db_connections_in_use", {"pid": "1"}, 30)])
     assert snap.db_open == 85 and snap.db_in_use == 30

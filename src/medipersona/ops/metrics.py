@@ -269,7 +269,7 @@ def sample_db(app: Any) -> None:
 
 
 async def _sampler_loop(memory_limit_mb: int, app: Any = None) -> None:
-    from medipersona.ops.monitoring import HISTORY
+    from medipersona.ops.snapshots import HISTORY
 
     lag_task = asyncio.create_task(_lag_loop(), name="medipersona-loop-lag")
     try:

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from medipersona import localtime
 from medipersona.deps import AdminUser, SessionDep, SettingsDep, bearer_token, get_optional_principal
 from medipersona.errors import Forbidden, NotAuthenticated
-from medipersona.ops import metrics, monitoring, system
+from medipersona.ops import metrics, monitoring, snapshots, system
 from medipersona.providers.registry import provider_label
 from medipersona.settings import Settings
 from medipersona.web.templating import render
@@ -72,10 +72,10 @@ async def build_report(request: Request, settings: Settings) -> dict[str, Any]:
     metrics.sample_db(request.app)
     samples = await anyio.to_thread.run_sync(metrics.collect_samples)
     now_ts = time.time()
-    now = monitoring.snapshot_from_samples(samples)
-    base = monitoring.HISTORY.baseline(now_ts)
+    now = snapshots.snapshot_from_samples(samples)
+    base = snapshots.HISTORY.baseline(now_ts)
     if base is not None and now_ts - base[0] >= 60:
-        window = monitoring.window_delta(now, base[1])
+        window = snapshots.window_delta(now, base[1])
         window_label = f"直近{max(1, round((now_ts - base[0]) / 60))}分"
     else:
         window, window_label = now, "起動以降"
