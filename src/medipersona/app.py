@@ -159,7 +159,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await stop_job_runner(app)
+            # Wait for the watcher to unwind: cancelled mid-query, SQLAlchemy closes its connection in a task of
+            # its own, and a task still running when the loop closes is cancelled twice, which can leave
+            # aiosqlite waiting forever for a thread that has already stopped (the process then never exits).
             catalog_watch.cancel()
+            await asyncio.gather(catalog_watch, return_exceptions=True)
             catalog_service.reset_current()
             from medipersona.competitors.http import aclose_http_client
             from medipersona.exports.pool import shutdown_export_pool

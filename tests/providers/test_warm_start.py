@@ -52,6 +52,9 @@ async def main():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             status = (await client.get("/api/personas/00000000000000000000000000/events")).status_code
         out["first_request"] = {"status": status, "routes_built": len(built)}
+    # Whatever the lifespan started has finished with it (a task still running when the loop closes can keep
+    # the process from ever exiting: see app.py's shutdown).
+    out["tasks_left"] = sorted(t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task())
     print(json.dumps(out))
 
 asyncio.run(main())
@@ -95,6 +98,7 @@ def test_the_configured_providers_sdk_is_loaded_at_start_and_no_other(settings, 
     assert result["after_start"] == loaded
     # Each configured SDK provider's pooled client exists, bound to the worker's loop, before any call.
     assert all(result["clients"].values()) and bool(result["clients"]) == bool(loaded)
+    assert result["tasks_left"] == []
 
 
 def test_a_provider_an_admin_picked_is_warmed_too(settings):

@@ -276,6 +276,7 @@ async def _sampler_loop(memory_limit_mb: int, app: Any = None) -> None:
         await _sample_forever(memory_limit_mb, HISTORY, app)
     finally:
         lag_task.cancel()
+        await asyncio.gather(lag_task, return_exceptions=True)
 
 
 async def _sample_forever(memory_limit_mb: int, history, app: Any = None) -> None:
@@ -426,8 +427,9 @@ class MetricsMiddleware:
                 self._sampler = asyncio.create_task(_sampler_loop(limit, scope.get("app")),
                                                     name="medipersona-metrics-sampler")
             elif message["type"] == "lifespan.shutdown" and self._sampler is not None:
-                self._sampler.cancel()
-                self._sampler = None
+                sampler, self._sampler = self._sampler, None
+                sampler.cancel()
+                await asyncio.gather(sampler, return_exceptions=True)  # no task outlives the lifespan
             return message
 
         await self.app(scope, receive_wrapper, send)
