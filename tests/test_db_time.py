@@ -34,3 +34,20 @@ async def test_times_come_back_aware_utc(db):
         latest = await session.scalar(select(AppSetting.updated_at).order_by(AppSetting.updated_at.desc()).limit(1))
     assert stored == moment and stored.tzinfo == UTC and stored.hour == 12
     assert latest is not None and latest.tzinfo == UTC
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+async def test_json_columns_round_trip_and_keep_japanese_readable(db):
+    """JSON columns are written by ``db.json_text`` (orjson): values come back equal, int keys as strings, and
+    the stored text keeps Japanese as UTF-8 rather than \\u escapes."""
+    from sqlalchemy import text
+
+    value = {"主訴": "白内障", "shares": {10: 0.25, 70: 0.75}, "list": [1, 2.5, None, True]}
+    async with db.sessionmaker() as session:
+        session.add(AppSetting(key="json-probe", value=value))
+        await session.commit()
+    async with db.sessionmaker() as session:
+        stored = await session.scalar(select(AppSetting.value).where(AppSetting.key == "json-probe"))
+        raw = await session.scalar(text("SELECT CAST(value AS TEXT) FROM app_settings WHERE key = 'json-probe'"))
+    assert stored == {"主訴": "白内障", "shares": {"10": 0.25, "70": 0.75}, "list": [1, 2.5, None, True]}
+    assert "白内障" in raw and "\\u" not in raw

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
+import orjson
 from sqlalchemy import DateTime, MetaData, Table, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -94,12 +95,19 @@ def _private_sqlite_file(settings: Settings) -> None:
         pass  # SQLite reports an unusable path itself, with its own message
 
 
+def json_text(value: Any) -> str:
+    """How JSON columns are written: orjson (several times faster than ``json.dumps`` on the events a generation
+    writes; Japanese kept as UTF-8 rather than \\u escapes). Read back by SQLAlchemy's default ``json.loads``."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         _private_sqlite_file(settings)
         # SQLite connections are cheap local handles: the pool-size settings budget PostgreSQL connections.
-        engine = create_async_engine(url, pool_size=10, max_overflow=20, connect_args={"timeout": 30})
+        engine = create_async_engine(url, pool_size=10, max_overflow=20, connect_args={"timeout": 30},
+                                     json_serializer=json_text)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -112,7 +120,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
         return engine
     return create_async_engine(
-        url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow, pool_pre_ping=True
+        url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow, pool_pre_ping=True,
+        json_serializer=json_text,
     )
 
 

@@ -105,6 +105,10 @@ async def load_admin_settings(session: AsyncSession) -> AdminSettings:
     now = time.monotonic()
     if cached is not None and now - cached.checked_at < CHECK_INTERVAL:
         return cached.settings
+    if cached is not None:
+        # Claimed before the await: the generations of a burst that find the check due meanwhile use the cached
+        # settings (at most one interval old) instead of each asking the database the same question.
+        cached.checked_at = now
     version = await session.scalar(select(AppSetting.value).where(AppSetting.key == VERSION_KEY))
     if cached is not None and cached.version == version:
         cached.checked_at = now
