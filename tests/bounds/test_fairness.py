@@ -13,8 +13,8 @@ async def test_queued_jobs_are_claimed_in_turns_and_capped_per_user(settings):
     from sqlalchemy import select
 
     from medipersona.db import Database, utcnow
+    from medipersona.jobs.leases import fair_queue_ids
     from medipersona.jobs.models import Job
-    from medipersona.jobs.runner import fair_queue_ids
 
     start = utcnow() - timedelta(minutes=5)
 

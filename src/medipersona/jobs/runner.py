@@ -1,7 +1,6 @@
 """The job runner living in each web worker's event loop.
 
-- Claims queued jobs (PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED`` inside one UPDATE; SQLite: one atomic
-  ``UPDATE … WHERE id IN (SELECT … LIMIT n) AND status='queued' RETURNING …``), at most
+- Claims queued jobs in turns across users (the statements: ``jobs/leases.py``), at most
   ``settings.job_max_concurrency`` at once.
 - Woken in-process when a job is enqueued by this worker (``wake_runner(app)``), otherwise polls every
   ``settings.job_poll_seconds``.
@@ -28,12 +27,13 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import func, select
 
-from medipersona.db import Database, table_of, utcnow
+from medipersona.db import Database, utcnow
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.hub import EventHub
 from medipersona.jobs.inserter import RowInserter
+from medipersona.jobs.leases import claim_statement, prune_statement, release_leases
 from medipersona.jobs.models import Job, JobEvent
 from medipersona.jobs.registry import (
     GAVE_UP_FAILURE,
@@ -65,27 +65,6 @@ class RunningJob:
     task: asyncio.Task
     attempt: int
     lost: bool = False
-
-
-def fair_queue_ids(limit: int, per_user_cap: int):
-    """The ids of the next ``limit`` queued jobs, in turns across users: each job's slot is its rank among its
-    owner's queued jobs (oldest first) plus the owner's running jobs; jobs are taken by slot, then age, and none
-    whose slot passes ``per_user_cap`` (0: no cap). Jobs without an owner are never capped."""
-    running = (select(Job.owner_id.label("owner"), func.count().label("n"))
-               .where(Job.status == "running", Job.owner_id.is_not(None)).group_by(Job.owner_id).subquery())
-    slot = (func.row_number().over(partition_by=Job.owner_id, order_by=Job.created_at)
-            + func.coalesce(running.c.n, 0))
-    ranked = (select(Job.id.label("id"), Job.owner_id.label("owner"), Job.created_at.label("created_at"),
-                     slot.label("slot"))
-              .select_from(Job).outerjoin(running, running.c.owner == Job.owner_id)
-              .where(Job.status == "queued").subquery())
-    pick = select(ranked.c.id)
-    if per_user_cap:
-        pick = pick.where(or_(ranked.c.owner.is_(None), ranked.c.slot <= per_user_cap))
-    pick = pick.order_by(ranked.c.slot, ranked.c.created_at).limit(limit)
-    # The lock (PostgreSQL: FOR UPDATE SKIP LOCKED) goes on a plain select of these ids: not allowed with a
-    # window function in the same query.
-    return select(Job.id).where(Job.id.in_(pick.scalar_subquery()), Job.status == "queued")
 
 
 class JobRuntime:
@@ -263,10 +242,8 @@ class JobRuntime:
 
     async def prune_events(self, older_than_days: float = EVENT_RETENTION_DAYS) -> int:
         """Delete the events of jobs that finished more than ``older_than_days`` ago."""
-        cutoff = utcnow() - timedelta(days=older_than_days)
-        finished = select(Job.id).where(Job.status.in_(("done", "failed")), Job.finished_at < cutoff)
         async with self.write_connection() as conn:
-            result = await conn.execute(delete(JobEvent).where(JobEvent.job_id.in_(finished.scalar_subquery())))
+            result = await conn.execute(prune_statement(utcnow() - timedelta(days=older_than_days)))
         if result.rowcount:
             log.info("pruned %d job events older than %s days", result.rowcount, older_than_days)
         return int(result.rowcount or 0)
@@ -306,26 +283,10 @@ class JobRuntime:
         return len(rows)
 
     async def _claim(self, limit: int, *, expired: bool) -> list[tuple[Any, bool]]:
-        now = utcnow()
-        lease_until = now + timedelta(seconds=self.settings.job_lease_seconds)
-        cond: tuple[ColumnElement[bool], ...]
-        if expired:
-            cond = (Job.status == "running", Job.lease_expires_at < now)
-        else:
-            cond = (Job.status == "queued",)
-        sub = select(Job.id).where(*cond).order_by(Job.created_at).limit(limit)
-        if not expired:
-            sub = fair_queue_ids(limit, self.settings.job_max_running_per_user)
-        if not self.settings.is_sqlite:
-            sub = sub.with_for_update(skip_locked=True)
-        stmt = (
-            update(Job)
-            .where(Job.id.in_(sub.scalar_subquery()), *cond)
-            .values(status="running", lease_owner=self.worker_id, lease_expires_at=lease_until, heartbeat_at=now,
-                    attempts=Job.attempts + 1, started_at=func.coalesce(Job.started_at, now), updated_at=now)
-            .returning(Job.id, Job.kind, Job.persona_id, Job.owner_id, Job.payload, Job.attempts, Job.max_attempts)
-            .execution_options(synchronize_session=False)
-        )
+        stmt = claim_statement(self.worker_id, limit, expired=expired,
+                               lease_seconds=self.settings.job_lease_seconds,
+                               per_user_cap=self.settings.job_max_running_per_user,
+                               skip_locked=not self.settings.is_sqlite)
         async with self.write_connection() as conn:
             rows = (await conn.execute(stmt)).all()
         if rows:
@@ -470,22 +431,7 @@ class JobRuntime:
             log.exception("flushing before release failed")
         try:
             async with write_lock(self.db.engine), self.db.sessionmaker() as session:
-                now = utcnow()
-                released = (
-                    await session.execute(
-                        update(Job)
-                        .where(Job.id.in_(sorted(jobs)), Job.lease_owner == self.worker_id, Job.status == "running")
-                        .values(status="queued", lease_owner=None, lease_expires_at=None, updated_at=now)
-                        .returning(Job.id, Job.persona_id)
-                        .execution_options(synchronize_session=False)
-                    )
-                ).all()
-                for row in released:
-                    await session.execute(
-                        table_of(JobEvent).insert(),
-                        {"job_id": row.id, "persona_id": row.persona_id, "type": "status",
-                         "data": {"status": "queued", "reason": "worker_stopping"}, "created_at": now},
-                    )
+                released = await release_leases(session, self.worker_id, jobs)
                 await session.commit()
             log.info("released %d jobs at shutdown", len(released))
         except Exception:

@@ -311,14 +311,15 @@ def _registry():
 
 
 def _retrying(fn):
-    """A scrape can race with the arbiter archiving a dead worker's file (ops/compaction.py): read again."""
+    """A scrape can race with the arbiter archiving a dead worker's file (ops/compaction.py): read again. The
+    arbiter writes the archive first and removes the worker's file last, so once the read has failed the file is
+    gone and the archive holds its values: the next read lists the files anew and needs no pause."""
     for attempt in range(3):
         try:
             return fn()
         except FileNotFoundError:
             if attempt == 2:
                 raise
-            time.sleep(0.01)  # runs in a worker thread (ops/pages.py: anyio.to_thread), never on the loop
     raise AssertionError("unreachable")  # pragma: no cover
 
 
