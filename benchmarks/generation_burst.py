@@ -96,6 +96,23 @@ def thread_cpu(pid: int) -> dict[int, tuple[float, float]]:
     return out
 
 
+async def loop_busy_series(pid: int, stop: asyncio.Event, out: list[float], own: list[float],
+                           step: float = 0.25) -> None:
+    """The worker's event-loop thread CPU per ``step`` seconds (fraction of one core) until ``stop``: when in
+    the burst the loop is saturated; ``own``: the same for this load generator (is it the bottleneck?)."""
+    def loop_cpu() -> float:
+        user, system = thread_cpu(pid).get(pid, (0.0, 0.0))
+        return user + system
+
+    last, own_last, t_last = loop_cpu(), time.process_time(), time.perf_counter()
+    while not stop.is_set():
+        await asyncio.sleep(step)
+        now, own_now, t_now = loop_cpu(), time.process_time(), time.perf_counter()
+        out.append(round((now - last) / (t_now - t_last), 2))
+        own.append(round((own_now - own_last) / (t_now - t_last), 2))
+        last, own_last, t_last = now, own_now, t_now
+
+
 def split_cpu(pid: int, before: dict, after: dict) -> dict[str, float]:
     """Where a worker's CPU went between two ``thread_cpu`` snapshots: the event loop's thread (the main one)
     and all the others (database driver threads, render and thread-pool threads), user and system time."""
@@ -139,16 +156,39 @@ async def sse_until_final(host: str, port: int, path: str, authorization: str) -
         writer.close()
 
 
-async def follow(client: httpx.AsyncClient, headers: dict, seed: int) -> tuple[float, str]:
-    """POST a generation and follow its SSE stream to the end. Returns (seconds, final event)."""
+async def follow(client: httpx.AsyncClient, headers: dict, seed: int,
+                 marks: dict[str, list[float]] | None = None) -> tuple[float, str]:
+    """POST a generation and follow its SSE stream to the end. Returns (seconds, final event); ``marks`` gets
+    the time.time() of the POST's answer and of the final event."""
     started = time.perf_counter()
     r = await client.post("/api/personas", json={**BODY, "seed": seed}, headers=headers)
+    if marks is not None:
+        marks.setdefault("post_answered", []).append(time.time())
     if r.status_code != 202:
         return time.perf_counter() - started, f"http {r.status_code}: {r.text[:200]}"
     pid = r.json()["id"]
     last = await sse_until_final(client.base_url.host, client.base_url.port, f"/api/personas/{pid}/events",
                                  headers["Authorization"])
+    if marks is not None:
+        marks.setdefault("done_received", []).append(time.time())
     return time.perf_counter() - started, last
+
+
+def critical_path(started: float, client_marks: dict[str, list[float]], standin_marks: dict[str, list[float]]
+                  ) -> dict[str, list[float]]:
+    """Seconds after the burst started (min, p50, max) at which the POSTs were answered, the image requests
+    and the text requests reached the provider, its image answers left, and the final events arrived: where
+    a burst's wall time above the 5 s image call goes."""
+    out: dict[str, list[float]] = {}
+    for name, values in (("post_answered", client_marks.get("post_answered", [])),
+                         ("text_request_arrived", standin_marks.get("text_arrived", [])),
+                         ("image_request_arrived", standin_marks.get("image_arrived", [])),
+                         ("image_answered", standin_marks.get("image_answered", [])),
+                         ("done_received", client_marks.get("done_received", []))):
+        rel = sorted(v - started for v in values if v >= started)
+        if rel:
+            out[name] = [round(rel[0], 3), round(pct(rel, 50), 3), round(rel[-1], 3)]
+    return out
 
 
 async def sampler(base: str, headers: dict, stop: asyncio.Event, out: dict[str, list[float]]) -> None:
@@ -231,6 +271,9 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
 
         workers = worker_pids(master)
         marks: dict[str, Any] = {}
+        client_marks: dict[str, list[float]] = {}
+        busy: list[float] = []
+        own_busy: list[float] = []
 
         async def idle_period() -> None:
             marks["icpu0"] = sum(cpu_seconds(p) for p in workers)
@@ -245,7 +288,14 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
             wcpu0 = sum(cpu_seconds(p) for p in workers)
             threads0 = thread_cpu(workers[0]) if workers else {}
             cpu0, t0 = time.process_time(), time.perf_counter()
-            results = await asyncio.gather(*(follow(client, headers, 1000 + i) for i in range(args.n)))
+            marks["t0_epoch"] = time.time()
+            stop_series = asyncio.Event()
+            series = asyncio.create_task(loop_busy_series(workers[0], stop_series, busy, own_busy)) if workers else None
+            results = await asyncio.gather(*(follow(client, headers, 1000 + i, client_marks)
+                                             for i in range(args.n)))
+            stop_series.set()
+            if series is not None:
+                await series
             marks["wall"] = time.perf_counter() - t0
             marks["cpu"] = time.process_time() - cpu0
             marks["wcpu"] = sum(cpu_seconds(p) for p in workers) - wcpu0
@@ -264,6 +314,9 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         rss_later = {pid: round(rss_mb(pid), 1) for pid in after}
         if after != workers:
             print(f"WARNING: worker recycled during the run: {workers} -> {after}", file=sys.stderr)
+        standin_marks = {}
+        if getattr(args, "standin_url", ""):
+            standin_marks = (await client.get(f"{args.standin_url}/counts", params={"marks": 1})).json()
     latencies = [s for s, _ in results]
     outcomes: dict[str, int] = {}
     for _, last in results:
@@ -278,6 +331,10 @@ async def run(args: argparse.Namespace, base: str, master: int, tmp: Path) -> di
         "second_alone_seconds": round(second, 3),
         "second_alone_result": second_result,
         "wall_seconds": round(wall, 3),
+        "critical_path_s": critical_path(marks["t0_epoch"], client_marks, standin_marks),
+        "loop_busy_per_250ms": busy,
+        "loadgen_busy_per_250ms": own_busy,
+        "burst_started_epoch": marks["t0_epoch"],
         "outcomes": outcomes,
         "generation_p50": round(pct(latencies, 50), 3),
         "generation_p99": round(pct(latencies, 99), 3),
@@ -394,12 +451,16 @@ def run_provider(args: argparse.Namespace, provider: str) -> dict:
             if args.profile and workers:
                 profiler = subprocess.Popen([str(BIN / "py-spy"), "record", "-o", f"{args.profile}.{provider}",
                                              "-p", str(workers[0]), "-r", "250", "--nonblocking",
-                                             "-f", profile_format(args.profile)],
+                                             "-f", profile_format(args.profile),
+                                             # speedscope keeps the samples in time order: with the idle ones
+                                             # too, a sample's index tells when in the run it was taken
+                                             *(["--idle"] if profile_format(args.profile) == "speedscope" else [])],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 time.sleep(1)
             standin_cpu0 = cpu_seconds(standin.pid) if standin is not None else 0.0
-            result = asyncio.run(run(argparse.Namespace(**{**vars(args), "provider": provider}), base,
-                                     server.pid, tmp))
+            result = asyncio.run(run(argparse.Namespace(**{**vars(args), "provider": provider,
+                                                            "standin_url": base_url.removesuffix("/v1")}),
+                                     base, server.pid, tmp))
             if standin is not None:  # its own process: not the worker's CPU, but on the same cores
                 result["standin_cpu_seconds"] = round(cpu_seconds(standin.pid) - standin_cpu0, 2)
             result["timings"] = persona_timings(tmp) if not args.postgres else {}

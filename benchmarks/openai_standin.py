@@ -77,53 +77,90 @@ def _portraits() -> list[bytes]:
 
 
 def standin_app(text_seconds: float, image_seconds: float, chunks: int = 15, string_chars: int = 200):
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, StreamingResponse
-    from starlette.routing import Route
-
+    """A bare ASGI app (no framework): the stand-in must cost far less per call than the app it serves, or a
+    burst measures the stand-in. A text answer is built and encoded once per (schema, model) and replayed."""
     counts = {"text": 0, "image": 0}
+    # When requests arrived and image answers left (time.time()): the benchmark's critical path report.
+    marks: dict[str, list[float]] = {"text_arrived": [], "image_arrived": [], "image_answered": []}
     images = _portraits()
+    answers: dict[str, list[bytes]] = {}
 
-    async def chat(request: Request):
+    def answer_events(schema: dict, model: str) -> list[bytes]:
+        key = json.dumps([schema, model])
+        events = answers.get(key)
+        if events is None:
+            text = json.dumps(value_for(schema, string_chars=string_chars), ensure_ascii=False)
+            size = -(-len(text) // max(1, chunks))
+            pieces = [text[i:i + size] for i in range(0, len(text), size)]
+            base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": model}
+
+            def event(delta: dict, finish: str | None = None) -> bytes:
+                data = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+            events = [event({"role": "assistant", "content": ""}), *(event({"content": p}) for p in pieces),
+                      event({}, "stop") + b"data: [DONE]\n\n"]
+            answers[key] = events
+        return events
+
+    async def read_body(receive) -> bytes:
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        return body
+
+    async def respond(send, status: int, body: bytes, content_type: bytes = b"application/json") -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def chat(receive, send) -> None:
         counts["text"] += 1
-        body = await request.json()
+        marks["text_arrived"].append(time.time())
+        body = json.loads(await read_body(receive))
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema") or {"type": "object"}
-        text = json.dumps(value_for(schema, string_chars=string_chars), ensure_ascii=False)
-        size = -(-len(text) // max(1, chunks))
-        pieces = [text[i:i + size] for i in range(0, len(text), size)]
-        base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": body["model"]}
+        events = answer_events(schema, body["model"])
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
+        await send({"type": "http.response.body", "body": events[0], "more_body": True})
+        pieces = events[1:-1]
+        for index, piece in enumerate(pieces, 1):  # evenly over text_seconds, the last chunk at the end
+            await asyncio.sleep(max(0.0, started + text_seconds * index / len(pieces) - loop.time()))
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": events[-1]})
 
-        def event(delta: dict, finish: str | None = None) -> bytes:
-            data = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-            return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
-
-        async def stream():
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            yield event({"role": "assistant", "content": ""})
-            for index, piece in enumerate(pieces, 1):  # evenly over text_seconds, the last chunk at the end
-                await asyncio.sleep(max(0.0, started + text_seconds * index / len(pieces) - loop.time()))
-                yield event({"content": piece})
-            yield event({}, "stop")
-            yield b"data: [DONE]\n\n"
-
-        return StreamingResponse(stream(), media_type="text/event-stream")
-
-    async def generate_image(request: Request):
+    async def generate_image(receive, send) -> None:
         counts["image"] += 1
         number = counts["image"]
-        await request.body()
+        marks["image_arrived"].append(time.time())
+        await read_body(receive)
         await asyncio.sleep(image_seconds)
         png = _png_with_text(images[number % len(images)], f"standin image {number} {time.time_ns()}")
-        return JSONResponse({"created": 0, "data": [{"b64_json": base64.b64encode(png).decode()}]})
+        marks["image_answered"].append(time.time())
+        await respond(send, 200, b'{"created":0,"data":[{"b64_json":"' + base64.b64encode(png) + b'"}]}')
 
-    async def get_counts(request: Request):
-        return JSONResponse(counts)
+    async def app(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        path, method = scope["path"], scope["method"]
+        if method == "POST" and path == "/v1/chat/completions":
+            await chat(receive, send)
+        elif method == "POST" and path == "/v1/images/generations":
+            await generate_image(receive, send)
+        elif path == "/counts":
+            show_marks = b"marks=" in scope.get("query_string", b"")
+            await respond(send, 200, json.dumps({**counts, **marks} if show_marks else counts).encode())
+        else:
+            await respond(send, 404, b'{"error":{"message":"not found"}}')
 
-    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
-                             Route("/v1/images/generations", generate_image, methods=["POST"]),
-                             Route("/counts", get_counts)])
+    return app
 
 
 def run_standin(port: int, text_seconds: float, image_seconds: float, chunks: int = 15,

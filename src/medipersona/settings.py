@@ -79,7 +79,10 @@ class Settings(BaseSettings):
     provider_max_retries: int = Field(
         2, ge=0, le=10, description="Retries of a failed AI call (429/5xx/timeouts; Retry-After honoured)."
     )
-    provider_max_concurrency: int = Field(256, ge=1, description="Concurrent calls per provider per worker.")
+    # A generation makes two text calls at once (the persona text and its timeline analysis): 256 held the
+    # analyses of a 200-generation burst back until the first texts ended (+3 s on every one of them).
+    provider_max_concurrency: int = Field(
+        512, ge=1, description="Concurrent calls per provider per worker, text and images counted apart.")
     simulated_text_seconds: float = Field(3.0, ge=0, description="Latency of the simulated text provider.")
     simulated_image_seconds: float = Field(
         5.0, ge=0, description="Latency of the simulated image provider."

@@ -315,3 +315,39 @@ async def test_anthropic_other_error_event_is_not_retried(fake_api, make_setting
         await generate_structured(make_settings(text_provider="anthropic"), text_request(), Sections)
     assert "invalid_request_error" in info.value.message and not info.value.retryable
     assert len(fake_api.calls("anthropic")) == 1
+
+
+async def test_openai_image_signals_its_request_on_the_wire_before_the_answer(fake_api, make_settings):
+    """A generation starts its text once the portrait request is sent (personas.generation): openai reports
+    the moment its request headers went out (an aiohttp trace hook), long before the image comes back."""
+    import asyncio
+
+    from medipersona.providers.base import on_request_sent
+
+    fake_api.script("openai_images", Hang(1.0))
+    settings = make_settings(image_provider="openai", provider_timeout_seconds=0.6, provider_max_retries=0)
+    sent = asyncio.Event()
+
+    async def portrait():
+        with on_request_sent(sent.set):
+            await image_call(settings, ImageRequest(task="portrait", prompt="x"))
+
+    task = asyncio.create_task(portrait())
+    await asyncio.wait_for(sent.wait(), timeout=0.5)  # while the fake API still holds the answer back
+    assert not task.done()
+    with pytest.raises(ProviderTimeout):
+        await task
+    await asyncio.sleep(0.6)  # the fake records a request when it has answered it
+    assert fake_api.calls("openai_images")[0].headers["authorization"] == "Bearer sk-test-not-a-real-key"
+
+
+async def test_request_sent_is_signalled_when_no_request_is_made(make_settings):
+    """A provider that cannot report the moment (offline, simulated) signals at the call's start; an image call
+    that ends in any way signals too, so a waiting text never waits for nothing."""
+    from medipersona.providers.base import on_request_sent
+
+    signals: list[str] = []
+    with on_request_sent(lambda: signals.append("sent")):
+        await image_call(make_settings(image_provider="offline"),
+                         ImageRequest(task="portrait", prompt="x", context={"age": 40, "seed": 2}))
+    assert signals and set(signals) == {"sent"}

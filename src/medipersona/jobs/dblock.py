@@ -15,18 +15,74 @@ On PostgreSQL this is a no-op.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import weakref
 from typing import Any
 
-_locks: weakref.WeakKeyDictionary[Any, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+class WriteLock:
+    """An asyncio lock (FIFO) whose ``first`` waiters go before the others: the group commit of new rows
+    (``RowInserter``: requests wait for it, and their jobs start after it) is not queued behind the job writer's
+    batches, which only grow by waiting."""
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._waiters: tuple[collections.deque[asyncio.Future], collections.deque[asyncio.Future]] = (
+            collections.deque(), collections.deque())
+
+    def locked(self) -> bool:
+        return self._locked
+
+    async def acquire(self, first: bool = False) -> None:
+        if not self._locked and not (self._waiters[0] or self._waiters[1]):
+            self._locked = True
+            return
+        queue = self._waiters[0 if first else 1]
+        future = asyncio.get_running_loop().create_future()
+        queue.append(future)
+        try:
+            await future  # handed over by release(): the lock is ours
+        except BaseException:
+            if future.done() and not future.cancelled():
+                self.release()  # handed to us just as we were cancelled: pass it on
+            else:
+                queue.remove(future)
+            raise
+
+    def release(self) -> None:
+        for queue in self._waiters:
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(None)  # stays locked: ownership passes to that waiter
+                    return
+        self._locked = False
+
+    @contextlib.asynccontextmanager
+    async def hold(self, first: bool = False):
+        await self.acquire(first)
+        try:
+            yield
+        finally:
+            self.release()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.release()
 
 
-def write_lock(engine: Any) -> contextlib.AbstractAsyncContextManager:
-    """The process-wide write lock of an (async) engine; a no-op context for non-SQLite engines."""
+_locks: weakref.WeakKeyDictionary[Any, WriteLock] = weakref.WeakKeyDictionary()
+
+
+def write_lock(engine: Any, *, first: bool = False) -> contextlib.AbstractAsyncContextManager:
+    """The process-wide write lock of an (async) engine; a no-op context for non-SQLite engines. ``first``:
+    wait ahead of the other writers (see ``WriteLock``)."""
     if engine is None or getattr(getattr(engine, "dialect", None), "name", "") != "sqlite":
         return contextlib.nullcontext()
     lock = _locks.get(engine)
     if lock is None:
-        lock = _locks[engine] = asyncio.Lock()
-    return lock
+        lock = _locks[engine] = WriteLock()
+    return lock.hold(first) if first else lock

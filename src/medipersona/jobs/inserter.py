@@ -134,7 +134,7 @@ class RowInserter:
         from medipersona.db import Base
 
         order = {table: i for i, table in enumerate(Base.metadata.sorted_tables)}
-        async with self.connection() as conn:
+        async with self.connection(first=True) as conn:
             wanted = {item.auth_session_id for item in batch if item.auth_session_id is not None}
             live = await _guard()[0](conn, wanted) if wanted else set()
             refused = {id(item) for item in batch

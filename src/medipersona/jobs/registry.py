@@ -26,6 +26,7 @@ lost its lease (the job was taken over) can never write for it again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -34,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from medipersona.jobs.lazy_session import LazySession
 
 if TYPE_CHECKING:  # pragma: no cover
     from medipersona.db import Database
@@ -138,9 +141,20 @@ class JobContext:
         """A short-lived session for reads: ``async with ctx.session() as s: ...`` (keep it short).
 
         Jobs of one worker share a few read slots (``JobRuntime.read_slots``): a burst of 200 starting jobs
-        must not take every pooled connection from the requests (logins) served meanwhile."""
-        async with self.runtime.read_slots, self.db.sessionmaker() as session:
-            yield session
+        must not take every pooled connection from the requests (logins) served meanwhile. The session opens,
+        and takes its slot, at its first query (``LazySession``): reads answered from caches cost neither."""
+        async with self.lazy_session(self.runtime.read_slots) as session:
+            yield session  # type: ignore[misc]  # an AsyncSession to its users (LazySession)
+
+    def lazy_session(self, slots: asyncio.Semaphore | None) -> LazySession:
+        """A session opened at its first query, after taking one of ``slots`` (None: no slot)."""
+        return LazySession(self.db.sessionmaker, slots)
+
+    async def turn(self) -> None:
+        """Wait for a turn of the event loop before a bigger chunk of synchronous work (building a prompt and
+        starting its provider call): a burst's jobs then take turns instead of holding the loop together
+        (``jobs.pacing``)."""
+        await self.runtime.turns.take()
 
     # ----------------------------------------------------------------------------------------- events
     def emit(self, type: str, data: dict[str, Any] | None = None) -> None:
@@ -162,6 +176,12 @@ class JobContext:
         ``ctx.patch(Persona, persona_id, status="running")``. Cheap: patches merge per row and a batch writes
         all rows with the same columns in one executemany UPDATE."""
         self.runtime.writer.patch(self, model, key, values)
+
+    def add_row(self, key: Any, build: Callable[[str], Any], values: dict[str, Any]) -> None:
+        """Insert one row with the next batch, fenced like the rest (dropped if the lease is lost). Rows of one
+        ``key`` in a batch are written by one executemany of ``build(dialect name)`` (an INSERT, maybe with ON
+        CONFLICT); events emitted after this are published only once the row is committed."""
+        self.runtime.writer.add_row(self, key, build, values)
 
     async def write(self, apply: ApplyFn, *, urgent: bool = False) -> Any:
         """Run ``apply(tx)`` inside the next fenced write batch; returns its result. Raises LeaseLost."""

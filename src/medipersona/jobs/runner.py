@@ -35,6 +35,7 @@ from medipersona.jobs.hub import EventHub
 from medipersona.jobs.inserter import RowInserter
 from medipersona.jobs.leases import claim_statement, prune_statement, release_leases
 from medipersona.jobs.models import Job, JobEvent
+from medipersona.jobs.pacing import LoopTurns
 from medipersona.jobs.registry import (
     GAVE_UP_FAILURE,
     GENERIC_FAILURE,
@@ -74,9 +75,10 @@ class JobRuntime:
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.writer = WriteBatcher(self)
         self.inserter = RowInserter(db, self.write_connection)
-        self._conn = None
+        self._conn: Any = None  # the AsyncConnection of write_connection()
         self._conn_lock = asyncio.Lock()
         self.read_slots = asyncio.Semaphore(JOB_READ_SLOTS)
+        self.turns = LoopTurns()  # pacing of the jobs' bigger synchronous chunks (jobs/pacing.py)
         self.hub = EventHub()
         self.running: dict[str, RunningJob] = {}
         self._wake = asyncio.Event()
@@ -157,11 +159,12 @@ class JobRuntime:
         log.info("job writer, slowest phases (s): %s", {k: round(v, 3) for k, v in w.phase_max.items()})
 
     @contextlib.asynccontextmanager
-    async def write_connection(self):
+    async def write_connection(self, first: bool = False):
         """The worker's own connection for its batched writes (flushes, claims, group inserts), used by one
         of them at a time and committed on exit. Kept open: a burst of requests holding every pooled
-        connection must not make the writes they wait for queue for a connection too."""
-        async with write_lock(self.db.engine), self._conn_lock:
+        connection must not make the writes they wait for queue for a connection too. ``first``: ahead of
+        the other writers of this process (the group insert of new jobs)."""
+        async with write_lock(self.db.engine, first=first), self._conn_lock:
             if self._conn is None or self._conn.closed:
                 self._conn = await self.db.engine.connect()
             conn = self._conn

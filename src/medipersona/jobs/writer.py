@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,15 @@ class PendingPatch:
     attempt: int
     table: Any
     key: str
+    values: dict[str, Any]
+
+
+@dataclass
+class PendingRow:
+    job_id: str
+    attempt: int
+    key: Any  # rows of one key are written by one executemany of ``build(dialect name)``
+    build: Callable[[str], Any]
     values: dict[str, Any]
 
 
@@ -144,6 +154,7 @@ class WriteBatcher:
         self._events: list[PendingEvent] = []
         self._ops: list[PendingOp] = []
         self._patches: dict[tuple[str, str], PendingPatch] = {}
+        self._rows: list[PendingRow] = []
         self._completions: list[PendingCompletion] = []
         self._last_delta: dict[tuple[str, int], tuple[str, PendingEvent]] = {}
         self._offsets: dict[tuple[str, int, str], int] = {}
@@ -208,6 +219,11 @@ class WriteBatcher:
             self._patches[(table.name, key)] = PendingPatch(ctx.job_id, ctx.attempt, table, key, dict(values))
         self._kick.set()
 
+    def add_row(self, ctx: JobContext, key: Any, build: Callable[[str], Any], values: dict[str, Any]) -> None:
+        """Insert one row with the next batch (``JobContext.add_row``)."""
+        self._rows.append(PendingRow(ctx.job_id, ctx.attempt, key, build, values))
+        self._kick.set()
+
     def complete(self, ctx: JobContext, job_values: dict[str, Any], event_type: str,
                  event_data: dict[str, Any]) -> asyncio.Future:
         """Finish a job in the next batch: its row (``job_values``), then its final event, fenced like the rest.
@@ -260,12 +276,12 @@ class WriteBatcher:
                 await asyncio.wait_for(self._task, timeout=10)
             except (TimeoutError, asyncio.CancelledError):
                 self._task.cancel()
-        if self._events or self._ops or self._patches:
+        if self._events or self._ops or self._patches or self._rows:
             await self.flush_now()
 
     async def _loop(self) -> None:
         while True:
-            if not (self._events or self._ops or self._patches or self._heartbeat_due):
+            if not (self._events or self._ops or self._patches or self._rows or self._heartbeat_due):
                 if self._closing:
                     return
                 self._kick.clear()
@@ -292,12 +308,14 @@ class WriteBatcher:
         events, self._events = self._events, []
         ops, self._ops = self._ops, []
         patches, self._patches = list(self._patches.values()), {}
+        rows, self._rows = self._rows, []
         completions, self._completions = self._completions, []
         self._last_delta.clear()
         heartbeat = self._heartbeat_due
         self._heartbeat_due = False
         self._last_flush = time.monotonic()
-        job_ids = {e.job_id for e in events} | {o.job_id for o in ops} | {p.job_id for p in patches}
+        job_ids = ({e.job_id for e in events} | {o.job_id for o in ops} | {p.job_id for p in patches}
+                   | {r.job_id for r in rows})
         if heartbeat:
             job_ids |= set(self.runtime.running)
         if not job_ids:
@@ -307,13 +325,13 @@ class WriteBatcher:
             return
         t0 = time.perf_counter()
         try:
-            owned, publish, results = await self._apply(job_ids, events, ops, patches)
+            owned, publish, results = await self._apply(job_ids, events, ops, patches, rows)
         except Exception as exc:
             failure: Exception | None = exc
             if ops:
                 log.warning("job write batch failed (%s); retrying its writes one by one", exc)
                 try:
-                    owned, publish, results = await self._apply_separately(job_ids, events, ops, patches)
+                    owned, publish, results = await self._apply_separately(job_ids, events, ops, patches, rows)
                 except Exception as again:  # noqa: BLE001 - handed to the waiting jobs
                     for op in ops:  # a waiting job sees the error (and fails or retries)
                         if not op.future.done():
@@ -325,6 +343,7 @@ class WriteBatcher:
             if failure is not None:
                 # Keep the other writes for the next batch (the database may be briefly unavailable).
                 self._events[:0] = events
+                self._rows[:0] = rows
                 for p in patches:
                     self._patches.setdefault((p.table.name, p.key), p)
                 self._completions[:0] = completions
@@ -385,6 +404,13 @@ class WriteBatcher:
             publish.append((event.job_id, {"id": event_id, "type": event.type, "data": event.data}))
         self.events_written += len(events)
 
+    async def _insert_rows(self, session, rows: list[PendingRow]) -> None:
+        groups: dict[Any, list[PendingRow]] = defaultdict(list)
+        for row in rows:
+            groups[row.key].append(row)
+        for items in groups.values():
+            await session.execute(items[0].build(session.dialect.name), [r.values for r in items])
+
     async def _apply_patches(self, session, patches: list[PendingPatch]) -> None:
         groups: dict[tuple[str, tuple[str, ...]], list[PendingPatch]] = defaultdict(list)
         for p in patches:
@@ -396,7 +422,7 @@ class WriteBatcher:
             params = [{"_pk": p.key, **{f"_v_{c}": p.values[c] for c in columns}} for p in items]
             await session.execute(stmt, params)
 
-    async def _apply(self, job_ids, events, ops, patches=()):
+    async def _apply(self, job_ids, events, ops, patches=(), rows=()):
         publish: list[tuple[str, dict[str, Any]]] = []
         results: list[Any] = []
         t0 = time.perf_counter()
@@ -404,6 +430,7 @@ class WriteBatcher:
             t1 = time.perf_counter()
             self.lock_wait_seconds += t1 - t0
             owned = await self._fence(session, job_ids)
+            await self._insert_rows(session, [r for r in rows if owned.get(r.job_id) == r.attempt])
             t2 = time.perf_counter()
             await self._insert_events(session, [e for e in events if owned.get(e.job_id) == e.attempt], publish)
             t3 = time.perf_counter()
@@ -424,8 +451,8 @@ class WriteBatcher:
             self.phase_max[name] = max(self.phase_max.get(name, 0.0), value)
         return owned, publish, results
 
-    async def _apply_separately(self, job_ids, events, ops, patches=()):
-        owned, publish, _ = await self._apply(job_ids, events, [], patches)
+    async def _apply_separately(self, job_ids, events, ops, patches=(), rows=()):
+        owned, publish, _ = await self._apply(job_ids, events, [], patches, rows)
         results: list[Any] = []
         for op in ops:
             try:

@@ -77,23 +77,31 @@ def object_key(settings: Settings, digest: str, mime: str) -> str:
     return f"{settings.s3_prefix}{digest}.{EXTENSIONS.get(mime, 'bin')}"
 
 
-def _upsert(dialect: str, values: dict[str, Any], *, touch: bool):
-    stmt = upsert_insert(dialect)(StoredImage).values(**values)
+def upsert_statement(dialect: str, *, touch: bool):
+    """INSERT of ``stored_images`` rows (one or many parameter sets): an image stored again keeps its row, and an
+    original touches ``stored_at`` (the sweep spares it)."""
+    table = StoredImage.__table__
+    stmt = upsert_insert(dialect)(table)
     if touch:
         return stmt.on_conflict_do_update(index_elements=["digest", "variant"],
-                                          set_={"stored_at": values["stored_at"]})
+                                          set_={"stored_at": stmt.excluded.stored_at})
     return stmt.on_conflict_do_nothing(index_elements=["digest", "variant"])
+
+
+def image_row(settings: Settings, image: PreparedImage, *, variant: str = ORIGINAL) -> dict[str, Any]:
+    """The ``stored_images`` row of ``image``: with its bytes (database storage) or its metadata (bucket)."""
+    location = "s3" if settings.portrait_storage == "s3" else "db"
+    return {"digest": image.digest, "variant": variant, "mime": image.mime, "size": image.size,
+            "location": location, "data": image.data if location == "db" else None, "stored_at": utcnow()}
 
 
 async def store_row(settings: Settings, conn, image: PreparedImage, *, variant: str = ORIGINAL) -> None:
     """Upsert the row of ``image`` with connection/session ``conn`` (the caller's transaction; the caller commits
     and holds the SQLite write lock): with its bytes (database storage) or its metadata (bucket: call
     ``upload`` after the commit). Storing an original that exists touches it (the sweep spares it)."""
-    location = "s3" if settings.portrait_storage == "s3" else "db"
-    values = {"digest": image.digest, "variant": variant, "mime": image.mime, "size": image.size,
-              "location": location, "data": image.data if location == "db" else None, "stored_at": utcnow()}
     dialect = conn.dialect if hasattr(conn, "dialect") else conn.bind.dialect  # a connection or a session
-    await conn.execute(_upsert(dialect.name, values, touch=variant == ORIGINAL))
+    await conn.execute(upsert_statement(dialect.name, touch=variant == ORIGINAL),
+                       [image_row(settings, image, variant=variant)])
 
 
 async def upload(settings: Settings, image: PreparedImage) -> None:

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 
 from medipersona.db import utcnow
 from medipersona.jobs.registry import JobContext
-from medipersona.media.service import PreparedImage, portrait_url, prepare_image, store_row, upload
+from medipersona.media.service import (
+    PreparedImage,
+    image_row,
+    portrait_url,
+    prepare_image,
+    store_row,
+    upload,
+    upsert_statement,
+)
 from medipersona.personas.models import Persona
 from medipersona.personas.prompt import build_image_request
-from medipersona.providers.base import ProviderError
+from medipersona.providers.base import ProviderError, on_request_sent
 from medipersona.providers.registry import ProviderRoute
 
 log = logging.getLogger("medipersona.personas")
@@ -35,9 +44,9 @@ async def portrait_route(ctx: JobContext) -> ProviderRoute | None:
 
     try:
         # Not through the jobs' read slots: the admin settings are cached (a version check at most once a
-        # second), and the portrait must not wait behind 200 starting jobs' reads.
-        async with ctx.db.sessionmaker() as session:
-            return await admin.task_route(session, ctx.settings, "portrait")
+        # second), and the portrait must not wait behind 200 starting jobs' reads. Usually no session opens.
+        async with ctx.lazy_session(None) as session:
+            return await admin.task_route(session, ctx.settings, "portrait")  # type: ignore[arg-type]
     except Exception:
         log.exception("reading the portrait settings failed; using the environment's")
         route = env_route(ctx.settings, "image")
@@ -52,10 +61,30 @@ async def _already_stored(ctx: JobContext) -> bool:
     return row is not None and row.image_status == "done" and bool(row.image_digest)
 
 
-async def make_portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str, Any]
-                        ) -> tuple[str, dict[str, Any] | None]:
+async def make_portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str, Any],
+                        on_sent: Callable[[], None] | None = None) -> tuple[str, dict[str, Any] | None]:
     """Generate and store the portrait from ``spec`` (the job payload's ``image``: age, gender, seed ...).
-    Returns the image status (done | none | failed) and, when it failed, the error to note on the persona."""
+    Returns the image status (done | none | failed) and, when it failed, the error to note on the persona.
+    ``on_sent`` is called once the image request is sent, or when no request will be (at the latest when this
+    returns)."""
+    signal = on_sent or _nothing
+    try:
+        with on_request_sent(signal):
+            return await _make_portrait(ctx, spec, timings)
+    finally:
+        signal()
+
+
+def _nothing() -> None:
+    return None
+
+
+def _upsert_image(dialect: str):
+    return upsert_statement(dialect, touch=True)
+
+
+async def _make_portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str, Any]
+                         ) -> tuple[str, dict[str, Any] | None]:
     from medipersona.providers.calls import CallInfo, image_call, with_step_retries
 
     if ctx.attempt > 1 and await _already_stored(ctx):
@@ -75,6 +104,12 @@ async def make_portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str
 
     async def store(_attempt: int) -> PreparedImage:
         image = await prepare_image(result.data, result.mime)
+        if ctx.settings.portrait_storage != "s3":
+            # The row (with its bytes) goes with the job's next batch, beside the persona's patch and the image
+            # event below: no batch of its own to wait for (200 portraits arriving together made two rounds).
+            ctx.add_row("stored_image", _upsert_image, image_row(ctx.settings, image))
+            return image
+        # A bucket: the row is committed before the object is put (a sweep meanwhile sees it touched).
         await ctx.write(lambda tx: store_row(ctx.settings, tx.session, image))
         await upload(ctx.settings, image)
         return image

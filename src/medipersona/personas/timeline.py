@@ -228,6 +228,7 @@ async def analyse_with_generation(ctx: JobContext, persona: Persona) -> None:
     from medipersona.admin import service as admin
     from medipersona.providers.base import ProviderError
 
+    await ctx.turn()
     async with ctx.session() as session:
         timeline = await _timeline_of(session, persona)
         if timeline is None:

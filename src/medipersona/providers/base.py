@@ -9,9 +9,11 @@ logging, metrics) or ``providers.structured.generate_structured`` (plus repair, 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -160,6 +162,34 @@ def sniff_image_mime(data: bytes, default: str = "image/png") -> str:
     return default
 
 
+# --- "the request is on the wire" ------------------------------------------------------------------------------
+# A generation sends its portrait request before its text work starts: the portrait is the longest call, and the
+# text's preparation (prompt, schema, SDK request) run for 200 jobs in one go would hold the portrait requests'
+# connections back for a second (benchmarks/generation_burst.py, critical path). The caller sets a callback for
+# its task (``on_request_sent``); a provider that can tell when its HTTP request was sent calls
+# ``request_sent()`` then (``Provider.reports_request_sent``); ``providers.calls`` calls it for the others just
+# before the call, and for every provider once the call has ended (so nobody waits for a signal that never
+# comes).
+_request_sent_callback: ContextVar[Callable[[], None] | None] = ContextVar("request_sent_callback", default=None)
+
+
+@contextlib.contextmanager
+def on_request_sent(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` (in this task) once the provider request made inside the block has been sent."""
+    token = _request_sent_callback.set(callback)
+    try:
+        yield
+    finally:
+        _request_sent_callback.reset(token)
+
+
+def request_sent() -> None:
+    """Tell the caller of the current provider call that its request is on the wire (idempotent callbacks)."""
+    callback = _request_sent_callback.get()
+    if callback is not None:
+        callback()
+
+
 class Provider:
     """Base class. Subclasses set the capability flags and implement the calls they support.
 
@@ -182,6 +212,8 @@ class Provider:
     default_text_model: ClassVar[str] = ""
     default_image_model: ClassVar[str] = ""
     is_offline: ClassVar[bool] = False  # output is composed locally, labelled as offline output
+    # Calls ``request_sent()`` when its HTTP request has been sent (else ``providers.calls`` does, at the start).
+    reports_request_sent: bool = False
     # Models an admin may pick per task (validated in the admin settings); the defaults come first.
     known_text_models: ClassVar[tuple[str, ...]] = ()
     known_image_models: ClassVar[tuple[str, ...]] = ()

@@ -43,6 +43,7 @@ from medipersona.providers.base import (
     ProviderError,
     ProviderTimeout,
     TextRequest,
+    request_sent,
 )
 from medipersona.providers.breaker import breaker_for
 from medipersona.providers.registry import ProviderRoute, env_route, usable_provider
@@ -321,7 +322,16 @@ async def image_call(
     info: CallInfo | None = None,
 ) -> ImageResult:
     """Generate one image with timeout, retries, circuit breaker, concurrency limit and fallback. Raises
-    ProviderError."""
+    ProviderError. ``request_sent()`` (``providers.base.on_request_sent``) is signalled when the request is
+    sent, and in any case when this call ends."""
+    try:
+        return await _image_call(settings, request, provider, route, info)
+    finally:
+        request_sent()
+
+
+async def _image_call(settings: Settings, request: ImageRequest, provider: Provider | str | None,
+                      route: ProviderRoute | None, info: CallInfo | None) -> ImageResult:
     route, candidates = _route(settings, "image", provider, route)
     last_error: ProviderError | None = None
     total_attempts = 0
@@ -345,6 +355,8 @@ async def image_call(
             result: ImageResult | None = None
             async with provider_semaphore(prov.name, settings, "image"):
                 started = time.perf_counter()
+                if not prov.reports_request_sent:
+                    request_sent()
                 try:
                     async with asyncio.timeout(settings.provider_timeout_seconds):
                         result = await prov.generate_image(req)
