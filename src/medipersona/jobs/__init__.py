@@ -5,7 +5,8 @@ Interface for other domains (see the module docstrings for details):
 - ``jobs.registry``: ``@job_handler("kind", on_failure=fn, max_attempts=3)`` on ``async def run(ctx)``;
   ``JobContext`` — ``ctx.payload``, ``ctx.persona_id``, ``ctx.attempt``, ``ctx.settings``,
   ``async with ctx.session()`` (short reads), ``ctx.emit(type, data)``, ``ctx.emit_delta(key, text, **extra)``
-  (coalesced ~150 ms), ``ctx.patch(Model, id, **columns)`` (batched row update), ``await ctx.write(fn)``,
+  (coalesced ~150 ms), ``ctx.patch(Model, id, **columns)`` (batched row update), ``ctx.add_row(key, build,
+  values)`` (batched insert), ``await ctx.turn()`` (before a big synchronous chunk), ``await ctx.write(fn)``,
   ``await ctx.finish(data=..., apply=fn)``, ``await ctx.fail(error)``; raise ``JobFailed(message, code=...)``
   for a clean Japanese failure. List the module in ``medipersona.domains.JOB_HANDLER_MODULES`` (imported at start).
 - ``jobs.service``: ``await enqueue(session, kind, persona_id, payload, owner_id=...)`` then commit and

@@ -1,4 +1,5 @@
-"""The persona generation job: text and portrait started at the same moment, text streamed as it is written.
+"""The persona generation job: the portrait starts first, the text as soon as the portrait's request is sent
+(at most ``PORTRAIT_HEAD_START_MAX`` later), text streamed as it is written.
 
 Events (see jobs/sse.py for the wire format):
 - ``status``  {"status": "running", "attempt": n} at each (re)start — clients drop partial text then;
