@@ -137,3 +137,31 @@ async def test_loop_turns_let_a_few_through_per_iteration():
     counter.cancel()
     # at most two jobs in any iteration, and the six spread over several
     assert max(ran.count(i) for i in set(ran)) <= 2 and len(set(ran)) >= 3
+
+
+async def test_loop_turns_serve_first_callers_before_the_others():
+    turns = LoopTurns(per_iteration=1)
+    turns._free = 0  # this iteration's turn is in use
+    order: list[str] = []
+
+    async def caller(name: str, first: bool) -> None:
+        await turns.take(first)
+        order.append(name)
+
+    tasks = [asyncio.create_task(caller("text-1", False)), asyncio.create_task(caller("text-2", False))]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(caller("job-start", True)))  # queued last, served first
+    await asyncio.sleep(0)
+    turns._give_back()  # the turn in use comes back at the next iteration
+    await asyncio.gather(*tasks)
+    assert order == ["job-start", "text-1", "text-2"]
+
+
+async def test_a_cancelled_turn_waiter_does_not_lose_the_turn():
+    turns = LoopTurns(per_iteration=1)
+    await turns.take()
+    cancelled = asyncio.create_task(turns.take(first=True))
+    later = asyncio.create_task(turns.take())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.wait_for(later, 1)

@@ -1,24 +1,52 @@
 """Turns of the event loop for the jobs' bigger chunks of synchronous work.
 
-A burst's 200 jobs all reach their text preparation (prompt, schema, the SDK's request, the connection) at the
-same moment; run back to back, that is one event-loop iteration of ~0.8 s in which no socket is read: logins
-wait, and the connections the portraits opened are only completed after it. ``LoopTurns.take()`` lets a few
-callers through per iteration, so the loop polls its sockets between every few milliseconds of that work.
+A burst's 200 jobs all start, and all reach their text preparation (prompt, schema, the SDK's request, the
+connection), at the same moment; run back to back, each is one event-loop iteration of 0.3–0.8 s in which no
+socket is read: logins wait, the connections the portraits opened are only completed after it, and a request
+still being inserted waits for each of its statements. ``LoopTurns.take()`` lets a few callers through per
+iteration, so the loop polls its sockets between every few milliseconds of that work. ``first`` callers (a
+job's start, which sends its portrait request) go before the others (text preparations, which have time).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 
 TURNS_PER_ITERATION = 8
 
 
 class LoopTurns:
     def __init__(self, per_iteration: int = TURNS_PER_ITERATION) -> None:
-        self._slots = asyncio.Semaphore(per_iteration)
+        self._free = per_iteration
+        self._waiters: tuple[collections.deque[asyncio.Future], collections.deque[asyncio.Future]] = (
+            collections.deque(), collections.deque())
 
-    async def take(self) -> None:
+    async def take(self, first: bool = False) -> None:
         """Wait for a turn; the caller then runs its synchronous work up to its next real await. The turn is
         given back at the loop's next iteration (``call_soon``), whatever the caller does meanwhile."""
-        await self._slots.acquire()
-        asyncio.get_running_loop().call_soon(self._slots.release)
+        loop = asyncio.get_running_loop()
+        if self._free > 0 and not (self._waiters[0] or self._waiters[1]):
+            self._free -= 1
+        else:
+            future = loop.create_future()
+            queue = self._waiters[0 if first else 1]
+            queue.append(future)
+            try:
+                await future  # handed a turn by _give_back
+            except BaseException:
+                if future.done() and not future.cancelled():
+                    loop.call_soon(self._give_back)  # a turn handed over as we were cancelled: pass it on
+                else:
+                    queue.remove(future)
+                raise
+        loop.call_soon(self._give_back)
+
+    def _give_back(self) -> None:
+        for queue in self._waiters:
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_result(None)  # the turn passes to that waiter
+                    return
+        self._free += 1

@@ -150,11 +150,11 @@ class JobContext:
         """A session opened at its first query, after taking one of ``slots`` (None: no slot)."""
         return LazySession(self.db.sessionmaker, slots)
 
-    async def turn(self) -> None:
+    async def turn(self, first: bool = False) -> None:
         """Wait for a turn of the event loop before a bigger chunk of synchronous work (building a prompt and
         starting its provider call): a burst's jobs then take turns instead of holding the loop together
-        (``jobs.pacing``)."""
-        await self.runtime.turns.take()
+        (``jobs.pacing``). ``first``: ahead of the other waiters (a job's start)."""
+        await self.runtime.turns.take(first)
 
     # ----------------------------------------------------------------------------------------- events
     def emit(self, type: str, data: dict[str, Any] | None = None) -> None:

@@ -216,6 +216,9 @@ async def _generate(ctx: JobContext) -> None:
     timings: dict[str, Any] = {}
     image_spec = (ctx.payload or {}).get("image")
     image_task = None
+    # A group insert starts its jobs together: their starts (the portrait's request above all) take turns of
+    # the loop, so that the connections they open, and the requests still being inserted, are served between.
+    await ctx.turn(first=True)
     try:
         if image_spec:
             # The portrait starts at once, from the job payload; the text once its request is sent.

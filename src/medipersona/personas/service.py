@@ -140,8 +140,12 @@ async def create_persona(session: AsyncSession, settings: Settings, user: User, 
     shares = await shares_for(session, data)
     # Reads done: give the pooled connection back before the CPU work and the (batched) insert.
     await release_connection(session)
-    persona, job = new_persona(user, data, avoid, shares=shares)
     runtime = local_runtime(settings)
+    if runtime is not None:
+        # A burst of POSTs takes turns of the loop for the auto-fill (~1 ms each): the group inserts and the
+        # jobs already started are served between (jobs.pacing).
+        await runtime.turns.take(first=True)
+    persona, job = new_persona(user, data, avoid, shares=shares)
     if runtime is not None:
         # Group commit with the other requests of these milliseconds (one transaction for many personas);
         # the job starts in this worker right away when it has room (inserted already leased to it).
