@@ -15,11 +15,11 @@ drop partially streamed text; ``delta`` {"section", "text", "offset"} appends ``
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
+import orjson
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -35,13 +35,10 @@ MISSING_JOB_MESSAGE = {"code": "job_missing", "message": "処理が見つかり�
 
 
 def format_event(type: str, data: Any, event_id: int | str | None = None) -> bytes:
-    lines = []
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    lines.append(f"event: {type}")
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    lines.extend(f"data: {line}" for line in payload.splitlines() or [""])
-    return ("\n".join(lines) + "\n\n").encode()
+    """One SSE frame. The data is compact JSON on one line (orjson: UTF-8, no newline can occur in it; a burst
+    formats ~10,000 of these)."""
+    head = f"id: {event_id}\nevent: {type}\n" if event_id is not None else f"event: {type}\n"
+    return head.encode() + b"data: " + orjson.dumps(data) + b"\n\n"
 
 
 def static_event_stream(events: Iterable[tuple[str, Any]]) -> AsyncIterator[bytes]:
