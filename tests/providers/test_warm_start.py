@@ -52,6 +52,8 @@ async def main():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             status = (await client.get("/api/personas/00000000000000000000000000/events")).status_code
         out["first_request"] = {"status": status, "routes_built": len(built)}
+        import gc
+        out["gc"] = {"frozen": gc.get_freeze_count(), "gen0": gc.get_threshold()[0]}
     # Whatever the lifespan started has finished with it (a task still running when the loop closes can keep
     # the process from ever exiting: see app.py's shutdown).
     out["tasks_left"] = sorted(t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task())
@@ -119,3 +121,13 @@ def test_routes_are_built_at_start_not_by_the_first_request(settings):
 
     if tuple(int(x) for x in fastapi.__version__.split(".")[:2]) >= (0, 165):
         assert cold["first_request"]["routes_built"] > 0
+
+
+def test_a_worker_moves_its_start_out_of_the_collectors_way(settings):
+    """What a worker loaded to start (modules, routes, the SDK) is frozen, and young collections are rarer:
+    a burst's full collections (40-150 ms pauses of the event loop, three per 200 generations) stop."""
+    from medipersona.ops.process import GC_GEN0_THRESHOLD
+
+    started = run_worker(settings, text="openai", image="openai")
+    assert started["gc"]["frozen"] > 50_000
+    assert started["gc"]["gen0"] == GC_GEN0_THRESHOLD > 700
