@@ -209,7 +209,8 @@ async def sampler(base: str, headers: dict, stop: asyncio.Event, out: dict[str, 
 def start_sampler(base: str, token: str, out: Path, stop: Path) -> subprocess.Popen:
     """The login/catalog sampler runs in its own process: its latencies must not include the load
     generator's event loop (200 streams) — they are another user's view of the server."""
-    return subprocess.Popen([sys.executable, __file__, "--sampler", base, "--token", token, "--out", str(out),
+    # --token=...: a token may begin with "-", which argparse would take for an option (the run then failed)
+    return subprocess.Popen([sys.executable, __file__, "--sampler", base, f"--token={token}", "--out", str(out),
                              "--stop", str(stop)])
 
 
