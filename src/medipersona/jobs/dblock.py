@@ -14,11 +14,11 @@ On PostgreSQL this is a no-op.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import contextlib
 import weakref
 from typing import Any
+
+from medipersona.jobs.waiters import PriorityWaiters
 
 
 class WriteLock:
@@ -28,36 +28,20 @@ class WriteLock:
 
     def __init__(self) -> None:
         self._locked = False
-        self._waiters: tuple[collections.deque[asyncio.Future], collections.deque[asyncio.Future]] = (
-            collections.deque(), collections.deque())
+        self._waiters = PriorityWaiters()
 
     def locked(self) -> bool:
         return self._locked
 
     async def acquire(self, first: bool = False) -> None:
-        if not self._locked and not (self._waiters[0] or self._waiters[1]):
+        if not self._locked and not self._waiters:
             self._locked = True
             return
-        queue = self._waiters[0 if first else 1]
-        future = asyncio.get_running_loop().create_future()
-        queue.append(future)
-        try:
-            await future  # handed over by release(): the lock is ours
-        except BaseException:
-            if future.done() and not future.cancelled():
-                self.release()  # handed to us just as we were cancelled: pass it on
-            else:
-                queue.remove(future)
-            raise
+        await self._waiters.wait(first, self.release)  # handed over by release(): the lock is ours
 
     def release(self) -> None:
-        for queue in self._waiters:
-            while queue:
-                future = queue.popleft()
-                if not future.done():
-                    future.set_result(None)  # stays locked: ownership passes to that waiter
-                    return
-        self._locked = False
+        if not self._waiters.hand_over():  # else it stays locked: ownership passed to that waiter
+            self._locked = False
 
     @contextlib.asynccontextmanager
     async def hold(self, first: bool = False):

@@ -11,7 +11,8 @@ job's start, which sends its portrait request) go before the others (text prepar
 from __future__ import annotations
 
 import asyncio
-import collections
+
+from medipersona.jobs.waiters import PriorityWaiters
 
 TURNS_PER_ITERATION = 8
 
@@ -19,34 +20,18 @@ TURNS_PER_ITERATION = 8
 class LoopTurns:
     def __init__(self, per_iteration: int = TURNS_PER_ITERATION) -> None:
         self._free = per_iteration
-        self._waiters: tuple[collections.deque[asyncio.Future], collections.deque[asyncio.Future]] = (
-            collections.deque(), collections.deque())
+        self._waiters = PriorityWaiters()
 
     async def take(self, first: bool = False) -> None:
         """Wait for a turn; the caller then runs its synchronous work up to its next real await. The turn is
         given back at the loop's next iteration (``call_soon``), whatever the caller does meanwhile."""
         loop = asyncio.get_running_loop()
-        if self._free > 0 and not (self._waiters[0] or self._waiters[1]):
+        if self._free > 0 and not self._waiters:
             self._free -= 1
         else:
-            future = loop.create_future()
-            queue = self._waiters[0 if first else 1]
-            queue.append(future)
-            try:
-                await future  # handed a turn by _give_back
-            except BaseException:
-                if future.done() and not future.cancelled():
-                    loop.call_soon(self._give_back)  # a turn handed over as we were cancelled: pass it on
-                else:
-                    queue.remove(future)
-                raise
+            await self._waiters.wait(first, lambda: loop.call_soon(self._give_back))
         loop.call_soon(self._give_back)
 
     def _give_back(self) -> None:
-        for queue in self._waiters:
-            while queue:
-                future = queue.popleft()
-                if not future.done():
-                    future.set_result(None)  # the turn passes to that waiter
-                    return
-        self._free += 1
+        if not self._waiters.hand_over():  # else the turn passed to that waiter
+            self._free += 1
