@@ -147,6 +147,21 @@ def test_consistent_profiles_raise_no_warning():
     assert check_profile(pensioner_golf, {}) == []
 
 
+def test_checking_generated_text_keeps_nothing_in_the_worker():
+    """A generation's texts are new every time: checking them must not fill a cache (one did: 100,000
+    entries per worker, each pinning the memory of the burst it came from)."""
+    import functools
+
+    import medipersona.personas.consistency as module
+
+    caches = [f for f in vars(module).values() if isinstance(f, functools._lru_cache_wrapper)]
+    before = [f.cache_info().currsize for f in caches]
+    for i in range(300):
+        text = f"夫婦で温泉に行く（{i}回目）、子どもの受験と残業が心配"
+        assert check_profile({"age": 53, "gender": "female", "family": "一人暮らし"}, {"holiday": text})
+    assert [f.cache_info().currsize for f in caches] == before
+
+
 # Hand-entered (詳細設定) partial profiles: what is given is kept, what is filled breaks no rule with it.
 partial = st.fixed_dictionaries({}, optional={
     "gender": st.sampled_from(["male", "female"]),

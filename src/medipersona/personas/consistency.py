@@ -185,12 +185,11 @@ def _is_minor_self(f: Facts) -> bool:
 
 def text_violations(f: Facts, field_key: str, text: str) -> list[Violation]:
     """The violations of one free-text trait, given the person's facts."""
-    if not text or not _triggered(text):
+    if not text or _TRIGGERS.search(text) is None:
         return []
     return list(_text_violations(f, field_key, text))
 
 
-@lru_cache(maxsize=100_000)
 def _text_violations(f: Facts, field_key: str, text: str) -> tuple[Violation, ...]:
     out: list[Violation] = []
     label = FIELD_LABELS.get(field_key, field_key)
@@ -252,13 +251,16 @@ _TRIGGERS = re.compile("|".join(p.pattern for p in (
     _rx("入園", "保育園"), *(pattern for pattern, _a, _m in EVENT_RULES))))
 
 
-@lru_cache(maxsize=100_000)
-def _triggered(text: str) -> bool:
-    return _TRIGGERS.search(text) is not None
-
-
 def text_ok(f: Facts, field_key: str, text: str) -> bool:
-    return not text_violations(f, field_key, text)
+    """For auto-fill's pools: fixed values, each tried against many people's facts."""
+    return not text or not _pool_value_triggered(text) or not _text_violations(f, field_key, text)
+
+
+# Cached per pool value (a bounded set; most trigger no rule). Generated text is never cached: every text is
+# new, and such a cache would only grow with the worker's age and pin the memory of the burst it came from.
+@lru_cache(maxsize=8192)
+def _pool_value_triggered(text: str) -> bool:
+    return _TRIGGERS.search(text) is not None
 
 
 # --------------------------------------------------------------------------------------------- profile rules
