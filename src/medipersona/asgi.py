@@ -1,4 +1,4 @@
-"""ASGI entry point for servers: ``gunicorn medipersona.asgi:app -k uvicorn_worker.UvicornWorker``."""
+"""ASGI entry point for servers: ``gunicorn medipersona.asgi:app -k medipersona.ops.worker.UvicornWorker``."""
 
 from medipersona.app import create_app
 

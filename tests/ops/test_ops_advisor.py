@@ -120,3 +120,22 @@ def test_cli_measures_a_real_worker(tmp_path):
     assert measured is not None and 20 < measured < 600  # saved for the gunicorn config
     workers = int(lines[-1].split(": ")[1])
     assert workers == advise(1, 2048, 50, measured).workers
+
+
+def test_box_cpu_share_is_read_from_proc_stat_between_two_samples(tmp_path, monkeypatch):
+    """Without a cgroup quota the box's CPU comes from /proc/stat (psutil's method, without loading psutil)."""
+    from medipersona.ops import system
+
+    monkeypatch.setattr(system, "cpu_quota", lambda *a, **k: None)
+    stat = tmp_path / "stat"
+    sampler = system.CpuSampler(proc_stat=stat)
+    sampler.MIN_INTERVAL = 0.0
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  100 0 50 800 50 0 0 0 7 0\ncpu0 1 2 3 4\n")
+    assert sampler.sample() == (None, None)  # the first call only primes
+    stat.write_text("cpu  160 0 70 900 70 0 0 0 9 0\ncpu0 1 2 3 4\n")
+    _process, box = sampler.sample()
+    assert box == 40.0  # busy 80 of 200 ticks: iowait counts as idle, guest is already in user
+    stat.write_text("garbage\n")
+    assert sampler.sample()[1] is None
+    assert "psutil" not in system.__dict__

@@ -41,7 +41,7 @@ def test_print_config_shows_the_seed_settings():
     assert cfg["graceful_timeout"] == "120"
     assert cfg["max_requests"] == "1000"
     assert cfg["max_requests_jitter"] == "100"
-    assert cfg["worker_class"] == "uvicorn_worker.UvicornWorker"
+    assert cfg["worker_class"] == "medipersona.ops.worker.UvicornWorker"
     assert cfg["bind"] == "['0.0.0.0:10000']"
     assert int(cfg["workers"]) >= 1
     assert cfg["child_exit"] == "<child_exit()>"
@@ -61,6 +61,22 @@ def test_the_seeds_own_command_line():
     assert (cfg["workers"], cfg["timeout"], cfg["graceful_timeout"]) == ("3", "300", "120")
     assert (cfg["max_requests"], cfg["max_requests_jitter"]) == ("1000", "100")
     assert cfg["worker_class"] == "uvicorn_worker.UvicornWorker"
+
+
+@pytest.mark.parametrize(("worker_class", "loads_websockets"), [
+    ("medipersona.ops.worker.UvicornWorker", False),
+    ("uvicorn_worker.UvicornWorker", True),  # the seed's: works, with the websockets package loaded
+])
+def test_our_worker_class_leaves_websockets_unloaded(worker_class, loads_websockets):
+    """No route speaks WebSocket: uvicorn's default loads the websockets package in every worker (~2 MB)."""
+    module, name = worker_class.rsplit(".", 1)
+    code = (f"import sys, uvicorn; from {module} import {name} as W; "
+            "c = uvicorn.Config('medipersona.asgi:app', **W.CONFIG_KWARGS); c.load(); "
+            "print('websockets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(loads_websockets)
 
 
 @pytest.mark.parametrize(("info", "aborted", "reason"), [

@@ -2,10 +2,11 @@
 
     gunicorn -c python:medipersona.ops.gunicorn_conf medipersona.asgi:app     (what ``medipersona serve`` runs)
 
-The seed's values: uvicorn workers (the maintained ``uvicorn-worker`` package), timeout 300, graceful-timeout 120,
-max-requests 1000, max-requests-jitter 100, bind 0.0.0.0:$PORT. The seed's ``--worker-connections`` is left out:
-it only affects gevent/eventlet/gthread workers and does nothing with uvicorn workers (one uvicorn worker accepts
-as many connections as its event loop can hold).
+The seed's values: uvicorn workers (the maintained ``uvicorn-worker`` package, without WebSocket:
+``ops/worker.py``), timeout 300, graceful-timeout 120, max-requests 1000, max-requests-jitter 100, bind
+0.0.0.0:$PORT. The seed's ``--worker-connections`` is left out: it only affects gevent/eventlet/gthread workers
+and does nothing with uvicorn workers (one uvicorn worker accepts as many connections as its event loop can
+hold).
 
 Workers: ``WEB_CONCURRENCY`` if set (Render and most PaaS honour it), else the seed's formula on this box,
 ``min(CPU × 4, memory / worker memory, peak users / 10)`` (``ops/advisor.py``), with the worker memory taken from
@@ -43,7 +44,7 @@ from medipersona.ops.worker_exits import WATCHER, exit_reason, pop_exit_info
 
 # --- the seed's settings -----------------------------------------------------------------------------------------
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "medipersona.ops.worker.UvicornWorker"  # uvicorn-worker's, without WebSocket (ops/worker.py)
 workers, workers_reason = workers_for_this_box(Path(os.environ.get("MEDIPERSONA_DATA_DIR", "var")))
 timeout = 300
 graceful_timeout = 120
