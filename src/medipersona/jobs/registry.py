@@ -41,7 +41,7 @@ from medipersona.jobs.lazy_session import LazySession
 if TYPE_CHECKING:  # pragma: no cover
     from medipersona.db import Database
     from medipersona.jobs.runner import JobRuntime
-    from medipersona.jobs.writer import WriteTx
+    from medipersona.jobs.write_ops import WriteTx
     from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.jobs")

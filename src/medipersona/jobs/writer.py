@@ -21,16 +21,25 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 
-from medipersona.db import table_of, utcnow
+from medipersona.db import utcnow
 from medipersona.jobs.inserter import insert_events_returning_ids
-from medipersona.jobs.models import Job, JobEvent
+from medipersona.jobs.models import Job
 from medipersona.jobs.registry import ApplyFn, JobContext, LeaseLost
+from medipersona.jobs.write_ops import (
+    PendingCompletion,
+    PendingEvent,
+    PendingOp,
+    PendingPatch,
+    PendingRow,
+    WriteTx,
+    fail_op,
+    finish_op,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from medipersona.jobs.runner import JobRuntime
@@ -39,112 +48,6 @@ log = logging.getLogger("medipersona.jobs")
 
 FLUSH_INTERVAL = 0.15  # seconds between batched writes of streamed text
 URGENT_DELAY = 0.005  # gathering window for completion writes
-
-
-@dataclass
-class PendingEvent:
-    job_id: str
-    attempt: int
-    persona_id: str | None
-    type: str
-    data: dict[str, Any]
-    created_at: Any = field(default_factory=utcnow)
-
-
-@dataclass
-class PendingPatch:
-    job_id: str
-    attempt: int
-    table: Any
-    key: str
-    values: dict[str, Any]
-
-
-@dataclass
-class PendingRow:
-    job_id: str
-    attempt: int
-    key: Any  # rows of one key are written by one executemany of ``build(dialect name)``
-    build: Callable[[str], Any]
-    values: dict[str, Any]
-
-
-@dataclass
-class PendingCompletion:
-    job_id: str
-    attempt: int
-    future: asyncio.Future
-
-
-@dataclass
-class PendingOp:
-    job_id: str
-    attempt: int
-    fn: ApplyFn | None
-    future: asyncio.Future
-
-
-class WriteTx:
-    """Handed to ``apply`` functions: the batch's connection (``tx.session``: an AsyncConnection, use
-    ``execute``) and a way to append events inside the same transaction."""
-
-    def __init__(self, session, publish: list[tuple[str, dict[str, Any]]]) -> None:
-        self.session = session
-        self._publish = publish
-
-    async def event(self, job_id: str, persona_id: str | None, type: str, data: dict[str, Any]) -> int:
-        table = table_of(JobEvent)
-        row = (
-            await self.session.execute(
-                insert(table).returning(table.c.id),
-                {"job_id": job_id, "persona_id": persona_id, "type": type, "data": data, "created_at": utcnow()},
-            )
-        ).first()
-        event_id = int(row[0])
-        self._publish.append((job_id, {"id": event_id, "type": type, "data": data}))
-        return event_id
-
-
-def finish_op(ctx: JobContext, apply: ApplyFn | None, data: dict[str, Any], result: dict[str, Any] | None):
-    async def op(tx: WriteTx) -> None:
-        now = utcnow()
-        res = await tx.session.execute(
-            update(Job)
-            .where(Job.id == ctx.job_id, Job.lease_owner == ctx.runtime.worker_id, Job.attempts == ctx.attempt,
-                   Job.status == "running")
-            .values(status="done", finished_at=now, updated_at=now, lease_owner=None, lease_expires_at=None,
-                    result=result, error=None)
-            .execution_options(synchronize_session=False)
-        )
-        if res.rowcount != 1:
-            raise LeaseLost(ctx.job_id)
-        if apply is not None:
-            await apply(tx)
-        await tx.event(ctx.job_id, ctx.persona_id, "done", data)
-
-    return op
-
-
-def fail_op(ctx: JobContext, error: dict[str, str], apply: ApplyFn | None):
-    async def op(tx: WriteTx) -> None:
-        now = utcnow()
-        res = await tx.session.execute(
-            update(Job)
-            .where(Job.id == ctx.job_id, Job.lease_owner == ctx.runtime.worker_id, Job.attempts == ctx.attempt,
-                   Job.status == "running")
-            .values(status="failed", finished_at=now, updated_at=now, lease_owner=None, lease_expires_at=None,
-                    error=error)
-            .execution_options(synchronize_session=False)
-        )
-        if res.rowcount != 1:
-            raise LeaseLost(ctx.job_id)
-        if ctx.spec is not None and ctx.spec.on_failure is not None:
-            await ctx.spec.on_failure(tx, ctx, error)
-        if apply is not None:
-            await apply(tx)
-        await tx.event(ctx.job_id, ctx.persona_id, "error", dict(error))
-
-    return op
 
 
 class WriteBatcher:

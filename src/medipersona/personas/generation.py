@@ -34,7 +34,7 @@ from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_L
 from medipersona.catalog.service import get_catalog
 from medipersona.db import utcnow
 from medipersona.jobs.registry import JobContext, JobFailed, job_handler
-from medipersona.jobs.writer import WriteTx
+from medipersona.jobs.write_ops import WriteTx
 from medipersona.ops import metrics
 from medipersona.personas.models import Persona
 from medipersona.personas.portrait_step import make_portrait
