@@ -10,7 +10,7 @@ from typing import ClassVar
 import pytest
 
 from medipersona.providers import breaker as breaker_mod
-from medipersona.providers import calls
+from medipersona.providers import calls, steps
 from medipersona.providers.base import ImageRequest, ImageResult, Provider, ProviderError, TextRequest
 from medipersona.providers.registry import ProviderRoute
 from medipersona.retry import Backoff, retry_delay
@@ -164,7 +164,7 @@ async def test_provider_without_key_is_refused_with_reason_and_fallback_answers(
 
 
 async def test_step_retries_until_success_or_deadline(monkeypatch):
-    monkeypatch.setattr(calls, "STEP_BACKOFF_BASE_SECONDS", 0.01)
+    monkeypatch.setattr(steps, "STEP_BACKOFF_BASE_SECONDS", 0.01)
     attempts: list[int] = []
     retried: list[int] = []
 
@@ -174,7 +174,7 @@ async def test_step_retries_until_success_or_deadline(monkeypatch):
             raise ProviderError("429", retryable=True, status=429, code="rate_limited")
         return "ok"
 
-    result = await calls.with_step_retries("test", step, deadline=time.monotonic() + 5,
+    result = await steps.with_step_retries("test", step, deadline=time.monotonic() + 5,
                                            on_retry=lambda exc, n, d: retried.append(n))
     assert result == "ok" and attempts == [1, 2, 3] and retried == [1, 2]
 
@@ -182,7 +182,7 @@ async def test_step_retries_until_success_or_deadline(monkeypatch):
         raise ProviderError("500", retryable=True, status=500)
 
     with pytest.raises(ProviderError):  # the deadline ends it
-        await calls.with_step_retries("test", never, deadline=time.monotonic() + 0.3)
+        await steps.with_step_retries("test", never, deadline=time.monotonic() + 0.3)
 
     async def fatal(attempt: int) -> str:
         attempts.append(attempt)
@@ -190,5 +190,5 @@ async def test_step_retries_until_success_or_deadline(monkeypatch):
 
     attempts.clear()
     with pytest.raises(ProviderError):
-        await calls.with_step_retries("test", fatal, deadline=time.monotonic() + 5)
+        await steps.with_step_retries("test", fatal, deadline=time.monotonic() + 5)
     assert attempts == [1]  # not temporary: no step retry

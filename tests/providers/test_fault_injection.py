@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from medipersona.providers import calls
+from medipersona.providers import calls, steps
 from tests.personas.helpers import CREATE_BODY, wait_status
 from tests.providers.faulty_openai import FaultyOpenAI
 
@@ -28,7 +28,7 @@ def settings_overrides(faulty_upstream, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", faulty_upstream.base_url)
     # Fast backoffs and short timeouts so the test runs in seconds; the layers are the production ones.
     monkeypatch.setattr(calls, "BACKOFF_BASE_SECONDS", 0.05)
-    monkeypatch.setattr(calls, "STEP_BACKOFF_BASE_SECONDS", 0.2)
+    monkeypatch.setattr(steps, "STEP_BACKOFF_BASE_SECONDS", 0.2)
     return {"text_provider": "openai", "image_provider": "openai", "text_model": "local-model",
             "image_model": "local-image", "analysis_model": "local-model", "provider_timeout_seconds": 2.0,
             "provider_stream_idle_seconds": 1.0, "provider_max_retries": 2, "generation_deadline_seconds": 90}

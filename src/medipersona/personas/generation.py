@@ -209,7 +209,7 @@ async def generate_persona(ctx: JobContext) -> None:
 
 
 async def _generate(ctx: JobContext) -> None:
-    from medipersona.providers.calls import with_step_retries
+    from medipersona.providers.steps import with_step_retries
     from medipersona.providers.structured import generate_structured
 
     started = time.monotonic()
@@ -336,7 +336,7 @@ async def _section_failed(tx: WriteTx, ctx: JobContext, error: dict[str, str]) -
 
 @job_handler("persona_section", on_failure=_section_failed, max_attempts=3)
 async def regenerate_section(ctx: JobContext) -> None:
-    from medipersona.providers.calls import with_step_retries
+    from medipersona.providers.steps import with_step_retries
     from medipersona.providers.structured import generate_structured
 
     key = (ctx.payload or {}).get("section")

@@ -85,7 +85,8 @@ def _upsert_image(dialect: str):
 
 async def _make_portrait(ctx: JobContext, spec: dict[str, Any], timings: dict[str, Any]
                          ) -> tuple[str, dict[str, Any] | None]:
-    from medipersona.providers.calls import CallInfo, image_call, with_step_retries
+    from medipersona.providers.calls import CallInfo, image_call
+    from medipersona.providers.steps import with_step_retries
 
     if ctx.attempt > 1 and await _already_stored(ctx):
         return "done", None

@@ -139,7 +139,7 @@ class _Analysis:
 
     async def run(self, route, addendum: str) -> dict[str, Any]:
         """The analysis (with ``meta``); ProviderError when it still fails at the job's deadline."""
-        from medipersona.providers.calls import with_step_retries
+        from medipersona.providers.steps import with_step_retries
         from medipersona.providers.structured import generate_structured
 
         request = build_request(self.context, self.seed, route.model, addendum)

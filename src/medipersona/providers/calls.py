@@ -30,9 +30,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 from medipersona.ops import metrics
 from medipersona.providers.base import (
@@ -47,19 +46,14 @@ from medipersona.providers.base import (
 )
 from medipersona.providers.breaker import breaker_for
 from medipersona.providers.registry import ProviderRoute, env_route, usable_provider
-from medipersona.retry import Backoff, retry_delay, retry_until
+from medipersona.retry import Backoff, retry_delay
 from medipersona.settings import Settings
 
 log = logging.getLogger("medipersona.ai")
-T = TypeVar("T")
 
 BACKOFF_BASE_SECONDS = 0.5  # first retry waits 0.25-0.5 s, then 0.5-1 s, 1-2 s, ...
 BACKOFF_MAX_SECONDS = 20.0
 MAX_RETRY_AFTER_SECONDS = 60.0  # a server asking for a longer pause is not retried (the fallback is tried)
-# A job step (all of a call's retries and its fallback failed) is tried again after 1-2 s, 2-4 s, ... 30 s at
-# most, until the job's deadline (``with_step_retries``).
-STEP_BACKOFF_BASE_SECONDS = 2.0
-STEP_BACKOFF_MAX_SECONDS = 30.0
 
 
 @dataclass
@@ -389,29 +383,3 @@ async def _image_call(settings: Settings, request: ImageRequest, provider: Provi
         _log_fallback(candidates, index, last_error, request.task)
     assert last_error is not None
     raise last_error
-
-
-# --- job steps -----------------------------------------------------------------------------------------------
-
-async def with_step_retries(step: str, run: Callable[[int], Awaitable[T]], *, deadline: float,
-                            on_retry: Callable[[Exception, int, float], None] | None = None,
-                            also_retry: tuple[type[Exception], ...] = ()) -> T:
-    """Run one job step that calls providers (``run(attempt)``), trying it again after a temporary failure
-    (a retryable ProviderError: 429, 5xx, timeouts, an open circuit; or one of ``also_retry``) with backoff,
-    while ``time.monotonic()`` is before ``deadline`` (``JobContext.deadline``). The last failure is raised."""
-
-    def classify(exc: Exception) -> tuple[bool, float | None]:
-        if isinstance(exc, ProviderError):
-            return exc.retryable, exc.retry_after
-        return isinstance(exc, also_retry), None
-
-    def retried(exc: Exception, attempt: int, delay: float) -> None:
-        metrics.job_step_retried(step)
-        log.warning("%s failed (%s); trying the step again in %.1f s (attempt %d)", step,
-                    getattr(exc, "code", type(exc).__name__), delay, attempt + 1,
-                    extra={"task": step, "provider": getattr(exc, "provider", None) or ""})
-        if on_retry is not None:
-            on_retry(exc, attempt, delay)
-
-    return await retry_until(run, deadline=deadline, classify=classify, on_retry=retried,
-                             backoff=Backoff(STEP_BACKOFF_BASE_SECONDS, STEP_BACKOFF_MAX_SECONDS))
