@@ -281,13 +281,16 @@ async def test_openai_both_stream_readers(fake_api, make_settings, raw_stream):
 
     settings = make_settings(text_provider="openai")
     provider = OpenAIProvider(OpenAIProvider.Options(raw_stream=raw_stream), settings=settings)
-    fake_api.script("openai_chat", Error(429, {"Retry-After": "0"}), Text(json.dumps(VALID), chunks=9))
-    obj, meta = await generate_structured(settings, text_request(), Sections, provider=provider)
-    assert obj.model_dump() == VALID and meta["calls"] == 2
-    fake_api.script("openai_chat", Error(400))
-    with pytest.raises(ProviderError) as info:
-        await generate_structured(settings, text_request(), Sections, provider=provider)
-    assert info.value.status == 400
+    try:
+        fake_api.script("openai_chat", Error(429, {"Retry-After": "0"}), Text(json.dumps(VALID), chunks=9))
+        obj, meta = await generate_structured(settings, text_request(), Sections, provider=provider)
+        assert obj.model_dump() == VALID and meta["calls"] == 2
+        fake_api.script("openai_chat", Error(400))
+        with pytest.raises(ProviderError) as info:
+            await generate_structured(settings, text_request(), Sections, provider=provider)
+        assert info.value.status == 400
+    finally:
+        await provider.aclose()  # its HTTP client's connections (else "Unclosed client session" at exit)
 
 
 async def test_openai_error_event_inside_the_stream(fake_api, make_settings):
