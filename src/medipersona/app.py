@@ -244,7 +244,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     from medipersona.competitors.importer import MAX_FILE_BYTES as COMPETITOR_FILE_BYTES
     from medipersona.keywords.router import MAX_UPLOAD_BYTES as KEYWORD_UPLOAD_BYTES
-    from medipersona.ops.metrics import MetricsMiddleware
+    from medipersona.ops.http_metrics import MetricsMiddleware
 
     multipart_overhead = 64 * 1024
     app.add_middleware(StreamLimitMiddleware, max_per_user=settings.sse_max_streams_per_user)

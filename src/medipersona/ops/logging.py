@@ -4,7 +4,7 @@
   task, outcome (and attempt, error_code, status) as ``extra`` fields: in JSON mode they become keys, and
   ``seconds`` is lifted from the message.
 * ``medipersona.access``: one line per request (method, route template, status, duration, request id), written by
-  ``ops.metrics.MetricsMiddleware``; no query strings, no raw paths of matched routes.
+  ``ops.http_metrics.MetricsMiddleware``; no query strings, no raw paths of matched routes.
 * Last line of defence: anything that looks like an API key or a bearer token is masked before it is written
   (``medipersona.redact``).
 """
@@ -90,7 +90,7 @@ def gunicorn_logconfig_dict() -> dict:
         "loggers": {
             "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
             # uvicorn's access logger copies this level and these handlers under the worker: its lines carry the
-            # query string, so they stay off; the app writes its own access line (ops.metrics.MetricsMiddleware).
+            # query string, so they stay off; the app writes its own access line (ops.http_metrics.MetricsMiddleware).
             "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
         },
     }

@@ -22,8 +22,6 @@ import re
 import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 log = logging.getLogger("medipersona.ops")
 access_log = logging.getLogger("medipersona.access")
 
@@ -45,7 +43,7 @@ def multiprocess_dir() -> str | None:
     return path if path and os.path.isdir(path) else None
 
 
-def _label(value: Any, limit: int = 64) -> str:
+def bounded_label(value: Any, limit: int = 64) -> str:
     """Bound label values: short, printable, no user text."""
     text = _LABEL_RE.sub("_", str(value or "unknown"))
     return text[:limit] or "unknown"
@@ -157,19 +155,19 @@ def arbiter_metrics() -> _ArbiterMetrics:
 def observe_provider_call(provider: str, model: str, task: str, outcome: str, seconds: float) -> None:
     """One upstream AI call finished. outcome: ok | error | timeout | retry | invalid_output."""
     m = app_metrics()
-    provider, model, task = _label(provider), _label(model), _label(task)
-    m.provider_calls.labels(provider, model, task, _label(outcome, 24)).inc()
+    provider, model, task = bounded_label(provider), bounded_label(model), bounded_label(task)
+    m.provider_calls.labels(provider, model, task, bounded_label(outcome, 24)).inc()
     m.provider_seconds.labels(provider, model, task).observe(max(0.0, seconds))
 
 
 def set_circuit_open(provider: str, kind: str, is_open: bool) -> None:
     """A provider's circuit opened (its calls are skipped for a cool-down) or closed again, in this worker."""
-    app_metrics().circuit_open.labels(_label(provider), _label(kind, 16)).set(1 if is_open else 0)
+    app_metrics().circuit_open.labels(bounded_label(provider), bounded_label(kind, 16)).set(1 if is_open else 0)
 
 
 def job_step_retried(step: str) -> None:
     """A job step (text, portrait, analysis) failed temporarily and is tried again after a backoff."""
-    app_metrics().step_retries.labels(_label(step, 32)).inc()
+    app_metrics().step_retries.labels(bounded_label(step, 32)).inc()
 
 
 def generation_started() -> None:
@@ -181,12 +179,12 @@ def generation_finished(outcome: str) -> None:
     """A generation job ended (in-flight gauge -1). outcome: done | failed."""
     m = app_metrics()
     m.generations_in_flight.dec()
-    m.generations.labels(_label(outcome, 24)).inc()
+    m.generations.labels(bounded_label(outcome, 24)).inc()
 
 
 def job_recovered(kind: str) -> None:
     """A job whose lease expired (dead worker) was taken over by this worker."""
-    app_metrics().job_recoveries.labels(_label(kind, 32)).inc()
+    app_metrics().job_recoveries.labels(bounded_label(kind, 32)).inc()
 
 
 def set_queue_depth(depth: int) -> None:
@@ -197,7 +195,7 @@ def set_queue_depth(depth: int) -> None:
 def observe_export(kind: str, seconds: float) -> None:
     """One export (pdf | pptx) rendered."""
     m = app_metrics()
-    kind = _label(kind, 24)
+    kind = bounded_label(kind, 24)
     m.exports.labels(kind).inc()
     m.export_seconds.labels(kind).observe(max(0.0, seconds))
 
@@ -207,7 +205,7 @@ def observe_export(kind: str, seconds: float) -> None:
 
 def worker_exited(reason: str, when: float | None = None) -> None:
     m = arbiter_metrics()
-    m.restarts.labels(_label(reason, 16)).inc()
+    m.restarts.labels(bounded_label(reason, 16)).inc()
     if reason == "sigkill":
         m.last_sigkill.set(when or time.time())
 
@@ -268,7 +266,7 @@ def sample_db(app: Any) -> None:
     m.db_open.set(in_use + idle)
 
 
-async def _sampler_loop(memory_limit_mb: int, app: Any = None) -> None:
+async def sampler_loop(memory_limit_mb: int, app: Any = None) -> None:
     from medipersona.ops.snapshots import HISTORY
 
     lag_task = asyncio.create_task(_lag_loop(), name="medipersona-loop-lag")
@@ -345,92 +343,3 @@ def collect_samples() -> list[tuple[str, dict[str, str], float]]:
         return out
 
     return _retrying(read)
-
-
-# --- middleware ------------------------------------------------------------------------------------------------
-
-
-def route_template(scope: Scope, root_path_before: str = "") -> str:
-    """The matched route's path template (``/api/personas/{persona_id}``), never the raw path.
-
-    Routes leave ``scope["route"]``; mounts (static files) only extend ``root_path``, so a grown root path means
-    "served by the mount at that prefix"."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if path is not None:
-        if route.__class__.__name__ == "Mount":
-            return (path.rstrip("/") or "") + "/{path}"
-        return path
-    root_path = scope.get("root_path", "") or ""
-    if root_path != root_path_before and root_path.startswith(root_path_before):
-        return root_path[len(root_path_before):].rstrip("/") + "/{path}"
-    return "<unmatched>"
-
-
-class MetricsMiddleware:
-    """Pure ASGI: counts requests by route template and status, observes latency, writes one access-log line.
-
-    On the ASGI lifespan it also starts the per-worker sampler (RSS, CPU, memory, monitoring history).
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._sampler: asyncio.Task | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(scope, receive, send)
-            return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        m = app_metrics()
-        start = time.perf_counter()
-        state = {"status": 500, "stream": False}
-        root_path_before = scope.get("root_path", "") or ""
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                state["status"] = message["status"]
-                for key, value in message.get("headers", ()):
-                    if key.lower() == b"content-type" and value.startswith(b"text/event-stream"):
-                        state["stream"] = True
-            await send(message)
-
-        m.requests_in_progress.inc()
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            m.requests_in_progress.dec()
-            duration = time.perf_counter() - start
-            method = scope.get("method", "GET")
-            method = method if method in METHODS else "OTHER"
-            route = route_template(scope, root_path_before)
-            status = state["status"]
-            m.requests.labels(method, route, str(status)).inc()
-            if not state["stream"]:
-                m.request_seconds.labels(method, route).observe(duration)
-            level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
-            if access_log.isEnabledFor(level):
-                shown = route if route != "<unmatched>" else _label(scope.get("path", ""), 100)
-                access_log.log(level, "%s %s %s %.1fms", method, shown, status, duration * 1000,
-                               extra={"method": method, "route": shown, "status": status,
-                                      "duration_ms": round(duration * 1000, 1)})
-
-    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def receive_wrapper() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.startup" and self._sampler is None:
-                limit = 0
-                settings = getattr(scope.get("app"), "state", None)
-                if settings is not None and getattr(settings, "settings", None) is not None:
-                    limit = settings.settings.memory_limit_mb
-                self._sampler = asyncio.create_task(_sampler_loop(limit, scope.get("app")),
-                                                    name="medipersona-metrics-sampler")
-            elif message["type"] == "lifespan.shutdown" and self._sampler is not None:
-                sampler, self._sampler = self._sampler, None
-                sampler.cancel()
-                await asyncio.gather(sampler, return_exceptions=True)  # no task outlives the lifespan
-            return message
-
-        await self.app(scope, receive_wrapper, send)
