@@ -142,7 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        from medipersona.jobs.runner import start_job_runner, stop_job_runner
+        from medipersona.jobs.lifecycle import start_job_runner, stop_job_runner
 
         db = Database(settings)
         app.state.db = db

@@ -20,8 +20,8 @@ from medipersona.competitors.schemas import AnalysisCreate
 from medipersona.db import utcnow
 from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound
 from medipersona.jobs.dblock import write_lock
+from medipersona.jobs.lifecycle import wake_local_runners
 from medipersona.jobs.models import Job
-from medipersona.jobs.runner import wake_local_runners
 from medipersona.jobs.service import commit_with_job, first_event, new_job
 from medipersona.records import iso
 from medipersona.settings import Settings

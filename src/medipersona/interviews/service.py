@@ -24,8 +24,8 @@ from medipersona.db import utcnow
 from medipersona.errors import Conflict, NotFound
 from medipersona.interviews.models import Interview, InterviewMessage, new_interview_id
 from medipersona.jobs.dblock import write_lock
+from medipersona.jobs.lifecycle import wake_local_runners
 from medipersona.jobs.models import Job
-from medipersona.jobs.runner import wake_local_runners
 from medipersona.jobs.service import first_event, new_job
 from medipersona.personas.models import Persona
 from medipersona.personas.service import get_persona, release_connection, require_section

@@ -15,6 +15,6 @@ Interface for other domains (see the module docstrings for details):
 - ``jobs.sse``: ``StreamingResponse(job_event_stream(app, job_id, after_id=..., session=..., fallback=...),
   **SSE_RESPONSE_KWARGS)`` — replays the job's events after ``after_id`` (Last-Event-ID), then follows live,
   ends after ``done``/``error``; ``parse_last_event_id``, ``static_event_stream``.
-- ``jobs.runner``: ``start_job_runner(app)`` / ``stop_job_runner(app)`` (app lifespan); ``app.state.jobs`` is the
+- ``jobs.lifecycle``: ``start_job_runner(app)`` / ``stop_job_runner(app)`` (app lifespan); ``app.state.jobs`` is the
   worker's ``JobRuntime`` (``insert_and_run``, ``hub``, ``writer``, ``prune_events``).
 """

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -26,7 +25,6 @@ from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from medipersona.db import Database, utcnow
@@ -44,6 +42,7 @@ from medipersona.jobs.registry import (
     LeaseLost,
     get_handler,
 )
+from medipersona.jobs.write_connection import WriteConnection
 from medipersona.jobs.writer import WriteBatcher
 from medipersona.ops import metrics, process
 from medipersona.settings import Settings
@@ -73,10 +72,11 @@ class JobRuntime:
         self.settings = settings
         self.db = db
         self.worker_id = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # The worker's own connection for its batched writes: ``async with runtime.write_connection(): ...``
+        self._write_conn = WriteConnection(db)
+        self.write_connection = self._write_conn.use
         self.writer = WriteBatcher(self)
         self.inserter = RowInserter(db, self.write_connection)
-        self._conn: Any = None  # the AsyncConnection of write_connection()
-        self._conn_lock = asyncio.Lock()
         self.read_slots = asyncio.Semaphore(JOB_READ_SLOTS)
         self.turns = LoopTurns()  # pacing of the jobs' bigger synchronous chunks (jobs/pacing.py)
         self.hub = EventHub()
@@ -148,7 +148,7 @@ class JobRuntime:
             if left:
                 await self._release(left)
         await self.writer.stop()
-        await self._close_connection()
+        await self._write_conn.close()
         w = self.writer
         lags = sorted(getattr(self, "lags", []) or [0.0])
         log.info("loop lag while jobs ran: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d probes)",
@@ -157,44 +157,6 @@ class JobRuntime:
                     "for the write lock; %d jobs claimed", w.flushes, w.events_written, w.ops_applied,
                     w.flush_seconds, w.max_flush_seconds, w.lock_wait_seconds, self.claimed_total)
         log.info("job writer, slowest phases (s): %s", {k: round(v, 3) for k, v in w.phase_max.items()})
-
-    @contextlib.asynccontextmanager
-    async def write_connection(self, first: bool = False):
-        """The worker's own connection for its batched writes (flushes, claims, group inserts), used by one
-        of them at a time and committed on exit. Kept open: a burst of requests holding every pooled
-        connection must not make the writes they wait for queue for a connection too. ``first``: ahead of
-        the other writers of this process (the group insert of new jobs)."""
-        async with write_lock(self.db.engine, first=first), self._conn_lock:
-            if self._conn is None or self._conn.closed:
-                self._conn = await self.db.engine.connect()
-            conn = self._conn
-            if conn.get_transaction() is not None and not conn.in_transaction():
-                # A use cut short (cancelled at shutdown) left an invalid transaction: clear it before reuse.
-                try:
-                    await conn.rollback()
-                except Exception:  # noqa: BLE001 - a broken connection is replaced
-                    with contextlib.suppress(BaseException):
-                        await conn.invalidate()
-                    conn = self._conn = await self.db.engine.connect()
-            try:
-                yield conn
-                if conn.in_transaction():
-                    await conn.commit()
-            except BaseException:
-                try:
-                    if conn.get_transaction() is not None:  # active or invalid: either way rolled back
-                        await asyncio.shield(conn.rollback())
-                except BaseException:  # noqa: BLE001 - a broken connection is replaced
-                    self._conn = None
-                    with contextlib.suppress(BaseException):
-                        await conn.invalidate()
-                raise
-
-    async def _close_connection(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
-            self._conn = None
 
     # ------------------------------------------------------------------------------------------ loops
     async def _claim_loop(self) -> None:
@@ -439,49 +401,3 @@ class JobRuntime:
             log.info("released %d jobs at shutdown", len(released))
         except Exception:
             log.exception("releasing jobs at shutdown failed (their leases will expire)")
-
-
-_LOCAL_RUNTIMES: list[JobRuntime] = []
-
-
-def wake_local_runners(settings: Settings) -> None:
-    """Wake every runner of this process that uses the same database (when no app object is at hand)."""
-    url = settings.effective_database_url
-    for runtime in _LOCAL_RUNTIMES:
-        if runtime.settings.effective_database_url == url:
-            runtime.wake()
-
-
-def local_runtime(settings: Settings) -> JobRuntime | None:
-    """A running runtime of this process on the same database, if any."""
-    url = settings.effective_database_url
-    return next((r for r in _LOCAL_RUNTIMES if r.settings.effective_database_url == url), None)
-
-
-def get_runtime(app: FastAPI) -> JobRuntime | None:
-    return getattr(app.state, "jobs", None)
-
-
-def wake_runner(app: FastAPI) -> None:
-    """Call after committing an enqueued job: this worker claims it at once (no polling delay)."""
-    runtime = get_runtime(app)
-    if runtime is not None:
-        runtime.wake()
-
-
-async def start_job_runner(app: FastAPI) -> None:
-    process.tune_worker_process()
-    runtime = JobRuntime(app.state.settings, app.state.db)
-    app.state.jobs = runtime
-    _LOCAL_RUNTIMES.append(runtime)
-    await runtime.start()
-
-
-async def stop_job_runner(app: FastAPI) -> None:
-    runtime = get_runtime(app)
-    if runtime is not None:
-        try:
-            await runtime.stop()
-        finally:
-            if runtime in _LOCAL_RUNTIMES:
-                _LOCAL_RUNTIMES.remove(runtime)

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.db import utcnow
+from medipersona.jobs.lifecycle import wake_local_runners, wake_runner  # noqa: F401  (re-exported for callers)
 from medipersona.jobs.models import Job, JobEvent, new_job_id
-from medipersona.jobs.runner import wake_local_runners, wake_runner  # noqa: F401  (re-exported for callers)
 
 
 def new_job(kind: str, persona_id: str | None = None, payload: dict[str, Any] | None = None, *,

@@ -22,8 +22,8 @@ from medipersona.accounts.models import User
 from medipersona.db import utcnow
 from medipersona.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from medipersona.jobs.dblock import write_lock
+from medipersona.jobs.lifecycle import wake_local_runners
 from medipersona.jobs.models import Job
-from medipersona.jobs.runner import wake_local_runners
 from medipersona.jobs.service import first_event, new_job
 from medipersona.message_tests.models import MessageTest, new_test_id
 from medipersona.message_tests.schemas import IMAGE_MAX_BYTES, KIND_LABELS, MessageTestCreate

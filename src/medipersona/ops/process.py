@@ -1,5 +1,5 @@
 """Process-wide tuning of a worker that carries hundreds of concurrent jobs, and giving memory back after a
-burst. Applied by ``jobs.runner.start_job_runner``; measured in docs/benchmarks.md (generation burst)."""
+burst. Applied by ``jobs.lifecycle.start_job_runner``; measured in docs/benchmarks.md (generation burst)."""
 
 from __future__ import annotations
 

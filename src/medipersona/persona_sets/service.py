@@ -21,7 +21,7 @@ from medipersona.accounts.models import User
 from medipersona.catalog.labels import PERSONA_SECTIONS
 from medipersona.catalog.service import get_catalog
 from medipersona.jobs.dblock import write_lock
-from medipersona.jobs.runner import local_runtime, wake_local_runners
+from medipersona.jobs.lifecycle import local_runtime, wake_local_runners
 from medipersona.jobs.service import first_event
 from medipersona.persona_sets.models import PersonaSet, new_set_id
 from medipersona.persona_sets.schemas import VARY_LABELS, PersonaSetCreate

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from medipersona.catalog.labels import SECTION_KEYS, SECTION_LABELS
 from medipersona.deps import CommitCheckedPrincipal, CurrentUser, PagingDep, SessionDep, SettingsDep
 from medipersona.errors import NotFound
-from medipersona.jobs.runner import get_runtime
+from medipersona.jobs.lifecycle import get_runtime
 from medipersona.jobs.sse import (
     SSE_RESPONSE_KWARGS,
     LazyStoredState,

@@ -20,8 +20,8 @@ from medipersona.catalog.service import get_catalog
 from medipersona.db import utcnow
 from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound
 from medipersona.jobs.dblock import write_lock
+from medipersona.jobs.lifecycle import local_runtime, wake_local_runners
 from medipersona.jobs.models import Job
-from medipersona.jobs.runner import local_runtime, wake_local_runners
 from medipersona.jobs.service import commit_with_job, enqueue, first_event, new_job
 from medipersona.keywords.shares import DemographicShares, demographic_shares
 from medipersona.media.service import portrait_url, sweep_unreferenced
