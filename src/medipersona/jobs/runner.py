@@ -127,7 +127,6 @@ class JobRuntime:
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="job-claim"),
             asyncio.create_task(self._heartbeat_loop(), name="job-heartbeat"),
-            asyncio.create_task(self._lag_probe(), name="loop-lag-probe"),
             asyncio.create_task(self._prune_loop(), name="job-event-prune"),
         ]
 
@@ -150,9 +149,6 @@ class JobRuntime:
         await self.writer.stop()
         await self._write_conn.close()
         w = self.writer
-        lags = sorted(getattr(self, "lags", []) or [0.0])
-        log.info("loop lag while jobs ran: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d probes)",
-                    lags[len(lags) // 2] * 1000, lags[int(len(lags) * 0.99)] * 1000, lags[-1] * 1000, len(lags))
         log.info("job writer: %d flushes, %d events, %d writes, %.2fs in batches (max %.3fs), %.2fs waiting "
                     "for the write lock; %d jobs claimed", w.flushes, w.events_written, w.ops_applied,
                     w.flush_seconds, w.max_flush_seconds, w.lock_wait_seconds, self.claimed_total)
@@ -212,18 +208,6 @@ class JobRuntime:
         if result.rowcount:
             log.info("pruned %d job events older than %s days", result.rowcount, older_than_days)
         return int(result.rowcount or 0)
-
-    async def _lag_probe(self) -> None:
-        """Event-loop lag while jobs run (diagnostics: logged at stop)."""
-        self.max_lag = 0.0
-        self.lags: list[float] = []
-        while not self._stopping:
-            t0 = time.monotonic()
-            await asyncio.sleep(0.05)
-            lag = time.monotonic() - t0 - 0.05
-            if self.running:
-                self.lags.append(lag)
-            self.max_lag = max(self.max_lag, lag)
 
     # ------------------------------------------------------------------------------------------ claiming
     async def _claim_once(self, expired: bool = True) -> int:
