@@ -36,9 +36,9 @@ MISSING_JOB_MESSAGE = {"code": "job_missing", "message": "処理が見つかり�
 
 def format_event(type: str, data: Any, event_id: int | str | None = None) -> bytes:
     """One SSE frame. The data is compact JSON on one line (orjson: UTF-8, no newline can occur in it; a burst
-    formats ~10,000 of these)."""
+    formats ~10,000 of these). Non-string keys become strings, as with ``json.dumps`` and ``db.json_text``."""
     head = f"id: {event_id}\nevent: {type}\n" if event_id is not None else f"event: {type}\n"
-    return head.encode() + b"data: " + orjson.dumps(data) + b"\n\n"
+    return head.encode() + b"data: " + orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS) + b"\n\n"
 
 
 def static_event_stream(events: Iterable[tuple[str, Any]]) -> AsyncIterator[bytes]:
