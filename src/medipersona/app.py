@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from medipersona.personas import pages as persona_pages
     from medipersona.personas import router as persona_api
     from medipersona.personas import timeline_router as persona_timeline_api
+    from medipersona.personas import wizard_pages as persona_wizard_pages
     from medipersona.web import docs
 
     for module in (
@@ -218,6 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalog_api,
         catalog_pages,
         persona_api,
+        persona_wizard_pages,  # before persona_pages: /personas/new ahead of /personas/{persona_id}
         persona_pages,
         persona_timeline_api,
         keyword_api,

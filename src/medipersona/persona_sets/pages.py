@@ -74,7 +74,7 @@ async def delete_submit(set_id: str, user: CurrentUser, session: SessionDep):
 
 
 def _set_body(form) -> dict[str, Any]:
-    from medipersona.personas.pages import form_to_request
+    from medipersona.personas.wizard_pages import form_to_request
 
     body: dict[str, Any] = form_to_request(form)
     count = str(form.get("count") or "").strip()
@@ -90,7 +90,7 @@ async def wizard_submit(request: Request, user: CurrentUser, session: SessionDep
     from pydantic import ValidationError
 
     from medipersona.persona_sets.schemas import PersonaSetCreate
-    from medipersona.personas.pages import values_from_body, wizard_page
+    from medipersona.personas.wizard_pages import values_from_body, wizard_page
     from medipersona.web.validation import validation_error_body
 
     body = _set_body(await request.form())

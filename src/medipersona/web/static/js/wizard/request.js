@@ -1,5 +1,5 @@
 // The request body of POST /api/personas (and /api/persona-sets, /api/personas/check) from the wizard's fields.
-// Mirrors pages.form_to_request (the no-JavaScript path) and the API schema of POST /api/personas.
+// Mirrors wizard_pages.form_to_request (the no-JavaScript path) and the API schema of POST /api/personas.
 import { $all, fieldValue, profileNames, radioValue } from "./form.js";
 import { extraRows } from "./rows.js";
 
