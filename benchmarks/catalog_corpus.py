@@ -43,7 +43,7 @@ from generation_burst import cpu_seconds  # noqa: E402  (benchmarks/: the same /
 
 from medipersona.catalog.service import bundled_catalog, load_catalog, normalize_name  # noqa: E402
 from medipersona.db import Database  # noqa: E402
-from medipersona.keywords import store  # noqa: E402
+from medipersona.keywords import store, store_cache  # noqa: E402
 from medipersona.keywords.importer import import_path  # noqa: E402
 from medipersona.settings import Settings  # noqa: E402
 
@@ -146,7 +146,7 @@ async def bench_prompt_lookups(db: Database, n: int) -> dict:
         for k in range(n):
             dep_id, cc_id, gender, age = combos[k % len(combos)]
             if mode == "cold":
-                store.invalidate_local(db)
+                store_cache.invalidate_local(db)
             async with db.sessionmaker() as session:
                 t = time.perf_counter()
                 got = await store.top_keywords(session, dep_id, cc_id, age, gender, 15)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from medipersona.catalog.service import get_catalog
 from medipersona.db import Database
-from medipersona.keywords import store
+from medipersona.keywords import store, store_cache
 from medipersona.keywords.importer import import_path
 from medipersona.migrate import upgrade
 from medipersona.settings import Settings
@@ -94,7 +94,7 @@ async def bench_lookups(db: Database, files: int, n: int) -> dict:
                 gender = rng.choice(["male", "female", None])
                 age = rng.choice([None, 16, 25, 34, 45, 58, 66, 80])
                 if mode == "cold":
-                    store.invalidate_local(db)
+                    store_cache.invalidate_local(db)
                 async with db.sessionmaker() as session:
                     t = time.perf_counter()
                     if kind == "top_keywords":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from medipersona.keywords import store
+from medipersona.keywords import store, store_cache
 from medipersona.keywords.analysis import TimelineAnalysis, build_context, build_prompt
 from medipersona.keywords.offline_analysis import compose_timeline_analysis
 from medipersona.personas.models import Persona
@@ -129,7 +129,7 @@ async def test_job_fails_clearly_without_keyword_data(admin_client, app):
         await s.execute(delete(KeywordPack).where(KeywordPack.dataset_id.in_(ids)))
         await s.execute(delete(KeywordDataset).where(KeywordDataset.department_id == "internal_medicine"))
         await s.commit()
-    store.invalidate_local()
+    store_cache.invalidate_local()
     persona = await make_persona(db, admin.id)
     r = await admin_client.post(f"/api/personas/{persona.id}/timeline-analysis")
     assert r.status_code == 202

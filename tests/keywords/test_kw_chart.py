@@ -9,7 +9,8 @@ from itertools import combinations
 import pytest
 
 from medipersona.exports.fonts import font_path
-from medipersona.keywords.chart import build_chart_layout, render_png, render_svg, text_width
+from medipersona.keywords.chart import build_chart_layout, text_width
+from medipersona.keywords.chart_render import render_png, render_svg
 
 
 def series_from(points: list[tuple[str, float, int]]) -> list[dict]:

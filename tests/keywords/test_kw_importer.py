@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from medipersona.db import Database
-from medipersona.keywords import store
-from medipersona.keywords.importer import clean_stem, import_path, import_upload
+from medipersona.keywords import store, store_cache
+from medipersona.keywords.importer import import_path, import_upload
+from medipersona.keywords.matching import clean_stem
 from medipersona.keywords.models import KeywordDataset, KeywordPack, KeywordState
 from medipersona.keywords.pack import decode, encode
 from medipersona.keywords.parsing import RejectFile, header_field, parse_text
@@ -266,11 +267,11 @@ async def test_cache_follows_imports_of_other_workers(kdb, tmp_path, monkeypatch
             await conn.execute(update(KeywordPack).where(KeywordPack.dataset_id == dataset_id)
                                .values(data=encode(renamed)))
         await conn.execute(update(KeywordState).where(KeywordState.id == 1).values(version=KeywordState.version + 1))
-    monkeypatch.setattr(store, "CHECK_INTERVAL", 3600.0)
+    monkeypatch.setattr(store_cache, "CHECK_INTERVAL", 3600.0)
     async with kdb.sessionmaker() as s:
         stale = await store.top_keywords(s, "internal_medicine", "internal_medicine.headache", None, None, 3)
     assert stale[0]["keyword"].startswith("old")  # cached (no check yet)
-    monkeypatch.setattr(store, "CHECK_INTERVAL", 0.0)
+    monkeypatch.setattr(store_cache, "CHECK_INTERVAL", 0.0)
     async with kdb.sessionmaker() as s:
         fresh = await store.top_keywords(s, "internal_medicine", "internal_medicine.headache", None, None, 3)
     assert fresh[0]["keyword"] == "new word"

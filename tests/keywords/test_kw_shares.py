@@ -30,8 +30,8 @@ async def test_auto_persona_says_its_demographics_came_from_the_data(app, admin_
     manual = (await admin_client.post("/api/personas", json={**body, "setting_type": "input"})).json()
     assert (await admin_client.get(f"/api/personas/{manual['id']}")).json()["demographics"]["source"] == "rules"
     await clear_keyword_data(app.state.db)
-    from medipersona.keywords import store
+    from medipersona.keywords import store_cache
 
-    store.invalidate_local(app.state.db.engine)
+    store_cache.invalidate_local(app.state.db.engine)
     later = (await admin_client.post("/api/personas", json={**body, "seed": 99})).json()
     assert (await admin_client.get(f"/api/personas/{later['id']}")).json()["demographics"]["source"] == "rules"

@@ -345,7 +345,7 @@ async def merge_complaint(db: Database, source_id: str, target_id: str) -> dict[
         if src_ds is not None:
             await bump_keyword_version(conn)
     if src_ds is not None:
-        from medipersona.keywords.store import invalidate_local
+        from medipersona.keywords.store_cache import invalidate_local
 
         invalidate_local(db)
     await _finish(db)

@@ -66,7 +66,8 @@ def chart_svg(series, w_mm: float, h_mm: float, font_key: str) -> tuple[bytes, i
     encode/decode, crisp at any zoom, keywords searchable."""
     if not series:
         return None
-    from medipersona.keywords.chart import build_chart_layout, render_svg
+    from medipersona.keywords.chart import build_chart_layout
+    from medipersona.keywords.chart_render import render_svg
 
     width, height = _chart_size(w_mm, h_mm)
     svg = render_svg(build_chart_layout(series, width, height))
@@ -82,9 +83,10 @@ def chart_png(series, w_mm: float, h_mm: float) -> tuple[bytes, int, int] | None
     if not series:
         return None
     width, height = _chart_size(w_mm, h_mm)
-    scale = max(1, round((w_mm / 25.4 * CHART_DPI) / width))  # integer pixel scale of keywords.chart
+    scale = max(1, round((w_mm / 25.4 * CHART_DPI) / width))  # integer pixel scale of keywords.chart_render
     from medipersona.exports.fonts import font_path
-    from medipersona.keywords.chart import build_chart_layout, render_png
+    from medipersona.keywords.chart import build_chart_layout
+    from medipersona.keywords.chart_render import render_png
 
     data = render_png(build_chart_layout(series, width, height), font_path(), scale)
     from PIL import Image

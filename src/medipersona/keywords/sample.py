@@ -14,7 +14,7 @@ import anyio
 
 from medipersona.catalog.service import get_catalog
 from medipersona.db import Database
-from medipersona.keywords.importer import parse_source
+from medipersona.keywords.matching import parse_source
 from medipersona.keywords.sources import sources_from_zip
 from medipersona.keywords.writing import ParsedFile
 

@@ -56,7 +56,8 @@ def chart_title(dep, cc) -> str:
 
 async def svg_response(series: list[dict], title: str, width: int, height: int) -> Response:
     """The chart drawn off the event loop, as a privately cacheable SVG response."""
-    from medipersona.keywords.chart import build_chart_layout, render_svg
+    from medipersona.keywords.chart import build_chart_layout
+    from medipersona.keywords.chart_render import render_svg
 
     def draw() -> str:
         return render_svg(build_chart_layout(series, width, height), title=title)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS
 from medipersona.keywords import store
+from medipersona.keywords.store_cache import MISSING, fresh_cache
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,10 @@ async def demographic_shares(session: AsyncSession, department_id: str,
                              chief_complaint_id: str | None) -> DemographicShares | None:
     if not chief_complaint_id:
         return None
-    cache = await store._fresh_cache(session)
+    cache = await fresh_cache(session)
     key = ("demographic_shares", department_id, chief_complaint_id)
     cached = cache.results.get_item(key)
-    if cached is not store._MISSING:
+    if cached is not MISSING:
         return cached
     dataset = await store.dataset_of(session, cache, department_id, chief_complaint_id)
     result = None

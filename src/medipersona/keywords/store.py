@@ -2,17 +2,13 @@
 
 A lookup reads one dataset whole: one SELECT of the dataset and its pack by primary key (a consistent snapshot:
 a concurrent re-import is seen whole or not at all), decoded at C speed (``keywords.pack``); the filter, the
-relaxation steps and the ordering run over its columns in Python. Decoded datasets and results are kept in
-bounded per-process LRU caches. Every import bumps ``keyword_state.version``;
-each worker compares it at most once per ``CHECK_INTERVAL`` seconds and drops its cache when it changed (the
-importing worker drops its own cache immediately).
+relaxation steps and the ordering run over its columns in Python. Decoded datasets and results are kept in the
+per-process caches of ``keywords.store_cache`` (dropped when an import bumps the data version).
 """
 
 from __future__ import annotations
 
 import heapq
-import time
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,117 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.catalog.labels import AGE_BANDS, age_band
 from medipersona.keywords.categories import DISPLAY_ORDER
-from medipersona.keywords.models import KeywordDataset, KeywordPack, KeywordState, scope_key
+from medipersona.keywords.models import KeywordDataset, KeywordPack, scope_key
 from medipersona.keywords.pack import Pack, decode
+from medipersona.keywords.store_cache import MISSING, Cache, fresh_cache
 
-CHECK_INTERVAL = 1.0  # seconds between version checks per worker
-MAX_RESULTS_CACHED = 512  # prompt keyword lists (~4 KB each)
-MAX_TIMELINES_CACHED = 32  # timeline results (~200 KiB each: <= ~6.5 MB)
-MAX_DATASETS_CACHED = 16  # decoded datasets (~250 KiB each for 1,000 rows)
 GENDER_MIN_SHARE = 40.0  # PRODUCT.md §3
 AGE_MIN_SHARE = 15.0
 BAND_INDEX = {code: i for i, (code, *_rest) in enumerate(AGE_BANDS)}
-
-class _LRU(OrderedDict):
-    def __init__(self, maxsize: int) -> None:
-        super().__init__()
-        self.maxsize = maxsize
-
-    def get_item(self, key):
-        value = super().get(key, _MISSING)
-        if value is not _MISSING:
-            self.move_to_end(key)
-        return value
-
-    def put(self, key, value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.maxsize:
-            self.popitem(last=False)
-
-
-_MISSING = object()
-
-
-class _Cache:
-    """Per database URL (tests and benchmarks open several databases in one process)."""
-
-    def __init__(self) -> None:
-        self.results = _LRU(MAX_RESULTS_CACHED)  # prompt keywords: small
-        self.timelines = _LRU(MAX_TIMELINES_CACHED)
-        self.datasets = _LRU(MAX_DATASETS_CACHED)
-        self.version: tuple[int, str] | None = None
-        self.checked_at = 0.0
-
-    def clear(self) -> None:
-        self.results.clear()
-        self.timelines.clear()
-        self.datasets.clear()
-
-
-_caches: OrderedDict[str, _Cache] = OrderedDict()
-
-
-def _cache_for(url: str) -> _Cache:
-    cache = _caches.get(url)
-    if cache is None:
-        cache = _caches[url] = _Cache()
-        while len(_caches) > 8:
-            _caches.popitem(last=False)
-    return cache
-
-
-def _url_of(bind: Any) -> str:
-    """The cache namespace of an engine: its URL (rendering a URL is slow: memoised on the engine)."""
-    key = getattr(bind, "_mp_keyword_cache_key", None)
-    if key is None:
-        key = str(getattr(bind, "url", bind))
-        try:
-            bind._mp_keyword_cache_key = key
-        except AttributeError:
-            pass
-    return key
-
-
-def invalidate_local(db_or_engine: Any | None = None) -> None:
-    """Drop this process's cache (all databases when None). Other workers notice the version bump."""
-    if db_or_engine is None:
-        for each in _caches.values():
-            each.clear()
-            each.version = None
-        return
-    engine = getattr(db_or_engine, "engine", db_or_engine)
-    cache = _caches.get(_url_of(engine))
-    if cache is not None:
-        cache.clear()
-        cache.version = None
-        cache.checked_at = 0.0
-
-
-_KS = KeywordState.__table__.c
-_VERSION_QUERY = select(_KS.version, _KS.token).where(_KS.id == 1)
-
-
-async def _fresh_cache(session: AsyncSession) -> _Cache:
-    cache = _cache_for(_url_of(session.bind))
-    now = time.monotonic()
-    if cache.version is None or now - cache.checked_at >= CHECK_INTERVAL:
-        # The check is claimed before it is awaited: lookups starting meanwhile (a burst's 200 jobs) use the
-        # cache as it is for this second instead of each sending the same query (229 of a burst's 1,126
-        # statements). With no version yet, every caller waits for one.
-        previous, cache.checked_at = cache.checked_at, now
-        try:
-            connection = await session.connection()  # Core, not the ORM: this runs before most cold lookups
-            row = (await connection.execute(_VERSION_QUERY)).first()
-        except BaseException:
-            cache.checked_at = previous  # the next lookup asks again
-            raise
-        version = (row.version, row.token) if row else (0, "")
-        if version != cache.version:
-            cache.clear()
-            cache.version = version
-    return cache
-
 
 _DS = KeywordDataset.__table__.c
 _KP = KeywordPack.__table__.c
@@ -167,12 +59,12 @@ class Dataset:
     pack: Pack
 
 
-async def dataset_of(session: AsyncSession, cache: _Cache, department_id: str,
+async def dataset_of(session: AsyncSession, cache: Cache, department_id: str,
                    chief_complaint_id: str | None) -> Dataset | None:
     """One dataset with its rows decoded (kept in the per-worker cache: other filters of it are then free)."""
     scope = scope_key(department_id, chief_complaint_id)
     cached = cache.datasets.get_item(scope)
-    if cached is not _MISSING:
+    if cached is not MISSING:
         return cached
     connection = await session.connection()
     row = (await connection.execute(_PACK_QUERY, {"scope": scope})).first()
@@ -240,7 +132,7 @@ def _keep(steps: list[int], order: Iterable[int], need: int) -> tuple[list[int],
     return order, chosen
 
 
-async def _with_fallback(session, cache: _Cache, department_id: str, chief_complaint_id: str | None):
+async def _with_fallback(session, cache: Cache, department_id: str, chief_complaint_id: str | None):
     """(dataset, level): the complaint's dataset, else the department's; (None, None) when neither has data."""
     for cc in ([chief_complaint_id, None] if chief_complaint_id else [None]):
         dataset = await dataset_of(session, cache, department_id, cc)
@@ -252,7 +144,7 @@ async def _with_fallback(session, cache: _Cache, department_id: str, chief_compl
 async def dataset_rows(session: AsyncSession, department_id: str, chief_complaint_id: str | None) -> list:
     """Every row of one dataset (no filter, no fallback, no cache) — for tests and tools: (dataset id,
     is_sample, source_file, *``pack.ROW_FIELDS``), in the file's order."""
-    found = await dataset_of(session, _Cache(), department_id, chief_complaint_id)
+    found = await dataset_of(session, Cache(), department_id, chief_complaint_id)
     if found is None:
         return []
     return [(found.id, found.is_sample, found.source_file, *row) for row in found.pack.rows()]
@@ -276,10 +168,10 @@ async def top_keywords(
     (``match``) was used."""
     gender = _norm_gender(gender)
     band = age_band(age)
-    cache = await _fresh_cache(session)
+    cache = await fresh_cache(session)
     key = ("top", department_id, chief_complaint_id, gender, band, limit)
     cached = cache.results.get_item(key)
-    if cached is not _MISSING:
+    if cached is not MISSING:
         return [dict(item) for item in cached]
     dataset, _level = await _with_fallback(session, cache, department_id, chief_complaint_id)
     items: tuple[dict[str, Any], ...] = ()
@@ -389,10 +281,10 @@ async def timeline(
     """
     gender = _norm_gender(gender)
     band = age_band(age)
-    cache = await _fresh_cache(session)
+    cache = await fresh_cache(session)
     key = (department_id, chief_complaint_id, gender, band, max_points)
     cached = cache.timelines.get_item(key)
-    if cached is not _MISSING:
+    if cached is not MISSING:
         return cached
     dataset, level = await _with_fallback(session, cache, department_id, chief_complaint_id)
     if dataset is None:

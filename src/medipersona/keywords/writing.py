@@ -88,7 +88,7 @@ async def write_datasets(db: Database, parsed_files: list[ParsedFile], *, is_sam
             return None
         written = await _replace_many(conn, [(p, label_prefix + p.name) for p in parsed_files],
                                       is_sample=is_sample)
-    from medipersona.keywords.store import invalidate_local
+    from medipersona.keywords.store_cache import invalidate_local
 
     invalidate_local(db)
     return written
@@ -101,7 +101,7 @@ async def delete_dataset(db: Database, dataset_id: int) -> bool:
         await bump_keyword_version(conn)
         await conn.execute(delete(table_of(KeywordPack)).where(table_of(KeywordPack).c.dataset_id == dataset_id))
         deleted = (await conn.execute(delete(ds).where(ds.c.id == dataset_id))).rowcount
-    from medipersona.keywords.store import invalidate_local
+    from medipersona.keywords.store_cache import invalidate_local
 
     invalidate_local(db)
     return bool(deleted)
