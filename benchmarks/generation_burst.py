@@ -24,6 +24,7 @@ Targets (issues 3 and 15): 200 done <= 6 s wall; the first generation <= 5.2 s; 
 during the burst; worker RSS <= 130 MB after the burst, <= 90 MB idle; worker CPU per generation <= 10 ms (goal).
 ``--profile FILE`` records the worker with py-spy (``pip install py-spy``); ``--cprofile FILE`` makes the worker
 write a cProfile of its event-loop thread (``MEDIPERSONA_CPROFILE``, see ``benchmarks/cprofile_worker.py``).
+``--jemalloc`` runs the worker on jemalloc instead of Python's own small-object allocator (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -426,11 +427,28 @@ def profile_format(path: str) -> str:
     return {".json": "speedscope", ".txt": "raw"}.get(Path(path).suffix, "flamegraph")
 
 
+# The allocator experiment of docs/benchmarks.md ("Worker memory with jemalloc") and docs/deployment.md: every
+# Python object through jemalloc, which gives freed pages back ~0.5 s later from its own thread, instead of
+# pymalloc's 1 MiB arenas, which a single surviving object keeps.
+JEMALLOC_CONF = "narenas:1,background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:0"
+
+
+def jemalloc_env() -> dict[str, str]:
+    import ctypes.util
+
+    library = ctypes.util.find_library("jemalloc")
+    if not library:
+        raise SystemExit("--jemalloc: libjemalloc is not installed (Debian: apt-get install libjemalloc2)")
+    return {"LD_PRELOAD": library, "PYTHONMALLOC": "malloc", "MALLOC_CONF": JEMALLOC_CONF}
+
+
 def run_provider(args: argparse.Namespace, provider: str) -> dict:
     """One row: a fresh data dir and server (and, for ``openai``, a fresh stand-in process)."""
     tmp = Path(tempfile.mkdtemp(prefix=f"mp-bench-{provider}-"))
     standin = None
     extra_env = {}
+    if args.jemalloc:
+        extra_env.update(jemalloc_env())
     if args.cprofile:
         extra_env["MEDIPERSONA_CPROFILE"] = str(Path(f"{args.cprofile}.{provider}").resolve())
         extra_env["PYTHONPATH"] = os.pathsep.join(x for x in (str(ROOT), os.environ.get("PYTHONPATH", "")) if x)
@@ -533,7 +551,8 @@ def table(results: list[dict]) -> str:
              "worker CPU per generation | load generator | load avg |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        name = r["provider"] + (f" ({r['chunks']} chunks)" if r.get("chunks") else "")
+        name = r["provider"] + (f" ({r['chunks']} chunks)" if r.get("chunks") else "") + (
+            ", jemalloc" if r.get("allocator") == "jemalloc" else "")
         lines.append(
             f"| {name} | {r['outcomes'].get('done', 0)}/{r['n']}, **{r['wall_seconds']:.2f} s** | "
             f"**{r['alone_seconds']:.2f} s** (then {r['second_alone_seconds']:.2f} s) | "
@@ -566,6 +585,9 @@ def main() -> int:
     parser.add_argument("--cprofile", default="",
                         help="cProfile the worker's event-loop thread from its start to its stop; writes "
                              "FILE.<provider> (pstats) and prints the top functions")
+    parser.add_argument("--jemalloc", action="store_true",
+                        help="run the worker on jemalloc (LD_PRELOAD, PYTHONMALLOC=malloc, MALLOC_CONF="
+                             f"{JEMALLOC_CONF}); the rows are labelled 'jemalloc'")
     parser.add_argument("--json", default="", help="also write the results here")
     parser.add_argument("--app", default="medipersona.asgi:app", help="ASGI app for gunicorn (experiments)")
     parser.add_argument("--sampler", default="", help=argparse.SUPPRESS)
@@ -583,6 +605,7 @@ def main() -> int:
         before = os.getloadavg()
         result = run_provider(args, provider)
         result["loadavg_before"] = before
+        result["allocator"] = "jemalloc" if args.jemalloc else "pymalloc"
         results.append(result)
         print(json.dumps(result, ensure_ascii=False, indent=2))
         for name, passed in checks_for(result, args.n).items():
