@@ -228,6 +228,45 @@ async def test_openai_image_from_b64(fake_api, make_settings, caplog):
     assert (rec.provider, rec.task, rec.outcome) == ("openai", "portrait", "ok")
 
 
+async def test_openai_reaches_the_api_through_the_proxy_of_the_environment(fake_api, make_settings, monkeypatch):
+    """A clinic's network often reaches the internet only through a proxy (HTTP_PROXY / HTTPS_PROXY): the aiohttp
+    transport goes through it, as the SDK's default httpx client does. The API's host does not exist here, so
+    only the proxy (the fake API, answering absolute-form requests) can answer."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", fake_api.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://api.openai.invalid/v1")
+    fake_api.script("openai_images", Image())
+    fake_api.script("openai_chat", Text(json.dumps(VALID)))
+    result = await image_call(make_settings(image_provider="openai"), ImageRequest(task="portrait", prompt="笑顔"))
+    assert result.data == TINY_PNG
+    obj, meta = await generate_structured(make_settings(text_provider="openai"), text_request(), Sections)
+    assert obj.reason == VALID["reason"] and meta["provider"] == "openai"
+    for route in ("openai_images", "openai_chat"):
+        assert fake_api.calls(route)[0].headers["host"] == "api.openai.invalid"
+
+    # NO_PROXY is honoured too: the same host then is tried directly, and does not exist.
+    monkeypatch.setenv("NO_PROXY", "api.openai.invalid")
+    registry.reset_providers()
+    with pytest.raises(ProviderError):
+        await image_call(make_settings(image_provider="openai", provider_max_retries=0),
+                         ImageRequest(task="portrait", prompt="笑顔"))
+    assert len(fake_api.calls("openai_images")) == 1
+
+
+def test_the_proxy_for_the_api_is_the_one_the_environment_names_for_its_scheme(monkeypatch):
+    from medipersona.providers.openai_provider import _env_proxy
+
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert _env_proxy("https://api.openai.com/v1") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:pw@proxy.clinic.example:3128")
+    assert _env_proxy("https://api.openai.com/v1") == "http://user:pw@proxy.clinic.example:3128"
+    assert _env_proxy("http://127.0.0.1:1234/v1") is None  # a local server over http: no HTTP_PROXY named
+    monkeypatch.setenv("NO_PROXY", ".openai.com,localhost")
+    assert _env_proxy("https://api.openai.com/v1") is None
+
+
 async def test_openai_dalle_asks_for_b64(fake_api, make_settings):
     fake_api.script("openai_images", Image())
     settings = make_settings(image_provider="openai", image_model="dall-e-3")
