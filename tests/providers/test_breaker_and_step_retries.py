@@ -192,3 +192,21 @@ async def test_step_retries_until_success_or_deadline(monkeypatch):
     with pytest.raises(ProviderError):
         await steps.with_step_retries("test", fatal, deadline=time.monotonic() + 5)
     assert attempts == [1]  # not temporary: no step retry
+
+
+def test_the_breaker_counts_failures_in_its_window_as_outcomes_come_and_go(monkeypatch):
+    """The failures are counted as outcomes enter and leave the window (by age, and past MAX_OUTCOMES), not
+    recounted at every call: the count must stay what a recount gives."""
+    import random
+
+    clock = [1000.0]
+    monkeypatch.setattr(breaker_mod.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(breaker_mod, "MAX_OUTCOMES", 50)
+    b = breaker_mod.CircuitBreaker("p", "text", failures_to_open=10**9, cooldown=1.0)
+    rng = random.Random(7)
+    for _ in range(3000):
+        clock[0] += rng.choice((0.001, 0.01, 0.5, 3.0, 40.0))
+        failures, calls_in_window, _span = b._note(rng.random() < 0.3)
+        assert failures == b.failures == sum(1 for _t, failed in b.outcomes if failed)
+        assert calls_in_window == len(b.outcomes) <= 50
+        assert all(t >= clock[0] - breaker_mod.WINDOW_SECONDS for t, _f in b.outcomes)

@@ -42,7 +42,8 @@ class CircuitBreaker:
     failures_to_open: int
     cooldown: float
     state: str = "closed"  # closed | open | half_open
-    outcomes: deque = field(default_factory=lambda: deque(maxlen=MAX_OUTCOMES))  # (time, failed) in the window
+    outcomes: deque = field(default_factory=deque)  # (time, failed) in the window, at most MAX_OUTCOMES
+    failures: int = 0  # the failed ones among ``outcomes`` (kept as they come and go: no recount per call)
     opened_at: float = 0.0
     open_for: float = 0.0
     trial_running: bool = field(default=False)
@@ -66,16 +67,21 @@ class CircuitBreaker:
     def _note(self, failed: bool) -> tuple[int, int, float]:
         """Record an outcome; (failures, calls, seconds spanned) within the window."""
         now = time.monotonic()
-        self.outcomes.append((now, failed))
-        while self.outcomes and self.outcomes[0][0] < now - WINDOW_SECONDS:
-            self.outcomes.popleft()
-        failures = sum(1 for _t, f in self.outcomes if f)
-        return failures, len(self.outcomes), now - self.outcomes[0][0]
+        outcomes = self.outcomes
+        if len(outcomes) >= MAX_OUTCOMES:
+            self.failures -= outcomes.popleft()[1]
+        outcomes.append((now, failed))
+        self.failures += failed
+        horizon = now - WINDOW_SECONDS
+        while outcomes[0][0] < horizon:
+            self.failures -= outcomes.popleft()[1]
+        return self.failures, len(outcomes), now - outcomes[0][0]
 
     def on_success(self) -> None:
         self._note(False)
         if self.state != "closed":
             self.outcomes.clear()
+            self.failures = 0
             log.info("AI provider %s (%s): circuit closed again", self.provider, self.kind)
             self.state = "closed"
             self.trial_running = False
@@ -103,9 +109,8 @@ class CircuitBreaker:
         self.state = "open"
         self.opened_at = time.monotonic()
         self.open_for = seconds
-        failures = sum(1 for _t, f in self.outcomes if f)
         log.warning("AI provider %s (%s): circuit open for %.0f s (%d of its last %d calls failed)", self.provider,
-                    self.kind, seconds, failures, len(self.outcomes),
+                    self.kind, seconds, self.failures, len(self.outcomes),
                     extra={"provider": self.provider, "kind": self.kind})
         metrics.set_circuit_open(self.provider, self.kind, True)
 
