@@ -66,6 +66,7 @@ lint: install-test
 bench: install-test bytecode
 	$(BIN)/python benchmarks/generation_burst.py
 	$(BIN)/python benchmarks/request_cpu.py
+	$(BIN)/python benchmarks/idle_cpu.py
 	$(BIN)/python benchmarks/keywords_bench.py
 	$(BIN)/python benchmarks/export_bench.py
 

@@ -171,3 +171,48 @@ async def test_graceful_stop_releases_running_jobs(settings, db_templates):
         events = await asyncio.wait_for(collect(second, job_id), 20)
         assert events[-1][0] == "done"
         assert ("status", {"status": "queued", "reason": "worker_stopping"}) in events
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+async def test_an_idle_worker_looks_before_it_claims(app, monkeypatch):
+    """The poll timer of an idle worker reads (``ANYTHING_TO_CLAIM``) before it claims (UPDATE statements in
+    write transactions): nothing queued and no lease run out, no claim at all; a job committed without a wake-up
+    (another instance's, a CLI's) is still claimed at the next poll."""
+    from medipersona.jobs.leases import ANYTHING_TO_CLAIM
+
+    async def anything() -> bool:
+        async with app.state.db.engine.connect() as conn:
+            return bool(await conn.scalar(ANYTHING_TO_CLAIM, {"now": utcnow()}))
+
+    runtime = app.state.jobs
+    claims: list[bool] = []
+    claim = runtime._claim
+
+    async def counted(limit, *, expired):
+        claims.append(expired)
+        return await claim(limit, expired=expired)
+
+    monkeypatch.setattr(runtime, "_claim", counted)
+    assert not await anything()
+    await asyncio.sleep(app.state.settings.job_poll_seconds * 3 + 0.2)  # three polls of the idle worker
+    assert claims == []
+
+    async with app.state.db.sessionmaker() as session:
+        held = await enqueue(session, "test_slow", None, {"steps": 1, "sleep": 0.01})
+        await session.flush()
+        # Running under another worker's valid lease: nothing to claim.
+        await session.execute(update(Job).where(Job.id == held.id).values(
+            status="running", lease_owner="live-worker:2", lease_expires_at=utcnow() + timedelta(seconds=300)))
+        await session.commit()
+    assert not await anything()
+    async with app.state.db.sessionmaker() as session:
+        await session.execute(update(Job).where(Job.id == held.id).values(
+            lease_expires_at=utcnow() - timedelta(seconds=5)))
+        await session.commit()
+    assert await anything()  # its lease ran out: taken over at the next poll
+    async with app.state.db.sessionmaker() as session:
+        queued = await enqueue(session, "test_slow", None, {"steps": 1, "sleep": 0.01})
+        await session.commit()  # no wake-up
+    for job_id in (held.id, queued.id):
+        assert (await asyncio.wait_for(collect(app, job_id), 10))[-1][0] == "done"
+    assert claims and not await anything()

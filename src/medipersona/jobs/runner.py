@@ -31,7 +31,7 @@ from medipersona.db import Database, utcnow
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.hub import EventHub
 from medipersona.jobs.inserter import RowInserter
-from medipersona.jobs.leases import claim_statement, prune_statement, release_leases
+from medipersona.jobs.leases import ANYTHING_TO_CLAIM, claim_statement, prune_statement, release_leases
 from medipersona.jobs.models import Job, JobEvent
 from medipersona.jobs.pacing import LoopTurns
 from medipersona.jobs.registry import (
@@ -221,6 +221,11 @@ class JobRuntime:
         if free <= 0:
             self._full = True
             return 0
+        if expired:  # the poll timer, not a wake-up from an enqueue: most often there is nothing to take
+            async with self.db.engine.connect() as conn:
+                if not await conn.scalar(ANYTHING_TO_CLAIM, {"now": utcnow()}):
+                    self._full = False
+                    return 0
         limit = min(free, CLAIM_BATCH)
         rows = await self._claim(limit, expired=False)
         if len(rows) < limit and expired:
