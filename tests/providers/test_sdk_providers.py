@@ -257,11 +257,15 @@ async def test_openai_reaches_the_api_through_the_proxy_of_the_environment(fake_
 def test_the_proxy_for_the_api_is_the_one_the_environment_names_for_its_scheme(monkeypatch):
     from medipersona.providers.openai_provider import _env_proxy
 
-    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                 "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     assert _env_proxy("https://api.openai.com/v1") is None
+    monkeypatch.setenv("ALL_PROXY", "http://proxy.clinic.example:8080")
+    assert _env_proxy("https://api.openai.com/v1") == "http://proxy.clinic.example:8080"
     monkeypatch.setenv("HTTPS_PROXY", "http://user:pw@proxy.clinic.example:3128")
     assert _env_proxy("https://api.openai.com/v1") == "http://user:pw@proxy.clinic.example:3128"
+    monkeypatch.delenv("ALL_PROXY")
     assert _env_proxy("http://127.0.0.1:1234/v1") is None  # a local server over http: no HTTP_PROXY named
     monkeypatch.setenv("NO_PROXY", ".openai.com,localhost")
     assert _env_proxy("https://api.openai.com/v1") is None

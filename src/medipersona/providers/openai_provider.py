@@ -62,15 +62,16 @@ def _sse_content(line: str) -> str | None:
 
 
 def _env_proxy(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (HTTPS_PROXY / HTTP_PROXY, NO_PROXY honoured), as the SDK's
-    default httpx client finds it: many clinics reach the internet only through one."""
+    """The proxy the environment names for ``url`` (HTTPS_PROXY / HTTP_PROXY, else ALL_PROXY; NO_PROXY honoured),
+    as the SDK's default httpx client finds it: many clinics reach the internet only through one."""
     import urllib.request
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
         return None
-    return urllib.request.getproxies().get(parts.scheme) or None
+    proxies = urllib.request.getproxies()
+    return proxies.get(parts.scheme) or proxies.get("all") or None
 
 
 def _http_client(transport: str, timeout: float, base_url: str) -> Any:
