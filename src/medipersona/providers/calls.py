@@ -46,6 +46,7 @@ from medipersona.providers.base import (
 )
 from medipersona.providers.breaker import breaker_for
 from medipersona.providers.registry import ProviderRoute, env_route, usable_provider
+from medipersona.providers.stream_watch import StreamWatch
 from medipersona.retry import Backoff, retry_delay
 from medipersona.settings import Settings
 
@@ -236,20 +237,22 @@ async def stream_text_call(
                 deadline = loop.time() + total
                 agen = prov.stream_text(req)
                 try:
-                    while True:
-                        remaining = deadline - loop.time()
-                        if remaining <= 0:
-                            raise ProviderTimeout()
-                        try:
-                            async with asyncio.timeout(min(idle, remaining)):
-                                chunk = await anext(agen)
-                        except StopAsyncIteration:
-                            break
-                        except TimeoutError:
-                            raise ProviderTimeout() from None
-                        if chunk:
-                            delivered = True
-                            yield chunk
+                    try:
+                        async with StreamWatch(idle, deadline) as watch:
+                            while True:
+                                if loop.time() >= deadline:
+                                    raise ProviderTimeout()
+                                watch.waiting()
+                                try:
+                                    chunk = await anext(agen)
+                                except StopAsyncIteration:
+                                    break
+                                watch.got()
+                                if chunk:
+                                    delivered = True
+                                    yield chunk
+                    except TimeoutError:
+                        raise ProviderTimeout() from None
                 except (asyncio.CancelledError, GeneratorExit):
                     breaker.on_cancelled()
                     _record(prov, model, req.task, "cancelled", time.perf_counter() - started, attempt)
