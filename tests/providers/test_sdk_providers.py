@@ -339,13 +339,38 @@ async def test_openai_both_stream_readers(fake_api, make_settings, raw_stream):
 async def test_openai_error_event_inside_the_stream(fake_api, make_settings):
     from medipersona.providers.openai_provider import _sse_content
 
-    assert _sse_content('data: {"choices": [{"delta": {"content": "abc"}}]}') == "abc"
-    assert _sse_content("data: [DONE]") is None and _sse_content(": keep-alive") is None
+    assert _sse_content(b'data: {"choices": [{"delta": {"content": "abc"}}]}') == "abc"
+    assert _sse_content(b"data: [DONE]") is None and _sse_content(b": keep-alive") is None
     with pytest.raises(ProviderError, match="boom"):
-        _sse_content('data: {"error": {"message": "boom"}}')
+        _sse_content(b'data: {"error": {"message": "boom"}}')
     with pytest.raises(ProviderError) as info:
-        _sse_content('data: {"choices": [{"delta": {"refusal": "no"}}]}')
+        _sse_content(b'data: {"choices": [{"delta": {"refusal": "no"}}]}')
     assert info.value.code == "refused"
+
+
+async def test_openai_stream_lines_survive_any_cut_of_the_bytes():
+    """The raw reader splits SSE lines itself: a line (or a UTF-8 character) cut between two network chunks is
+    joined, CRLF and LF both end lines, and a last line without an end is kept."""
+    import random
+
+    from medipersona.providers.openai_provider import _sse_content, _sse_lines
+
+    deltas = ["患者は", "頭痛に悩み", "、夜も眠れない。", "\n改行も", "😷"]
+    events = [json.dumps({"choices": [{"delta": {"content": d}}]}, ensure_ascii=False) for d in deltas]
+    wire = "".join(f"data: {e}\r\n\r\n" if i % 2 else f"data: {e}\n\n" for i, e in enumerate(events))
+    wire = (": keep-alive\n" + wire + "data: [DONE]").encode()
+    rng = random.Random(5)
+    for _ in range(200):
+        cuts = sorted(rng.sample(range(1, len(wire)), rng.randrange(0, 40)))
+        parts = [wire[a:b] for a, b in zip([0, *cuts], [*cuts, len(wire)], strict=True)]
+
+        async def chunks(parts=parts):
+            for part in parts:
+                yield part
+
+        lines = [line async for line in _sse_lines(chunks())]
+        assert lines[-1] == b"data: [DONE]" and all(not line.endswith(b"\r") for line in lines)
+        assert [c for c in map(_sse_content, lines) if c] == deltas
 
 
 async def test_anthropic_overloaded_error_event_is_retried(fake_api, make_settings):
