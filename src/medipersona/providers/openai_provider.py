@@ -95,8 +95,7 @@ def _http_client(transport: str, timeout: float, base_url: str) -> Any:
     """The SDK's HTTP client for ``transport`` (None: the SDK's default httpx client). The aiohttp client is the
     SDK's own (``DefaultAioHttpClient``, its default limits), with a trace hook that signals
     ``request_sent()`` once a request's headers are on the wire, and the environment's proxy for ``base_url``
-    (read here once: aiohttp's own ``trust_env`` reads it, and ~/.netrc, at every request: +0.75 ms of CPU per
-    text + image pair, ``benchmarks/openai_provider_cpu.py``)."""
+    (looked up here once: aiohttp's own ``trust_env`` looks it up, and reads ~/.netrc, again at every request)."""
     if transport != "aiohttp":
         return None
     try:
