@@ -267,6 +267,8 @@ def test_the_proxy_for_the_api_is_the_one_the_environment_names_for_its_scheme(m
     assert _env_proxy("https://api.openai.com/v1") == "http://user:pw@proxy.clinic.example:3128"
     monkeypatch.delenv("ALL_PROXY")
     assert _env_proxy("http://127.0.0.1:1234/v1") is None  # a local server over http: no HTTP_PROXY named
+    monkeypatch.setenv("HTTPS_PROXY", "proxy.clinic.example:3128")  # no scheme: http, as httpx takes it
+    assert _env_proxy("https://api.openai.com/v1") == "http://proxy.clinic.example:3128"
     monkeypatch.setenv("NO_PROXY", ".openai.com,localhost")
     assert _env_proxy("https://api.openai.com/v1") is None
 
@@ -371,6 +373,13 @@ async def test_openai_stream_lines_survive_any_cut_of_the_bytes():
         lines = [line async for line in _sse_lines(chunks())]
         assert lines[-1] == b"data: [DONE]" and all(not line.endswith(b"\r") for line in lines)
         assert [c for c in map(_sse_content, lines) if c] == deltas
+
+    async def byte_by_byte(data: bytes):
+        for i in range(len(data)):
+            yield data[i:i + 1]
+
+    long_line = b"data: " + b"x" * 200_000
+    assert [line async for line in _sse_lines(byte_by_byte(long_line + b"\n\n"))] == [long_line, b""]
 
 
 async def test_anthropic_overloaded_error_event_is_retried(fake_api, make_settings):

@@ -36,18 +36,26 @@ from medipersona.providers.sdk_common import (
 async def _sse_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """The lines of an SSE byte stream (LF or CRLF ends), without decoding them to text: a chunk comes per token
     from a real API, and the SDK's ``iter_lines`` decoded each one to text before splitting it: this takes about
-    half its CPU per chunk (``benchmarks/sse_lines.py``). A line cut between two chunks is joined; a stream's
+    half its CPU per chunk (``benchmarks/sse_lines.py``). A line cut between chunks is joined (its pieces kept
+    apart until its end comes: a long line in many small pieces costs its length, not its square); a stream's
     last line without an end is kept too."""
-    rest = b""
+    pending: list[bytes] = []
     async for chunk in chunks:
-        if rest:
-            chunk = rest + chunk
+        if b"\n" not in chunk:
+            pending.append(chunk)
+            continue
+        if pending:
+            pending.append(chunk)
+            chunk = b"".join(pending)
+            pending.clear()
         lines = chunk.split(b"\n")
         rest = lines.pop()
+        if rest:
+            pending.append(rest)
         for line in lines:
             yield line[:-1] if line.endswith(b"\r") else line
-    if rest:
-        yield rest
+    if pending:
+        yield b"".join(pending)
 
 
 def _sse_content(line: bytes) -> str | None:
@@ -88,7 +96,10 @@ def _env_proxy(url: str) -> str | None:
     if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
         return None
     proxies = urllib.request.getproxies()
-    return proxies.get(parts.scheme) or proxies.get("all") or None
+    proxy = (proxies.get(parts.scheme) or proxies.get("all") or "").strip()
+    if proxy and "://" not in proxy:  # "proxy.example:3128", as httpx reads it too
+        proxy = "http://" + proxy
+    return proxy or None
 
 
 def _http_client(transport: str, timeout: float, base_url: str) -> Any:
