@@ -39,16 +39,16 @@ async def _sse_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     half its CPU per chunk (``benchmarks/sse_lines.py``). A line cut between chunks is joined (its pieces kept
     apart until its end comes: a long line in many small pieces costs its length, not its square); a stream's
     last line without an end is kept too."""
-    pending: list[bytes] = []
+    pending: list[bytes] = []  # the pieces of a line not ended yet
     async for chunk in chunks:
-        if b"\n" not in chunk:
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
             pending.append(chunk)
             continue
         if pending:
-            pending.append(chunk)
-            chunk = b"".join(pending)
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
             pending.clear()
-        lines = chunk.split(b"\n")
         rest = lines.pop()
         if rest:
             pending.append(rest)
