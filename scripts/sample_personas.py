@@ -20,9 +20,9 @@ from medipersona.catalog.service import get_catalog
 from medipersona.personas.autofill import autofill
 from medipersona.personas.consistency import check_profile
 from medipersona.personas.offline_text import compose_persona
+from medipersona.personas.portrait_prompt import build_image_request
 from medipersona.personas.prompt import (
     PromptInputs,
-    build_image_request,
     build_text_request,
     guardian_labels,
     profile_labels,

@@ -6,7 +6,8 @@ from __future__ import annotations
 from medipersona.catalog.service import get_catalog
 from medipersona.personas.autofill import autofill
 from medipersona.personas.offline_text import compose_persona
-from medipersona.personas.prompt import PromptInputs, build_image_request, build_text_request
+from medipersona.personas.portrait_prompt import build_image_request
+from medipersona.personas.prompt import PromptInputs, build_text_request
 
 CATALOG = get_catalog()
 

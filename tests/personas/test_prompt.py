@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from medipersona.catalog.labels import PERSONA_SECTIONS
 from medipersona.catalog.service import get_catalog
+from medipersona.personas.portrait_prompt import build_image_request
 from medipersona.personas.prompt import (
     PromptInputs,
-    build_image_request,
     build_section_request,
     build_text_request,
 )

@@ -27,8 +27,9 @@ from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.lifecycle import wake_local_runners
 from medipersona.jobs.models import Job
 from medipersona.jobs.service import first_event, new_job
+from medipersona.personas.checks import require_section
 from medipersona.personas.models import Persona
-from medipersona.personas.service import get_persona, release_connection, require_section
+from medipersona.personas.service import get_persona, release_connection
 from medipersona.quota import check_daily_quota
 from medipersona.records import iso, owned_or_404
 from medipersona.settings import Settings

@@ -28,8 +28,9 @@ from medipersona.jobs.service import first_event, new_job
 from medipersona.message_tests.models import MessageTest, new_test_id
 from medipersona.message_tests.schemas import IMAGE_MAX_BYTES, KIND_LABELS, MessageTestCreate
 from medipersona.personas.character import persona_card
+from medipersona.personas.checks import require_section
 from medipersona.personas.models import Persona
-from medipersona.personas.service import release_connection, require_section
+from medipersona.personas.service import release_connection
 from medipersona.providers.base import sniff_image_mime
 from medipersona.quota import check_daily_quota
 from medipersona.records import iso, owned_or_404

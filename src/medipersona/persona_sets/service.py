@@ -27,13 +27,13 @@ from medipersona.persona_sets.models import PersonaSet, new_set_id
 from medipersona.persona_sets.schemas import VARY_LABELS, PersonaSetCreate
 from medipersona.persona_sets.variation import member_requests
 from medipersona.personas.character import persona_card
+from medipersona.personas.checks import validate_catalog
 from medipersona.personas.models import Persona
 from medipersona.personas.service import (
     names_to_avoid,
     new_persona,
     release_connection,
     shares_for,
-    validate_catalog,
 )
 from medipersona.quota import check_daily_quota
 from medipersona.records import iso, owned_or_404

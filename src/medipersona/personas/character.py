@@ -28,7 +28,7 @@ KEYWORD_LIMIT = 10
 
 def persona_card(persona: Persona) -> dict[str, Any]:
     """Who the persona is, as labels: what a card, a results table or a document header shows."""
-    from medipersona.personas.service import STATUS_LABELS, image_url
+    from medipersona.personas.representation import STATUS_LABELS, image_url
 
     profile = persona.profile or {}
     ptype = get_catalog().patient_type(persona.patient_type_id) if persona.patient_type_id else None

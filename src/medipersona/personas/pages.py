@@ -105,7 +105,7 @@ def _analysis_headings() -> tuple[tuple[str, str], ...]:
 
 
 def _image_url(persona: Persona) -> str:
-    from medipersona.personas.service import image_url
+    from medipersona.personas.representation import image_url
 
     return image_url(persona) or ""
 
@@ -233,7 +233,7 @@ async def persona_page(request: Request, persona_id: str, user: CurrentUser, ses
                        message: str = ""):
     from medipersona.interviews.service import list_for_persona
     from medipersona.personas.prompt import guardian_labels
-    from medipersona.personas.service import profile_warnings
+    from medipersona.personas.representation import profile_warnings
 
     persona = await load_persona(session, user, persona_id)
     owner = await session.get(User, persona.owner_id) if persona.owner_id != user.id else None

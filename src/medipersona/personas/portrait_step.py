@@ -28,7 +28,7 @@ from medipersona.media.service import (
     upsert_statement,
 )
 from medipersona.personas.models import Persona
-from medipersona.personas.prompt import build_image_request
+from medipersona.personas.portrait_prompt import build_image_request
 from medipersona.providers.base import ProviderError, on_request_sent
 from medipersona.providers.registry import ProviderRoute
 

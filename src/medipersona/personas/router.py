@@ -31,7 +31,7 @@ from medipersona.jobs.sse import (
     static_event_stream,
 )
 from medipersona.media.router import respond_with_image
-from medipersona.personas import service
+from medipersona.personas import checks, representation, service
 from medipersona.personas.models import Persona
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
 from medipersona.personas.search import HistoryFiltersDep
@@ -43,8 +43,8 @@ router = APIRouter(prefix="/api/personas", tags=["personas"])
 async def check_persona(data: PersonaCreate, user: CurrentUser):
     """Warnings (not errors) about hand-entered values that contradict each other or the chief complaint, as
     the persona would be auto-filled from them: {"warnings": [{"rule", "field", "message"}]}."""
-    service.validate_catalog(user, data)
-    return {"warnings": service.request_warnings(data)}
+    checks.validate_catalog(user, data)
+    return {"warnings": representation.request_warnings(data)}
 
 
 @router.post("", status_code=202)
@@ -54,7 +54,7 @@ async def create_persona(data: PersonaCreate, principal: CommitCheckedPrincipal,
                                            auth_session_id=principal.auth_session.id)
     return JSONResponse({"id": persona.id, "status": persona.status,
                          "events_url": f"/api/personas/{persona.id}/events",
-                         "warnings": service.profile_warnings(persona)}, status_code=202)
+                         "warnings": representation.profile_warnings(persona)}, status_code=202)
 
 
 @router.get("")
@@ -70,13 +70,13 @@ async def list_personas(
 @router.get("/{persona_id}")
 async def get_persona(persona_id: str, user: CurrentUser, session: SessionDep):
     persona = await service.get_persona(session, user, persona_id)
-    return service.persona_to_api(persona, await service.current_job(session, persona))
+    return representation.persona_to_api(persona, await service.current_job(session, persona))
 
 
 @router.patch("/{persona_id}")
 async def update_persona(persona_id: str, data: PersonaUpdate, user: CurrentUser, session: SessionDep):
     persona = await service.update_persona(session, user, persona_id, data)
-    return service.persona_to_api(persona, await service.current_job(session, persona))
+    return representation.persona_to_api(persona, await service.current_job(session, persona))
 
 
 @router.post("/{persona_id}/sections/{key}/regenerate", status_code=202)
@@ -92,13 +92,13 @@ async def regenerate_all(persona_id: str, user: CurrentUser, session: SessionDep
     persona = await service.regenerate_all(session, settings, user, persona_id)
     return JSONResponse({"id": persona.id, "status": persona.status,
                          "events_url": f"/api/personas/{persona.id}/events",
-                         "warnings": service.profile_warnings(persona)}, status_code=202)
+                         "warnings": representation.profile_warnings(persona)}, status_code=202)
 
 
 @router.post("/{persona_id}/duplicate", status_code=201)
 async def duplicate_persona(persona_id: str, user: CurrentUser, session: SessionDep, settings: SettingsDep):
     copy = await service.duplicate_persona(session, settings, user, persona_id)
-    return JSONResponse(service.persona_to_api(copy), status_code=201)
+    return JSONResponse(representation.persona_to_api(copy), status_code=201)
 
 
 @router.post("/{persona_id}/retry", status_code=202)
@@ -106,7 +106,7 @@ async def retry_persona(persona_id: str, user: CurrentUser, session: SessionDep,
     persona = await service.retry_persona(session, settings, user, persona_id)
     return JSONResponse({"id": persona.id, "status": persona.status,
                          "events_url": f"/api/personas/{persona.id}/events",
-                         "warnings": service.profile_warnings(persona)}, status_code=202)
+                         "warnings": representation.profile_warnings(persona)}, status_code=202)
 
 
 @router.delete("/{persona_id}", status_code=204)
@@ -123,7 +123,7 @@ def _stored_state_events(persona) -> list[tuple[str, dict]]:
     for key in SECTION_KEYS:
         if sections.get(key):
             events.append(("section", {"key": key, "label": SECTION_LABELS[key], "text": sections[key]}))
-    url = service.image_url(persona)
+    url = representation.image_url(persona)
     if url:
         events.append(("image", {"status": "done", "url": url}))
     if persona.status == "failed":

@@ -1,7 +1,7 @@
 """Request bodies of the persona API (pydantic; invalid input → 422 with Japanese field messages).
 
 Catalog ids (department, chief complaint, purpose, patient type) are checked against the catalog in
-``service.validate_catalog`` so that the messages can name what is wrong.
+``checks.validate_catalog`` so that the messages can name what is wrong.
 """
 
 from __future__ import annotations

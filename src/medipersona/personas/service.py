@@ -1,5 +1,6 @@
 """Persona logic without HTTP: create (auto-fill + a durable generation job), read, list, edit, regenerate one
-section, duplicate, retry, delete. Routers and pages call these.
+section, duplicate, retry, delete. Routers and pages call these. What a request may ask for is checked in
+``personas.checks``; a persona's JSON and warnings are built in ``personas.representation``.
 """
 
 from __future__ import annotations
@@ -15,24 +16,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from medipersona.accounts.models import User
 from medipersona.accounts.service import live_session_ids, session_gone_error
-from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS, SECTION_LABELS, SETTING_TYPES
+from medipersona.catalog.labels import PERSONA_SECTIONS, SECTION_KEYS
 from medipersona.catalog.service import get_catalog
 from medipersona.db import utcnow
-from medipersona.errors import Conflict, Forbidden, InvalidInput, NotFound
+from medipersona.errors import Conflict, InvalidInput, NotFound
 from medipersona.jobs.dblock import write_lock
 from medipersona.jobs.lifecycle import local_runtime, wake_local_runners
 from medipersona.jobs.models import Job
 from medipersona.jobs.service import commit_with_job, enqueue, first_event, new_job
 from medipersona.keywords.shares import DemographicShares, demographic_shares
-from medipersona.media.service import portrait_url, sweep_unreferenced
+from medipersona.media.service import sweep_unreferenced
 from medipersona.personas.autofill import autofill
-from medipersona.personas.consistency import check_profile
-from medipersona.personas.models import Persona, new_persona_id, persona_tags, tags_to_column
-from medipersona.personas.prompt import extras_labels, guardian_labels, profile_labels
+from medipersona.personas.checks import require_section, validate_catalog
+from medipersona.personas.models import Persona, new_persona_id, tags_to_column
+from medipersona.personas.representation import persona_summary
 from medipersona.personas.schemas import PersonaCreate, PersonaUpdate
 from medipersona.personas.search import HistoryFilters, filter_personas
 from medipersona.quota import check_daily_quota
-from medipersona.records import iso
 from medipersona.settings import Settings
 from medipersona.ttlcache import TTLCache
 
@@ -41,56 +41,12 @@ log = logging.getLogger("medipersona.personas")
 GENERATE_KIND = "persona_generate"
 SECTION_KIND = "persona_section"
 PERSONA_JOB_KINDS = (GENERATE_KIND, SECTION_KIND)
-STATUS_LABELS = {"queued": "待機中", "running": "生成中", "done": "完了", "failed": "失敗"}
 
 
 async def release_connection(session: AsyncSession) -> None:
     """End the session's read transaction (nothing pending) so that it gives its pooled connection back before
     queueing for the write lock: a request must never hold a connection while it waits for the writer."""
     await session.commit()
-
-
-def _field_error(field: str, message: str) -> dict[str, str]:
-    return {"field": field, "in": "body", "message": message}
-
-
-def validate_catalog(user: User, data: PersonaCreate) -> None:
-    """Catalog ids exist and fit together; the department is in the user's sections (else 403)."""
-    catalog = get_catalog()
-    errors: list[dict[str, str]] = []
-    department = catalog.department(data.department)
-    if department is None:
-        errors.append(_field_error("department", "診療科が見つかりません。一覧から選んでください。"))
-    elif department.hidden:  # hidden by an admin: gone from the wizard, so from new personas too
-        errors.append(_field_error("department", "この診療科は現在選べません（管理者が非表示にしています）。"))
-    complaint = catalog.chief_complaint(data.chief_complaint)
-    if complaint is None:
-        errors.append(_field_error("chief_complaint", "主訴が見つかりません。一覧から選んでください。"))
-    elif complaint.hidden:
-        errors.append(_field_error("chief_complaint", "この主訴は現在選べません（管理者が非表示にしています）。"))
-    elif department is not None and complaint.department_id != department.id:
-        errors.append(_field_error("chief_complaint", "選んだ診療科の主訴を選んでください。"))
-    if catalog.purpose(data.purpose) is None:
-        errors.append(_field_error("purpose", "作成目的が見つかりません。一覧から選んでください。"))
-    if data.setting_type == "patient_type":
-        if not data.patient_type:
-            errors.append(_field_error("patient_type", "患者タイプを選んでください。"))
-        elif catalog.patient_type(data.patient_type) is None:
-            errors.append(_field_error("patient_type", "患者タイプが見つかりません。一覧から選んでください。"))
-    elif data.patient_type and catalog.patient_type(data.patient_type) is None:
-        errors.append(_field_error("patient_type", "患者タイプが見つかりません。一覧から選んでください。"))
-    if errors:
-        raise InvalidInput(fields=errors)
-    if department is not None:
-        require_section(user, department.id)
-
-
-def require_section(user: User, department_id: str) -> None:
-    """403 unless the department is in one of the user's sections (医科・歯科・その他)."""
-    department = get_catalog().department(department_id)
-    if department is None or department.section not in (user.sections or []):
-        raise Forbidden("この診療科を利用する権限がありません。管理者に利用できる診療科の設定を依頼してください。",
-                        code="section_forbidden")
 
 
 async def check_quota(session: AsyncSession, user: User) -> None:
@@ -235,105 +191,6 @@ async def get_persona(session: AsyncSession, user: User, persona_id: str, *, act
     if act:
         require_section(user, persona.department_id)
     return persona
-
-
-def image_url(persona: Persona) -> str | None:
-    """The portrait's immutable, content-hashed URL (shared storage: any instance serves it)."""
-    return portrait_url(persona.image_digest) if persona.image_status == "done" else None
-
-
-def _ref(kind: str, ident: str | None) -> dict[str, Any] | None:
-    if not ident:
-        return None
-    catalog = get_catalog()
-    obj = {"department": catalog.department, "chief_complaint": catalog.chief_complaint,
-           "purpose": catalog.purpose, "patient_type": catalog.patient_type}[kind](ident)
-    return {"id": ident, "name": obj.name if obj else ident}
-
-
-def profile_warnings(persona: Persona) -> list[dict[str, str]]:
-    """Contradictions in the profile (rule list of ``personas/consistency.py``): warnings, never errors."""
-    complaint = get_catalog().chief_complaint(persona.chief_complaint_id)
-    return [v.as_api() for v in check_profile(persona.profile or {}, persona.extras or {}, complaint=complaint)]
-
-
-def request_warnings(data: PersonaCreate) -> list[dict[str, str]]:
-    """The warnings a create request would get (its profile auto-filled as ``new_persona`` does, rules only)."""
-    catalog = get_catalog()
-    complaint = catalog.chief_complaint(data.chief_complaint)
-    given_profile = data.profile.model_dump(exclude_none=True) if data.profile else {}
-    given_extras = data.extras.model_dump(exclude_none=True) if data.extras else {}
-    profile, extras = autofill(given_profile, given_extras, department_id=data.department,
-                               seed=data.seed or 0, complaint=complaint)
-    return [v.as_api() for v in check_profile(profile, extras, complaint=complaint)]
-
-
-def persona_to_api(persona: Persona, job: Job | None = None) -> dict[str, Any]:
-    sections = persona.sections or {}
-    out: dict[str, Any] = {
-        "id": persona.id,
-        "status": persona.status,
-        "status_label": STATUS_LABELS.get(persona.status, persona.status),
-        "owner_id": persona.owner_id,
-        "name": persona.name,
-        "department": _ref("department", persona.department_id),
-        "chief_complaint": _ref("chief_complaint", persona.chief_complaint_id),
-        "purpose": _ref("purpose", persona.purpose_id),
-        "setting_type": persona.setting_type,
-        "setting_type_label": SETTING_TYPES.get(persona.setting_type, persona.setting_type),
-        "patient_type": _ref("patient_type", persona.patient_type_id),
-        "seed": persona.seed,
-        "profile": persona.profile or {},
-        "profile_labels": profile_labels(persona.profile or {}),
-        "guardian_labels": guardian_labels(persona.profile or {}),
-        "demographics": (persona.profile or {}).get("demographics"),
-        "warnings": profile_warnings(persona),
-        "extras": persona.extras or {},
-        "extras_labels": extras_labels(persona.extras or {}),
-        "extra_fields": persona.extra_fields or [],
-        "sections": {key: sections[key] for key in SECTION_KEYS if sections.get(key)},
-        "section_labels": dict(SECTION_LABELS),
-        "keywords_used": persona.keywords_used or [],
-        "image_status": persona.image_status,
-        "image_url": image_url(persona),
-        "text_provider": persona.text_provider,
-        "text_model": persona.text_model,
-        "image_provider": persona.image_provider,
-        "image_model": persona.image_model,
-        "timings": persona.timings or {},
-        "error": persona.error,
-        "note": persona.note,
-        "tags": persona_tags(persona),
-        "stale_sections": list(persona.stale_sections or []),
-        "timeline_status": persona.timeline_status,
-        "created_at": iso(persona.created_at),
-        "updated_at": iso(persona.updated_at),
-        "finished_at": iso(persona.finished_at),
-        "events_url": f"/api/personas/{persona.id}/events",
-        "job": None,
-    }
-    if job is not None:
-        out["job"] = {"id": job.id, "kind": job.kind, "status": job.status, "attempts": job.attempts,
-                      "section": (job.payload or {}).get("section")}
-    return out
-
-
-def persona_summary(persona: Persona) -> dict[str, Any]:
-    return {
-        "id": persona.id,
-        "name": persona.name,
-        "status": persona.status,
-        "department": _ref("department", persona.department_id),
-        "chief_complaint": _ref("chief_complaint", persona.chief_complaint_id),
-        "patient_type": _ref("patient_type", persona.patient_type_id),
-        "gender": persona.gender or None,
-        "age": persona.age,
-        "tags": persona_tags(persona),
-        "note": persona.note,
-        "owner_id": persona.owner_id,
-        "image_url": image_url(persona),
-        "created_at": iso(persona.created_at),
-    }
 
 
 async def current_job(session: AsyncSession, persona: Persona) -> Job | None:

@@ -40,7 +40,7 @@ async def load_persona_for(session: AsyncSession, persona_id: str, user, *, act:
     if persona is None or (persona.owner_id != user.id and not user.is_admin):
         raise NotFound("ペルソナが見つかりません。", code="persona_not_found")
     if act:
-        from medipersona.personas.service import require_section
+        from medipersona.personas.checks import require_section
 
         require_section(user, persona.department_id)
     return persona
