@@ -427,7 +427,7 @@ def profile_format(path: str) -> str:
     return {".json": "speedscope", ".txt": "raw"}.get(Path(path).suffix, "flamegraph")
 
 
-# The allocator experiment of docs/benchmarks.md ("Worker memory with jemalloc") and docs/deployment.md: every
+# The allocator option of docs/deployment.md ("Worker memory: jemalloc"), measured in docs/benchmarks.md: every
 # Python object through jemalloc, which gives freed pages back ~0.5 s later from its own thread, instead of
 # pymalloc's 1 MiB arenas, which a single surviving object keeps.
 JEMALLOC_CONF = "narenas:1,background_thread:true,dirty_decay_ms:500,muzzy_decay_ms:0"
